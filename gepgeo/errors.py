@@ -1,0 +1,83 @@
+"""Errors and warnings raised by gepgeo.
+
+Every error derives from :class:`GepgeoError` and from the matching built-in exception, so callers
+can catch either (``except gepgeo.GepgeoError`` or ``except ValueError``). Messages are one line,
+name the file, layer or key at fault, and say how to fix it. The command line turns any
+``GepgeoError`` into that one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GepgeoError",
+    "ConfigError",
+    "ProfileError",
+    "MissingParameterError",
+    "UnitError",
+    "InputFileError",
+    "RasterError",
+    "GridMismatchError",
+    "UnmappedCodesError",
+    "DomainError",
+    "OutputExistsError",
+    "GepgeoWarning",
+    "AreaScaleWarning",
+]
+
+
+class GepgeoError(Exception):
+    """Root of every error gepgeo raises on purpose (bad input, bad configuration)."""
+
+
+class ConfigError(GepgeoError, ValueError):
+    """A pipeline file is invalid: unknown key, wrong type, impossible combination."""
+
+
+class ProfileError(GepgeoError, ValueError):
+    """A parameter profile is invalid or cannot be found."""
+
+
+class MissingParameterError(GepgeoError, KeyError):
+    """A service needs a parameter that neither the profile nor the pipeline provides."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnitError(GepgeoError, ValueError):
+    """A unit is unknown for a parameter, or cannot be converted to the unit the method uses."""
+
+
+class InputFileError(GepgeoError, OSError):
+    """An input file is missing, unreadable, or not of the expected kind."""
+
+
+class RasterError(GepgeoError, ValueError):
+    """A raster is readable but unusable: no CRS, empty, wrong band, bad nodata."""
+
+
+class GridMismatchError(GepgeoError, ValueError):
+    """A layer is not on the land-use grid and cannot (or may not) be aligned to it."""
+
+
+class UnmappedCodesError(GepgeoError, KeyError):
+    """The land-use raster holds codes that the pipeline's mapping does not declare."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DomainError(GepgeoError, ValueError):
+    """A factor value lies outside its domain (e.g. C or P outside [0, 1], negative R)."""
+
+
+class OutputExistsError(GepgeoError, FileExistsError):
+    """The output folder exists already and ``--overwrite`` was not given."""
+
+
+class GepgeoWarning(UserWarning):
+    """Root of gepgeo's warnings: something recoverable that the analyst should know."""
+
+
+class AreaScaleWarning(GepgeoWarning):
+    """The projection's areal scale at the grid differs from 1 by more than 0.5 %."""
