@@ -1,0 +1,420 @@
+"""Lazy GEP computation on xarray / dask: the public Python API.
+
+:func:`compute_services` takes a land-use ``DataArray``, parameters given as constants, tables by
+land type or ``DataArray`` layers, and (optionally) a parameter profile, and returns a lazy
+``xarray.Dataset``: one density variable per requested measure (y, x) and the float64 totals by
+land type (and by zone), all from one dask graph in which each block of every input is read once
+and the fused kernel (:func:`gepgeo.kernel.gep_block`) runs once per block, whatever subset of
+the variables is computed together.
+
+Example
+-------
+>>> ds = gepgeo.compute_services(land_use, {1: "forest", 2: "cropland"},
+...                              {"rainfall_erosivity_r": r_layer, ...}, profile="ouyang-garze-2010")
+>>> ds["soil_retention"]        # t ha-1 a-1, lazy
+>>> ds["totals"].sel(column="soil.soil_retention").sum().compute()   # t a-1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+from affine import Affine
+from pyproj import CRS
+
+from . import kernel as K
+from .area import ellipsoidal_area_ha, row_areas_ha
+from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
+from .resolve import ParamValue, Plan, as_param_value, plan
+from .services import MEASURE_INDEX, MEASURES, map_name
+
+__all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
+
+#: Maps written by default (OUTPUTS.md): GEP and one value map per service.
+DEFAULT_MAPS: tuple[str, ...] = ("gep",) + tuple(
+    map_name(m) for m in MEASURES if m.name == "value" and m.service != "gep")
+#: Every map name (every measure).
+ALL_MAPS: tuple[str, ...] = tuple(map_name(m) for m in MEASURES)
+_MAP_TO_MEASURE = {map_name(m): i for i, m in enumerate(MEASURES)}
+
+
+def measure_for_map(name: str) -> int:
+    """Index in :data:`gepgeo.services.MEASURES` of the measure a map name stands for."""
+    try:
+        return _MAP_TO_MEASURE[name]
+    except KeyError:
+        raise ConfigError(f"maps: unknown map {name!r}; choose from {', '.join(ALL_MAPS)}") from None
+
+
+def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarray, int]:
+    """Dense code → land-type-index table and its offset (the smallest code)."""
+    codes = [int(c) for c in land_types]
+    if not codes:
+        raise ConfigError("land_use.codes: the mapping from raster codes to land types is empty")
+    lo, hi = min(codes), max(codes)
+    if hi - lo > 2**24:
+        raise ConfigError("land_use.codes: codes span more than 2**24 values; renumber them")
+    lut = np.full(hi - lo + 1, -1, dtype=np.int32)
+    for code, lt in land_types.items():
+        lut[int(code) - lo] = order.index(lt)
+    return lut, lo
+
+
+def _nodata_of(arr: xr.DataArray) -> float | None:
+    nd = arr.attrs.get("_FillValue", None)
+    if nd is None:
+        nd = arr.encoding.get("_FillValue", None)
+    if nd is None:
+        try:
+            nd = arr.rio.nodata
+        except Exception:  # pragma: no cover - rio accessor unavailable
+            nd = None
+    return None if nd is None else float(nd)
+
+
+def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]], name: str) -> da.Array:
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise RasterError(f"layer {name!r}: expected one band (2 dimensions), got shape {arr.shape}")
+    data = arr.data
+    if not isinstance(data, da.Array):
+        data = da.from_array(np.asarray(data), chunks=chunks, name=False)
+    elif data.chunks != chunks:
+        data = data.rechunk(chunks)
+    return data
+
+
+def _grid_of(land_use: xr.DataArray) -> tuple[Affine, CRS | None]:
+    try:
+        transform = land_use.rio.transform()
+        crs = land_use.rio.crs
+    except Exception as exc:  # pragma: no cover
+        raise RasterError(f"land use: cannot read its grid ({exc})") from None
+    return transform, (CRS.from_user_input(crs) if crs is not None else None)
+
+
+def _block_area(area_rows, transform, crs, block_info=None):
+    """Area block for per-pixel ellipsoidal areas (projected CRS)."""
+    loc = block_info[None]["array-location"]
+    rows = slice(*loc[0])
+    cols = slice(*loc[1])
+    return ellipsoidal_area_ha(transform, crs, rows, cols)
+
+
+def _run_block(lu, *rest, nl, nzl, static):
+    """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats)."""
+    layers_raw = rest[:nl]
+    zones_raw = rest[nl:nl + nzl]
+    area_blk = rest[nl + nzl]
+    (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
+     lay_offset, lay_low, lay_high, zone_offset, table, src, supplies, on, need, modes, msvc,
+     map_idx, out_dtype, nslot, nclass, domain_policy, layer_names) = static
+    ny, nx = lu.shape
+    if lu.dtype.kind == "f":
+        bad = np.isnan(lu)
+        lu64 = np.where(bad, lu_nodata, lu).astype(np.int64)
+    else:
+        lu64 = lu.astype(np.int64, copy=False)
+    layers = np.empty((nl, ny, nx), dtype=np.float64)
+    for i, blk in enumerate(layers_raw):
+        layers[i] = blk
+    zones = np.empty((nzl, ny, nx), dtype=np.int32)
+    for i, blk in enumerate(zones_raw):
+        zones[i] = blk
+    area = np.asarray(area_blk, dtype=np.float64)
+    if area.ndim == 1:
+        area = area.reshape(ny, 1)
+    out = np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype)
+    acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
+    stats = np.zeros(2 + nl, dtype=np.int64)
+    K.gep_block(lu64, lu_nodata, lu_has_nodata, lut, lut_offset,
+                layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
+                zones, zone_offset, area, table, src, supplies, on, need, modes, msvc,
+                map_idx, out, acc, stats)
+    if stats[1] > 0:
+        li = lu64 - lut_offset
+        inside = (li >= 0) & (li < lut.shape[0])
+        mapped = np.zeros(lu64.shape, dtype=bool)
+        mapped[inside] = lut[li[inside]] >= 0
+        if lu_has_nodata:
+            mapped |= lu64 == lu_nodata
+        codes, counts = np.unique(lu64[~mapped], return_counts=True)
+        raise UnmappedCodesError(_unmapped_message(dict(zip(codes.tolist(), counts.tolist())),
+                                                   lu_has_nodata))
+    if domain_policy == "error" and stats[2:].any():
+        bad = [f"{layer_names[i]} ({int(n)} pixels)" for i, n in enumerate(stats[2:]) if n]
+        raise DomainError("values outside their domain in layer(s) " + ", ".join(bad)
+                          + "; fix the layers or set `domain: mask` to leave those pixels out")
+    return out, acc[None, None], stats[None, None]
+
+
+def _unmapped_message(counts: Mapping[int, int], has_nodata: bool, where: str = "land use") -> str:
+    listed = ", ".join(f"{c} ({n} pixels)" for c, n in sorted(counts.items()))
+    hint = "" if has_nodata else "; the raster declares no nodata value: if one of these is nodata, set land_use.nodata"
+    return (f"{where}: codes not in the land-use mapping: {listed}; add them under "
+            f"land_use.codes{hint}")
+
+
+def compute_services(
+    land_use: xr.DataArray,
+    land_types: Mapping[int, str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    profile: Any = None,
+    scenario: str | None = None,
+    no_services: Iterable[str] = (),
+    services: Iterable[str] | None = None,
+    zones: Mapping[str, xr.DataArray] | None = None,
+    zone_counts: Mapping[str, int] | None = None,
+    maps: Iterable[str] | str | None = "all",
+    water_deficit: str = "clamp",
+    area: str = "planar",
+    domain: str = "error",
+    dtype: Any = np.float64,
+    chunks: int | tuple[int, int] | None = None,
+) -> xr.Dataset:
+    """Compute every GEP service of METHOD.md per pixel, lazily.
+
+    Parameters
+    ----------
+    land_use : xarray.DataArray
+        Land-use codes (y, x) with a CRS and transform (rioxarray); dask-backed or in memory.
+        Its nodata comes from ``_FillValue`` / ``rio.nodata``.
+    land_types : mapping of int to str
+        Raster code → land type.
+    parameters : mapping of str to number, mapping or DataArray, optional
+        Parameters in the method's keys (:mod:`gepgeo.parameters`): a constant, a table
+        ``{land_type: value}`` or a ``DataArray`` on the land-use grid. Constants and tables are
+        in canonical units; a ``DataArray`` in the unit of its ``units`` attribute (canonical if
+        absent, for dimensionless layers), decoded with ``scale_factor`` / ``add_offset``
+        attributes and its nodata. They override the profile's values.
+    profile : str or :class:`gepgeo.profiles.Profile`, optional
+        A shipped profile name, a path, or a loaded profile.
+    scenario : str, optional
+        Scenario of the profile (needed when it has several).
+    no_services : iterable of str
+        Land types that supply no services (valid zeros in every service).
+    services : iterable of str, optional
+        Services to compute (default: all eight).
+    zones : mapping of str to DataArray, optional
+        Zone layers on the land-use grid holding zone indices 0..n-1 (-1 outside every zone).
+    zone_counts : mapping of str to int, optional
+        Number of zones of each zone layer (default: not known lazily, so required with zones).
+    maps : "all", "default", iterable of str or None
+        Which per-pixel variables to include (map names, e.g. ``soil_retention``, ``gep``).
+    water_deficit : {"clamp", "signed"}
+        Negative P − R − ET: clamp to 0 (counted) or keep signed.
+    area : {"planar", "ellipsoidal"}
+        Pixel area rule for projected CRSs (geographic CRSs always use the ellipsoid).
+    domain : {"error", "mask"}
+        Layer values outside their domain (C, P outside [0, 1], negative R, ...): abort the
+        computation, or leave those pixels out of the services that need them (counted).
+    dtype : numpy dtype
+        dtype of the density variables (computation is float64 either way).
+    chunks : int or (int, int), optional
+        Rechunk inputs to this block size; by default the land use's chunks (or one block).
+
+    Returns
+    -------
+    xarray.Dataset
+        Lazy variables: one per map (y, x, density units in ``attrs['units']``); ``totals``
+        (land_type, column) float64 totals and counts; ``zone_totals`` (zone, land_type, column)
+        when zones are given; ``pixel_stats`` (stat). ``attrs`` record the plan.
+    """
+    from .profiles import resolve_profile_parameters
+
+    if land_use.ndim == 3 and land_use.shape[0] == 1:
+        land_use = land_use[0]
+    if land_use.ndim != 2 or 0 in land_use.shape:
+        raise RasterError(f"land use: expected a non-empty 2-D raster, got shape {land_use.shape}")
+    lts = list(dict.fromkeys(land_types.values()))
+    given: dict[str, ParamValue] = {}
+    if profile is not None:
+        given.update(resolve_profile_parameters(profile, scenario))
+    for key, value in (parameters or {}).items():
+        given[key] = as_param_value(key, value, source="api", origin="api")
+    pl = plan(given, lts, no_services=no_services, services=services,
+              water_deficit=water_deficit)
+    return build_dataset(land_use, land_types, pl, zones=zones, zone_counts=zone_counts,
+                         maps=maps, area=area, domain=domain, dtype=dtype, chunks=chunks)
+
+
+def build_dataset(
+    land_use: xr.DataArray,
+    land_types: Mapping[int, str],
+    pl: Plan,
+    *,
+    zones: Mapping[str, xr.DataArray] | None = None,
+    zone_counts: Mapping[str, int] | None = None,
+    maps: Iterable[str] | str | None = "all",
+    area: str = "planar",
+    domain: str = "error",
+    dtype: Any = np.float64,
+    chunks: int | tuple[int, int] | None = None,
+    layer_nodata: Mapping[str, float | None] | None = None,
+    layer_decode: Mapping[str, tuple[float, float]] | None = None,
+) -> xr.Dataset:
+    """Build the lazy dataset from a checked :class:`~gepgeo.resolve.Plan` (see
+    :func:`compute_services`; the pipeline runner calls this directly)."""
+    if land_use.ndim == 3 and land_use.shape[0] == 1:
+        land_use = land_use[0]
+    if domain not in ("error", "mask"):
+        raise ConfigError(f"domain: expected 'error' or 'mask', got {domain!r}")
+    transform, crs = _grid_of(land_use)
+    if crs is None:
+        raise RasterError("land use: the raster has no CRS; set one (e.g. with rio.write_crs())")
+    ny, nx = land_use.shape
+    # chunks
+    lu_data = land_use.data
+    if chunks is not None:
+        cy, cx = (chunks, chunks) if isinstance(chunks, int) else chunks
+        blocks = da.core.normalize_chunks((cy, cx), (ny, nx))
+    elif isinstance(lu_data, da.Array):
+        blocks = lu_data.chunks
+    else:
+        blocks = ((ny,), (nx,))
+    lu_d = _as_dask(land_use, blocks, "land use")
+    lu_nd = _nodata_of(land_use)
+    lu_has_nd = lu_nd is not None and not np.isnan(lu_nd)
+    if lu_nd is not None and np.isnan(lu_nd) and lu_d.dtype.kind != "f":
+        lu_has_nd = False
+    lu_nodata_val = int(lu_nd) if lu_has_nd else (-(2**62) if lu_d.dtype.kind == "f" else 0)
+    if lu_d.dtype.kind == "f":
+        lu_has_nd = True  # NaN codes are land-use nodata
+    lut, lut_offset = build_lut(land_types, pl.land_types)
+    # layers
+    layer_arrays: list[da.Array] = []
+    names: list[str] = []
+    nodata_vals, has_nd, scales, offsets, lows, highs = [], [], [], [], [], []
+    from .parameters import spec_for
+    for pv, factor in zip(pl.rasters, pl.layer_factor):
+        arr = pv.value
+        if not isinstance(arr, xr.DataArray):
+            raise ConfigError(f"parameter {pv.key!r}: expected a DataArray layer")
+        if arr.shape[-2:] != (ny, nx):
+            raise GridMismatchError(
+                f"layer {pv.key!r}: shape {arr.shape[-2:]} differs from the land-use grid "
+                f"{(ny, nx)}; align it to the land-use grid first")
+        layer_arrays.append(_as_dask(arr, blocks, pv.key))
+        names.append(pv.key)
+        nd = (layer_nodata or {}).get(pv.key, _nodata_of(arr))
+        has_nd.append(1 if nd is not None and not np.isnan(nd) else 0)
+        nodata_vals.append(float(nd) if nd is not None and not np.isnan(nd) else 0.0)
+        sc, off = (layer_decode or {}).get(pv.key, (float(arr.attrs.get("scale_factor", 1.0)),
+                                                     float(arr.attrs.get("add_offset", 0.0))))
+        scales.append(sc * factor)
+        offsets.append(off * factor)
+        spec = spec_for(pv.key, where="layers")
+        lows.append(spec.low)
+        highs.append(spec.high)
+    nl = len(layer_arrays)
+    # zones
+    zone_names = list((zones or {}).keys())
+    zone_arrays = []
+    zone_offset = np.zeros(len(zone_names), dtype=np.int64)
+    total = 0
+    for i, zn in enumerate(zone_names):
+        if zone_counts is None or zn not in zone_counts:
+            raise ConfigError(f"zones: give zone_counts[{zn!r}] (number of zones of that layer)")
+        zone_offset[i] = total
+        total += int(zone_counts[zn])
+        zone_arrays.append(_as_dask(zones[zn], blocks, f"zones {zn}").astype(np.int32))
+    nslot = 1 + total
+    nclass = max(len(pl.land_types), 1)
+    # area
+    rows = row_areas_ha(transform, crs, (ny, nx), mode=area)
+    if rows is not None:
+        area_d = da.from_array(rows, chunks=(blocks[0],), name=False)
+        area_ind = "y"
+    else:
+        area_d = da.map_blocks(_block_area, None, transform, crs,
+                               chunks=blocks, dtype=np.float64, meta=np.empty((0, 0)))
+        area_ind = "yx"
+    # maps
+    if maps == "all" or maps is None:
+        map_names = list(ALL_MAPS)
+    elif maps == "default":
+        map_names = list(DEFAULT_MAPS)
+    else:
+        map_names = list(dict.fromkeys(maps))
+    map_idx = np.array([measure_for_map(m) for m in map_names], dtype=np.int64)
+    static = (
+        np.int64(lu_nodata_val), bool(lu_has_nd), lut, np.int64(lut_offset),
+        np.array(nodata_vals, dtype=np.float64), np.array(has_nd, dtype=np.uint8),
+        np.array(scales, dtype=np.float64), np.array(offsets, dtype=np.float64),
+        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64),
+        zone_offset, pl.table, pl.src, pl.supplies, pl.services_on, pl.need, pl.modes,
+        K.measure_services(), map_idx, np.dtype(dtype), nslot, nclass, domain, tuple(names),
+    )
+    args: list[Any] = [lu_d, "yx"]
+    for arr in layer_arrays:
+        args += [arr, "yx"]
+    for arr in zone_arrays:
+        args += [arr, "yx"]
+    args += [area_d, area_ind]
+    from dask.base import tokenize
+    token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
+                     area_d.name, static)
+    raw = da.blockwise(_run_block, "yx", *args, nl=nl, nzl=len(zone_arrays), static=static,
+                       dtype=object, meta=np.empty((0, 0), dtype=object),
+                       name=f"gepgeo-kernel-{token}", concatenate=True)
+    coords = {c: land_use.coords[c] for c in land_use.coords
+              if set(land_use.coords[c].dims) <= {"y", "x"}}
+    ydim, xdim = land_use.dims[-2:]
+    data_vars: dict[str, Any] = {}
+    for band, name in enumerate(map_names):
+        m = MEASURES[map_idx[band]]
+        arr = raw.map_blocks(_take_map, band, dtype=np.dtype(dtype),
+                             meta=np.empty((0, 0), dtype=dtype),
+                             name=f"gepgeo-map-{name}-{token}")
+        data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={
+            "units": m.density_unit, "long_name": m.description, "service": m.service,
+            "measure": m.name, "_FillValue": np.nan})
+    nby, nbx = len(blocks[0]), len(blocks[1])
+    acc = raw.map_blocks(_take_acc, dtype=np.float64,
+                         chunks=((1,) * nby, (1,) * nbx, (nslot,), (nclass,), (K.N_COLUMNS,)),
+                         new_axis=[2, 3, 4], meta=np.empty((0,) * 5),
+                         name=f"gepgeo-acc-{token}").sum(axis=(0, 1), split_every=8)
+    stats = raw.map_blocks(_take_stats, dtype=np.int64,
+                           chunks=((1,) * nby, (1,) * nbx, (2 + nl,)), new_axis=[2],
+                           meta=np.empty((0,) * 3, dtype=np.int64),
+                           name=f"gepgeo-stats-{token}").sum(axis=(0, 1), split_every=8)
+    lt_coord = pl.land_types if pl.land_types else ["(none)"]
+    data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0])
+    if total:
+        data_vars["zone_totals"] = xr.Variable(("zone", "land_type", "column"), acc[1:])
+    data_vars["pixel_stats"] = xr.Variable(("stat",), stats)
+    zone_labels = [f"{zn}:{z}" for zn in zone_names for z in range(int(zone_counts[zn]))]  # type: ignore[index]
+    ds = xr.Dataset(data_vars, coords={
+        **coords, "land_type": lt_coord, "column": list(K.COLUMNS),
+        "stat": ["land_use_nodata", "unmapped_codes"] + [f"out_of_domain.{n}" for n in names],
+        **({"zone": zone_labels} if total else {}),
+    })
+    ds.attrs.update({
+        "services": ",".join(pl.enabled_services),
+        "water_deficit": pl.water_deficit,
+        "area": area,
+        "domain": domain,
+        "no_services": ",".join(lt for lt, s in zip(pl.land_types, pl.supplies) if not s),
+    })
+    if crs is not None:
+        ds = ds.rio.write_crs(crs)
+        ds = ds.rio.write_transform(transform)
+    return ds
+
+
+def _take_map(block, band):
+    return block[0][band]
+
+
+def _take_acc(block):
+    return block[1]
+
+
+def _take_stats(block):
+    return block[2]

@@ -1,0 +1,245 @@
+"""Parameter profiles: versioned YAML files of every parameter with unit and source.
+
+Profiles shipped with gepgeo live in ``gepgeo/data/profiles/<name>.yaml``; a user profile is any
+file of the same format (see the README, "Parameter profiles"). A profile holds either one
+``parameters:`` set or several ``scenarios:`` (e.g. ``before`` / ``after``), may ``extends:``
+another profile (its values are merged key by key, scenario by scenario), lists the land types
+its tables cover, its price year and what its source does not let one identify.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ProfileError
+from .parameters import PARAM_INDEX, spec_for, suggest_key
+from .resolve import ParamValue
+from .units import conversion_factor
+
+__all__ = ["Profile", "list_profiles", "load_profile", "resolve_profile_parameters",
+           "merge_profiles"]
+
+_TOP_KEYS = {"name", "title", "version", "kind", "price_year", "source", "description",
+             "extends", "land_types", "not_identifiable", "scenarios", "parameters",
+             "alternatives"}
+_ENTRY_KEYS = {"value", "by_land_type", "unit", "source", "ref", "note", "stated_value",
+               "price_year"}
+_ALT_KEYS = _ENTRY_KEYS | {"key", "scenario"}
+
+
+@dataclass
+class Profile:
+    """A loaded, validated parameter profile.
+
+    Attributes
+    ----------
+    name : str
+    path : Path
+        File it was read from.
+    kind : str
+        ``full`` or ``valuation``.
+    price_year : str or int
+        ``unknown`` or a year.
+    scenarios : dict of str to dict of str to ParamValue
+        Parameter sets; a single-set profile has one scenario named ``default``.
+    meta : dict
+        title, version, source, description, land_types, not_identifiable, alternatives.
+    """
+
+    name: str
+    path: Path
+    kind: str
+    price_year: str | int
+    scenarios: dict[str, dict[str, ParamValue]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def parameters(self, scenario: str | None = None) -> dict[str, ParamValue]:
+        """The parameter set of ``scenario`` (may be omitted when there is only one)."""
+        if scenario is None:
+            if len(self.scenarios) == 1:
+                return dict(next(iter(self.scenarios.values())))
+            raise ProfileError(f"profile {self.name!r} has scenarios "
+                               f"{', '.join(self.scenarios)}; name one with profile.scenario")
+        if scenario not in self.scenarios:
+            if len(self.scenarios) == 1 and "default" in self.scenarios:
+                raise ProfileError(f"profile {self.name!r} has no scenarios; remove "
+                                   f"profile.scenario ({scenario!r})")
+            raise ProfileError(f"profile {self.name!r}: no scenario {scenario!r}; it has "
+                               f"{', '.join(self.scenarios)}")
+        return dict(self.scenarios[scenario])
+
+
+def _shipped_dir() -> Path:
+    return Path(str(resources.files("gepgeo") / "data" / "profiles"))
+
+
+def list_profiles() -> list[str]:
+    """Names of the profiles shipped with gepgeo."""
+    return sorted(p.stem for p in _shipped_dir().glob("*.yaml"))
+
+
+def _locate(name_or_path: str | Path, base: Path | None = None) -> Path:
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        p = Path(text)
+        if not p.is_absolute() and base is not None:
+            p = base / p
+        if not p.is_file():
+            raise ProfileError(f"profile file {str(p)!r} does not exist")
+        return p
+    p = _shipped_dir() / f"{text}.yaml"
+    if not p.is_file():
+        close = difflib.get_close_matches(text, list_profiles(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ProfileError(f"unknown profile {text!r}{hint} (shipped: {', '.join(list_profiles())}"
+                           "; or give a path to a .yaml file)")
+    return p
+
+
+def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin: str,
+           price_year: Any) -> ParamValue:
+    if key not in PARAM_INDEX:
+        raise ProfileError(f"{where}: unknown parameter {key!r}{suggest_key(key)}")
+    spec = spec_for(key, where=where)
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"{where}.{key}: expected a mapping with value or by_land_type, unit "
+                           "and source")
+    extra = set(raw) - _ENTRY_KEYS
+    if extra:
+        raise ProfileError(f"{where}.{key}: unknown field(s) {', '.join(sorted(extra))} "
+                           f"(allowed: {', '.join(sorted(_ENTRY_KEYS))})")
+    if ("value" in raw) == ("by_land_type" in raw):
+        raise ProfileError(f"{where}.{key}: give exactly one of 'value' or 'by_land_type'")
+    unit = str(raw.get("unit", "") or "")
+    if not (key == "carbon_price" and unit.replace(" ", "").lower() == "yuant-1c"):
+        try:
+            conversion_factor(unit, spec.family, what=f"{where}.{key}")
+        except Exception as exc:
+            raise ProfileError(str(exc)) from None
+    if "value" in raw:
+        value: Any = raw["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProfileError(f"{where}.{key}.value: expected a number, got {value!r}")
+        value = float(value)
+    else:
+        table = raw["by_land_type"]
+        if not isinstance(table, Mapping) or not table:
+            raise ProfileError(f"{where}.{key}.by_land_type: expected a mapping land type -> value")
+        value = {}
+        for lt, v in table.items():
+            if land_types is not None and lt not in land_types:
+                raise ProfileError(f"{where}.{key}.by_land_type: land type {lt!r} is not in the "
+                                   f"profile's land_types ({', '.join(land_types)})")
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got {v!r}")
+            value[str(lt)] = float(v)
+    return ParamValue(key, value, unit=unit, source=str(raw.get("source", "") or ""),
+                      ref=str(raw.get("ref", "") or ""), note=str(raw.get("note", "") or ""),
+                      price_year=raw.get("price_year", price_year), origin=origin)
+
+
+def load_profile(name_or_path: str | Path, *, base: Path | None = None,
+                 _seen: tuple[str, ...] = ()) -> Profile:
+    """Load and validate a shipped profile (by name) or a user profile (by path).
+
+    Raises
+    ------
+    ProfileError
+        Unknown profile, unreadable YAML, unknown keys or fields, units the parameter does not
+        accept, tables naming land types the profile does not declare, an ``extends`` cycle.
+    """
+    path = _locate(name_or_path, base)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"profile {str(path)!r}: cannot read it as YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(doc, Mapping):
+        raise ProfileError(f"profile {str(path)!r}: expected a mapping at the top level")
+    where = f"profile {path.name}"
+    extra = set(doc) - _TOP_KEYS
+    if extra:
+        bad = sorted(extra)[0]
+        close = difflib.get_close_matches(bad, _TOP_KEYS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ProfileError(f"{where}: unknown key {bad!r}{hint}")
+    name = str(doc.get("name") or path.stem)
+    if name in _seen:
+        raise ProfileError(f"{where}: 'extends' forms a cycle ({' -> '.join(_seen + (name,))})")
+    kind = str(doc.get("kind", "full"))
+    if kind not in ("full", "valuation"):
+        raise ProfileError(f"{where}: kind must be 'full' or 'valuation', got {kind!r}")
+    price_year = doc.get("price_year", "unknown")
+    if not (price_year == "unknown" or isinstance(price_year, int)):
+        raise ProfileError(f"{where}: price_year must be a year or 'unknown', got {price_year!r}")
+    parent: Profile | None = None
+    if doc.get("extends"):
+        parent = load_profile(str(doc["extends"]), base=path.parent, _seen=_seen + (name,))
+    land_types = doc.get("land_types")
+    if land_types is None and parent is not None:
+        land_types = parent.meta.get("land_types")
+    land_types = list(land_types) if land_types else []
+    if ("scenarios" in doc) and ("parameters" in doc):
+        raise ProfileError(f"{where}: give either 'parameters' or 'scenarios', not both")
+    sets_raw: Mapping[str, Any]
+    if "scenarios" in doc:
+        sets_raw = doc["scenarios"] or {}
+        if not isinstance(sets_raw, Mapping) or not sets_raw:
+            raise ProfileError(f"{where}.scenarios: expected a mapping scenario -> parameters")
+    else:
+        sets_raw = {"default": doc.get("parameters") or {}}
+    scenarios: dict[str, dict[str, ParamValue]] = {}
+    if parent is not None:
+        scenarios = {s: dict(p) for s, p in parent.scenarios.items()}
+    for sname, params in sets_raw.items():
+        if not isinstance(params, Mapping):
+            raise ProfileError(f"{where}.scenarios.{sname}: expected a mapping of parameters")
+        base_set = scenarios.get(str(sname), {})
+        if parent is not None and str(sname) not in scenarios:
+            raise ProfileError(f"{where}: scenario {sname!r} is not in the extended profile "
+                               f"{parent.name!r} ({', '.join(parent.scenarios)})")
+        for key, raw in params.items():
+            base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}", land_types or None,
+                                        name, price_year)
+        scenarios[str(sname)] = base_set
+    alternatives = doc.get("alternatives") or {}
+    for aname, alt in alternatives.items():
+        if not isinstance(alt, Mapping) or "key" not in alt:
+            raise ProfileError(f"{where}.alternatives.{aname}: expected a mapping with 'key'")
+        extra = set(alt) - _ALT_KEYS
+        if extra:
+            raise ProfileError(f"{where}.alternatives.{aname}: unknown field(s) "
+                               f"{', '.join(sorted(extra))}")
+        fields = {k: v for k, v in alt.items() if k not in ("key", "scenario")}
+        _entry(str(alt["key"]), fields, f"{where}.alternatives.{aname}", land_types or None,
+               name, price_year)
+    meta = {k: doc.get(k) for k in ("title", "version", "source", "description",
+                                    "not_identifiable")}
+    meta["land_types"] = land_types
+    meta["alternatives"] = dict(alternatives)
+    meta["extends"] = doc.get("extends")
+    if parent is not None:
+        for k in ("title", "source", "description", "not_identifiable"):
+            if meta.get(k) is None:
+                meta[k] = parent.meta.get(k)
+    return Profile(name, path, kind, price_year, scenarios, meta)
+
+
+def merge_profiles(*sets: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    """Merge parameter sets key by key; later sets win."""
+    out: dict[str, ParamValue] = {}
+    for s in sets:
+        out.update(s)
+    return out
+
+
+def resolve_profile_parameters(profile: Any, scenario: str | None = None) -> dict[str, ParamValue]:
+    """Parameters of a profile given by name, path or :class:`Profile`."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    return prof.parameters(scenario)

@@ -1,0 +1,319 @@
+"""Resolve parameters: from what a profile and a pipeline give to what the kernel reads.
+
+A parameter is given one of three ways (METHOD.md, Conventions): a constant for the whole grid,
+a table by land type, or a raster layer aligned to the land-use grid. :class:`ParamValue` holds
+one of them with its unit and provenance. :func:`plan` decides, from the keys available, which
+form of each formula applies (e.g. the net ``water_retention_depth`` wins over P − R − ET), checks
+that every enabled service has every parameter it needs for every land type that supplies
+services, and converts constants and tables to canonical units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DomainError, MissingParameterError, UnitError
+from .kernel import MODE, N_MODES
+from .parameters import METHOD_DEFAULTS, PARAMETERS, PARAM_INDEX, spec_for
+from .services import SERVICES
+from .units import conversion_factor, normalise_unit
+
+__all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters"]
+
+
+@dataclass(frozen=True)
+class ParamValue:
+    """One parameter as given, with its unit and where it comes from.
+
+    Attributes
+    ----------
+    key : str
+        Parameter key (see :mod:`gepgeo.parameters`).
+    value : float, mapping or raster
+        A constant, a mapping ``{land_type: value}``, or a raster (an ``xarray.DataArray`` or
+        any object the caller later turns into a lazy block source).
+    unit : str
+        Unit the value is given in ("" = canonical for constants and tables).
+    source : str
+        Provenance (``stated``, ``inferred``, ``pipeline``, ``method default``, a file path...).
+    ref, note : str
+        Table or clause cited, and a free note.
+    price_year : str or int or None
+        Price year of a price.
+    """
+
+    key: str
+    value: Any
+    unit: str = ""
+    source: str = ""
+    ref: str = ""
+    note: str = ""
+    price_year: str | int | None = None
+    origin: str = ""  # profile name or "pipeline"
+
+    @property
+    def kind(self) -> str:
+        """``constant``, ``table`` or ``raster``."""
+        if isinstance(self.value, (int, float, np.floating, np.integer)):
+            return "constant"
+        if isinstance(self.value, Mapping):
+            return "table"
+        return "raster"
+
+
+def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "api") -> ParamValue:
+    """Wrap a plain constant, mapping or DataArray (or pass a :class:`ParamValue` through)."""
+    if isinstance(value, ParamValue):
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got {value!r}")
+    unit = ""
+    attrs = getattr(value, "attrs", None)
+    if attrs is not None:
+        unit = str(attrs.get("units", "") or "")
+    return ParamValue(key, value, unit=unit, source=source, origin=origin)
+
+
+def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
+    modes = np.zeros(N_MODES, dtype=np.int64)
+    if "water_retention_depth" in avail:
+        modes[MODE["water"]] = 0
+    elif "runoff" in avail and "runoff_coefficient" not in avail:
+        modes[MODE["water"]] = 2
+    else:
+        modes[MODE["water"]] = 1
+    modes[MODE["sediment"]] = 0 if "lambda_over_rho" in avail else 1
+    modes[MODE["grain"]] = 0 if "grain_output_value_per_ha" in avail else 1
+    modes[MODE["agriculture"]] = 0 if ("agri_output_value_per_ha" in avail
+                                       or "crop_yield" not in avail) else 1
+    if water_deficit not in ("clamp", "signed"):
+        raise ConfigError(f"water_deficit: expected 'clamp' or 'signed', got {water_deficit!r}")
+    modes[MODE["water_signed"]] = 1 if water_deficit == "signed" else 0
+    modes[MODE["potassium"]] = 1 if "soil_k_content" in avail else 0
+    return modes
+
+
+def required_parameters(service: str, modes: np.ndarray) -> tuple[str, ...]:
+    """Keys a service needs under the formula variants ``modes`` (see :func:`plan`)."""
+    if service == "agriculture":
+        return (("agri_output_value_per_ha",) if modes[MODE["agriculture"]] == 0
+                else ("crop_yield", "crop_price"))
+    if service == "water":
+        wm = modes[MODE["water"]]
+        head = {0: ("water_retention_depth",),
+                1: ("precipitation", "runoff_coefficient", "evapotranspiration"),
+                2: ("precipitation", "runoff", "evapotranspiration")}[int(wm)]
+        return head + ("water_price",)
+    if service == "soil":
+        sed = (("lambda_over_rho",) if modes[MODE["sediment"]] == 0
+               else ("sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"))
+        k = (("soil_k_content", "k_to_fertilizer_factor", "k_fertilizer_price")
+             if modes[MODE["potassium"]] else ())
+        return ("rainfall_erosivity_r", "soil_erodibility_k", "slope_length_steepness_ls",
+                "cover_management_c", "support_practice_p") + sed + (
+                "dredging_cost", "soil_n_content", "soil_p_content", "n_to_fertilizer_factor",
+                "p_to_fertilizer_factor", "n_fertilizer_price", "p_fertilizer_price") + k
+    if service == "air":
+        return ("so2_uptake_rate", "nox_uptake_rate", "dust_uptake_rate", "air_rate_multiplier",
+                "so2_charge", "nox_charge", "dust_charge")
+    if service == "carbon":
+        return ("carbon_sequestration_rate", "forest_soil_carbon_beta", "co2_per_c",
+                "carbon_price")
+    if service == "oxygen":
+        return ("carbon_sequestration_rate", "forest_soil_carbon_beta", "co2_per_c",
+                "o2_per_co2", "oxygen_price")
+    if service == "climate":
+        return ("heat_absorption", "ac_days", "ac_energy_efficiency_ratio", "electricity_price")
+    if service == "landscape":
+        g = (("grain_output_value_per_ha",) if modes[MODE["grain"]] == 0
+             else ("grain_price", "grain_yield"))
+        return ("landscape_equivalent_factor", "equivalent_value_coefficient") + g
+    raise ConfigError(f"unknown service {service!r}")
+
+
+@dataclass
+class Plan:
+    """Everything the kernel needs besides the pixels, plus what the manifest records.
+
+    Attributes
+    ----------
+    land_types : list of str
+        Land types in kernel order (class index = position).
+    table : float64[nparam, nclass]
+        Constants and tables in canonical units (NaN where not given / not needed).
+    src : int64[nparam]
+        Layer index per parameter (-1 = table).
+    rasters : list of ParamValue
+        Raster parameters in layer order.
+    layer_factor : list of float
+        Unit factor of each raster layer (to canonical).
+    services_on : uint8[nservice]
+    need : int64[nservice]
+        Layer bit mask per service.
+    modes : int64[N_MODES]
+    supplies : uint8[nclass]
+    used : dict
+        key -> ParamValue actually used, for provenance.
+    unused : list of str
+        Keys given but not used by any enabled service under the chosen formulas.
+    """
+
+    land_types: list[str]
+    table: np.ndarray
+    src: np.ndarray
+    rasters: list[ParamValue]
+    layer_factor: list[float]
+    services_on: np.ndarray
+    need: np.ndarray
+    modes: np.ndarray
+    supplies: np.ndarray
+    used: dict[str, ParamValue] = field(default_factory=dict)
+    unused: list[str] = field(default_factory=list)
+    water_deficit: str = "clamp"
+
+    @property
+    def enabled_services(self) -> list[str]:
+        return [s.name for s, on in zip(SERVICES, self.services_on) if on]
+
+
+def _factor(pv: ParamValue, given: Mapping[str, ParamValue]) -> float:
+    spec = spec_for(pv.key, where=pv.origin or "parameters")
+    unit = normalise_unit(pv.unit)
+    if pv.key == "carbon_price" and unit.replace(" ", "").lower() in ("yuant-1c", "yuan/tc"):
+        k = given.get("co2_per_c")
+        kval = METHOD_DEFAULTS["co2_per_c"] if k is None else k.value
+        if not isinstance(kval, (int, float)):
+            raise UnitError("carbon_price: a price per t C needs co2_per_c as one constant "
+                            "to convert it to yuan t-1 CO2")
+        return 1.0 / float(kval)
+    what = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
+    if pv.kind == "raster" and not unit and spec.family not in ("dimensionless", "t_per_t"):
+        raise UnitError(f"layer {pv.key!r}: no unit given and none in the file; declare "
+                        f"`unit:` in the pipeline (the method's unit is {spec.unit!r})")
+    return conversion_factor(pv.unit, spec.family, what=what)
+
+
+def _check_domain(key: str, value: float, where: str) -> None:
+    spec = spec_for(key, where=where)
+    if not (spec.low <= value <= spec.high) or np.isnan(value):
+        raise DomainError(f"{where}: {key} = {value!r} is outside its domain "
+                          f"[{spec.low}, {spec.high}] ({spec.unit})")
+
+
+def plan(
+    given: Mapping[str, ParamValue],
+    land_types: Iterable[str],
+    *,
+    no_services: Iterable[str] = (),
+    services: Iterable[str] | None = None,
+    water_deficit: str = "clamp",
+) -> Plan:
+    """Check and arrange parameters for the kernel.
+
+    Parameters
+    ----------
+    given : mapping of str to ParamValue
+        Every parameter available (profile values already overridden by the pipeline's).
+    land_types : iterable of str
+        Land types of the land-use mapping, in class order.
+    no_services : iterable of str
+        Land types declared to supply no services (valid zeros in every service).
+    services : iterable of str, optional
+        Services to compute; all eight by default.
+    water_deficit : {"clamp", "signed"}
+        Policy for negative P − R − ET.
+
+    Raises
+    ------
+    MissingParameterError
+        A service lacks a parameter, or a table lacks a land type that supplies services.
+    ConfigError, UnitError, DomainError
+        Unknown service or land type, unknown unit, a constant or table value out of its domain.
+    """
+    lts = list(dict.fromkeys(land_types))
+    lt_index = {lt: i for i, lt in enumerate(lts)}
+    nos = set(no_services)
+    for lt in nos:
+        if lt not in lt_index:
+            raise ConfigError(f"no_services: land type {lt!r} is not in the land-use mapping "
+                              f"(land types: {', '.join(lts)})")
+    names = [s.name for s in SERVICES]
+    chosen = names if services is None else list(services)
+    for s in chosen:
+        if s not in names:
+            raise ConfigError(f"services: unknown service {s!r}; choose from {', '.join(names)}")
+    avail: dict[str, ParamValue] = dict(given)
+    for key, val in METHOD_DEFAULTS.items():
+        if key not in avail:
+            avail[key] = ParamValue(key, val, source="method default", ref="METHOD.md",
+                                    origin="method")
+    modes = _modes(avail, water_deficit)
+    supplying = [lt for lt in lts if lt not in nos]
+    nparam = len(PARAMETERS)
+    table = np.full((nparam, max(len(lts), 1)), np.nan, dtype=np.float64)
+    src = np.full(nparam, -1, dtype=np.int64)
+    rasters: list[ParamValue] = []
+    factors: list[float] = []
+    on = np.zeros(len(SERVICES), dtype=np.uint8)
+    need = np.zeros(len(SERVICES), dtype=np.int64)
+    used: dict[str, ParamValue] = {}
+    layer_of: dict[str, int] = {}
+    for si, sname in enumerate(names):
+        if sname not in chosen:
+            continue
+        on[si] = 1
+        for key in required_parameters(sname, modes):
+            pv = avail.get(key)
+            if pv is None:
+                lt_txt = ", ".join(supplying) or "(none)"
+                raise MissingParameterError(
+                    f"service {sname!r} needs parameter {key!r} for land types {lt_txt}; give it "
+                    f"in the profile or under `parameters:` in the pipeline")
+            if key not in used:
+                used[key] = pv
+                _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname)
+            if pv.kind == "raster":
+                need[si] |= 1 << layer_of[key]
+    if len(rasters) > 62:
+        raise ConfigError("more than 62 raster layers are not supported in one run")
+    supplies = np.array([0 if lt in nos else 1 for lt in lts] or [1], dtype=np.uint8)
+    unused = sorted(k for k in given if k not in used)
+    return Plan(lts, table, src, rasters, factors, on, need, modes, supplies, used, unused,
+                water_deficit)
+
+
+def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname) -> None:
+    idx = PARAM_INDEX[pv.key]
+    factor = _factor(pv, avail)
+    where = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
+    if pv.kind == "constant":
+        v = float(pv.value) * factor
+        _check_domain(pv.key, v, where)
+        table[idx, :] = v
+    elif pv.kind == "table":
+        values = dict(pv.value)
+        unknown = [lt for lt in values if lt not in lts]
+        missing = [lt for lt in supplying if lt not in values]
+        if missing:
+            raise MissingParameterError(
+                f"service {sname!r}: {where} has no value for land type(s) "
+                f"{', '.join(missing)}; add them to its table or declare them under no_services")
+        for lt, raw in values.items():
+            if lt not in lts:
+                continue
+            try:
+                v = float(raw) * factor
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}: value for {lt!r} is not a number: {raw!r}") from None
+            _check_domain(pv.key, v, f"{where}, land type {lt!r}")
+            table[idx, lts.index(lt)] = v
+        del unknown  # land types a profile covers but this landscape does not map are fine
+    else:
+        layer_of[pv.key] = len(rasters)
+        src[idx] = len(rasters)
+        rasters.append(pv)
+        factors.append(factor)
