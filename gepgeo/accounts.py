@@ -1,0 +1,137 @@
+"""Accounting tables from the kernel's float64 totals (OUTPUTS.md, "Table columns").
+
+:func:`tidy_table` is the master table, one row per service × land type × measure; the wide
+tables (:func:`gep_by_service`, :func:`gep_by_land_type`, :func:`land_use_table`) are views of it.
+All money is in yuan a⁻¹; shares are percent of the table GEP (the sum of the service totals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import kernel as K
+from .services import MEASURES, SERVICE_INDEX, SERVICES
+
+__all__ = ["TIDY_COLUMNS", "tidy_table", "gep_by_service", "gep_by_land_type",
+           "land_use_table", "measures_in_use"]
+
+TIDY_COLUMNS = ["service", "category", "land_type", "measure", "amount", "unit", "area_ha",
+                "excluded_pixels", "excluded_ha"]
+_CATEGORY = {s.name: s.category for s in SERVICES}
+
+
+def measures_in_use(services: Sequence[str], modes: np.ndarray) -> list[int]:
+    """Indices of the measures that the enabled services produce under the formula ``modes``."""
+    out = []
+    for i, m in enumerate(MEASURES):
+        if m.service == "gep":
+            continue
+        if m.service not in services:
+            continue
+        if m.name == "product_mass" and modes[K.MODE["agriculture"]] == 0:
+            continue
+        if m.name in ("k_fertilizer", "k_fertilizer_value") and modes[K.MODE["potassium"]] == 0:
+            continue
+        out.append(i)
+    return out
+
+
+def tidy_table(totals: np.ndarray, land_types: Sequence[str], services: Sequence[str],
+               modes: np.ndarray) -> pd.DataFrame:
+    """The master table: one row per service × land type × measure, plus GEP per land type.
+
+    Parameters
+    ----------
+    totals : float64[nclass, N_COLUMNS]
+        Reduced accumulators (``Dataset["totals"]``).
+    land_types : sequence of str
+        Land types in class order.
+    services : sequence of str
+        Enabled services.
+    modes : int64 array
+        Formula variants of the run (decides which optional measures exist).
+    """
+    rows = []
+    meas = measures_in_use(services, modes)
+    for c, lt in enumerate(land_types):
+        area = totals[c, K.COL_AREA]
+        for k in meas:
+            m = MEASURES[k]
+            s = SERVICE_INDEX[m.service]
+            rows.append((m.service, _CATEGORY[m.service], lt, m.name, totals[c, k], m.unit,
+                         area, int(round(totals[c, K.COL_EXCL_N + s])),
+                         totals[c, K.COL_EXCL_HA + s]))
+        excl = [int(round(totals[c, K.COL_EXCL_N + SERVICE_INDEX[s]])) for s in services]
+        excl_ha = [totals[c, K.COL_EXCL_HA + SERVICE_INDEX[s]] for s in services]
+        rows.append(("gep", "total", lt, "value", totals[c, K.GEP_COLUMN], "yuan a-1", area,
+                     max(excl) if excl else 0, max(excl_ha) if excl_ha else 0.0))
+    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def _share(x: float, total: float) -> float:
+    return float(100.0 * x / total) if total else float("nan")
+
+
+def gep_by_service(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Paper Table 4 in substance: per service and measure, the total and its share of GEP.
+
+    Category subtotals (provisioning / regulating / cultural) and the GEP total follow the
+    service rows.
+    """
+    t = tidy[tidy.service != "gep"]
+    gep = float(t[t.measure == "value"].amount.sum())
+    g = (t.groupby(["service", "category", "measure", "unit"], sort=False, as_index=False)
+         .agg(amount=("amount", "sum")))
+    g["share_of_gep_pct"] = [(_share(a, gep) if u == "yuan a-1" else np.nan)
+                             for a, u in zip(g.amount, g.unit)]
+    cats = []
+    for cat in ("provisioning", "regulating", "cultural"):
+        v = float(t[(t.category == cat) & (t.measure == "value")].amount.sum())
+        cats.append(("subtotal", cat, "value", "yuan a-1", v, _share(v, gep)))
+    cats.append(("gep", "total", "value", "yuan a-1", gep, 100.0 if gep else np.nan))
+    extra = pd.DataFrame(cats, columns=["service", "category", "measure", "unit", "amount",
+                                        "share_of_gep_pct"])
+    return pd.concat([g, extra], ignore_index=True)
+
+
+def gep_by_land_type(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Paper Tables 5–6 in substance: value of each service per land type, GEP, share, rank."""
+    vals = tidy[(tidy.measure == "value") & (tidy.service != "gep")]
+    wide = vals.pivot_table(index="land_type", columns="service", values="amount",
+                            aggfunc="sum", sort=False)
+    order = list(dict.fromkeys(tidy.land_type))
+    wide = wide.reindex(order)
+    svc_order = [s.name for s in SERVICES if s.name in wide.columns]
+    wide = wide[svc_order]
+    wide.columns = [f"{s}_value" for s in svc_order]
+    area = tidy.groupby("land_type", sort=False).area_ha.first().reindex(order)
+    out = pd.DataFrame({"land_type": order, "area_ha": area.values})
+    for col in wide.columns:
+        out[col] = wide[col].values
+    out["gep"] = wide.sum(axis=1).values
+    total = float(out.gep.sum())
+    out["share_of_gep_pct"] = [_share(v, total) for v in out.gep]
+    out["rank"] = out.gep.rank(ascending=False, method="min").astype(int)
+    tot = {"land_type": "total", "area_ha": float(out.area_ha.sum())}
+    for col in list(wide.columns) + ["gep"]:
+        tot[col] = float(out[col].sum())
+    tot["share_of_gep_pct"] = 100.0 if total else np.nan
+    tot["rank"] = pd.NA
+    return pd.concat([out, pd.DataFrame([tot])], ignore_index=True)
+
+
+def land_use_table(totals: np.ndarray, land_types: Sequence[str],
+                   codes: Mapping[int, str]) -> pd.DataFrame:
+    """Paper Table 1 in substance: pixels, area (ha) and share of each land type."""
+    area = totals[:, K.COL_AREA]
+    pixels = totals[:, K.COL_PIXELS]
+    total = float(area.sum())
+    rows = []
+    for c, lt in enumerate(land_types):
+        cs = ",".join(str(k) for k, v in codes.items() if v == lt)
+        rows.append((lt, cs, int(round(pixels[c])), float(area[c]), _share(area[c], total)))
+    rows.append(("total", "", int(round(pixels.sum())), total, 100.0 if total else np.nan))
+    return pd.DataFrame(rows, columns=["land_type", "codes", "pixels", "area_ha", "share_pct"])

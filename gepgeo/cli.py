@@ -1,0 +1,209 @@
+"""Command line: ``gepgeo run | demo | validate | profiles``.
+
+A thin layer over :mod:`gepgeo.run`. Exit status: 0 success; 2 bad input or configuration (one
+line on stderr, no traceback); 1 internal error (a bug: the message asks for a report; set
+``GEPGEO_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import GepgeoError, GepgeoWarning
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="gepgeo: Gross Ecosystem Product accounts from land-use rasters.")
+profiles_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
+                           help="List the shipped parameter profiles, or show one.")
+app.add_typer(profiles_app, name="profiles")
+
+# wide enough for the tables when the output is piped to a file (rich defaults to 80 there)
+out_console = Console(width=None if sys.stdout.isatty() else 110)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gepgeo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None
+          ) -> None:
+    """gepgeo: Gross Ecosystem Product accounts from land-use rasters."""
+
+
+def _money(x: float, unit: float) -> str:
+    return f"{x / unit:,.2f}"
+
+
+def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-untyped-def]
+    unit_txt = "yuan a-1" if money_unit == 1 else f"{money_unit:g} yuan a-1"
+    t = Table(title=title, show_lines=False)
+    for col in ("service", "quantity", "amount", "unit", f"value ({unit_txt})", "share of GEP"):
+        t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
+    svc = res.by_service
+    for service in svc[(svc.service != "subtotal") & (svc.service != "gep")].service.unique():
+        rows = svc[svc.service == service]
+        value = rows[rows.measure == "value"]
+        share = float(value.share_of_gep_pct.iloc[0]) if len(value) else float("nan")
+        v = float(value.amount.iloc[0]) if len(value) else float("nan")
+        phys = rows[rows.unit != "yuan a-1"]
+        first = True
+        for _, r in phys.iterrows():
+            t.add_row(service if first else "", r.measure, f"{r.amount:,.2f}", r.unit,
+                      _money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
+            first = False
+        if first:
+            t.add_row(service, "", "", "", _money(v, money_unit), f"{share:.2f} %")
+    gep = svc[svc.service == "gep"].amount.iloc[0]
+    t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
+    out_console.print(t)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: the pipeline's `output`).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan); files stay in yuan.")] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+) -> None:
+    """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
+    from .pipeline import load_pipeline
+    from .run import run_pipeline
+
+    pipe = load_pipeline(pipeline)
+    res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet)
+    if not quiet:
+        _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
+    err_console.print(f"wrote {res.out}")
+
+
+@app.command()
+def validate(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+) -> None:
+    """Check a pipeline and open its inputs (metadata and land-use codes) without computing."""
+    from .pipeline import load_pipeline
+    from .run import validate as _validate
+
+    prep = _validate(load_pipeline(pipeline))
+    info = prep.land_use_info
+    out_console.print(f"[green]ok[/green]: {pipeline} — land use {info.shape[1]} x {info.shape[0]} "
+                      f"pixels, {info.crs}; services: {', '.join(prep.plan.enabled_services)}; "
+                      f"{len(prep.plan.rasters)} raster layer(s)")
+    if prep.plan.unused:
+        out_console.print(f"parameters given but not used: {', '.join(prep.plan.unused)}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-out"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+) -> None:
+    """The Jinsha mine reference case (Xu et al.), before and after restoration, on the bundled data."""
+    from .demo import headline_rows, run_demo
+
+    res = run_demo(out, overwrite=overwrite, quiet=True)
+    if not quiet:
+        for scenario, r in res.runs.items():
+            _print_run(r, 1e4, f"Jinsha {scenario} restoration: GEP by service")
+    t = Table(title="Jinsha reference case: gepgeo vs the paper (Xu et al., Table 4)")
+    for col in ("scenario", "quantity", "unit", "gepgeo", "paper", "difference"):
+        t.add_column(col)
+    for scenario, q, unit, mine, paper in headline_rows(res):
+        t.add_row(scenario, q, unit, f"{mine:,.2f}", f"{paper:,.2f}",
+                  f"{100 * (mine - paper) / paper:+.2f} %")
+    out_console.print(t)
+    err_console.print(f"wrote {res.out}/before and {res.out}/after")
+
+
+@profiles_app.callback()
+def _profiles(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        from .profiles import list_profiles, load_profile
+
+        t = Table(title="Shipped parameter profiles")
+        for col in ("name", "kind", "price year", "scenarios", "title"):
+            t.add_column(col)
+        for name in list_profiles():
+            p = load_profile(name)
+            t.add_row(name, p.kind, str(p.price_year), ", ".join(p.scenarios),
+                      str(p.meta.get("title") or ""))
+        out_console.print(t)
+
+
+@profiles_app.command("show")
+def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path.")]) -> None:
+    """Print one profile with every value, unit and source."""
+    from .profiles import load_profile
+
+    p = load_profile(name)
+    out_console.print(f"[bold]{p.name}[/bold] ({p.kind}; price year {p.price_year})")
+    for k in ("title", "source", "description"):
+        if p.meta.get(k):
+            out_console.print(f"{k}: {str(p.meta[k]).strip()}")
+    for sname, params in p.scenarios.items():
+        t = Table(title=f"scenario: {sname}")
+        for col in ("parameter", "value", "unit", "source", "ref", "note"):
+            t.add_column(col, overflow="fold")
+        for key, pv in params.items():
+            val = (f"{pv.value:g}" if pv.kind == "constant"
+                   else ", ".join(f"{lt}: {v:g}" for lt, v in pv.value.items()))
+            t.add_row(key, val, pv.unit, pv.source, pv.ref, pv.note)
+        out_console.print(t)
+    if p.meta.get("not_identifiable"):
+        out_console.print("[bold]not identifiable from the source[/bold]")
+        for k, v in p.meta["not_identifiable"].items():
+            out_console.print(f"  {k}: {v}")
+    if p.meta.get("alternatives"):
+        out_console.print("[bold]alternatives[/bold] (select by overriding the key)")
+        for k, v in p.meta["alternatives"].items():
+            out_console.print(f"  {k}: {v.get('key')} = {v.get('value')} {v.get('unit', '')} "
+                              f"({v.get('ref', '')})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``gepgeo`` command."""
+    warnings.simplefilter("default", GepgeoWarning)
+    warnings.formatwarning = lambda m, c, *a, **k: f"gepgeo: warning: {m}\n"  # type: ignore[assignment]
+    try:
+        app(args=argv, standalone_mode=False)
+    except GepgeoError as exc:
+        err_console.print(f"gepgeo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("gepgeo: interrupted; nothing was written")
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input
+        if os.environ.get("GEPGEO_DEBUG"):
+            traceback.print_exc()
+        err_console.print(f"gepgeo: internal error: {type(exc).__name__}: {exc} (please report "
+                          "it; set GEPGEO_DEBUG=1 for the traceback)", markup=False,
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

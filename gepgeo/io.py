@@ -1,0 +1,222 @@
+"""Raster input and output at the edges: lazy reads, block-wise GeoTIFF writes.
+
+Reading: :func:`open_layer` checks a file with rasterio (exists, is a raster, has the band, has a
+CRS) and returns a lazy, dask-chunked ``DataArray`` from rioxarray (``lock=False``: each thread
+reads with its own handle) plus the metadata gepgeo needs (nodata, scale/offset, unit tag).
+
+Writing: :class:`GeoTiffBlockWriter` is a ``da.store`` target. It creates a tiled single-band
+GeoTIFF with nodata, band description and unit, and writes each block as soon as it is computed;
+``da.store(..., lock=True)`` serialises writes per file while different files compress in
+parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rioxarray
+import xarray as xr
+from affine import Affine
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.windows import Window
+
+from .errors import InputFileError, RasterError
+
+__all__ = ["LayerInfo", "open_layer", "GeoTiffBlockWriter", "scan_codes", "CODECS",
+           "copy_to_cog"]
+
+#: creation options per output codec (PERFORMANCE.md: ZSTD with a predictor is the fast default)
+CODECS: dict[str, dict[str, Any]] = {
+    "zstd": {"compress": "zstd", "zstd_level": 1, "predictor": 3},
+    "deflate": {"compress": "deflate", "zlevel": 6, "predictor": 3},
+    "none": {},
+}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Metadata of an input raster band.
+
+    Attributes
+    ----------
+    path : Path
+    band : int
+    shape : (int, int)
+        (height, width).
+    transform : Affine
+    crs : rasterio.crs.CRS or None
+    dtype : str
+    nodata : float or None
+    scale, offset : float
+        Band scale and offset tags (1 and 0 when absent).
+    unit : str
+        Band unit tag ("" when absent).
+    block_shape : (int, int)
+        Internal block (tile or strip) shape.
+    """
+
+    path: Path
+    band: int
+    shape: tuple[int, int]
+    transform: Affine
+    crs: Any
+    dtype: str
+    nodata: float | None
+    scale: float
+    offset: float
+    unit: str
+    block_shape: tuple[int, int]
+
+
+def read_info(path: Path, *, what: str, band: int = 1) -> LayerInfo:
+    """Open ``path`` with rasterio and return its metadata; no pixel is read.
+
+    Raises
+    ------
+    InputFileError
+        Missing, unreadable or not a raster.
+    RasterError
+        The band does not exist, or the raster is empty.
+    """
+    if not path.exists():
+        raise InputFileError(f"{what}: file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise InputFileError(f"{what}: {str(path)!r} is a folder, not a raster file")
+    try:
+        with rasterio.open(path) as src:
+            if band > src.count:
+                raise RasterError(f"{what}: {str(path)!r} has {src.count} band(s); band {band} "
+                                  "does not exist")
+            if src.width == 0 or src.height == 0:
+                raise RasterError(f"{what}: {str(path)!r} is empty (0 pixels)")
+            i = band - 1
+            return LayerInfo(
+                path=path, band=band, shape=(src.height, src.width), transform=src.transform,
+                crs=src.crs, dtype=src.dtypes[i], nodata=src.nodatavals[i],
+                scale=float(src.scales[i] if src.scales else 1.0),
+                offset=float(src.offsets[i] if src.offsets else 0.0),
+                unit=str((src.units[i] if src.units else "") or ""),
+                block_shape=tuple(src.block_shapes[i]),  # type: ignore[arg-type]
+            )
+    except RasterioIOError as exc:
+        raise InputFileError(f"{what}: {str(path)!r} is not a readable raster "
+                             f"({str(exc).splitlines()[0]})") from None
+    except RasterioError as exc:
+        raise InputFileError(f"{what}: {str(path)!r} cannot be opened as a raster "
+                             f"({str(exc).splitlines()[0]})") from None
+
+
+def open_layer(path: Path, *, what: str, band: int = 1,
+               chunks: int = 1024) -> tuple[xr.DataArray, LayerInfo]:
+    """Open one band lazily in dask chunks of ``chunks`` × ``chunks`` pixels (raw values)."""
+    info = read_info(path, what=what, band=band)
+    try:
+        arr = rioxarray.open_rasterio(path, chunks={"band": 1, "y": chunks, "x": chunks},
+                                      lock=False, mask_and_scale=False, cache=False)
+    except Exception as exc:  # rasterio/GDAL errors surface with many classes
+        raise InputFileError(f"{what}: {str(path)!r} cannot be read ({exc})") from None
+    assert isinstance(arr, xr.DataArray)
+    arr = arr.isel(band=band - 1, drop=True)
+    return arr, info
+
+
+def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dict[int, int]:
+    """Count the pixels of every land-use code (nodata excluded), block by block.
+
+    Used by ``gepgeo validate`` and to complete the message of an unmapped-code error; a
+    normal run finds unmapped codes inside its single pass instead.
+    """
+    counts: dict[int, int] = {}
+    with rasterio.open(path) as src:
+        for _, window in src.block_windows(band):
+            blk = src.read(band, window=window)
+            if blk.dtype.kind == "f":
+                blk = blk[~np.isnan(blk)]
+            if nodata is not None:
+                blk = blk[blk != nodata]
+            if blk.size == 0:
+                continue
+            if blk.dtype.kind in "ui" and blk.dtype.itemsize <= 2:
+                lo = int(blk.min())
+                bc = np.bincount((blk.astype(np.int64) - lo).ravel())
+                for i in np.flatnonzero(bc):
+                    counts[lo + int(i)] = counts.get(lo + int(i), 0) + int(bc[i])
+            else:
+                vals, cnt = np.unique(blk, return_counts=True)
+                for v, c in zip(vals.tolist(), cnt.tolist()):
+                    counts[int(v)] = counts.get(int(v), 0) + int(c)
+    return counts
+
+
+class GeoTiffBlockWriter:
+    """A ``da.store`` target writing blocks of one float band into a tiled GeoTIFF.
+
+    Parameters
+    ----------
+    path : Path
+        File to create.
+    shape : (int, int)
+        (height, width).
+    transform, crs
+        Grid of the output.
+    description, unit : str
+        Band description and unit (also written as tags ``units``/``long_name``).
+    codec : {"zstd", "deflate", "none"}
+    tags : mapping, optional
+        Extra dataset tags.
+    dtype : str
+        Output dtype (float32).
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
+                 description: str, unit: str, codec: str = "zstd",
+                 tags: Mapping[str, str] | None = None, dtype: str = "float32") -> None:
+        self.path = Path(path)
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        h, w = shape
+        block = 512 if min(h, w) >= 512 else 256
+        profile: dict[str, Any] = {
+            "driver": "GTiff", "height": h, "width": w, "count": 1, "dtype": dtype,
+            "crs": crs, "transform": transform, "nodata": np.nan, "tiled": True,
+            "blockxsize": block, "blockysize": block, "bigtiff": "if_safer",
+            **CODECS[codec],
+        }
+        self._lock = threading.Lock()
+        self._ds = rasterio.open(self.path, "w", **profile)
+        self._ds.set_band_description(1, description)
+        self._ds.units = (unit,)
+        self._ds.update_tags(1, units=unit, long_name=description)
+        if tags:
+            self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
+
+    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
+        rows, cols = key
+        window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
+        with self._lock:
+            self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._ds is not None and not self._ds.closed:
+            self._ds.close()
+
+
+def copy_to_cog(src_path: Path, dst_path: Path, *, codec: str = "deflate") -> None:
+    """Copy a finished tiled GeoTIFF to a Cloud-Optimized GeoTIFF with overviews (second pass).
+
+    Streams through GDAL's COG driver (PERFORMANCE.md: copying a finished file does not hold
+    the raster in memory).
+    """
+    opts = {"zstd": {"COMPRESS": "ZSTD", "LEVEL": 1, "PREDICTOR": "FLOATING_POINT"},
+            "deflate": {"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT"},
+            "none": {"COMPRESS": "NONE"}}[codec]
+    rasterio.shutil.copy(src_path, dst_path, driver="COG", OVERVIEWS="AUTO",
+                         RESAMPLING="AVERAGE", NUM_THREADS=os.cpu_count() or 1, **opts)

@@ -1,0 +1,272 @@
+"""Pipeline files: what to compute, from which layers, with which parameters.
+
+A pipeline is a YAML file (loaded with a safe loader) validated by the pydantic models below.
+Unknown keys are errors; every error is reported as one line naming the key and the fix.
+Relative paths are relative to the pipeline file. Example (``pipelines/jinsha_before.yaml``)::
+
+    name: jinsha-before
+    land_use:
+      path: ../data/jinsha/landuse_before.tif
+      codes: {1: mining, 2: dryland, 3: forest, 4: grassland, 5: construction}
+    no_services: [mining, construction]
+    profile:
+      name: jinsha-as-published
+      scenario: before
+    parameters:
+      rainfall_erosivity_r: {path: ../data/jinsha/rainfall_erosivity_r.tif}
+      slope_length_steepness_ls: {path: ../data/jinsha/slope_length_steepness_ls.tif}
+    output: ../out/jinsha_before
+
+A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
+
+* a number: a constant in the parameter's canonical unit;
+* ``{value: 0.16, unit: "m3 t-1"}``: a constant with its unit;
+* ``{by_land_type: {forest: 0.001, dryland: 0.13}, unit: "1"}``: a table by land type;
+* ``{path: r.tif, unit: "MJ mm ha-1 h-1 a-1", band: 1, nodata: -9999, scale: 0.1, offset: 0}``: a
+  raster layer (unit, scale and offset default to the GeoTIFF's own tags).
+
+``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError, InputFileError
+from .parameters import PARAM_INDEX, suggest_key
+
+__all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
+           "ZoneLayer", "Options", "load_pipeline", "parse_pipeline"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RasterParam(_Strict):
+    """A parameter read from a raster layer."""
+
+    path: Path
+    unit: str | None = None
+    band: int = Field(1, ge=1)
+    nodata: float | None = None
+    scale: float | None = None
+    offset: float | None = None
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = "bilinear"
+
+
+class ConstantParam(_Strict):
+    """A constant with its unit."""
+
+    value: float
+    unit: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class TableParam(_Strict):
+    """A table by land type with its unit."""
+
+    by_land_type: dict[str, float]
+    unit: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+ParamSpecT = float | ConstantParam | TableParam | RasterParam
+
+
+def _parse_param(key: str, raw: Any) -> ParamSpecT:
+    if key not in PARAM_INDEX:
+        raise ValueError(f"unknown parameter {key!r}{suggest_key(key)}")
+    if isinstance(raw, bool):
+        raise ValueError(f"{key}: expected a number, {{value: ...}}, {{by_land_type: ...}} or "
+                         f"{{path: ...}}, got {raw!r}")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, Mapping):
+        model: type[_Strict]
+        if "path" in raw:
+            model = RasterParam
+        elif "by_land_type" in raw:
+            model = TableParam
+        elif "value" in raw:
+            model = ConstantParam
+        else:
+            raise ValueError(f"{key}: give a number, or a mapping with one of 'value', "
+                             f"'by_land_type' or 'path' (got keys {', '.join(map(str, raw))})")
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(f"{key}.{_first_error(exc)}") from None
+    raise ValueError(f"{key}: expected a number, {{value: ...}}, {{by_land_type: ...}} or "
+                     f"{{path: ...}}, got {raw!r}")
+
+
+class LandUse(_Strict):
+    """The land-use raster and the mapping of its codes to land types."""
+
+    path: Path
+    band: int = Field(1, ge=1)
+    nodata: float | None = None
+    codes: dict[int, str]
+
+    @field_validator("codes")
+    @classmethod
+    def _codes(cls, v: dict[int, str]) -> dict[int, str]:
+        if not v:
+            raise ValueError("the mapping from raster codes to land types is empty")
+        for code, lt in v.items():
+            if not isinstance(lt, str) or not lt.strip():
+                raise ValueError(f"code {code}: land type must be a non-empty name")
+        return v
+
+
+class ProfileRef(_Strict):
+    """Which profile(s) give the parameters."""
+
+    name: str
+    scenario: str | None = None
+    valuation: str | None = None
+    valuation_scenario: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return {k: _parse_param(k, raw) for k, raw in v.items()}
+
+
+class ZoneLayer(_Strict):
+    """A vector layer of zones (parcels, townships, watersheds)."""
+
+    path: Path
+    layer: str | None = None
+    id: str | None = None
+    name: str | None = None
+
+
+class Options(_Strict):
+    """How to compute and write."""
+
+    water_deficit: Literal["clamp", "signed"] = "clamp"
+    area: Literal["planar", "ellipsoidal"] = "planar"
+    domain: Literal["error", "mask"] = "error"
+    chunk_size: int = Field(1024, ge=64, le=16384)
+    codec: Literal["zstd", "deflate", "none"] = "zstd"
+    cog: bool = False
+    scheduler: str | None = None
+    workers: int | None = Field(None, ge=1)
+
+
+class Pipeline(_Strict):
+    """A validated pipeline file.
+
+    Attributes
+    ----------
+    name : str
+        Name of the run (defaults to the file stem).
+    land_use : LandUse
+    no_services : list of str
+        Land types declared to supply no services.
+    profile : ProfileRef, optional
+    parameters : dict
+        Parameters given by the pipeline (win over the profile).
+    services : list of str, optional
+        Services to compute (default all eight).
+    zones : list of ZoneLayer
+    maps : list of str
+        Extra maps to write besides GEP and the service values.
+    options : Options
+    output : Path, optional
+        Output folder (``--out`` wins).
+    """
+
+    name: str | None = None
+    description: str | None = None
+    land_use: LandUse
+    no_services: list[str] = Field(default_factory=list)
+    profile: ProfileRef | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    services: list[str] | None = None
+    zones: list[ZoneLayer] = Field(default_factory=list)
+    maps: list[str] = Field(default_factory=list)
+    options: Options = Field(default_factory=Options)
+    output: Path | None = None
+    source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("parameters")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return {k: _parse_param(k, raw) for k, raw in v.items()}
+
+    def resolve(self, p: Path) -> Path:
+        """``p`` relative to the pipeline file's folder (absolute paths unchanged)."""
+        base = self.source_path.parent if self.source_path else Path.cwd()
+        return p if p.is_absolute() else (base / p)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        msg = f"unknown key {key!r}"
+        loc = ".".join(str(x) for x in err["loc"][:-1])
+        return (f"{loc + ': ' if loc else ''}{msg}; remove it or check its spelling")
+    if err["type"] == "missing":
+        return f"{loc}: required key is missing"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
+    """Validate a pipeline given as a mapping (e.g. parsed YAML).
+
+    Raises
+    ------
+    ConfigError
+        With one line naming the key at fault and what would fix it.
+    """
+    where = str(source) if source else "pipeline"
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level")
+    try:
+        pipe = Pipeline.model_validate({**doc, "source_path": source})
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_first_error(exc)}") from None
+    return pipe
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and validate a pipeline YAML file.
+
+    Raises
+    ------
+    InputFileError
+        The file does not exist or cannot be read.
+    ConfigError
+        The YAML is malformed or does not follow the schema.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"pipeline file {str(p)!r} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"pipeline file {str(p)!r} cannot be read ({exc})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{p}: not valid YAML{at}: {problem}") from None
+    return parse_pipeline(doc, source=p.resolve())

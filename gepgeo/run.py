@@ -1,0 +1,413 @@
+"""Run a pipeline: validate, compute in one pass, write a complete run folder or nothing.
+
+Order of work (OUTPUTS.md layout):
+
+1. :func:`prepare` reads metadata only: the pipeline, the profile(s), every raster's header;
+   resolves parameters and checks that every service has what it needs.
+2. :func:`execute` builds the lazy dataset (:func:`gepgeo.compute.build_dataset`) and computes,
+   in a single dask computation, every map block (written as soon as it is ready) and the
+   float64 totals. Each input block is read once.
+3. Tables, manifest and the run folder are written into a temporary folder beside the target,
+   which is renamed into place only when everything is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import accounts
+from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
+from .errors import (ConfigError, GepgeoError, GridMismatchError, OutputExistsError,
+                     RasterError, UnmappedCodesError)
+from .io import GeoTiffBlockWriter, LayerInfo, copy_to_cog, open_layer, read_info, scan_codes
+from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
+from .profiles import Profile, load_profile
+from .resolve import ParamValue, Plan, plan
+from .services import MEASURES
+
+__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "RunResult",
+           "atomic_folder"]
+
+
+@dataclass
+class Prepared:
+    """A pipeline whose inputs are opened (lazily) and whose parameters are resolved."""
+
+    pipeline: Pipeline
+    land_use: Any
+    land_use_info: LayerInfo
+    plan: Plan
+    profiles: list[Profile]
+    layer_infos: dict[str, LayerInfo] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def codes(self) -> dict[int, str]:
+        return dict(self.pipeline.land_use.codes)
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    out: Path
+    tidy: pd.DataFrame
+    land_use: pd.DataFrame
+    by_service: pd.DataFrame
+    by_land_type: pd.DataFrame
+    manifest: dict[str, Any]
+
+
+def _same_grid(a: LayerInfo, b: LayerInfo) -> bool:
+    return (a.shape == b.shape and a.transform.almost_equals(b.transform, precision=1e-9)
+            and a.crs == b.crs)
+
+
+def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,
+                    infos: dict[str, LayerInfo], origin: str) -> ParamValue:
+    if isinstance(spec, float):
+        return ParamValue(key, spec, source="pipeline", origin=origin)
+    if isinstance(spec, ConstantParam):
+        return ParamValue(key, spec.value, unit=spec.unit or "", source=spec.source or "pipeline",
+                          note=spec.note or "", origin=origin)
+    if isinstance(spec, TableParam):
+        return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
+                          source=spec.source or "pipeline", note=spec.note or "", origin=origin)
+    assert isinstance(spec, RasterParam)
+    path = pipe.resolve(spec.path)
+    arr, info = open_layer(path, what=f"layer {key!r}", band=spec.band,
+                           chunks=pipe.options.chunk_size)
+    if info.crs is None:
+        raise RasterError(f"layer {key!r}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py "
+                          "-a_srs EPSG:XXXX) or write the layer on the land-use grid")
+    if not _same_grid(info, lu_info):
+        raise GridMismatchError(
+            f"layer {key!r}: {str(path)!r} is not on the land-use grid (shape {info.shape} vs "
+            f"{lu_info.shape}, or a different transform/CRS); align it to the land-use raster "
+            "(e.g. gdalwarp -tr/-te/-t_srs to match)")
+    infos[key] = info
+    unit = spec.unit if spec.unit is not None else info.unit
+    nodata = spec.nodata if spec.nodata is not None else info.nodata
+    scale = spec.scale if spec.scale is not None else info.scale
+    offset = spec.offset if spec.offset is not None else info.offset
+    arr.attrs["_FillValue"] = nodata
+    arr.attrs["scale_factor"] = scale
+    arr.attrs["add_offset"] = offset
+    arr.attrs["units"] = unit
+    return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
+
+
+def prepare(pipe: Pipeline) -> Prepared:
+    """Open inputs lazily and resolve parameters; reads metadata only.
+
+    Raises
+    ------
+    GepgeoError
+        Any problem with the files, the profile or the parameters, as one clear message.
+    """
+    lu_path = pipe.resolve(pipe.land_use.path)
+    lu_arr, lu_info = open_layer(lu_path, what="land use", band=pipe.land_use.band,
+                                 chunks=pipe.options.chunk_size)
+    if lu_info.crs is None:
+        raise RasterError(f"land use: {str(lu_path)!r} has no CRS; set one (e.g. gdal_edit.py "
+                          "-a_srs EPSG:XXXX)")
+    if lu_info.dtype.startswith("float") is False and lu_info.dtype not in (
+            "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64"):
+        raise RasterError(f"land use: {str(lu_path)!r} has dtype {lu_info.dtype}; expected integer "
+                          "class codes")
+    nodata = pipe.land_use.nodata if pipe.land_use.nodata is not None else lu_info.nodata
+    if nodata is not None:
+        lu_arr.attrs["_FillValue"] = nodata
+        lu_arr = lu_arr.rio.write_nodata(nodata)
+    else:
+        lu_arr.attrs.pop("_FillValue", None)
+        lu_arr = lu_arr.rio.write_nodata(None)
+    profiles: list[Profile] = []
+    given: dict[str, ParamValue] = {}
+    if pipe.profile is not None:
+        base_dir = pipe.source_path.parent if pipe.source_path else None
+        prof = load_profile(pipe.profile.name, base=base_dir)
+        profiles.append(prof)
+        given.update(prof.parameters(pipe.profile.scenario))
+        if pipe.profile.valuation:
+            val = load_profile(pipe.profile.valuation, base=base_dir)
+            profiles.append(val)
+            given.update(val.parameters(pipe.profile.valuation_scenario))
+    lts = list(dict.fromkeys(pipe.land_use.codes.values()))
+    for prof in profiles:
+        covered = set(prof.meta.get("land_types") or [])
+        del covered  # coverage is checked per parameter by resolve.plan
+    infos: dict[str, LayerInfo] = {}
+    if pipe.profile is not None:
+        for key, spec in pipe.profile.overrides.items():
+            given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "profile.overrides")
+    for key, spec in pipe.parameters.items():
+        given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "pipeline")
+    pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
+              water_deficit=pipe.options.water_deficit)
+    for m in pipe.maps:
+        measure_for_map(m)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos)
+
+
+def check_codes(prep: Prepared) -> dict[int, int]:
+    """Scan the land-use raster once; raise :class:`UnmappedCodesError` for undeclared codes."""
+    info = prep.land_use_info
+    nodata = prep.pipeline.land_use.nodata
+    if nodata is None:
+        nodata = info.nodata
+    counts = scan_codes(info.path, band=info.band, nodata=nodata)
+    missing = {c: n for c, n in counts.items() if c not in prep.codes}
+    if missing:
+        raise UnmappedCodesError(_unmapped(missing, nodata is not None))
+    return counts
+
+
+def _unmapped(missing: Mapping[int, int], has_nodata: bool) -> str:
+    from .compute import _unmapped_message
+    return _unmapped_message(missing, has_nodata)
+
+
+def validate(pipe: Pipeline) -> Prepared:
+    """``gepgeo validate``: everything :func:`prepare` does, plus the land-use code scan."""
+    prep = prepare(pipe)
+    check_codes(prep)
+    return prep
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target``; rename it to ``target`` on success only.
+
+    An existing ``target`` is kept unless ``overwrite``; then it is replaced only once the new
+    folder is complete. On any error the temporary folder is removed.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
+                                "pass --overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _versions() -> dict[str, str]:
+    import numba
+    import rasterio
+    import xarray
+
+    return {"gepgeo": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "dask": dask.__version__,
+            "xarray": xarray.__version__, "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__, "pandas": pd.__version__}
+
+
+def _param_record(pv: ParamValue) -> dict[str, Any]:
+    rec: dict[str, Any] = {"kind": pv.kind, "unit": pv.unit, "source": pv.source,
+                           "origin": pv.origin}
+    if pv.kind == "raster":
+        rec["path"] = pv.source
+    else:
+        rec["value"] = pv.value if pv.kind == "constant" else dict(pv.value)
+    for k in ("ref", "note"):
+        if getattr(pv, k):
+            rec[k] = getattr(pv, k)
+    if pv.price_year is not None:
+        rec["price_year"] = pv.price_year
+    return rec
+
+
+def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
+            extra_maps: list[str] | None = None) -> dict[str, Any]:
+    """Compute maps and totals in one pass into ``out_dir`` (an existing, empty folder).
+
+    Returns the computed totals, stats and timings (tables are written by :func:`run_pipeline`).
+    """
+    pipe = prep.pipeline
+    t0 = time.perf_counter()
+    enabled = prep.plan.enabled_services
+    map_names = [m for m in DEFAULT_MAPS
+                 if m == "gep" or m[: -len("_value")] in enabled]
+    for m in list(pipe.maps) + list(extra_maps or []):
+        if m not in map_names:
+            map_names.append(m)
+    layer_nodata = {k: v.nodata for k, v in prep.layer_infos.items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
+                           area=pipe.options.area, domain=pipe.options.domain,
+                           dtype=np.float32, chunks=pipe.options.chunk_size,
+                           layer_nodata=layer_nodata)
+    for w in caught:
+        prep.warnings.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    maps_dir = out_dir / "maps"
+    maps_dir.mkdir()
+    info = prep.land_use_info
+    writers = []
+    sources = []
+    tmp_names = {}
+    for name in map_names:
+        m = MEASURES[measure_for_map(name)]
+        target = maps_dir / (f"{name}.tmp.tif" if pipe.options.cog else f"{name}.tif")
+        tmp_names[name] = target
+        desc = f"{m.service}: {m.description}" if m.service != "gep" else "GEP: gross ecosystem product"
+        writers.append(GeoTiffBlockWriter(
+            target, info.shape, info.transform, info.crs, description=desc,
+            unit=m.density_unit, codec=pipe.options.codec,
+            tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
+                  "water_deficit": pipe.options.water_deficit}))
+        sources.append(ds[name].data)
+    t1 = time.perf_counter()
+    try:
+        store = da.store(sources, writers, lock=True, compute=False) if sources else None
+        todo = [ds["totals"].data, ds["pixel_stats"].data]
+        if store is not None:
+            todo.append(store)
+        with _progress(quiet):
+            totals, stats, *_ = dask.compute(*todo)
+    finally:
+        for w in writers:
+            w.close()
+    t2 = time.perf_counter()
+    if pipe.options.cog:
+        for name, tmp in tmp_names.items():
+            copy_to_cog(tmp, maps_dir / f"{name}.tif", codec=pipe.options.codec)
+            tmp.unlink()
+    t3 = time.perf_counter()
+    return {"totals": np.asarray(totals), "stats": np.asarray(stats),
+            "stat_names": list(ds["pixel_stats"].coords["stat"].values),
+            "maps": map_names, "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
+                                           "cog_s": t3 - t2}}
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[None]:
+    if quiet:
+        yield
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(minimum=2.0, dt=0.5):
+        yield
+
+
+def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,
+                 quiet: bool = True, extra_maps: list[str] | None = None) -> RunResult:
+    """Run a pipeline end to end into the run folder ``out`` (or the pipeline's ``output``).
+
+    Raises
+    ------
+    GepgeoError
+        Bad input or configuration; nothing is left behind.
+    """
+    t0 = time.perf_counter()
+    target = out if out is not None else (pipe.resolve(pipe.output) if pipe.output else None)
+    if target is None:
+        raise ConfigError(f"{pipe.source_path or 'pipeline'}: no output folder; give --out DIR or "
+                          "`output:` in the pipeline")
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
+                                "pass --overwrite")
+    prep = prepare(pipe)
+    with atomic_folder(target, overwrite=overwrite) as tmp:
+        try:
+            res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps)
+        except UnmappedCodesError:
+            check_codes(prep)  # complete counts over the whole raster
+            raise
+        totals = res["totals"]
+        pl = prep.plan
+        tidy = accounts.tidy_table(totals[: len(pl.land_types)], pl.land_types,
+                                   pl.enabled_services, pl.modes)
+        lu_tab = accounts.land_use_table(totals, pl.land_types, prep.codes)
+        by_svc = accounts.gep_by_service(tidy)
+        by_lt = accounts.gep_by_land_type(tidy)
+        tables = tmp / "tables"
+        tables.mkdir()
+        tidy.to_csv(tables / "services_by_land_type.csv", index=False, float_format="%.10g")
+        lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
+        by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
+        by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
+        manifest = _manifest(prep, res, target, time.perf_counter() - t0)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
+                                           encoding="utf-8")
+    return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest)
+
+
+def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float) -> dict[str, Any]:
+    pipe = prep.pipeline
+    info = prep.land_use_info
+    inputs = {"land_use": info.path, **{k: v.path for k, v in prep.layer_infos.items()}}
+    if pipe.source_path:
+        inputs = {"pipeline": pipe.source_path, **inputs}
+    stats = dict(zip(res["stat_names"], (int(x) for x in res["stats"])))
+    totals = res["totals"]
+    from . import kernel as K
+    clamped = int(round(float(totals[:, K.COL_CLAMP_N].sum())))
+    return {
+        "gepgeo_version": __version__,
+        "name": pipe.name or (pipe.source_path.stem if pipe.source_path else "run"),
+        "output": str(target),
+        "inputs": {k: {"path": str(p), "size_bytes": Path(p).stat().st_size,
+                       "sha256": _sha256(Path(p))} for k, p in inputs.items()},
+        "grid": {"crs_wkt": info.crs.to_wkt() if info.crs else None,
+                 "crs": info.crs.to_string() if info.crs else None,
+                 "transform": list(info.transform)[:6], "shape": list(info.shape)},
+        "land_use": {"codes": {str(k): v for k, v in pipe.land_use.codes.items()},
+                     "no_services": list(pipe.no_services)},
+        "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
+                      "price_year": p.price_year} for p in prep.profiles],
+        "scenario": pipe.profile.scenario if pipe.profile else None,
+        "services": prep.plan.enabled_services,
+        "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
+        "parameters_not_used": prep.plan.unused,
+        "options": pipe.options.model_dump(),
+        "water_deficit": {"policy": pipe.options.water_deficit, "clamped_pixels": clamped},
+        "pixel_stats": stats,
+        "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
+        "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
+                   "tables/gep_by_service.csv", "tables/gep_by_land_type.csv"],
+        "warnings": prep.warnings,
+        "versions": _versions(),
+        "timings_s": {**res["timings"], "total_s": seconds},
+    }
