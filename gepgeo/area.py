@@ -65,7 +65,8 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
 def areal_scale(transform: Affine, crs: CRS, shape: tuple[int, int]) -> float:
     """Areal scale factor of a projected CRS at the grid centre (1 for equal-area)."""
     h, w = shape
-    x, y = transform * (w / 2.0, h / 2.0)
+    x = transform.c + transform.a * w / 2.0 + transform.b * h / 2.0
+    y = transform.f + transform.d * w / 2.0 + transform.e * h / 2.0
     to_geo = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
     lon, lat = to_geo.transform(x, y)
     return float(Proj(crs).get_factors(lon, lat).areal_scale)

@@ -22,6 +22,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
 from pyproj import CRS

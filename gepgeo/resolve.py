@@ -191,7 +191,10 @@ def _factor(pv: ParamValue, given: Mapping[str, ParamValue]) -> float:
                             "to convert it to yuan t-1 CO2")
         return 1.0 / float(kval)
     what = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
-    if pv.kind == "raster" and not unit and spec.family not in ("dimensionless", "t_per_t"):
+    # a pipeline's raster must say its unit (or carry a unit tag); through the Python API a
+    # DataArray without a `units` attribute is taken to be in the canonical unit (documented)
+    if (pv.kind == "raster" and not unit and pv.origin != "api"
+            and spec.family not in ("dimensionless", "t_per_t")):
         raise UnitError(f"layer {pv.key!r}: no unit given and none in the file; declare "
                         f"`unit:` in the pipeline (the method's unit is {spec.unit!r})")
     return conversion_factor(pv.unit, spec.family, what=what)

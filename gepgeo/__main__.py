@@ -1,0 +1,5 @@
+"""``python -m gepgeo`` is the ``gepgeo`` command."""
+
+from .cli import main
+
+main()

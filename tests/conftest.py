@@ -1,0 +1,52 @@
+"""Shared fixtures and helpers for the test-suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO.parent / "shared" / "spec"
+if not SPEC.is_dir():  # CI clones main with shared/ beside it
+    SPEC = Path(os.environ.get("GEPGEO_SPEC", REPO / ".." / "shared" / "spec")).resolve()
+
+
+def make_da(values: np.ndarray, transform: Affine, crs: str, nodata=None, units: str | None = None
+            ) -> xr.DataArray:
+    """An in-memory raster DataArray with CRS, transform and nodata (rioxarray conventions)."""
+    ny, nx = values.shape
+    xs = transform.c + transform.a * (np.arange(nx) + 0.5)
+    ys = transform.f + transform.e * (np.arange(ny) + 0.5)
+    da = xr.DataArray(values, dims=("y", "x"), coords={"y": ys, "x": xs})
+    da = da.rio.write_crs(crs).rio.write_transform(transform)
+    if nodata is not None:
+        da = da.rio.write_nodata(nodata)
+    if units:
+        da.attrs["units"] = units
+    return da
+
+
+def write_tif(path: Path, values: np.ndarray, transform: Affine, crs: str | None = "EPSG:32648",
+              nodata=None, unit: str | None = None) -> Path:
+    """Write a small single-band GeoTIFF."""
+    ny, nx = values.shape
+    with rasterio.open(path, "w", driver="GTiff", height=ny, width=nx, count=1,
+                       dtype=values.dtype, crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(values, 1)
+        if unit:
+            dst.units = (unit,)
+    return path
+
+
+@pytest.fixture(scope="session")
+def spec_dir() -> Path:
+    if not SPEC.is_dir():
+        pytest.fail(f"the spec folder {SPEC} is missing; set GEPGEO_SPEC")
+    return SPEC

@@ -1,0 +1,157 @@
+"""The command line: exit status, one-line messages naming the culprit, help everywhere."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+
+from gepgeo.cli import main
+from gepgeo.demo import sample_root
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture()
+def sample(tmp_path):
+    """A copy of the bundled pipelines and data that a test may edit."""
+    root = sample_root()
+    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
+    return tmp_path
+
+
+def _edit(path: Path, fn) -> Path:
+    doc = yaml.safe_load(path.read_text())
+    fn(doc)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_version(capsys):
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith("gepgeo ")
+
+
+@pytest.mark.parametrize("cmd", [[], ["run"], ["demo"], ["validate"], ["profiles"],
+                                 ["profiles", "show"]])
+def test_help_on_every_command(cmd, capsys):
+    code, out, _ = run_cli(cmd + ["--help"], capsys)
+    assert code == 0 and "Usage" in out
+
+
+def test_run_writes_a_run_folder(sample, capsys):
+    out_dir = sample / "run"
+    code, out, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out", out_dir,
+                              "--money-unit", "1e4"], capsys)
+    assert code == 0, err
+    assert (out_dir / "manifest.json").is_file()
+    assert (out_dir / "maps" / "soil_retention.tif").is_file()
+    assert (out_dir / "tables" / "services_by_land_type.csv").is_file()
+    assert "1,212.56" in out
+    # an existing folder is kept unless --overwrite
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out", out_dir],
+                           capsys)
+    assert code == 2 and "--overwrite" in err
+
+
+def test_unknown_key_exits_2_naming_it(sample, capsys):
+    p = _edit(sample / "pipelines" / "jinsha_before.yaml", lambda d: d.update(colour="red"))
+    code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    assert code == 2
+    assert "'colour'" in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert not (sample / "o").exists()
+
+
+def test_misspelt_parameter_exits_2_with_suggestion(sample, capsys):
+    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
+              lambda d: d["parameters"].update(rainfall_erosivity=1.0))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "'rainfall_erosivity'" in err and "rainfall_erosivity_r" in err
+
+
+def test_missing_file_exits_2_naming_it(sample, capsys):
+    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
+              lambda d: d["parameters"]["rainfall_erosivity_r"].update(path="../data/nope.tif"))
+    code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    assert code == 2 and "nope.tif" in err and "does not exist" in err
+    assert not (sample / "o").exists()
+
+
+def test_missing_pipeline_file(tmp_path, capsys):
+    code, _, err = run_cli(["validate", tmp_path / "absent.yaml"], capsys)
+    assert code == 2 and "absent.yaml" in err
+
+
+def test_not_a_raster(sample, capsys):
+    (sample / "data" / "jinsha" / "rainfall_erosivity_r.tif").write_text("not a tiff")
+    code, _, err = run_cli(["validate", sample / "pipelines" / "jinsha_before.yaml"], capsys)
+    assert code == 2 and "rainfall_erosivity_r.tif" in err
+
+
+def test_unmapped_codes_exit_2_listing_codes_and_counts(sample, capsys):
+    path = sample / "data" / "jinsha" / "landuse_before.tif"
+    with rasterio.open(path, "r+") as src:
+        data = src.read(1)
+        rows, cols = np.nonzero(data == 1)
+        data[rows[:3], cols[:3]] = 9
+        data[rows[3:8], cols[3:8]] = 11
+        src.write(data, 1)
+    pipe = sample / "pipelines" / "jinsha_before.yaml"
+    for cmd in (["validate", pipe], ["run", pipe, "--out", sample / "o"]):
+        code, _, err = run_cli(cmd, capsys)
+        assert code == 2
+        assert "9 (3 pixels)" in err and "11 (5 pixels)" in err, err
+    assert not (sample / "o").exists()
+
+
+def test_undeclared_nodata_hint(sample, capsys):
+    p = _edit(sample / "pipelines" / "jinsha_before.yaml", lambda d: d["land_use"]["codes"].pop(2))
+    path = sample / "data" / "jinsha" / "landuse_before.tif"
+    with rasterio.open(path, "r+") as src:
+        src.nodata = None
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2
+    assert "0 (3263 pixels)" in err and "nodata" in err and "2 (95 pixels)" in err
+
+
+def test_profile_missing_land_type(sample, capsys):
+    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
+              lambda d: d["land_use"]["codes"].update({6: "wetland"}))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "wetland" in err
+
+
+def test_profiles_list_and_show(capsys):
+    code, out, _ = run_cli(["profiles"], capsys)
+    assert code == 0
+    for name in ("jinsha-as-published", "jinsha-as-stated", "forest-review-2026",
+                 "ouyang-garze-2010"):
+        assert name in out
+    code, out, _ = run_cli(["profiles", "show", "jinsha-as-published"], capsys)
+    assert code == 0 and "soil_n_content" in out and "inferred" in out
+    code, _, err = run_cli(["profiles", "show", "jinsha-as-publishd"], capsys)
+    assert code == 2 and "did you mean 'jinsha-as-published'" in err
+
+
+def test_module_entry_point_runs_in_a_fresh_process(sample):
+    proc = subprocess.run([sys.executable, "-m", "gepgeo", "validate",
+                           str(sample / "pipelines" / "jinsha_before.yaml")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    bad = _edit(sample / "pipelines" / "jinsha_after.yaml", lambda d: d.update(oops=1))
+    proc = subprocess.run([sys.executable, "-m", "gepgeo", "run", str(bad)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "'oops'" in proc.stderr and "Traceback" not in proc.stderr

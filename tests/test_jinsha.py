@@ -1,0 +1,130 @@
+"""The published Jinsha case (Xu et al.) on the bundled grids: implementation check and the paper.
+
+REFERENCE.md: (1) every row's ``expected_from_preset`` to rtol 1e-6; (2) the 38 REPRODUCED Table 4
+rows within 0.5 % of the paper; (3) the 7 after-restoration air rows within 5 %; (4) the tier
+gepgeo computes for every row equals the spec's ``agreement``.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+
+from gepgeo.demo import run_demo, sample_root
+from gepgeo.reproduction import figure, reproduction_table, tier
+
+from .oracle import Oracle
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("demo") / "out")
+
+
+@pytest.fixture(scope="module")
+def published(spec_dir):
+    with open(spec_dir / "jinsha" / "published.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _tables(demo):
+    return {s: r.tidy for s, r in demo.runs.items()}
+
+
+def test_every_published_row_matches_the_method_value(demo, published):
+    tables = _tables(demo)
+    assert len(published) == 187
+    for row in published:
+        want = float(row["expected_from_preset"])
+        got = figure(row["id"], row["unit"], tables)
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9), row["id"]
+
+
+def test_table4_reproduced_rows_within_half_a_percent_of_the_paper(demo, published):
+    tables = _tables(demo)
+    rows = [r for r in published if r["id"].startswith("T4.") and r["verdict"].startswith("REPRODUCED")]
+    assert len(rows) == 38
+    for row in rows:
+        assert tier(row["paper"], figure(row["id"], row["unit"], tables)) == "<=0.5%", row["id"]
+    gep = {s: figure(f"T4.{s}.gep", "1e4 yuan", tables) for s in ("before", "after")}
+    assert gep["before"] == pytest.approx(68.25, abs=0.005)
+    assert gep["after"] == pytest.approx(1212.56, abs=0.005)
+
+
+def test_after_air_rows_within_five_percent(demo, published):
+    tables = _tables(demo)
+    rows = [r for r in published if r["id"].startswith("T4.after.")
+            and any(k in r["id"] for k in ("so2", "nox", "dust", "air_value"))]
+    assert len(rows) == 7
+    for row in rows:
+        assert tier(row["paper"], figure(row["id"], row["unit"], tables)) in ("<=0.5%", "<=2%", "<=5%")
+
+
+def test_computed_tier_equals_spec_agreement_for_every_row(demo, published):
+    tables = _tables(demo)
+    for row in published:
+        assert tier(row["paper"], figure(row["id"], row["unit"], tables)) == row["agreement"], row["id"]
+
+
+def test_reproduction_table_has_every_row_and_reasons(demo):
+    rep = reproduction_table(_tables(demo))
+    assert len(rep) == 187
+    bad = rep[rep.verdict == "NOT-REPRODUCIBLE"]
+    assert len(bad) == 48
+    assert bad.reason.str.len().min() > 10
+
+
+def test_soil_retention_map_opens_with_crs_nodata_units(demo):
+    path = demo.out / "after" / "maps" / "soil_retention.tif"
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32648
+        assert np.isnan(src.nodata)
+        assert src.units[0] == "t ha-1 a-1"
+        assert src.descriptions[0]
+        data = src.read(1)
+        area_ha = abs(src.transform.a * src.transform.e) / 1e4
+    # map x area equals the table total to float32 precision
+    total = float(demo.runs["after"].tidy.query("measure == 'soil_retention'").amount.sum())
+    assert np.nansum(data.astype(np.float64)) * area_ha == pytest.approx(total, rel=1e-6)
+
+
+def test_as_stated_profile_against_the_oracle(spec_dir, tmp_path):
+    """GEP under jinsha-as-stated (printed N, P contents and air rates): gepgeo vs the oracle
+    fed directly with preset.yaml and its as_stated_fill variant."""
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import run_pipeline
+
+    preset = yaml.safe_load((spec_dir / "jinsha" / "preset.yaml").read_text())
+    overrides = preset["variants"]["as_stated_fill"]["overrides"]
+    root = sample_root()
+    for scen in ("before", "after"):
+        pipe = load_pipeline(root / "pipelines" / f"jinsha_{scen}.yaml")
+        pipe = pipe.model_copy(update={"profile": pipe.profile.model_copy(
+            update={"name": "jinsha-as-stated"})})
+        res = run_pipeline(pipe, tmp_path / scen, quiet=True)
+        got = float(res.tidy.query("service == 'gep'").amount.sum())
+        params = {k: (v["value"] if not isinstance(v["value"], dict) else v["value"])
+                  for k, v in preset["scenarios"][scen]["parameters"].items()}
+        for o in overrides:
+            if o["scenario"] == scen:
+                params[o["parameter"]] = o["value"]
+        params.pop("sediment_deposition_coefficient_lambda")
+        params.pop("soil_bulk_density_rho")
+        params.pop("precipitation")
+        with rasterio.open(root / "data" / "jinsha" / f"landuse_{scen}.tif") as src:
+            lu = src.read(1)
+        for key in ("rainfall_erosivity_r", "slope_length_steepness_ls"):  # same float32 rasters
+            with rasterio.open(root / "data" / "jinsha" / f"{key}.tif") as src:
+                params[key] = src.read(1).astype(np.float64)
+        codes = {1: "mining", 2: "dryland", 3: "forest", 4: "grassland", 5: "construction"}
+        area = np.full(lu.shape, 0.01)
+        orc = Oracle(lu, codes, 0, params, ["mining", "construction"], area)
+        dens = orc.densities()
+        want = float(np.nansum(np.where(orc.lu_valid, dens[("gep", "partial")], 0) * area))
+        assert got == pytest.approx(want, rel=1e-9)
+        expected = {"before": 30.6765, "after": 499.9216}[scen]
+        assert got / 1e4 == pytest.approx(expected, abs=1e-4)

@@ -1,0 +1,75 @@
+"""Laziness and the single pass: nothing computes while the graph is built; a run is one dask
+computation in which every input block is read exactly once."""
+
+from __future__ import annotations
+
+import collections
+
+import dask
+import numpy as np
+import pytest
+from dask.callbacks import Callback
+
+import gepgeo
+from gepgeo.demo import sample_root
+from gepgeo.pipeline import load_pipeline
+from gepgeo.run import run_pipeline
+
+from .conftest import make_da
+from .test_services_vs_oracle import ALWAYS, CODES, _build
+
+
+class _Counting:
+    """A dask scheduler that counts its calls and refuses more than ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.calls = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise RuntimeError(f"dask computed {self.calls} times; at most {self.limit} allowed")
+        return dask.get(dsk, keys, **kwargs)
+
+
+def test_building_the_dataset_computes_nothing():
+    rng = np.random.default_rng(0)
+    forms = {k: "raster" for k in ALWAYS + ["lambda_over_rho", "water_retention_depth",
+             "grain_output_value_per_ha", "agri_output_value_per_ha"]}
+    lu, lu_da, params, _, _ = _build(40, 30, rng, forms, False, 0.1)
+    lu_da = lu_da.chunk({"y": 16, "x": 16})
+    params = {k: (v.chunk({"y": 16, "x": 16}) if hasattr(v, "chunk") else v) for k, v in params.items()}
+    with dask.config.set(scheduler=_Counting(limit=0)):
+        ds = gepgeo.compute_services(lu_da, CODES, params, no_services=["mine"])
+        assert isinstance(ds["gep"].data, dask.array.Array)
+    # computing two variables together runs the kernel once per block
+    runs = collections.Counter()
+
+    class Kernels(Callback):
+        def _pretask(self, key, dsk, state):
+            name = key[0] if isinstance(key, tuple) else key
+            if str(name).startswith("gepgeo-kernel-"):
+                runs[key] += 1
+
+    with Kernels(), dask.config.set(scheduler="sync"):
+        dask.compute(ds["gep"].data, ds["totals"].data)
+    assert len(runs) == 3 * 2 and set(runs.values()) == {1}
+
+
+def test_a_run_is_one_computation_reading_each_block_once(tmp_path):
+    pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
+    reads = collections.Counter()
+
+    class Reads(Callback):
+        def _pretask(self, key, dsk, state):
+            name = key[0] if isinstance(key, tuple) else key
+            if str(name).startswith("open_rasterio"):
+                reads[key] += 1
+
+    with Reads(), dask.config.set(scheduler=_Counting(limit=1)):
+        run_pipeline(pipe, tmp_path / "out", quiet=True)
+    # 110 x 100 pixels in 64-pixel chunks: 2 x 2 blocks, 3 rasters (land use, R, LS)
+    assert len(reads) == 12
+    assert set(reads.values()) == {1}
