@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 from affine import Affine
-from pyproj import CRS, Proj, Transformer
+from pyproj import CRS, Transformer
 
 from .errors import AreaScaleWarning, RasterError
 
@@ -62,27 +62,72 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
     return a * a * dlon * np.abs(np.diff(q)) / 2.0 / 1.0e4
 
 
-def areal_scale(transform: Affine, crs: CRS, shape: tuple[int, int]) -> float:
-    """Areal scale factor of a projected CRS at the grid centre (1 for equal-area)."""
+def _equal_area(crs: CRS, lon0: float, lat0: float) -> Transformer:
+    """Transformer from ``crs`` to an ellipsoidal Lambert azimuthal equal-area projection centred
+    on (lon0, lat0), on the same ellipsoid: map-plane areas there are true areas."""
+    ell = crs.ellipsoid
+    inv_f = ell.inverse_flattening
+    shape = (f"+a={ell.semi_major_metre!r} +rf={inv_f!r}" if inv_f and not math.isinf(inv_f)
+             else f"+R={ell.semi_major_metre!r}")
+    laea = CRS.from_proj4(f"+proj=laea +lat_0={lat0!r} +lon_0={lon0!r} {shape} +units=m +no_defs")
+    return Transformer.from_crs(crs, laea, always_xy=True)
+
+
+def _centre_lonlat(transform: Affine, crs: CRS, shape: tuple[int, int],
+                   origin: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+    """lon, lat of the centre of the ``shape`` pixels starting at pixel ``origin`` (row, col)."""
     h, w = shape
-    x = transform.c + transform.a * w / 2.0 + transform.b * h / 2.0
-    y = transform.f + transform.d * w / 2.0 + transform.e * h / 2.0
-    to_geo = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
-    lon, lat = to_geo.transform(x, y)
-    return float(Proj(crs).get_factors(lon, lat).areal_scale)
+    col = origin[1] + w / 2.0
+    row = origin[0] + h / 2.0
+    x = transform.c + transform.a * col + transform.b * row
+    y = transform.f + transform.d * col + transform.e * row
+    lon, lat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
+    return float(lon), float(lat)
 
 
-def ellipsoidal_area_ha(transform: Affine, crs: CRS, rows: slice, cols: slice) -> np.ndarray:
-    """True area of the pixels ``[rows, cols]`` of a projected grid, ha (planar / areal scale)."""
-    r = np.arange(rows.start, rows.stop, dtype=np.float64) + 0.5
-    c = np.arange(cols.start, cols.stop, dtype=np.float64) + 0.5
+def _quad_areas_m2(transform: Affine, to_ea: Transformer, rows: slice, cols: slice) -> np.ndarray:
+    r = np.arange(rows.start, rows.stop + 1, dtype=np.float64)
+    c = np.arange(cols.start, cols.stop + 1, dtype=np.float64)
     cc, rr = np.meshgrid(c, r)
     xs = transform.c + transform.a * cc + transform.b * rr
     ys = transform.f + transform.d * cc + transform.e * rr
-    to_geo = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
-    lon, lat = to_geo.transform(xs, ys)
-    scale = np.asarray(Proj(crs).get_factors(lon, lat).areal_scale, dtype=np.float64)
-    return planar_pixel_area_ha(transform, crs) / scale
+    ex, ey = to_ea.transform(xs, ys)
+    # shoelace over each pixel's four corners (the corners' order is the same for every pixel)
+    x0, y0 = ex[:-1, :-1], ey[:-1, :-1]
+    x1, y1 = ex[:-1, 1:], ey[:-1, 1:]
+    x2, y2 = ex[1:, 1:], ey[1:, 1:]
+    x3, y3 = ex[1:, :-1], ey[1:, :-1]
+    return 0.5 * np.abs((x0 * y1 - x1 * y0) + (x1 * y2 - x2 * y1) + (x2 * y3 - x3 * y2)
+                        + (x3 * y0 - x0 * y3))
+
+
+def areal_scale(transform: Affine, crs: CRS, shape: tuple[int, int]) -> float:
+    """Planar over true area of the centre pixel of a projected grid (1 for equal-area).
+
+    The true area comes from the pixel's corners in an ellipsoidal equal-area projection (not
+    from PROJ's scale factors, which are wrong for non-conformal cases such as Web Mercator).
+    """
+    h, w = shape
+    lon0, lat0 = _centre_lonlat(transform, crs, shape)
+    true = _quad_areas_m2(transform, _equal_area(crs, lon0, lat0),
+                          slice(h // 2, h // 2 + 1), slice(w // 2, w // 2 + 1))[0, 0]
+    return planar_pixel_area_ha(transform, crs) * 1.0e4 / float(true)
+
+
+def ellipsoidal_area_ha(transform: Affine, crs: CRS, rows: slice, cols: slice,
+                        centre: tuple[float, float] | None = None) -> np.ndarray:
+    """True area of the pixels ``[rows, cols]`` of a projected grid, ha.
+
+    Each pixel's corners are projected to an ellipsoidal Lambert azimuthal equal-area
+    projection centred on ``centre`` (lon, lat; default the block's centre) and its area taken
+    there; edges that are straight in the source CRS are nearly straight there (the error is of
+    second order in the pixel size).
+    """
+    if centre is None:
+        centre = _centre_lonlat(transform, crs, (rows.stop - rows.start, cols.stop - cols.start),
+                                (rows.start, cols.start))
+    to_ea = _equal_area(crs, *centre)
+    return _quad_areas_m2(transform, to_ea, rows, cols) / 1.0e4
 
 
 def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
