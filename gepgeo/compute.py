@@ -17,7 +17,8 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dask.array as da
@@ -31,7 +32,8 @@ from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
 from .resolve import ParamValue, Plan, as_param_value, plan
-from .services import MEASURE_INDEX, MEASURES, map_name
+from .parameters import PARAM_INDEX
+from .services import MEASURES, map_name
 
 __all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
 
@@ -107,21 +109,40 @@ def _block_area(area_rows, transform, crs, block_info=None):
     return ellipsoidal_area_ha(transform, crs, rows, cols)
 
 
-def _run_block(lu, *rest, nl, nzl, static):
-    """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats)."""
+_BUFFERS = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A per-thread scratch array, reused across blocks of the same shape (avoids page faults
+    on fresh multi-MB allocations for every block)."""
+    cache = getattr(_BUFFERS, "arrays", None)
+    if cache is None:
+        cache = _BUFFERS.arrays = {}
+    arr = cache.get(name)
+    if arr is None or arr.shape != shape or arr.dtype != dtype:
+        arr = cache[name] = np.empty(shape, dtype=dtype)
+    return arr
+
+
+def _run_block(lu, *rest, nl, nzl, static, sink=None):
+    """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
+
+    With ``sink`` (a writer per map) the maps are written here, at the block's window, from
+    per-thread buffers, and ``None`` is returned in their place.
+    """
     layers_raw = rest[:nl]
     zones_raw = rest[nl:nl + nzl]
     area_blk = rest[nl + nzl]
     (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
-     lay_offset, lay_low, lay_high, zone_offset, table, src, supplies, on, need, modes, msvc,
-     map_idx, out_dtype, nslot, nclass, domain_policy, layer_names) = static
+     lay_offset, lay_low, lay_high, param_of_layer, zone_offset, table, supplies, on, dyn, need,
+     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out_dtype, nslot,
+     nclass, domain_policy, layer_names, stack_dtype) = static
     ny, nx = lu.shape
     if lu.dtype.kind == "f":
-        bad = np.isnan(lu)
-        lu64 = np.where(bad, lu_nodata, lu).astype(np.int64)
+        lu64 = np.where(np.isnan(lu), lu_nodata, lu).astype(np.int64)
     else:
         lu64 = lu.astype(np.int64, copy=False)
-    layers = np.empty((nl, ny, nx), dtype=np.float64)
+    layers = _buffer("layers", (nl, ny, nx), stack_dtype)
     for i, blk in enumerate(layers_raw):
         layers[i] = blk
     zones = np.empty((nzl, ny, nx), dtype=np.int32)
@@ -130,13 +151,15 @@ def _run_block(lu, *rest, nl, nzl, static):
     area = np.asarray(area_blk, dtype=np.float64)
     if area.ndim == 1:
         area = area.reshape(ny, 1)
-    out = np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype)
+    out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
+           else _buffer("out", (map_idx.shape[0], ny, nx), out_dtype))
     acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
     stats = np.zeros(2 + nl, dtype=np.int64)
     K.gep_block(lu64, lu_nodata, lu_has_nodata, lut, lut_offset,
                 layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-                zones, zone_offset, area, table, src, supplies, on, need, modes, msvc,
-                map_idx, out, acc, stats)
+                param_of_layer, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
+                msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out, acc, stats)
+    K.finish_block(acc, dclass, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
         li = lu64 - lut_offset
         inside = (li >= 0) & (li < lut.shape[0])
@@ -151,6 +174,12 @@ def _run_block(lu, *rest, nl, nzl, static):
         bad = [f"{layer_names[i]} ({int(n)} pixels)" for i, n in enumerate(stats[2:]) if n]
         raise DomainError("values outside their domain in layer(s) " + ", ".join(bad)
                           + "; fix the layers or set `domain: mask` to leave those pixels out")
+    if sink is not None:
+        r0, c0 = int(rest[nl + nzl + 1][0]), int(rest[nl + nzl + 2][0])
+        key = (slice(r0, r0 + ny), slice(c0, c0 + nx))
+        for band, writer in enumerate(sink):
+            writer[key] = out[band]
+        return None, acc[None, None], stats[None, None]
     return out, acc[None, None], stats[None, None]
 
 
@@ -259,9 +288,16 @@ def build_dataset(
     chunks: int | tuple[int, int] | None = None,
     layer_nodata: Mapping[str, float | None] | None = None,
     layer_decode: Mapping[str, tuple[float, float]] | None = None,
+    writers: Sequence[Any] | None = None,
 ) -> xr.Dataset:
     """Build the lazy dataset from a checked :class:`~gepgeo.resolve.Plan` (see
-    :func:`compute_services`; the pipeline runner calls this directly)."""
+    :func:`compute_services`; the pipeline runner calls this directly).
+
+    With ``writers`` (one block writer per map, see :class:`gepgeo.io.GeoTiffBlockWriter`), the
+    block task writes its map blocks itself, from per-thread buffers reused across blocks, and
+    the dataset holds only ``totals``/``zone_totals``/``pixel_stats``: computing them runs the
+    whole pass, maps included, with no map block ever held by dask (PERFORMANCE.md).
+    """
     if land_use.ndim == 3 and land_use.shape[0] == 1:
         land_use = land_use[0]
     if domain not in ("error", "mask"):
@@ -344,13 +380,23 @@ def build_dataset(
     else:
         map_names = list(dict.fromkeys(maps))
     map_idx = np.array([measure_for_map(m) for m in map_names], dtype=np.int64)
+    # layers are stacked per block in float32 when that holds every raw value exactly
+    small = all(a.dtype in (np.float32, np.uint8, np.int8, np.uint16, np.int16)
+                for a in layer_arrays)
+    stack_dtype = np.dtype(np.float32 if small else np.float64)
+    param_of_layer = np.array([PARAM_INDEX[pv.key] for pv in pl.rasters], dtype=np.int64)
+    dyn = (pl.need != 0).astype(np.uint8)
+    mstart, mstop, value_idx = K.service_layout()
+    dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
+                                            K.N_MEASURES)
     static = (
         np.int64(lu_nodata_val), bool(lu_has_nd), lut, np.int64(lut_offset),
         np.array(nodata_vals, dtype=np.float64), np.array(has_nd, dtype=np.uint8),
         np.array(scales, dtype=np.float64), np.array(offsets, dtype=np.float64),
-        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64),
-        zone_offset, pl.table, pl.src, pl.supplies, pl.services_on, pl.need, pl.modes,
-        K.measure_services(), map_idx, np.dtype(dtype), nslot, nclass, domain, tuple(names),
+        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64), param_of_layer,
+        zone_offset, pl.table, pl.supplies, pl.services_on, dyn, pl.need, pl.modes,
+        K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, map_idx,
+        np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype,
     )
     args: list[Any] = [lu_d, "yx"]
     for arr in layer_arrays:
@@ -358,17 +404,23 @@ def build_dataset(
     for arr in zone_arrays:
         args += [arr, "yx"]
     args += [area_d, area_ind]
+    sink = None
+    if writers is not None:
+        if len(writers) != len(map_names):
+            raise ValueError("writers: one writer per map is needed")
+        sink = tuple(writers)
+        args += [da.arange(ny, chunks=(blocks[0],)), "y", da.arange(nx, chunks=(blocks[1],)), "x"]
     from dask.base import tokenize
     token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
-                     area_d.name, static)
+                     area_d.name, static, [id(w) for w in sink or ()])
     raw = da.blockwise(_run_block, "yx", *args, nl=nl, nzl=len(zone_arrays), static=static,
-                       dtype=object, meta=np.empty((0, 0), dtype=object),
+                       sink=sink, dtype=object, meta=np.empty((0, 0), dtype=object),
                        name=f"gepgeo-kernel-{token}", concatenate=True)
     coords = {c: land_use.coords[c] for c in land_use.coords
               if set(land_use.coords[c].dims) <= {"y", "x"}}
     ydim, xdim = land_use.dims[-2:]
     data_vars: dict[str, Any] = {}
-    for band, name in enumerate(map_names):
+    for band, name in enumerate(map_names if sink is None else []):
         m = MEASURES[map_idx[band]]
         arr = raw.map_blocks(_take_map, band, dtype=np.dtype(dtype),
                              meta=np.empty((0, 0), dtype=dtype),

@@ -25,7 +25,7 @@ from .services.landscape import landscape_value
 from .services.soil import fertilizer_equivalent, sediment_volume, soil_retention
 from .services.water import balance_depth, water_volume
 
-__all__ = ["gep_block", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
+__all__ = ["gep_block", "class_densities", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
 N_MEASURES = len(MEASURES)
 N_SERVICES = len(SERVICES)
@@ -122,7 +122,7 @@ S_AG, S_W, S_S, S_A, S_C, S_O, S_CL, S_L = (SERVICE_INDEX[n] for n in (
     "agriculture", "water", "soil", "air", "carbon", "oxygen", "climate", "landscape"))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _services(pv, modes, on, ok, dens):
     """Evaluate every enabled, valid service at one pixel into ``dens`` (per-ha densities).
 
@@ -208,12 +208,39 @@ def _services(pv, modes, on, ok, dens):
 
 
 @njit(cache=True, nogil=True)
+def class_densities(table, supplies, on, modes, nmeas):
+    """Densities of every service for each land type from constants and tables alone.
+
+    Returns ``dclass[nclass, nmeasure]`` (0 for land types that supply nothing) and
+    ``clamp[nclass]`` (1 where the water balance of the land type was clamped). Services that
+    read a raster get NaN here and are evaluated per pixel instead.
+    """
+    nparam, nclass = table.shape
+    dclass = np.zeros((nclass, nmeas), dtype=np.float64)
+    clamp = np.zeros(nclass, dtype=np.uint8)
+    ok = np.ones(on.shape[0], dtype=np.uint8)
+    pv = np.empty(nparam, dtype=np.float64)
+    for c in range(nclass):
+        if supplies[c] == 0:
+            continue
+        for p in range(nparam):
+            pv[p] = table[p, c]
+        clamp[c] = _services(pv, modes, on, ok, dclass[c])
+    return dclass, clamp
+
+
+@njit(cache=True, nogil=True)
 def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
               layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-              zones, zone_offset, area,
-              table, src, supplies, on, need, modes, msvc,
-              map_idx, out, acc, stats):
+              param_of_layer, zones, zone_offset, area,
+              table, supplies, on, dyn, need, modes, msvc, mstart, mstop, value_idx,
+              dclass, clamp_class, map_idx, out, acc, stats):
     """Compute all services for one block, write density maps and accumulate totals.
+
+    Services whose parameters are all constants or tables (``dyn[s] == 0``) are evaluated once
+    per land type (``dclass``, from :func:`class_densities`); their maps are looked up per pixel
+    and their totals are added afterwards by :func:`finish_block` as density × land-type area.
+    Services that read a raster (``dyn[s] == 1``) are evaluated per pixel.
 
     Parameters
     ----------
@@ -223,7 +250,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Land-use nodata code (ignored unless ``lu_has_nodata``).
     lut : int32[ncodes]
         Land-type index of code ``lut_offset + i``; -1 for codes the mapping does not declare.
-    layers : float64[nl, ny, nx]
+    layers : float32 or float64[nl, ny, nx]
         Raw factor-layer values as stored in their files.
     lay_nodata, lay_has_nodata : float64[nl], uint8[nl]
         Nodata value of each layer (NaN is always nodata).
@@ -231,6 +258,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Decoding ``raw · scale + offset`` into the parameter's canonical unit.
     lay_low, lay_high : float64[nl]
         Domain of each layer's parameter; a decoded value outside it is left out and counted.
+    param_of_layer : int64[nl]
+        Parameter slot each layer supplies.
     zones : int32[nzl, ny, nx]
         Zone index of each pixel for each zone layer (-1 outside every zone).
     zone_offset : int64[nzl]
@@ -238,19 +267,23 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     area : float64[ny, 1] or float64[ny, nx]
         Pixel area, ha.
     table : float64[nparam, nclass]
-        Parameter values by land type (canonical units), used where ``src[p] < 0``.
-    src : int64[nparam]
-        Layer index that supplies parameter p, or -1 for the table.
+        Parameter values by land type (canonical units); raster slots are overwritten per pixel.
     supplies : uint8[nclass]
         0 for land types declared to supply no services (every service is a valid 0 there).
-    on : uint8[nservice]
-        Services enabled.
+    on, dyn : uint8[nservice]
+        Services enabled; services that read at least one raster layer.
     need : int64[nservice]
         Bit mask of the layers each service needs.
     modes : int64[N_MODES]
         Formula variants, see :data:`MODE`.
     msvc : int64[nmeasure]
         Service index of each measure (-1 for GEP).
+    mstart, mstop : int64[nservice]
+        The measures of service s are ``mstart[s]:mstop[s]``.
+    value_idx : int64[nservice]
+        Measure index of each service's value.
+    dclass, clamp_class : float64[nclass, nmeasure], uint8[nclass]
+        From :func:`class_densities`.
     map_idx : int64[nmaps]
         Measure written to each band of ``out``.
     out : float32 or float64[nmaps, ny, nx]
@@ -264,12 +297,31 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     ny, nx = lu.shape
     nl = layers.shape[0]
     nzl = zones.shape[0]
+    nclass = table.shape[1]
     nparam = table.shape[0]
     nserv = on.shape[0]
     nmeas = msvc.shape[0]
     nmaps = map_idx.shape[0]
     nlut = lut.shape[0]
     area_cols = area.shape[1]
+    # per-class scratch parameter vectors: table values, raster slots overwritten per pixel
+    pvc = np.empty((nclass, nparam), dtype=np.float64)
+    for c in range(nclass):
+        for p in range(nparam):
+            pvc[c, p] = table[p, c]
+    dyn_on = np.zeros(nserv, dtype=np.uint8)
+    any_dyn = False
+    for s in range(nserv):
+        if on[s] and dyn[s]:
+            dyn_on[s] = 1
+            any_dyn = True
+    gep_const = np.zeros(nclass, dtype=np.float64)
+    for c in range(nclass):
+        for s in range(nserv):
+            if on[s] and not dyn[s]:
+                gep_const[c] += dclass[c, value_idx[s]]
+    water = S_W
+    water_dyn = dyn_on[water] == 1
     vals = np.empty(max(nl, 1), dtype=np.float64)
     pv = np.empty(nparam, dtype=np.float64)
     ok = np.zeros(nserv, dtype=np.uint8)
@@ -294,55 +346,53 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     out[m, i, j] = nan
                 continue
             a = area[i, j if area_cols > 1 else 0]
-            # decode and validate layers
-            bits = 0
-            for layer in range(nl):
-                raw = layers[layer, i, j]
-                if np.isnan(raw) or (lay_has_nodata[layer] and raw == lay_nodata[layer]):
-                    vals[layer] = nan
-                    continue
-                v = raw * lay_scale[layer] + lay_offset[layer]
-                if v < lay_low[layer] or v > lay_high[layer]:
-                    stats[2 + layer] += 1
-                    vals[layer] = nan
-                    continue
-                vals[layer] = v
-                bits |= 1 << layer
-            for p in range(nparam):
-                s = src[p]
-                pv[p] = table[p, cls] if s < 0 else vals[s]
             supplying = supplies[cls] != 0
+            gep = 0.0
             gep_ok = True
-            for s in range(nserv):
-                if on[s] == 0:
-                    ok[s] = 0
-                    continue
-                ok[s] = 1 if ((not supplying) or (bits & need[s]) == need[s]) else 0
-                if ok[s] == 0:
-                    gep_ok = False
             clamped = 0
             if supplying:
-                clamped = _services(pv, modes, on, ok, dens)
-            else:
-                for k in range(nmeas):
-                    dens[k] = 0.0
-            # GEP density: sum of the values of the services valid here; the table GEP is
-            # therefore the sum of the service totals, each over its own valid pixels
-            gep = (dens[M_AG_V] * on[S_AG] * ok[S_AG] + dens[M_W_V] * on[S_W] * ok[S_W]
-                   + dens[M_S_V] * on[S_S] * ok[S_S] + dens[M_A_V] * on[S_A] * ok[S_A]
-                   + dens[M_C_V] * on[S_C] * ok[S_C] + dens[M_O_V] * on[S_O] * ok[S_O]
-                   + dens[M_CL_V] * on[S_CL] * ok[S_CL] + dens[M_L_V] * on[S_L] * ok[S_L])
-            dens[M_GEP] = gep
+                gep = gep_const[cls]
+                if on[water] and not water_dyn:
+                    clamped = clamp_class[cls]
+                if any_dyn:
+                    bits = 0
+                    for layer in range(nl):
+                        raw = layers[layer, i, j]
+                        if np.isnan(raw) or (lay_has_nodata[layer] and raw == lay_nodata[layer]):
+                            continue
+                        v = raw * lay_scale[layer] + lay_offset[layer]
+                        if v < lay_low[layer] or v > lay_high[layer]:
+                            stats[2 + layer] += 1
+                            continue
+                        vals[layer] = v
+                        bits |= 1 << layer
+                    for p in range(nparam):
+                        pv[p] = pvc[cls, p]
+                    for layer in range(nl):
+                        pv[param_of_layer[layer]] = vals[layer] if (bits >> layer) & 1 else nan
+                    for s in range(nserv):
+                        ok[s] = 1 if (dyn_on[s] and (bits & need[s]) == need[s]) else 0
+                    c2 = _services(pv, modes, dyn_on, ok, dens)
+                    if water_dyn:
+                        clamped = c2
+                    for s in range(nserv):
+                        if dyn_on[s]:
+                            if ok[s]:
+                                gep += dens[value_idx[s]]
+                            else:
+                                gep_ok = False
             # maps
             for m in range(nmaps):
                 k = map_idx[m]
                 s = msvc[k]
                 if s < 0:
                     out[m, i, j] = gep if gep_ok else nan
-                elif on[s] and ok[s]:
-                    out[m, i, j] = dens[k]
+                elif not supplying:
+                    out[m, i, j] = 0.0
+                elif dyn[s]:
+                    out[m, i, j] = dens[k] if ok[s] else nan
                 else:
-                    out[m, i, j] = nan
+                    out[m, i, j] = dclass[cls, k]
             # accumulators: whole grid and each zone layer's zone
             slots[0] = 0
             nslots = 1
@@ -352,21 +402,51 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     slots[nslots] = 1 + zone_offset[zl] + z
                     nslots += 1
             for t in range(nslots):
-                row = acc[slots[t], cls]
-                row[COL_AREA] += a
-                row[COL_PIXELS] += 1.0
+                sl = slots[t]
+                acc[sl, cls, COL_AREA] += a
+                acc[sl, cls, COL_PIXELS] += 1.0
                 if clamped:
-                    row[COL_CLAMP_N] += 1.0
-                    row[COL_CLAMP_HA] += a
-                for k in range(nmeas):
-                    s = msvc[k]
-                    if s < 0:
-                        row[k] += gep * a
-                        if not gep_ok:
-                            row[COL_GEP_NODATA_HA] += a
-                    elif on[s] and ok[s]:
-                        row[k] += dens[k] * a
-                for s in range(nserv):
-                    if on[s] and ok[s] == 0:
-                        row[COL_EXCL_N + s] += 1.0
-                        row[COL_EXCL_HA + s] += a
+                    acc[sl, cls, COL_CLAMP_N] += 1.0
+                    acc[sl, cls, COL_CLAMP_HA] += a
+                if supplying and any_dyn:
+                    for s in range(nserv):
+                        if dyn_on[s]:
+                            if ok[s]:
+                                for k in range(mstart[s], mstop[s]):
+                                    acc[sl, cls, k] += dens[k] * a
+                            else:
+                                acc[sl, cls, COL_EXCL_N + s] += 1.0
+                                acc[sl, cls, COL_EXCL_HA + s] += a
+                    if not gep_ok:
+                        acc[sl, cls, COL_GEP_NODATA_HA] += a
+
+
+def finish_block(acc: np.ndarray, dclass: np.ndarray, on: np.ndarray, dyn: np.ndarray,
+                 mstart: np.ndarray, mstop: np.ndarray, value_idx: np.ndarray) -> None:
+    """Add the totals of class-constant services (density × land-type area) and the GEP column.
+
+    The GEP total is the sum of the service value totals (METHOD.md: each over its own valid
+    pixels).
+    """
+    area = acc[:, :, COL_AREA]
+    for s in range(on.shape[0]):
+        if on[s] and not dyn[s]:
+            acc[:, :, mstart[s]:mstop[s]] += dclass[None, :, mstart[s]:mstop[s]] * area[:, :, None]
+    acc[:, :, M_GEP] = 0.0
+    for s in range(on.shape[0]):
+        if on[s]:
+            acc[:, :, M_GEP] += acc[:, :, value_idx[s]]
+
+
+def service_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mstart``, ``mstop`` and ``value_idx`` per service (measures are contiguous per service)."""
+    msvc = measure_services()
+    mstart = np.zeros(N_SERVICES, dtype=np.int64)
+    mstop = np.zeros(N_SERVICES, dtype=np.int64)
+    value_idx = np.zeros(N_SERVICES, dtype=np.int64)
+    for s in range(N_SERVICES):
+        idx = np.flatnonzero(msvc == s)
+        assert idx.size and np.all(np.diff(idx) == 1), "measures of a service must be contiguous"
+        mstart[s], mstop[s] = idx[0], idx[-1] + 1
+        value_idx[s] = MEASURE_INDEX[(SERVICES[s].name, "value")]
+    return mstart, mstop, value_idx
