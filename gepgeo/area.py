@@ -25,8 +25,17 @@ __all__ = ["planar_pixel_area_ha", "geographic_row_area_ha", "areal_scale",
 AREA_SCALE_TOLERANCE = 0.005
 
 
+def _as_pyproj(crs: object) -> CRS:
+    """A pyproj CRS from a pyproj or rasterio CRS (or anything pyproj accepts)."""
+    if isinstance(crs, CRS):
+        return crs
+    to_wkt = getattr(crs, "to_wkt", None)
+    return CRS.from_user_input(to_wkt() if to_wkt else crs)
+
+
 def planar_pixel_area_ha(transform: Affine, crs: CRS) -> float:
     """Map-plane area of one pixel of a projected grid, ha."""
+    crs = _as_pyproj(crs)
     factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
     det = abs(transform.a * transform.e - transform.b * transform.d)
     return det * factor * factor / 1.0e4
@@ -47,6 +56,7 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
     The area of a cell between latitudes φ1 and φ2 and Δλ radians wide is
     ``a² Δλ |q(φ2) − q(φ1)| / 2`` (Snyder 1987, ch. 3).
     """
+    crs = _as_pyproj(crs)
     if transform.b != 0 or transform.d != 0:
         raise RasterError("a rotated geographic grid is not supported; warp it north-up first")
     ell = crs.ellipsoid
@@ -107,6 +117,7 @@ def areal_scale(transform: Affine, crs: CRS, shape: tuple[int, int]) -> float:
     The true area comes from the pixel's corners in an ellipsoidal equal-area projection (not
     from PROJ's scale factors, which are wrong for non-conformal cases such as Web Mercator).
     """
+    crs = _as_pyproj(crs)
     h, w = shape
     lon0, lat0 = _centre_lonlat(transform, crs, shape)
     true = _quad_areas_m2(transform, _equal_area(crs, lon0, lat0),
@@ -123,6 +134,7 @@ def ellipsoidal_area_ha(transform: Affine, crs: CRS, rows: slice, cols: slice,
     there; edges that are straight in the source CRS are nearly straight there (the error is of
     second order in the pixel size).
     """
+    crs = _as_pyproj(crs)
     if centre is None:
         centre = _centre_lonlat(transform, crs, (rows.stop - rows.start, cols.stop - cols.start),
                                 (rows.start, cols.start))
@@ -143,6 +155,7 @@ def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
     """
     if crs is None:
         raise RasterError("the land-use raster has no CRS; set one (e.g. gdal_edit.py -a_srs)")
+    crs = _as_pyproj(crs)
     if mode not in ("planar", "ellipsoidal"):
         raise RasterError(f"area: expected 'planar' or 'ellipsoidal', got {mode!r}")
     if crs.is_geographic:

@@ -1,8 +1,9 @@
 """``gepgeo demo``: the Jinsha reference case on the bundled sample data.
 
-Runs ``pipelines/jinsha_before.yaml`` and ``pipelines/jinsha_after.yaml`` (synthetic grids whose
-class areas are those of Xu et al., Table 1) into ``DIR/before`` and ``DIR/after`` and compares
-the results with the published figures, which gepgeo ships as ``gepgeo/data/jinsha_published.csv``.
+Compares ``pipelines/jinsha_before.yaml`` and ``pipelines/jinsha_after.yaml`` (synthetic grids
+whose class areas are those of Xu et al., Table 1) into ``DIR/before``, ``DIR/after`` and
+``DIR/change``, and sets every published figure beside gepgeo's in ``DIR/reproduction.csv`` (the
+paper's figures ship as ``gepgeo/data/jinsha_published.csv``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .pipeline import load_pipeline
-from .run import RunResult, atomic_folder, run_pipeline
+import pandas as pd
+
+from .pipeline import Pipeline, load_pipeline
+from .reproduction import reproduction_table
+from .run import RunResult, account
 
 __all__ = ["sample_root", "published_figures", "run_demo", "DemoResult", "SCENARIOS"]
 
@@ -44,23 +48,43 @@ def published_figures() -> dict[str, dict[str, str]]:
 
 @dataclass
 class DemoResult:
-    """The two runs of the demo."""
+    """The comparison of the two Jinsha scenarios, the reproduction table and the as-stated GEP."""
 
     out: Path
     runs: dict[str, RunResult]
+    reproduction: pd.DataFrame
+    as_stated_gep: dict[str, float]
+
+
+def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
+    pipe = load_pipeline(sample_root() / "pipelines" / f"jinsha_{scenario}.yaml")
+    if profile is not None:
+        assert pipe.profile is not None
+        pipe = pipe.model_copy(update={"profile": pipe.profile.model_copy(update={"name": profile})})
+    return pipe
 
 
 def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True) -> DemoResult:
-    """Run both Jinsha scenarios into ``out/before`` and ``out/after`` (atomically)."""
-    root = sample_root()
-    runs: dict[str, RunResult] = {}
-    with atomic_folder(Path(out), overwrite=overwrite) as tmp:
-        for scenario in SCENARIOS:
-            pipe = load_pipeline(root / "pipelines" / f"jinsha_{scenario}.yaml")
-            runs[scenario] = run_pipeline(pipe, tmp / scenario, quiet=quiet)
-    for scenario, res in runs.items():
-        res.out = Path(out) / scenario
-    return DemoResult(Path(out), runs)
+    """Compare the two Jinsha scenarios into ``out`` and add ``out/reproduction.csv``.
+
+    ``out/before``, ``out/after`` and ``out/change`` are the comparison of
+    ``pipelines/jinsha_before.yaml`` and ``pipelines/jinsha_after.yaml`` (profile
+    ``jinsha-as-published``); the reproduction table sets every published figure of Xu et al.
+    beside gepgeo's; the GEP under ``jinsha-as-stated`` (the values the paper prints) is computed
+    by the tables-only path.
+    """
+    from .compare import run_compare
+
+    res = run_compare(_pipeline("before"), _pipeline("after"), Path(out), overwrite=overwrite,
+                      quiet=quiet)
+    runs = {"before": res.before, "after": res.after}
+    rep = reproduction_table({s: r.tidy for s, r in runs.items()})
+    rep.to_csv(Path(out) / "reproduction.csv", index=False, float_format="%.10g")
+    stated = {}
+    for scenario in SCENARIOS:
+        tidy = account(_pipeline(scenario, "jinsha-as-stated"))
+        stated[scenario] = float(tidy[tidy.service == "gep"].amount.sum())
+    return DemoResult(Path(out), runs, rep, stated)
 
 
 def headline_rows(result: DemoResult) -> list[tuple[str, str, str, float, float]]:

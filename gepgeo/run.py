@@ -42,7 +42,7 @@ from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
 from .services import MEASURES
 
-__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "RunResult",
+__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "RunResult",
            "atomic_folder"]
 
 
@@ -344,6 +344,28 @@ def _progress(quiet: bool) -> Iterator[None]:
 
     with ProgressBar(minimum=2.0, dt=0.5):
         yield
+
+
+def account(pipe: Pipeline) -> pd.DataFrame:
+    """The tables-only path: the tidy table of a pipeline, computed in one pass, no map written.
+
+    Raises
+    ------
+    GepgeoError
+        Bad input or configuration.
+    """
+    prep = prepare(pipe)
+    ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[], area=pipe.options.area,
+                       domain=pipe.options.domain, chunks=pipe.options.chunk_size,
+                       layer_nodata={k: v.nodata for k, v in prep.layer_infos.items()})
+    try:
+        with _small_gdal_cache():
+            totals = ds["totals"].data.compute()
+    except UnmappedCodesError:
+        check_codes(prep)
+        raise
+    pl = prep.plan
+    return accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
 
 
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,

@@ -128,3 +128,19 @@ def test_as_stated_profile_against_the_oracle(spec_dir, tmp_path):
         assert got == pytest.approx(want, rel=1e-9)
         expected = {"before": 30.6765, "after": 499.9216}[scen]
         assert got / 1e4 == pytest.approx(expected, abs=1e-4)
+
+
+def test_demo_writes_reproduction_csv_and_as_stated_totals(demo):
+    import pandas as pd
+
+    from gepgeo.reproduction import REPRODUCTION_COLUMNS
+
+    rep = pd.read_csv(demo.out / "reproduction.csv")
+    assert list(rep.columns) == REPRODUCTION_COLUMNS
+    assert len(rep) == 187
+    assert rep.loc[rep.id == "T4.after.gep", "gepgeo"].iloc[0] == pytest.approx(1212.563737, rel=1e-6)
+    assert (rep.verdict == "NOT-REPRODUCIBLE").sum() == 48
+    assert demo.as_stated_gep["before"] / 1e4 == pytest.approx(30.6765, abs=1e-4)
+    assert demo.as_stated_gep["after"] / 1e4 == pytest.approx(499.9216, abs=1e-4)
+    for sub in ("before", "after", "change"):
+        assert (demo.out / sub / "manifest.json").is_file()

@@ -1,0 +1,286 @@
+"""``gepgeo compare``: two scenarios side by side (before / after, or year t0 / t1).
+
+Each scenario is run on its own native grid (``DIR/before``, ``DIR/after``; their tables are
+computed there). ``DIR/change`` holds what needs the two on one grid — the land-use transition
+matrix, the SEEA-EA extent account and the per-pixel difference maps — computed on the *before*
+grid, the after scenario aligned to it only for these (nearest for land use; ``resampling`` for
+the density maps, nearest by default so that a pixel whose land use and layers did not change
+shows exactly zero difference; any CRS, via GDAL's warper), and the side-by-side tables with
+absolute and relative change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from . import __version__
+from .area import ellipsoidal_area_ha, row_areas_ha
+from .compute import build_lut
+from .errors import ConfigError, GridMismatchError
+from .io import GeoTiffBlockWriter
+from .pipeline import Pipeline
+from .run import RunResult, _versions, atomic_folder, run_pipeline
+
+__all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
+           "extent_account"]
+
+_BLOCK = 512
+
+
+@dataclass
+class CompareResult:
+    """The two runs and the change tables."""
+
+    out: Path
+    before: RunResult
+    after: RunResult
+    change_by_service: pd.DataFrame
+    change_by_land_type: pd.DataFrame
+    transition: pd.DataFrame
+    extent: pd.DataFrame
+
+
+def _pct(change: pd.Series, base: pd.Series) -> pd.Series:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(np.where(base != 0, 100.0 * change / base.where(base != 0, 1.0), np.nan),
+                         index=change.index)
+
+
+def change_tables(before: RunResult, after: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Side-by-side tables: by service (with category subtotals and GEP) and by land type."""
+    keys = ["service", "category", "measure", "unit"]
+    b = before.by_service[keys + ["amount"]].rename(columns={"amount": "before"})
+    a = after.by_service[keys + ["amount"]].rename(columns={"amount": "after"})
+    svc = b.merge(a, on=keys, how="outer", sort=False).fillna({"before": 0.0, "after": 0.0})
+    svc["change"] = svc["after"] - svc["before"]
+    svc["change_pct"] = _pct(svc["change"], svc["before"])
+    keys = ["service", "category", "land_type", "measure", "unit"]
+    b = before.tidy[keys + ["amount", "area_ha"]].rename(
+        columns={"amount": "before", "area_ha": "area_ha_before"})
+    a = after.tidy[keys + ["amount", "area_ha"]].rename(
+        columns={"amount": "after", "area_ha": "area_ha_after"})
+    lt = b.merge(a, on=keys, how="outer", sort=False)
+    lt = lt.fillna({"before": 0.0, "after": 0.0, "area_ha_before": 0.0, "area_ha_after": 0.0})
+    tot = (lt.groupby(["service", "category", "measure", "unit"], sort=False, as_index=False)
+           [["before", "after", "area_ha_before", "area_ha_after"]].sum())
+    tot["land_type"] = "total"
+    lt = pd.concat([lt, tot[lt.columns]], ignore_index=True)
+    lt["change"] = lt["after"] - lt["before"]
+    lt["change_pct"] = _pct(lt["change"], lt["before"])
+    return svc, lt
+
+
+def _lu_source(pipe: Pipeline) -> tuple[Path, int, float | None]:
+    path = pipe.resolve(pipe.land_use.path)
+    with rasterio.open(path) as src:
+        nodata = pipe.land_use.nodata if pipe.land_use.nodata is not None else src.nodata
+    return path, pipe.land_use.band, nodata
+
+
+def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resampling,
+                  nodata: float | None) -> Any:
+    """``path`` as a reader on ``ref``'s grid (a WarpedVRT unless the grids already agree)."""
+    src = rasterio.open(path)
+    same = (src.crs == ref.crs and src.transform.almost_equals(ref.transform)
+            and src.shape == ref.shape)
+    if same:
+        return src, src
+    if src.crs is None or ref.crs is None:
+        src.close()
+        raise GridMismatchError(f"{path}: no CRS, cannot align it to the before grid")
+    left, bottom, right, top = transform_bounds(src.crs, ref.crs, *src.bounds)
+    rl, rb, rr, rt = ref.bounds
+    if left >= rr or right <= rl or bottom >= rt or top <= rb:
+        src.close()
+        raise GridMismatchError(f"{path} does not overlap the before grid; the two scenarios "
+                                "must cover the same area")
+    vrt = WarpedVRT(src, crs=ref.crs, transform=ref.transform, width=ref.width,
+                    height=ref.height, resampling=resampling,
+                    src_nodata=nodata, nodata=nodata if nodata is not None else None)
+    return vrt, src
+
+
+def _area_block(transform, crs, rows: slice, cols: slice, mode: str,
+                row_areas: np.ndarray | None) -> np.ndarray:
+    if row_areas is None:
+        return ellipsoidal_area_ha(transform, crs, rows, cols)
+    return np.broadcast_to(row_areas[rows, None], (rows.stop - rows.start, cols.stop - cols.start))
+
+
+def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
+    """Land-use transition matrix in hectares on the before grid (rows: before, cols: after).
+
+    Pixels nodata in either scenario are counted in a ``(nodata)`` row / column so that every
+    land-use pixel of either scenario is accounted for.
+    """
+    b_path, b_band, b_nd = _lu_source(before)
+    a_path, a_band, a_nd = _lu_source(after)
+    b_types = list(dict.fromkeys(before.land_use.codes.values()))
+    a_types = list(dict.fromkeys(after.land_use.codes.values()))
+    b_lut, b_off = build_lut(before.land_use.codes, b_types)
+    a_lut, a_off = build_lut(after.land_use.codes, a_types)
+    nb, na = len(b_types) + 1, len(a_types) + 1  # last index: nodata
+    mat = np.zeros((nb, na), dtype=np.float64)
+    with rasterio.open(b_path) as ref:
+        rows_area = row_areas_ha(ref.transform, ref.crs, ref.shape, mode=before.options.area)
+        reader, handle = _open_aligned(a_path, ref, Resampling.nearest, a_nd)
+        try:
+            for r0 in range(0, ref.height, _BLOCK):
+                for c0 in range(0, ref.width, _BLOCK):
+                    win = Window(c0, r0, min(_BLOCK, ref.width - c0), min(_BLOCK, ref.height - r0))
+                    bv = ref.read(b_band, window=win).astype(np.int64)
+                    av = reader.read(a_band, window=win).astype(np.int64)
+                    area = _area_block(ref.transform, ref.crs, slice(r0, r0 + win.height),
+                                       slice(c0, c0 + win.width), before.options.area, rows_area)
+                    bi = _classes(bv, b_lut, b_off, b_nd, nb - 1)
+                    ai = _classes(av, a_lut, a_off, a_nd, na - 1)
+                    mat += np.bincount((bi * na + ai).ravel(), weights=np.asarray(area).ravel(),
+                                       minlength=nb * na).reshape(nb, na)
+        finally:
+            reader.close()
+            if handle is not reader:
+                handle.close()
+    df = pd.DataFrame(mat, index=b_types + ["(nodata)"], columns=a_types + ["(nodata)"])
+    # nodata in both scenarios is outside the landscape; keep the nodata row / column only when
+    # some pixel is valid in one scenario and not in the other
+    df.iloc[-1, -1] = 0.0
+    if not (df.iloc[-1].any() or df.iloc[:, -1].any()):
+        df = df.drop(index="(nodata)", columns="(nodata)")
+    df.index.name = "before \\ after"
+    return df
+
+
+def _classes(v: np.ndarray, lut: np.ndarray, off: int, nodata: float | None, nd_index: int) -> np.ndarray:
+    li = v - off
+    inside = (li >= 0) & (li < lut.shape[0])
+    out = np.full(v.shape, nd_index, dtype=np.int64)
+    out[inside] = lut[li[inside]]
+    out[out < 0] = nd_index
+    if nodata is not None and not np.isnan(nodata):
+        out[v == int(nodata)] = nd_index
+    return out
+
+
+def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
+    """SEEA-EA ecosystem extent account from a transition matrix (ha).
+
+    Per land type: opening (before), additions (area that became it), reductions (area that
+    left it), net change and closing (after), over the pixels valid in both scenarios; opening +
+    additions − reductions = closing.
+    """
+    m = matrix.drop(index="(nodata)", errors="ignore").drop(columns="(nodata)", errors="ignore")
+    types = list(dict.fromkeys(list(m.index) + list(m.columns)))
+    m = m.reindex(index=types, columns=types, fill_value=0.0)
+    diag = np.diag(m.values)
+    opening = m.sum(axis=1).values
+    closing = m.sum(axis=0).values
+    rows = pd.DataFrame({"land_type": types, "opening_ha": opening,
+                         "additions_ha": closing - diag, "reductions_ha": opening - diag})
+    rows["net_change_ha"] = rows.additions_ha - rows.reductions_ha
+    rows["closing_ha"] = closing
+    total = {"land_type": "total", **{c: float(rows[c].sum()) for c in rows.columns[1:]}}
+    # the total net change is 0 by construction; drop the summation round-off (~1e-15 ha)
+    if abs(total["net_change_ha"]) <= 1e-9 * max(total["opening_ha"], 1.0):
+        total["net_change_ha"] = 0.0
+    return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)
+
+
+def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, codec: str,
+                    resampling: Resampling) -> list[str]:
+    """``after − before`` of GEP and of each service value map, on the before grid."""
+    written = []
+    for name in before.manifest["maps"]:
+        if not (name == "gep" or name.endswith("_value")) or name not in after.manifest["maps"]:
+            continue
+        b_path = before.out / "maps" / f"{name}.tif"
+        a_path = after.out / "maps" / f"{name}.tif"
+        with rasterio.open(b_path) as ref:
+            reader, handle = _open_aligned(a_path, ref, resampling, float("nan"))
+            unit = ref.units[0] if ref.units else "yuan ha-1 a-1"
+            writer = GeoTiffBlockWriter(
+                maps_dir / f"{name}_change.tif", ref.shape, ref.transform, ref.crs,
+                description=f"change in {name} (after − before)", unit=unit, codec=codec,
+                tags={"gepgeo_version": __version__, "before": str(b_path), "after": str(a_path)})
+            try:
+                for r0 in range(0, ref.height, _BLOCK):
+                    for c0 in range(0, ref.width, _BLOCK):
+                        win = Window(c0, r0, min(_BLOCK, ref.width - c0),
+                                     min(_BLOCK, ref.height - r0))
+                        d = reader.read(1, window=win) - ref.read(1, window=win)
+                        writer[(slice(r0, r0 + win.height), slice(c0, c0 + win.width))] = d
+            finally:
+                writer.close()
+                reader.close()
+                if handle is not reader:
+                    handle.close()
+        written.append(f"{name}_change")
+    return written
+
+
+def _price_years(res: RunResult) -> set[Any]:
+    return {p["price_year"] for p in res.manifest["profiles"] if p["price_year"] != "unknown"}
+
+
+def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool = False,
+                quiet: bool = True, resampling: str = "nearest") -> CompareResult:
+    """Run both scenarios and their comparison into ``out`` (complete or not at all).
+
+    Raises
+    ------
+    ConfigError
+        The scenarios' profiles have different known price years.
+    GridMismatchError
+        The two land-use grids do not overlap.
+    """
+    try:
+        rs = Resampling[resampling]
+    except KeyError:
+        raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
+    t0 = time.perf_counter()
+    with atomic_folder(Path(out), overwrite=overwrite) as tmp:
+        rb = run_pipeline(before, tmp / "before", quiet=quiet)
+        ra = run_pipeline(after, tmp / "after", quiet=quiet)
+        yb, ya = _price_years(rb), _price_years(ra)
+        if yb and ya and yb != ya:
+            raise ConfigError(f"the scenarios' prices are of different years ({sorted(yb)} vs "
+                              f"{sorted(ya)}); deflate one profile's prices to the other's year")
+        change = tmp / "change"
+        (change / "maps").mkdir(parents=True)
+        (change / "tables").mkdir()
+        svc, lt = change_tables(rb, ra)
+        tm = transition_matrix(before, after)
+        ext = extent_account(tm)
+        svc.to_csv(change / "tables" / "change_by_service.csv", index=False, float_format="%.10g")
+        lt.to_csv(change / "tables" / "change_by_land_type.csv", index=False, float_format="%.10g")
+        tm.to_csv(change / "tables" / "transition_matrix.csv", float_format="%.10g")
+        ext.to_csv(change / "tables" / "extent_account.csv", index=False, float_format="%.10g")
+        maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs)
+        manifest = {
+            "gepgeo_version": __version__, "kind": "comparison",
+            "before": {"pipeline": str(before.source_path), "run": "../before/manifest.json"},
+            "after": {"pipeline": str(after.source_path), "run": "../after/manifest.json"},
+            "grid": "the before scenario's (see ../before/manifest.json)",
+            "alignment": {"land_use": "nearest", "maps": resampling},
+            "maps": {m: f"maps/{m}.tif" for m in maps},
+            "tables": ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
+                       "tables/transition_matrix.csv", "tables/extent_account.csv"],
+            "price_years": {"before": sorted(map(str, yb)) or ["unknown"],
+                            "after": sorted(map(str, ya)) or ["unknown"]},
+            "versions": _versions(), "timings_s": {"total_s": time.perf_counter() - t0},
+        }
+        (change / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for r, name in ((rb, "before"), (ra, "after")):
+        r.out = Path(out) / name
+    return CompareResult(Path(out), rb, ra, svc, lt, tm, ext)

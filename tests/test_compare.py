@@ -1,0 +1,150 @@
+"""``gepgeo compare``: the Jinsha pair against the published figures, and a pair on different
+grids (a fraction of a pixel apart, another CRS)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import yaml
+from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import calculate_default_transform, reproject
+
+from gepgeo.compare import run_compare
+from gepgeo.demo import sample_root
+from gepgeo.pipeline import load_pipeline
+from gepgeo.reproduction import figure
+
+
+@pytest.fixture(scope="module")
+def jinsha(tmp_path_factory):
+    root = sample_root() / "pipelines"
+    out = tmp_path_factory.mktemp("cmp") / "out"
+    return run_compare(load_pipeline(root / "jinsha_before.yaml"),
+                       load_pipeline(root / "jinsha_after.yaml"), out)
+
+
+@pytest.fixture(scope="module")
+def expected(spec_dir):
+    with open(spec_dir / "jinsha" / "published.csv", newline="") as f:
+        return {r["id"]: r for r in csv.DictReader(f)}
+
+
+def test_layout(jinsha):
+    out = jinsha.out
+    for sub in ("before", "after"):
+        assert (out / sub / "manifest.json").is_file()
+    for name in ("change_by_service", "change_by_land_type", "transition_matrix", "extent_account"):
+        assert (out / "change" / "tables" / f"{name}.csv").is_file()
+    assert (out / "change" / "maps" / "gep_change.tif").is_file()
+    assert (out / "change" / "maps" / "soil_value_change.tif").is_file()
+    assert not list(out.parent.glob(".*tmp*"))
+
+
+def test_table1_rows(jinsha, expected):
+    tables = {"before": jinsha.before.tidy, "after": jinsha.after.tidy}
+    rows = [r for k, r in expected.items() if k.startswith("T1.")]
+    assert len(rows) == 14
+    for r in rows:
+        assert figure(r["id"], r["unit"], tables) == pytest.approx(float(r["expected_from_preset"]),
+                                                                   rel=1e-6, abs=1e-9), r["id"]
+    ext = jinsha.extent.set_index("land_type")
+    assert ext.loc["dryland", "opening_ha"] == pytest.approx(0.95)
+    assert ext.loc["dryland", "closing_ha"] == pytest.approx(41.42)
+    assert ext.loc["mining", "net_change_ha"] == pytest.approx(-70.91)
+    assert ext.loc["total", "net_change_ha"] == 0.0
+    tm = jinsha.transition
+    assert tm.values.sum() == pytest.approx(77.37)
+    assert tm.sum(axis=1)["forest"] == pytest.approx(2.57)
+
+
+def test_table4_before_after_and_change(jinsha, expected):
+    svc = jinsha.change_by_service
+    from gepgeo.reproduction import _T4
+
+    n = 0
+    for item, (service, measure) in _T4.items():
+        rb, ra = expected[f"T4.before.{item}"], expected[f"T4.after.{item}"]
+        scale = 1e4 if rb["unit"].startswith("1e4") else 1.0
+        if service == "gep":
+            row = svc[(svc.service == "gep")].iloc[0]
+        else:
+            row = svc[(svc.service == service) & (svc.measure == measure)].iloc[0]
+        eb, ea = float(rb["expected_from_preset"]), float(ra["expected_from_preset"])
+        assert row.before / scale == pytest.approx(eb, rel=1e-6), item
+        assert row.after / scale == pytest.approx(ea, rel=1e-6), item
+        assert row.change / scale == pytest.approx(ea - eb, rel=1e-6, abs=1e-9), item
+        n += 1
+    assert n == 26
+
+
+def test_difference_map_equals_map_difference(jinsha):
+    with rasterio.open(jinsha.out / "change" / "maps" / "gep_change.tif") as d, \
+         rasterio.open(jinsha.out / "before" / "maps" / "gep.tif") as b, \
+         rasterio.open(jinsha.out / "after" / "maps" / "gep.tif") as a:
+        np.testing.assert_array_equal(d.read(1), a.read(1) - b.read(1))
+        assert d.units[0] == "yuan ha-1 a-1"
+
+
+def _shifted_copy(tmp_path, dst_crs, shift):
+    """The Jinsha *before* pipeline, re-gridded: land use warped (nearest) to ``dst_crs`` with its
+    origin shifted by ``shift`` pixels; constant R and LS rasters on the new grid."""
+    root = sample_root()
+    d = tmp_path / "data" / "jinsha"
+    shutil.copytree(root / "data" / "jinsha", d)
+    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    with rasterio.open(d / "landuse_before.tif") as src:
+        t, w, h = calculate_default_transform(src.crs, dst_crs, src.width, src.height, *src.bounds)
+        t = Affine(t.a, t.b, t.c + shift * t.a, t.d, t.e, t.f + shift * t.e)
+        lu = np.zeros((h + 2, w + 2), dtype=np.uint8)
+        reproject(rasterio.band(src, 1), lu, dst_transform=t, dst_crs=dst_crs,
+                  resampling=Resampling.nearest, src_nodata=0, dst_nodata=0)
+        profile = dict(driver="GTiff", height=h + 2, width=w + 2, count=1, crs=dst_crs, transform=t)
+    with rasterio.open(d / "landuse_moved.tif", "w", dtype="uint8", nodata=0, **profile) as dst:
+        dst.write(lu, 1)
+    for name, value in (("rainfall_erosivity_r", 5823.42), ("slope_length_steepness_ls", 11.23)):
+        with rasterio.open(d / f"{name}_moved.tif", "w", dtype="float32", nodata=-9999, **profile) as dst:
+            dst.write(np.full(lu.shape, value, dtype=np.float32), 1)
+            dst.units = ("MJ mm ha-1 h-1 a-1" if name.startswith("rain") else "1",)
+    p = tmp_path / "pipelines" / "moved.yaml"
+    doc = yaml.safe_load((tmp_path / "pipelines" / "jinsha_before.yaml").read_text())
+    doc["land_use"]["path"] = "../data/jinsha/landuse_moved.tif"
+    doc["parameters"]["rainfall_erosivity_r"]["path"] = "../data/jinsha/rainfall_erosivity_r_moved.tif"
+    doc["parameters"]["slope_length_steepness_ls"]["path"] = "../data/jinsha/slope_length_steepness_ls_moved.tif"
+    p.write_text(yaml.safe_dump(doc))
+    return tmp_path / "pipelines" / "jinsha_before.yaml", p
+
+
+@pytest.mark.parametrize("dst_crs, shift", [("EPSG:32648", 0.37), ("EPSG:4326", 0.0),
+                                            ("EPSG:3857", 0.5)])
+def test_pair_on_different_grids(tmp_path, dst_crs, shift):
+    before, moved = _shifted_copy(tmp_path, dst_crs, shift)
+    res = run_compare(load_pipeline(before), load_pipeline(moved), tmp_path / "out")
+    out = tmp_path / "out"
+    with rasterio.open(tmp_path / "data" / "jinsha" / "landuse_before.tif") as ref, \
+         rasterio.open(tmp_path / "data" / "jinsha" / "landuse_moved.tif") as mv, \
+         WarpedVRT(mv, crs=ref.crs, transform=ref.transform, width=ref.width, height=ref.height,
+                   resampling=Resampling.nearest, src_nodata=0, nodata=0) as vrt, \
+         rasterio.open(out / "change" / "maps" / "gep_change.tif") as d:
+        lb, la, diff = ref.read(1), vrt.read(1), d.read(1)
+    same = (lb == la) & (lb != 0)
+    assert same.sum() > 0.8 * (lb != 0).sum()
+    assert np.all(diff[same] == 0.0)
+    # the transition matrix is on the before grid and mostly diagonal
+    tm = res.transition.drop(index="(nodata)", columns="(nodata)", errors="ignore")
+    assert np.trace(tm.values) > 0.8 * tm.values.sum()
+
+
+def test_grids_that_do_not_overlap(tmp_path):
+    before, moved = _shifted_copy(tmp_path, "EPSG:32648", 5000.0)
+    from gepgeo.errors import GridMismatchError
+
+    with pytest.raises(GridMismatchError, match="overlap"):
+        run_compare(load_pipeline(before), load_pipeline(moved), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
