@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 
@@ -57,6 +58,7 @@ class Prepared:
     profiles: list[Profile]
     layer_infos: dict[str, LayerInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    zones: list[Any] = field(default_factory=list)
 
     @property
     def codes(self) -> dict[int, str]:
@@ -164,7 +166,18 @@ def prepare(pipe: Pipeline) -> Prepared:
               water_deficit=pipe.options.water_deficit)
     for m in pipe.maps:
         measure_for_map(m)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos)
+    zones = []
+    names: set[str] = set()
+    for zspec in pipe.zones:
+        from .zones import read_zones
+
+        zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
+                        id_field=zspec.id, name=zspec.name)
+        if zl.name in names:
+            raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
+        names.add(zl.name)
+        zones.append(zl)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, zones=zones)
 
 
 def check_codes(prep: Prepared) -> dict[int, int]:
@@ -254,6 +267,57 @@ def _param_record(pv: ParamValue) -> dict[str, Any]:
     return rec
 
 
+def _zone_arrays(prep: Prepared) -> tuple[dict[str, Any], dict[str, int]]:
+    """Lazy zone-index rasters on the land-use grid, chunked like the run."""
+    import xarray as xr
+
+    from .zones import zone_raster
+
+    info = prep.land_use_info
+    cs = prep.pipeline.options.chunk_size
+    blocks = da.core.normalize_chunks((cs, cs), info.shape)
+    arrays: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for zl in prep.zones:
+        arrays[zl.name] = xr.DataArray(zone_raster(zl, info.transform, info.shape, blocks),
+                                       dims=("y", "x"))
+        counts[zl.name] = zl.count
+    return arrays, counts
+
+
+def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray, tables: Path) -> list[str]:
+    """``services_by_zone.csv`` (tidy rows per zone) and ``zones.gpkg`` (totals as attributes)."""
+    from . import kernel as K
+    from .zones import zone_table
+
+    pl = prep.plan
+    frames = []
+    written = []
+    offset = 0
+    gpkg = tables / "zones.gpkg"
+    for zl in prep.zones:
+        block = zone_totals[offset: offset + zl.count]
+        offset += zl.count
+        tidies = [accounts.tidy_table(block[z], pl.land_types, pl.enabled_services, pl.modes)
+                  for z in range(zl.count)]
+        rast_area = block[:, :, K.COL_AREA].sum(axis=1)
+        frames.append(zone_table(zl, tidies, rast_area))
+        gdf = zl.gdf.copy()
+        gdf["zone_id"] = zl.ids
+        gdf["polygon_area_ha"] = zl.polygon_area_ha
+        gdf["rasterised_area_ha"] = rast_area
+        for s in pl.enabled_services:
+            col = K.COLUMNS.index(f"{s}.value")
+            gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
+        gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
+        gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
+        written.append(f"tables/zones.gpkg:{zl.name}")
+    pd.concat(frames, ignore_index=True).to_csv(tables / "services_by_zone.csv", index=False,
+                                                float_format="%.10g")
+    written.insert(0, "tables/services_by_zone.csv")
+    return written
+
+
 def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             extra_maps: list[str] | None = None) -> dict[str, Any]:
     """Compute maps and totals in one pass into ``out_dir`` (an existing, empty folder).
@@ -287,17 +351,22 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            zone_arrays, zone_counts = _zone_arrays(prep)
             ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
                                area=pipe.options.area, domain=pipe.options.domain,
                                dtype=np.float32, chunks=pipe.options.chunk_size,
-                               layer_nodata=layer_nodata, writers=writers)
+                               layer_nodata=layer_nodata, writers=writers,
+                               zones=zone_arrays or None, zone_counts=zone_counts)
         for w in caught:
             prep.warnings.append(str(w.message))
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
+        todo = [ds["totals"].data, ds["pixel_stats"].data]
+        if "zone_totals" in ds:
+            todo.append(ds["zone_totals"].data)
         with _progress(quiet), _small_gdal_cache():
-            totals, stats = dask.compute(ds["totals"].data, ds["pixel_stats"].data)
+            totals, stats, *zone_totals = dask.compute(*todo)
     finally:
         for w in writers:
             w.close()
@@ -308,6 +377,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             tmp.unlink()
     t3 = time.perf_counter()
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
+            "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
             "maps": map_names, "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}
@@ -406,7 +476,10 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
         by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
         by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
+        zone_files = (_write_zone_tables(prep, res["zone_totals"], tables)
+                      if res["zone_totals"] is not None else [])
         manifest = _manifest(prep, res, target, time.perf_counter() - t0)
+        manifest["tables"] += zone_files
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
     return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest)
@@ -415,7 +488,8 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
 def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float) -> dict[str, Any]:
     pipe = prep.pipeline
     info = prep.land_use_info
-    inputs = {"land_use": info.path, **{k: v.path for k, v in prep.layer_infos.items()}}
+    inputs = {"land_use": info.path, **{k: v.path for k, v in prep.layer_infos.items()},
+              **{f"zones:{z.name}": z.path for z in prep.zones}}
     if pipe.source_path:
         inputs = {"pipeline": pipe.source_path, **inputs}
     stats = dict(zip(res["stat_names"], (int(x) for x in res["stats"])))
