@@ -81,13 +81,16 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
     money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan); files stay in yuan.")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Start a local dask.distributed cluster of N worker processes.")] = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
     from .run import run_pipeline
 
     pipe = load_pipeline(pipeline)
-    res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet)
+    res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
+                       workers=workers)
     if not quiet:
         _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
     err_console.print(f"wrote {res.out}")

@@ -156,7 +156,7 @@ def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dic
 
 
 class GeoTiffBlockWriter:
-    """A ``da.store`` target writing blocks of one float band into a tiled GeoTIFF.
+    """A block sink writing windows of one float band into a tiled GeoTIFF.
 
     Parameters
     ----------
@@ -173,14 +173,21 @@ class GeoTiffBlockWriter:
         Extra dataset tags.
     dtype : str
         Output dtype (float32).
+    shared : bool
+        For a multi-process (dask.distributed) run: the file is created sparse and closed; every
+        block write opens it in update mode under a cluster-wide lock named after the file, so
+        the writer pickles to worker processes. Otherwise one handle stays open and a thread
+        lock serialises writes to this file (files still compress in parallel).
     """
 
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
-                 tags: Mapping[str, str] | None = None, dtype: str = "float32") -> None:
+                 tags: Mapping[str, str] | None = None, dtype: str = "float32",
+                 shared: bool = False) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
+        self.shared = shared
         h, w = shape
         block = 512 if min(h, w) >= 512 else 256
         profile: dict[str, Any] = {
@@ -189,19 +196,44 @@ class GeoTiffBlockWriter:
             "blockxsize": block, "blockysize": block, "bigtiff": "if_safer",
             **CODECS[codec],
         }
-        self._lock = threading.Lock()
-        self._ds = rasterio.open(self.path, "w", **profile)
-        self._ds.set_band_description(1, description)
-        self._ds.units = (unit,)
-        self._ds.update_tags(1, units=unit, long_name=description)
+        if shared:
+            profile["sparse_ok"] = True
+        self._lock: Any = threading.Lock()
+        ds = rasterio.open(self.path, "w", **profile)
+        ds.set_band_description(1, description)
+        ds.units = (unit,)
+        ds.update_tags(1, units=unit, long_name=description)
         if tags:
-            self._ds.update_tags(**{k: str(v) for k, v in tags.items()})
+            ds.update_tags(**{k: str(v) for k, v in tags.items()})
+        if shared:
+            ds.close()
+            self._ds = None
+            from distributed import Lock
+
+            self._lock = Lock(f"gepgeo-write-{self.path.resolve()}")
+        else:
+            self._ds = ds
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not self.shared:
+            raise TypeError("a local GeoTiffBlockWriter cannot be sent to another process; "
+                            "create it with shared=True for a distributed run")
+        return {k: v for k, v in self.__dict__.items() if k != "_ds"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._ds = None
 
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         rows, cols = key
         window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
+        data = np.asarray(value, dtype=self.dtype)
         with self._lock:
-            self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
+            if self._ds is not None:
+                self._ds.write(data, 1, window=window)
+            else:
+                with rasterio.open(self.path, "r+") as ds:
+                    ds.write(data, 1, window=window)
 
     def close(self) -> None:
         """Flush and close the file."""

@@ -43,7 +43,7 @@ from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
 from .services import MEASURES
 
-__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "RunResult",
+__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
            "atomic_folder"]
 
 
@@ -318,11 +318,48 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray, tables: Path) ->
     return written
 
 
+@contextmanager
+def scheduler(address: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """The dask scheduler of a run: the local threaded one (default), an existing
+    dask.distributed cluster at ``address``, or a local cluster of ``workers`` processes.
+
+    Yields the ``distributed.Client`` (None for the threaded scheduler); inside the block every
+    ``dask.compute`` runs on it.
+    """
+    if address is None and workers is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if address is not None and workers is not None:
+        raise ConfigError("give either a scheduler address or a number of workers, not both")
+    try:
+        if address is not None:
+            client = Client(address, timeout="10s", set_as_default=True)
+            cluster = None
+        else:
+            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   env={"GDAL_CACHEMAX": str(RUN_GDAL_CACHE // 2**20)})
+            client = Client(cluster, set_as_default=True)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"scheduler {address!r}: cannot connect ({exc})") from None
+    try:
+        with dask.config.set(scheduler=client):
+            yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
-            extra_maps: list[str] | None = None) -> dict[str, Any]:
+            extra_maps: list[str] | None = None, client: Any = None) -> dict[str, Any]:
     """Compute maps and totals in one pass into ``out_dir`` (an existing, empty folder).
 
     Returns the computed totals, stats and timings (tables are written by :func:`run_pipeline`).
+    With a distributed ``client`` the map writers are shared (see
+    :class:`gepgeo.io.GeoTiffBlockWriter`).
     """
     pipe = prep.pipeline
     t0 = time.perf_counter()
@@ -345,7 +382,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         desc = f"{m.service}: {m.description}" if m.service != "gep" else "GEP: gross ecosystem product"
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
-            unit=m.density_unit, codec=pipe.options.codec,
+            unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     try:
@@ -379,7 +416,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
             "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
-            "maps": map_names, "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
+            "maps": map_names, "engine": "threads" if client is None else str(client.scheduler.address),
+            "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}
 
 
@@ -439,7 +477,9 @@ def account(pipe: Pipeline) -> pd.DataFrame:
 
 
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,
-                 quiet: bool = True, extra_maps: list[str] | None = None) -> RunResult:
+                 quiet: bool = True, extra_maps: list[str] | None = None,
+                 scheduler_address: str | None = None,
+                 workers: int | None = None) -> RunResult:
     """Run a pipeline end to end into the run folder ``out`` (or the pipeline's ``output``).
 
     Raises
@@ -457,9 +497,12 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
     prep = prepare(pipe)
-    with atomic_folder(target, overwrite=overwrite) as tmp:
+    address = scheduler_address or pipe.options.scheduler
+    nworkers = workers if workers is not None else pipe.options.workers
+    with atomic_folder(target, overwrite=overwrite) as tmp, \
+            scheduler(address, nworkers) as client:
         try:
-            res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps)
+            res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps, client=client)
         except UnmappedCodesError:
             check_codes(prep)  # complete counts over the whole raster
             raise
@@ -514,6 +557,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
         "options": pipe.options.model_dump(),
+        "engine": res.get("engine", "threads"),
         "water_deficit": {"policy": pipe.options.water_deficit, "clamped_pixels": clamped},
         "pixel_stats": stats,
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
