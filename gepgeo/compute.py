@@ -432,11 +432,13 @@ def build_dataset(
     acc = raw.map_blocks(_take_acc, dtype=np.float64,
                          chunks=((1,) * nby, (1,) * nbx, (nslot,), (nclass,), (K.N_COLUMNS,)),
                          new_axis=[2, 3, 4], meta=np.empty((0,) * 5),
-                         name=f"gepgeo-acc-{token}").sum(axis=(0, 1), split_every=8)
+                         name=f"gepgeo-acc-{token}")
+    acc = _ordered_sum(acc, f"gepgeo-totals-{token}")
     stats = raw.map_blocks(_take_stats, dtype=np.int64,
                            chunks=((1,) * nby, (1,) * nbx, (2 + nl,)), new_axis=[2],
                            meta=np.empty((0,) * 3, dtype=np.int64),
-                           name=f"gepgeo-stats-{token}").sum(axis=(0, 1), split_every=8)
+                           name=f"gepgeo-stats-{token}")
+    stats = _ordered_sum(stats, f"gepgeo-pixelstats-{token}")
     lt_coord = pl.land_types if pl.land_types else ["(none)"]
     data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0])
     if total:
@@ -459,6 +461,46 @@ def build_dataset(
         ds = ds.rio.write_crs(crs)
         ds = ds.rio.write_transform(transform)
     return ds
+
+
+#: blocks per step of the ordered fold of the accumulators
+FOLD_BATCH = 2
+
+
+def _fold(prev, *parts):
+    total = parts[0].copy() if prev is None else prev + parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _ordered_sum(arr: da.Array, name: str, batch: int = FOLD_BATCH) -> da.Array:
+    """Sum per-block results (chunks of shape (1, 1, ...)) over the block axes as a linear fold
+    over batches of ``batch`` blocks in row-major order.
+
+    Compared with dask's tree reduction this (1) fixes the order of the float64 additions, so
+    totals do not depend on scheduling, and (2) makes dask's priorities follow the fold, so
+    blocks are computed in nearly row-major order: the map writers, which write blocks in
+    row-major order, then hold only a few early blocks (see :class:`gepgeo.io.GeoTiffBlockWriter`).
+    """
+    from dask.highlevelgraph import HighLevelGraph
+
+    nby, nbx = len(arr.chunks[0]), len(arr.chunks[1])
+    tail = (0,) * (arr.ndim - 2)
+    keys = [(arr.name, i, j, *tail) for i in range(nby) for j in range(nbx)]
+    dsk: dict[Any, Any] = {}
+    prev: Any = None
+    for b in range(0, len(keys), batch):
+        k = (name + "-fold", b // batch)
+        dsk[k] = (_fold, prev, *keys[b:b + batch])
+        prev = k
+    dsk[(name, *tail)] = (_squeeze2, prev)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[arr])
+    return da.Array(graph, name, chunks=tuple((n,) for n in arr.shape[2:]), dtype=arr.dtype)
+
+
+def _squeeze2(x):
+    return x[0, 0]
 
 
 def _take_map(block, band):

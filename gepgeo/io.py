@@ -183,17 +183,22 @@ class GeoTiffBlockWriter:
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False) -> None:
+                 shared: bool = False, block: int = 512) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.shared = shared
+        self.block = block
         h, w = shape
-        block = 512 if min(h, w) >= 512 else 256
+        self._ncols = -(-w // block)
+        self._next = 0                        # index of the next block to write, row-major
+        self._pending: dict[int, tuple[Window, np.ndarray]] = {}
+        self.max_pending = 0
+        tile = block if block % 16 == 0 else 512
         profile: dict[str, Any] = {
             "driver": "GTiff", "height": h, "width": w, "count": 1, "dtype": dtype,
             "crs": crs, "transform": transform, "nodata": np.nan, "tiled": True,
-            "blockxsize": block, "blockysize": block, "bigtiff": "if_safer",
+            "blockxsize": tile, "blockysize": tile, "bigtiff": "if_safer",
             **CODECS[codec],
         }
         if shared:
@@ -227,17 +232,36 @@ class GeoTiffBlockWriter:
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         rows, cols = key
         window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
-        data = np.asarray(value, dtype=self.dtype)
-        with self._lock:
-            if self._ds is not None:
-                self._ds.write(data, 1, window=window)
-            else:
+        if self._ds is None:  # shared: another process may hold the file; write now
+            data = np.asarray(value, dtype=self.dtype)
+            with self._lock:
                 with rasterio.open(self.path, "r+") as ds:
                     ds.write(data, 1, window=window)
+            return
+        # Blocks are written in row-major order, whatever order they are computed in: GDAL
+        # appends each compressed tile where it is written, so this makes the file's bytes
+        # depend on the data only (two runs give identical files). Blocks that arrive early
+        # wait in a small buffer (a copy: the caller reuses its array).
+        index = (rows.start // self.block) * self._ncols + cols.start // self.block
+        with self._lock:
+            if index == self._next:
+                self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
+                self._next += 1
+            else:
+                self._pending[index] = (window, np.array(value, dtype=self.dtype, copy=True))
+                self.max_pending = max(self.max_pending, len(self._pending))
+            while self._next in self._pending:
+                win, data = self._pending.pop(self._next)
+                self._ds.write(data, 1, window=win)
+                self._next += 1
 
     def close(self) -> None:
-        """Flush and close the file."""
+        """Write any block still waiting (in order), then flush and close the file."""
         if self._ds is not None and not self._ds.closed:
+            with self._lock:
+                for index in sorted(self._pending):
+                    win, data = self._pending.pop(index)
+                    self._ds.write(data, 1, window=win)
             self._ds.close()
 
 

@@ -383,6 +383,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
+            block=pipe.options.chunk_size,
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     try:
@@ -407,6 +408,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     finally:
         for w in writers:
             w.close()
+    max_pending = max((w.max_pending for w in writers), default=0)
     t2 = time.perf_counter()
     if pipe.options.cog:
         for name, tmp in tmp_names.items():
@@ -416,7 +418,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
             "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
-            "maps": map_names, "engine": "threads" if client is None else str(client.scheduler.address),
+            "maps": map_names, "max_pending_blocks": max_pending, "engine": "threads" if client is None else str(client.scheduler.address),
             "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}
 
