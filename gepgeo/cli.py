@@ -83,12 +83,13 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Start a local dask.distributed cluster of N worker processes.")] = None,
+    strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
     from .run import run_pipeline
 
-    pipe = load_pipeline(pipeline)
+    pipe = _strict(load_pipeline(pipeline), strict_grid)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers)
     if not quiet:
@@ -96,21 +97,30 @@ def run(
     err_console.print(f"wrote {res.out}")
 
 
+def _strict(pipe, strict_grid: bool):  # type: ignore[no-untyped-def]
+    if not strict_grid:
+        return pipe
+    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"strict_grid": True})})
+
+
 @app.command()
 def validate(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+    strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
 ) -> None:
     """Check a pipeline and open its inputs (metadata and land-use codes) without computing."""
     from .pipeline import load_pipeline
     from .run import validate as _validate
 
-    prep = _validate(load_pipeline(pipeline))
+    prep = _validate(_strict(load_pipeline(pipeline), strict_grid))
     info = prep.land_use_info
     out_console.print(f"[green]ok[/green]: {pipeline} — land use {info.shape[1]} x {info.shape[0]} "
                       f"pixels, {info.crs}; services: {', '.join(prep.plan.enabled_services)}; "
                       f"{len(prep.plan.rasters)} raster layer(s)")
     if prep.plan.unused:
         out_console.print(f"parameters given but not used: {', '.join(prep.plan.unused)}")
+    for note in prep.warnings:
+        out_console.print(f"note: {note}")
 
 
 def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-def]
@@ -240,7 +250,13 @@ def main(argv: list[str] | None = None) -> None:
     warnings.simplefilter("default", GepgeoWarning)
     warnings.formatwarning = lambda m, c, *a, **k: f"gepgeo: warning: {m}\n"  # type: ignore[assignment]
     try:
-        app(args=argv, standalone_mode=False)
+        # with standalone_mode=False, click/typer *return* the exit code of an interrupted or
+        # exited command (130 for Ctrl-C) instead of raising
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            if rc == 130:
+                err_console.print("gepgeo: interrupted; nothing was written")
+            sys.exit(rc)
     except GepgeoError as exc:
         err_console.print(f"gepgeo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -22,6 +22,7 @@ __all__ = [
     "OutputExistsError",
     "GepgeoWarning",
     "AreaScaleWarning",
+    "GridAlignmentWarning",
 ]
 
 
@@ -77,6 +78,10 @@ class OutputExistsError(GepgeoError, FileExistsError):
 
 class GepgeoWarning(UserWarning):
     """Root of gepgeo's warnings: something recoverable that the analyst should know."""
+
+
+class GridAlignmentWarning(GepgeoWarning):
+    """A layer was aligned (resampled) to the land-use grid, or covers only part of it."""
 
 
 class AreaScaleWarning(GepgeoWarning):

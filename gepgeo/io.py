@@ -29,8 +29,8 @@ from rasterio.windows import Window
 
 from .errors import InputFileError, RasterError
 
-__all__ = ["LayerInfo", "open_layer", "GeoTiffBlockWriter", "scan_codes", "CODECS",
-           "copy_to_cog"]
+__all__ = ["LayerInfo", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
+           "CODECS", "copy_to_cog"]
 
 #: creation options per output codec (PERFORMANCE.md: ZSTD with a predictor is the fast default)
 CODECS: dict[str, dict[str, Any]] = {
@@ -125,6 +125,100 @@ def open_layer(path: Path, *, what: str, band: int = 1,
     assert isinstance(arr, xr.DataArray)
     arr = arr.isel(band=band - 1, drop=True)
     return arr, info
+
+
+def _coverage(info: LayerInfo, ref: LayerInfo) -> float:
+    """Share of the reference grid's extent that the layer's extent covers (0 to 1)."""
+    from rasterio.transform import array_bounds
+    from rasterio.warp import transform_bounds
+
+    r_left, r_bottom, r_right, r_top = array_bounds(ref.shape[0], ref.shape[1], ref.transform)
+    left, bottom, right, top = transform_bounds(
+        info.crs, ref.crs, *array_bounds(info.shape[0], info.shape[1], info.transform),
+        densify_pts=21)
+    w = max(0.0, min(right, r_right) - max(left, r_left))
+    h = max(0.0, min(top, r_top) - max(bottom, r_bottom))
+    return (w * h) / ((r_right - r_left) * (r_top - r_bottom))
+
+
+def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks: int = 512,
+                 resampling: str = "bilinear", nodata: float | None = None,
+                 strict: bool = False) -> tuple[xr.DataArray, LayerInfo, str | None]:
+    """Open one band lazily *on the grid of* ``ref`` (the land-use raster).
+
+    * Same grid: read as is.
+    * Same CRS and pixel size, pixel edges aligned, extent covering the grid: a lazy window of
+      the layer (exact; no resampling).
+    * Otherwise: GDAL's warper (a ``WarpedVRT`` on the reference grid) with ``resampling``;
+      pixels the layer does not cover are nodata (left out of the services that need the
+      layer, and counted).
+
+    Returns the array, the layer's own metadata and a note (None when nothing was resampled).
+
+    Raises
+    ------
+    GridMismatchError
+        ``strict`` and the layer is not on the grid, or the layer does not overlap the grid.
+    """
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    from .errors import GridMismatchError
+
+    info = read_info(path, what=what, band=band)
+    if info.crs is None:
+        raise RasterError(f"{what}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py -a_srs "
+                          "EPSG:XXXX) or write the layer on the land-use grid")
+    same = (info.shape == ref.shape and info.crs == ref.crs
+            and info.transform.almost_equals(ref.transform, precision=1e-9))
+    if same:
+        arr, _ = open_layer(path, what=what, band=band, chunks=chunks)
+        return arr, info, None
+    if strict:
+        raise GridMismatchError(
+            f"{what}: {str(path)!r} is not on the land-use grid ({info.crs}, pixel "
+            f"{abs(info.transform.a):g} x {abs(info.transform.e):g}, {info.shape[1]} x "
+            f"{info.shape[0]}); align it, or drop --strict-grid to let gepgeo resample it")
+    cover = _coverage(info, ref)
+    if cover <= 0.0:
+        raise GridMismatchError(f"{what}: {str(path)!r} does not overlap the land-use grid")
+    t, r = info.transform, ref.transform
+    col = (r.c - t.c) / t.a
+    row = (r.f - t.f) / t.e
+    aligned = (info.crs == ref.crs and abs(t.a - r.a) < 1e-9 * abs(r.a)
+               and abs(t.e - r.e) < 1e-9 * abs(r.e) and t.b == r.b == 0 and t.d == r.d == 0
+               and abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6)
+    if aligned:
+        c0, r0 = int(round(col)), int(round(row))
+        if c0 >= 0 and r0 >= 0 and c0 + ref.shape[1] <= info.shape[1] \
+                and r0 + ref.shape[0] <= info.shape[0]:
+            arr, _ = open_layer(path, what=what, band=band, chunks=chunks)
+            arr = arr.isel(y=slice(r0, r0 + ref.shape[0]), x=slice(c0, c0 + ref.shape[1]))
+            arr = arr.chunk({"y": chunks, "x": chunks})
+            return arr, info, None
+        resampling = "nearest"  # same pixel grid, partial extent: no value is interpolated
+    src_nodata = nodata if nodata is not None else info.nodata
+    try:
+        with rasterio.open(path) as src:
+            vrt = WarpedVRT(src, crs=ref.crs, transform=ref.transform, width=ref.shape[1],
+                            height=ref.shape[0], resampling=Resampling[resampling],
+                            src_nodata=src_nodata,
+                            nodata=src_nodata if src_nodata is not None else np.nan,
+                            dtype="float32" if src.dtypes[band - 1] != "float64" else "float64")
+            arr = rioxarray.open_rasterio(vrt, chunks={"band": 1, "y": chunks, "x": chunks},
+                                          lock=False, mask_and_scale=False, cache=False)
+    except RasterioError as exc:
+        raise InputFileError(f"{what}: {str(path)!r} cannot be warped to the land-use grid "
+                             f"({exc})") from None
+    assert isinstance(arr, xr.DataArray)
+    arr = arr.isel(band=band - 1, drop=True)
+    note = (f"{what}: {path.name} is on another grid ({info.crs.to_string() if info.crs else '?'}, "
+            f"pixel {abs(t.a):g} x {abs(t.e):g}); aligned to the land-use grid with "
+            f"{resampling} resampling")
+    if cover < 0.999:
+        note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: uncovered pixels "
+                 "are nodata")
+    return arr, info, note
 
 
 def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dict[int, int]:

@@ -157,6 +157,7 @@ class Options(_Strict):
     water_deficit: Literal["clamp", "signed"] = "clamp"
     area: Literal["planar", "ellipsoidal"] = "planar"
     domain: Literal["error", "mask"] = "error"
+    strict_grid: bool = False
     chunk_size: int = Field(512, ge=64, le=16384, multiple_of=16)
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False

@@ -31,13 +31,16 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+from rasterio.errors import RasterioError
 
 from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
-from .errors import (ConfigError, GepgeoError, GridMismatchError, OutputExistsError,
+from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, GridMismatchError,
+                     InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
-from .io import GeoTiffBlockWriter, LayerInfo, copy_to_cog, open_layer, read_info, scan_codes
+from .io import (GeoTiffBlockWriter, LayerInfo, copy_to_cog, open_aligned, open_layer,
+                 read_info, scan_codes)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
@@ -83,7 +86,7 @@ def _same_grid(a: LayerInfo, b: LayerInfo) -> bool:
 
 
 def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,
-                    infos: dict[str, LayerInfo], origin: str) -> ParamValue:
+                    infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
     if isinstance(spec, ConstantParam):
@@ -94,16 +97,12 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,
                           source=spec.source or "pipeline", note=spec.note or "", origin=origin)
     assert isinstance(spec, RasterParam)
     path = pipe.resolve(spec.path)
-    arr, info = open_layer(path, what=f"layer {key!r}", band=spec.band,
-                           chunks=pipe.options.chunk_size)
-    if info.crs is None:
-        raise RasterError(f"layer {key!r}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py "
-                          "-a_srs EPSG:XXXX) or write the layer on the land-use grid")
-    if not _same_grid(info, lu_info):
-        raise GridMismatchError(
-            f"layer {key!r}: {str(path)!r} is not on the land-use grid (shape {info.shape} vs "
-            f"{lu_info.shape}, or a different transform/CRS); align it to the land-use raster "
-            "(e.g. gdalwarp -tr/-te/-t_srs to match)")
+    arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
+                                   chunks=pipe.options.chunk_size, resampling=spec.resampling,
+                                   nodata=spec.nodata, strict=pipe.options.strict_grid)
+    if note is not None:
+        notes.append(note)
+        warnings.warn(note, GridAlignmentWarning, stacklevel=4)
     infos[key] = info
     unit = spec.unit if spec.unit is not None else info.unit
     nodata = spec.nodata if spec.nodata is not None else info.nodata
@@ -157,11 +156,13 @@ def prepare(pipe: Pipeline) -> Prepared:
         covered = set(prof.meta.get("land_types") or [])
         del covered  # coverage is checked per parameter by resolve.plan
     infos: dict[str, LayerInfo] = {}
+    notes: list[str] = []
     if pipe.profile is not None:
         for key, spec in pipe.profile.overrides.items():
-            given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "profile.overrides")
+            given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "profile.overrides",
+                                         notes)
     for key, spec in pipe.parameters.items():
-        given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "pipeline")
+        given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "pipeline", notes)
     pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
               water_deficit=pipe.options.water_deficit)
     for m in pipe.maps:
@@ -177,7 +178,7 @@ def prepare(pipe: Pipeline) -> Prepared:
             raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
         names.add(zl.name)
         zones.append(zl)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, zones=zones)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes, zones=zones)
 
 
 def check_codes(prep: Prepared) -> dict[int, int]:
@@ -213,6 +214,49 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _unreadable_message(prep: Prepared, exc: Exception) -> str:
+    """Name the input whose tiles cannot be decoded (GDAL's message often names none): an
+    error-path scan of every input, block by block."""
+    import rasterio
+
+    paths = [prep.land_use_info] + list(prep.layer_infos.values())
+    for info in paths:
+        try:
+            with rasterio.open(info.path) as src:
+                for _, window in src.block_windows(info.band):
+                    src.read(info.band, window=window)
+        except RasterioError as bad:
+            cause = bad.__cause__ or bad.__context__ or bad
+            return (f"{str(info.path)!r} cannot be read past its header (truncated or corrupt: "
+                    f"{str(cause).splitlines()[0]}); replace the file")
+    return f"a raster could not be read during the computation: {str(exc).splitlines()[0]}"
+
+
+def _col(name: str) -> int:
+    from . import kernel as K
+
+    return K.COLUMNS.index(name)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove gepgeo's temporary folders (``.NAME.tmp-PID-XXXXXXXX``) beside ``target`` that
+    were left by killed runs (their process no longer exists)."""
+    for p in target.parent.glob(".*.tmp-*"):
+        try:
+            pid_txt, rand = p.name.rsplit(".tmp-", 1)[1].split("-")
+            pid = int(pid_txt)
+        except (IndexError, ValueError):
+            continue
+        if len(rand) != 8 or not p.is_dir():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 @contextmanager
 def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; rename it to ``target`` on success only.
@@ -225,7 +269,8 @@ def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    _remove_stale(target)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         yield tmp
@@ -369,7 +414,6 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     for m in list(pipe.maps) + list(extra_maps or []):
         if m not in map_names:
             map_names.append(m)
-    layer_nodata = {k: v.nodata for k, v in prep.layer_infos.items()}
     maps_dir = out_dir / "maps"
     maps_dir.mkdir()
     info = prep.land_use_info
@@ -393,10 +437,11 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
                                area=pipe.options.area, domain=pipe.options.domain,
                                dtype=np.float32, chunks=pipe.options.chunk_size,
-                               layer_nodata=layer_nodata, writers=writers,
+                               writers=writers,
                                zones=zone_arrays or None, zone_counts=zone_counts)
         for w in caught:
-            prep.warnings.append(str(w.message))
+            if issubclass(w.category, GepgeoWarning):
+                prep.warnings.append(str(w.message))
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
@@ -466,8 +511,7 @@ def account(pipe: Pipeline) -> pd.DataFrame:
     """
     prep = prepare(pipe)
     ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[], area=pipe.options.area,
-                       domain=pipe.options.domain, chunks=pipe.options.chunk_size,
-                       layer_nodata={k: v.nodata for k, v in prep.layer_infos.items()})
+                       domain=pipe.options.domain, chunks=pipe.options.chunk_size)
     try:
         with _small_gdal_cache():
             totals = ds["totals"].data.compute()
@@ -508,6 +552,11 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         except UnmappedCodesError:
             check_codes(prep)  # complete counts over the whole raster
             raise
+        except RasterioError as exc:  # a tile that cannot be read or decoded mid-pass
+            raise InputFileError(_unreadable_message(prep, exc)) from None
+        if not np.asarray(res["totals"])[:, _col("pixels")].sum():
+            raise RasterError(f"land use: {str(prep.land_use_info.path)!r} has no valid pixel "
+                              "(every pixel is nodata); check land_use.nodata and the file")
         totals = res["totals"]
         pl = prep.plan
         tidy = accounts.tidy_table(totals[: len(pl.land_types)], pl.land_types,

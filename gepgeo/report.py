@@ -1,0 +1,1294 @@
+"""``report.html``: one self-contained page per output folder.
+
+A run folder's report is built from that folder's files only (``manifest.json``, ``tables/*.csv``,
+``maps/*.tif``, and the land-use raster named in the manifest): the GEP headline and price year,
+the land-use map, a map of GEP and of every other density map, value by service and by land type,
+every table (linked to its CSV), the pixel counts (nodata, unmapped, out of domain, clamped,
+excluded per service), the warnings, and every resolved parameter with its source.
+
+A comparison's report (``DIR/change/report.html``) sets the before and after maps side by side on
+shared colour scales with the difference map (diverging, symmetric about 0), charts the change by
+service, shows the change tables, and, for the Jinsha demo, the reproduction of Xu et al.
+
+Figures are drawn with matplotlib's object API (:class:`matplotlib.figure.Figure`, Agg, no
+pyplot state) from decimated reads (longest side ≤ :data:`gepgeo.styles.MAX_SIDE` pixels), and
+embedded as base64 PNG; the page has inline CSS and no external resource. A tiny inline script
+records on load whether every image decoded (``<body data-images-ok="true">``), for the browser
+test. Files are written to a temporary file in the same folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, ListedColormap, Normalize, to_hex
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
+
+from . import __version__
+from .errors import InputFileError
+from .styles import MAX_SIDE, Overview, read_overview
+
+__all__ = ["write_run_report", "write_compare_report", "write_report", "pretty_unit"]
+
+#: Money in charts and headlines: 10⁴ yuan (the unit of the Chinese GEP literature).
+MONEY_UNIT = 1.0e4
+MONEY_LABEL = "10⁴ yuan a⁻¹"
+#: Rows of a table rendered in the page (the linked CSV has them all).
+TABLE_ROWS = 300
+#: Tables longer than this are folded into a <details> element.
+LONG_TABLE = 40
+#: Axes background: where a map is nodata (NaN is transparent) it shows this grey.
+NODATA_GREY = "#d4d4d4"
+CATEGORY_COLOURS = {"provisioning": "#d9922e", "regulating": "#3a7dbf", "cultural": "#9b59b6"}
+TIER_CLASSES = {"<=0.5%": "t05", "<=2%": "t2", "<=5%": "t5", ">5%": "t5p"}
+_NOT_SERVICES = ("subtotal", "gep", "total")
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers: escaping, numbers, units, atomic writes
+# --------------------------------------------------------------------------------------------
+
+def _e(x: Any) -> str:
+    """HTML-escaped text of ``x``."""
+    return html.escape(str(x), quote=True)
+
+
+def _isnan(x: Any) -> bool:
+    return x is None or (isinstance(x, (float, np.floating)) and math.isnan(x))
+
+
+def fmt_number(x: Any) -> str:
+    """A table cell: thousands separators, 2 decimals from 1 up, 4 significant digits below.
+
+    Integers (and integral floats) print without decimals; NaN prints empty; other values as
+    text.
+    """
+    if _isnan(x):
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        if math.isinf(v):
+            return "∞" if v > 0 else "-∞"
+        if v == 0:
+            return "0"
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{v:,.0f}"
+        return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
+    return str(x)
+
+
+def _fmt_sig(x: Any, sig: int = 6) -> str:
+    """``x`` with ``sig`` significant digits, thousands separators, no exponent."""
+    if _isnan(x):
+        return ""
+    v = float(x)
+    if v == 0 or not math.isfinite(v):
+        return fmt_number(v)
+    decimals = min(8, max(0, sig - 1 - int(math.floor(math.log10(abs(v))))))
+    return f"{v:,.{decimals}f}"
+
+
+def _money(yuan: float) -> str:
+    """Yuan as 10⁴ yuan, 2 decimals."""
+    return f"{yuan / MONEY_UNIT:,.2f}"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_UNIT_POWER = re.compile(r"^(mm|cm|km|m|ha|a|d|h|s|t|g|kg|MJ|kJ|kWh|yr)(-?\d+)$")
+_TEN_POWER = re.compile(r"^1e(\d+)$")
+
+
+def pretty_unit(unit: str) -> str:
+    """``yuan ha-1 a-1`` → ``yuan ha⁻¹ a⁻¹``; ``m3`` → ``m³``; ``1e4`` → ``10⁴``.
+
+    Only powers of known unit symbols are raised, so ``CO2`` stays ``CO2``.
+    """
+    out = []
+    for tok in str(unit).split(" "):
+        if m := _UNIT_POWER.match(tok):
+            tok = m.group(1) + m.group(2).translate(_SUPERSCRIPT)
+        elif m := _TEN_POWER.match(tok):
+            tok = "10" + m.group(1).translate(_SUPERSCRIPT)
+        out.append(tok)
+    return " ".join(out)
+
+
+def _atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _label(name: str) -> str:
+    """``soil_value`` → ``soil value``; ``gep`` → ``GEP``."""
+    if name == "gep":
+        return "GEP"
+    return name.replace("_", " ").replace("gep", "GEP")
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------------
+
+def _png_uri(fig: Figure, *, dpi: int = 100) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _img(fig: Figure, alt: str, *, dpi: int = 100) -> str:
+    """An ``<img>`` element embedding ``fig``."""
+    return f'<img src="{_png_uri(fig, dpi=dpi)}" alt="{_e(alt)}">'
+
+
+@dataclass
+class CrsLabels:
+    """Name of a CRS and the axis labels of a map drawn in it."""
+
+    name: str
+    x: str
+    y: str
+
+
+def _crs_labels(crs: Any) -> CrsLabels:
+    """``WGS 84 / UTM zone 48N (EPSG:32648)``, ``easting (m)``, ``northing (m)``."""
+    if crs is None:
+        return CrsLabels("no CRS", "x", "y")
+    from pyproj import CRS
+
+    try:
+        pc = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    except Exception:  # pragma: no cover - a CRS pyproj cannot parse
+        return CrsLabels(str(crs), "x", "y")
+    epsg = pc.to_epsg(min_confidence=90)
+    name = f"{pc.name} (EPSG:{epsg})" if epsg else pc.name
+    if pc.is_geographic:
+        return CrsLabels(name, "longitude (°)", "latitude (°)")
+    unit = pc.axis_info[0].unit_name if pc.axis_info else ""
+    unit = {"metre": "m", "meter": "m", "foot": "ft", "US survey foot": "ftUS"}.get(unit, unit)
+    return CrsLabels(name, f"easting ({unit})", f"northing ({unit})")
+
+
+def _plain_axis(ax: Axes) -> None:
+    """Map-coordinate ticks as plain numbers (no offset, no exponent), few of them."""
+    for axis in (ax.xaxis, ax.yaxis):
+        fmt = ScalarFormatter(useOffset=False)
+        fmt.set_scientific(False)
+        axis.set_major_formatter(fmt)
+        axis.set_major_locator(MaxNLocator(4))
+    ax.tick_params(labelsize=7)
+
+
+def _colourbar_formatter(vmax: float) -> FuncFormatter | None:
+    """Thousands separators on colour bars of large values."""
+    if abs(vmax) >= 1000:
+        return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+    return None
+
+
+def _draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm: Normalize,
+              title: str) -> Any:
+    """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
+    labels = _crs_labels(ov.crs)
+    ax.set_facecolor(NODATA_GREY)
+    im = ax.imshow(np.ma.masked_invalid(data), extent=ov.extent, cmap=cmap, norm=norm,
+                   interpolation="nearest", origin="upper")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
+    ax.set_ylabel(labels.y, fontsize=8)
+    _plain_axis(ax)
+    return im
+
+
+def _no_data_panel(ax: Axes, title: str, text: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9,
+            wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
+    lo, hi = math.inf, -math.inf
+    for a in arrays:
+        f = a[np.isfinite(a)]
+        if f.size:
+            lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
+    return None if lo > hi else (lo, hi)
+
+
+def value_scale(arrays: Iterable[np.ndarray]) -> tuple[Colormap, Normalize]:
+    """One colour scale for all ``arrays``: viridis from min to max, or a diverging red–blue
+    scale symmetric about 0 if the values change sign (e.g. ``water_deficit: signed``)."""
+    rng = _finite_range(arrays)
+    if rng is None:
+        return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(0.0, 1.0)
+    lo, hi = rng
+    if lo < 0 < hi:
+        return diverging_scale(max(-lo, hi))
+    if lo == hi:
+        hi = lo + 1.0
+    return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(lo, hi)
+
+
+def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
+    """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
+    m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
+    return colormaps["RdBu"].with_extremes(bad=(0, 0, 0, 0)), Normalize(-m, m)
+
+
+def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
+    """Width (inches) of a map panel ``height`` inches tall, from the maps' aspect ratio."""
+    ratios = []
+    for ov in ovs:
+        if ov is not None:
+            left, bottom, right, top = ov.bounds
+            if top != bottom:
+                ratios.append(abs((right - left) / (top - bottom)))
+    ratio = min(2.5, max(0.4, max(ratios) if ratios else 1.0))
+    return height * ratio + 1.1
+
+
+def _map_figure(path: Path, title: str) -> Figure:
+    """One density map with its colour bar (unit) in map coordinates."""
+    try:
+        ov = read_overview(path)
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+        _no_data_panel(fig.add_subplot(), title, f"cannot read {path.name}: {exc}")
+        return fig
+    fig = Figure(figsize=(_panel_width([ov]) + 1.2, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    data = ov.data.astype(np.float64)
+    cmap, norm = value_scale([data])
+    im = _draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
+    cb.set_label(pretty_unit(ov.unit) or "(no unit)", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return fig
+
+
+# --- land use -------------------------------------------------------------------------------
+
+@dataclass
+class LandUse:
+    """The land-use raster of a run, its classes and their colours.
+
+    Attributes
+    ----------
+    codes : dict
+        Raster code → land type (the pipeline's mapping, from the manifest).
+    types : list of str
+        Land types in the order of their first code.
+    colours : dict
+        Land type → hex colour (the raster's colour table if it has one, else tab10/tab20).
+    overview : Overview or None
+        Decimated raster, None if it could not be read (``problem`` says why).
+    path : Path
+    problem : str
+    """
+
+    codes: dict[int, str]
+    types: list[str]
+    colours: dict[str, str]
+    overview: Overview | None
+    path: Path
+    problem: str = ""
+
+    def codes_of(self, land_type: str) -> list[int]:
+        return [c for c, t in self.codes.items() if t == land_type]
+
+
+def _qualitative(n: int) -> list[str]:
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [to_hex(cmap(i % cmap.N)) for i in range(n)]
+
+
+def _land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
+    """Read the land-use raster of a run (decimated) and choose its class colours."""
+    codes = {int(k): str(v) for k, v in manifest.get("land_use", {}).get("codes", {}).items()}
+    types = list(dict.fromkeys(codes[c] for c in sorted(codes)))
+    raw = manifest.get("inputs", {}).get("land_use", {}).get("path", "")
+    path = Path(raw) if raw else Path()
+    if raw and not path.is_absolute():
+        path = run_dir / path
+    ov, problem = None, ""
+    if not raw:
+        problem = "the manifest names no land-use raster"
+    elif not path.is_file():
+        problem = f"the land-use raster {path} is not there any more"
+    else:
+        try:
+            ov = read_overview(path)
+        except (OSError, rasterio.errors.RasterioError) as exc:
+            problem = f"cannot read the land-use raster {path}: {exc}"
+    fallback = dict(zip(types, _qualitative(len(types))))
+    colours = {}
+    table = ov.colormap if ov is not None else None
+    for t in types:
+        rgba = None
+        if table:
+            for c in sorted(codes):
+                if codes[c] == t and c in table:
+                    rgba = table[c]
+                    break
+        usable = rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0)
+        colours[t] = to_hex([v / 255 for v in rgba[:3]]) if usable else fallback[t]
+    return LandUse(codes, types, colours, ov, path, problem)
+
+
+def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
+    """Decimated land use as float indices into ``types`` (NaN: nodata or undeclared code)."""
+    assert lu.overview is not None
+    data = lu.overview.data
+    idx = np.full(data.shape, np.nan)
+    pos = {t: i for i, t in enumerate(types)}
+    for code, t in lu.codes.items():
+        idx[data == code] = pos[t]
+    return idx
+
+
+def _land_use_figure(panels: Sequence[tuple[str, LandUse]], types: Sequence[str],
+                     colours: Mapping[str, str]) -> Figure:
+    """One or more land-use maps with a categorical legend (type and codes, plus nodata)."""
+    n = len(panels)
+    width = _panel_width([lu.overview for _, lu in panels])
+    fig = Figure(figsize=(width * n + 2.4, 4.8), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    cmap = ListedColormap([colours[t] for t in types]).with_extremes(bad=(0, 0, 0, 0))
+    norm = Normalize(-0.5, len(types) - 0.5)
+    for ax, (title, lu) in zip(axes, panels):
+        if lu.overview is None:
+            _no_data_panel(ax, title, lu.problem)
+            continue
+        _draw_map(ax, lu.overview, _class_index(lu, types), cmap=cmap, norm=norm, title=title)
+    handles = []
+    for t in types:
+        codes = sorted({c for _, lu in panels for c in lu.codes_of(t)})
+        handles.append(Patch(facecolor=colours[t], edgecolor="#555555", linewidth=0.5,
+                             label=f"{t} ({', '.join(map(str, codes))})"))
+    handles.append(Patch(facecolor=NODATA_GREY, edgecolor="#555555", linewidth=0.5,
+                         label="nodata / not classified"))
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="land type (codes)",
+               title_fontsize=8, frameon=False)
+    return fig
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+def _service_values(by_service: pd.DataFrame) -> pd.DataFrame:
+    """The ``value`` row of each service (no subtotals, no GEP)."""
+    rows = by_service[(by_service["measure"] == "value")
+                      & ~by_service["service"].isin(_NOT_SERVICES)]
+    return rows.reset_index(drop=True)
+
+
+def _value_by_service_figure(by_service: pd.DataFrame) -> Figure:
+    """Horizontal bars of each service's value, 10⁴ yuan a⁻¹, coloured by category."""
+    rows = _service_values(by_service)
+    fig = Figure(figsize=(7.5, 0.42 * len(rows) + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    vals = rows["amount"].to_numpy(dtype=float) / MONEY_UNIT
+    colours = [CATEGORY_COLOURS.get(c, "#888888") for c in rows["category"]]
+    bars = ax.barh(rows["service"], vals, color=colours)
+    ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
+    ax.invert_yaxis()
+    ax.margins(x=0.18)
+    ax.axvline(0, color="#444444", linewidth=0.6)
+    ax.set_xlabel(f"value ({MONEY_LABEL})", fontsize=9)
+    ax.set_title("Value by service", fontsize=10)
+    ax.tick_params(labelsize=8)
+    cats = list(dict.fromkeys(rows["category"]))
+    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#888888"), label=c) for c in cats],
+              fontsize=8, loc="lower right", frameon=False)
+    return fig
+
+
+def _value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, str]) -> Figure:
+    """Stacked bars: per service, the value of each land type, 10⁴ yuan a⁻¹."""
+    lt = by_land_type[by_land_type["land_type"] != "total"]
+    cols = [c for c in by_land_type.columns if c.endswith("_value")]
+    services = [c.removesuffix("_value") for c in cols]
+    fig = Figure(figsize=(8.5, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(cols))
+    pos = np.zeros(len(cols))
+    neg = np.zeros(len(cols))
+    fallback = iter(_qualitative(len(lt)))
+    for _, row in lt.iterrows():
+        vals = row[cols].to_numpy(dtype=float) / MONEY_UNIT
+        colour = colours.get(row["land_type"]) or next(fallback)
+        if not np.any(vals):
+            continue
+        bottom = np.where(vals >= 0, pos, neg)
+        ax.bar(x, vals, bottom=bottom, color=colour, label=row["land_type"], edgecolor="white",
+               linewidth=0.4)
+        pos += np.where(vals >= 0, vals, 0)
+        neg += np.where(vals < 0, vals, 0)
+    ax.set_xticks(x, services, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"value ({MONEY_LABEL})", fontsize=9)
+    ax.set_title("Value by land type, per service", fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10
+                                               else f"{v:g}"))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, title="land type", title_fontsize=8, frameon=False)
+    return fig
+
+
+def _change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -> Figure:
+    """Before and after value of each service (grouped bars) and the change (by sign).
+
+    ``order``: services in the order to draw them (the run's); others follow as they come.
+    """
+    rows = _service_values(change)
+    rank = {s: i for i, s in enumerate(order)}
+    rows = rows.iloc[sorted(range(len(rows)),
+                            key=lambda i: (rank.get(rows["service"].iloc[i], len(rank)), i))]
+    services = rows["service"].tolist()
+    y = np.arange(len(services))
+    fig = Figure(figsize=(11, 0.5 * len(services) + 1.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    b = rows["before"].to_numpy(dtype=float) / MONEY_UNIT
+    a = rows["after"].to_numpy(dtype=float) / MONEY_UNIT
+    d = rows["change"].to_numpy(dtype=float) / MONEY_UNIT
+    ax1.barh(y - 0.2, b, height=0.4, color="#9e9e9e", label="before")
+    ax1.barh(y + 0.2, a, height=0.4, color="#2b8cbe", label="after")
+    ax1.set_yticks(y, services, fontsize=8)
+    ax1.invert_yaxis()
+    ax1.set_xlabel(f"value ({MONEY_LABEL})", fontsize=9)
+    ax1.set_title("Value before and after", fontsize=10)
+    ax1.legend(fontsize=8, frameon=False, loc="lower right")
+    bars = ax2.barh(y, d, color=np.where(d >= 0, "#2166ac", "#b2182b"))
+    ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
+    ax2.axvline(0, color="#444444", linewidth=0.6)
+    ax2.margins(x=0.2)
+    ax2.set_xlabel(f"change, after − before ({MONEY_LABEL})", fontsize=9)
+    ax2.set_title("Change by service", fontsize=10)
+    for ax in (ax1, ax2):
+        ax.tick_params(labelsize=8)
+    return fig
+
+
+def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> Figure:
+    """Before and after on one shared colour scale, and the difference (symmetric about 0)."""
+    ovs: dict[str, Overview | None] = {}
+    for key, path in (("before", before), ("after", after), ("after − before", change)):
+        try:
+            ovs[key] = read_overview(path)
+        except (OSError, rasterio.errors.RasterioError):
+            ovs[key] = None
+    fig = Figure(figsize=(3 * _panel_width(ovs.values()) + 2.4, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3)
+    fig.suptitle(label, fontsize=11)
+    pair = [ovs[k] for k in ("before", "after") if ovs[k] is not None]
+    cmap, norm = value_scale([o.data.astype(np.float64) for o in pair])
+    ims, unit = [], ""
+    for ax, key in zip(axes[:2], ("before", "after")):
+        ov = ovs[key]
+        if ov is None:
+            _no_data_panel(ax, key, "map missing")
+            continue
+        unit = unit or ov.unit
+        ims.append(_draw_map(ax, ov, ov.data.astype(np.float64), cmap=cmap, norm=norm, title=key))
+    if ims:
+        cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
+                          format=_colourbar_formatter(norm.vmax))
+        cb.set_label(pretty_unit(unit), fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    diff = ovs["after − before"]
+    if diff is None:
+        _no_data_panel(axes[2], "after − before", "difference map missing")
+        return fig
+    rng = _finite_range([diff.data])
+    dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
+    im = _draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title="after − before")
+    cb = fig.colorbar(im, ax=axes[2], shrink=0.85, format=_colourbar_formatter(dnorm.vmax))
+    cb.set_label(pretty_unit(diff.unit or unit), fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# HTML pieces
+# --------------------------------------------------------------------------------------------
+
+CSS = """
+:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#f6f8fa; --accent:#1f6feb; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial,
+       sans-serif; color: var(--fg); margin: 0; line-height: 1.45; font-size: 15px; }
+header { background: #12355b; color: #fff; padding: 18px 28px 14px; }
+header h1 { margin: 0 0 4px; font-size: 24px; }
+header .sub { color: #c9d6e6; font-size: 13px; }
+nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line);
+      padding: 6px 28px; font-size: 13px; z-index: 2; }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
+main { padding: 8px 28px 40px; max-width: 1500px; }
+h2 { border-bottom: 2px solid #12355b; padding-bottom: 3px; margin-top: 34px; font-size: 20px; }
+h3 { margin: 22px 0 6px; font-size: 16px; }
+.kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.kpi { background: var(--bg); border: 1px solid var(--line); border-radius: 6px;
+       padding: 10px 16px; min-width: 170px; }
+.kpi .v { font-size: 26px; font-weight: 650; }
+.kpi .l { color: var(--muted); font-size: 12.5px; }
+.kpi.up .v { color: #1a7f37; } .kpi.down .v { color: #b2182b; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 10px; }
+figure { margin: 6px 0; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+table.data { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 4px; }
+table.data th, table.data td { border: 1px solid var(--line); padding: 3px 7px;
+                               vertical-align: top; }
+table.data th { background: var(--bg); text-align: left; position: sticky; top: 30px; }
+table.data td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.data tr:nth-child(even) td { background: #fbfcfd; }
+td.note, td.reason { max-width: 520px; font-size: 12px; color: #333; }
+td.wide { min-width: 340px; } td.val { max-width: 300px; overflow-wrap: anywhere; }
+td.unit, td.verdict { white-space: nowrap; } td.ref { min-width: 130px; }
+p.csv { margin: 2px 0; font-size: 13px; } p.csv a { font-family: ui-monospace, monospace; }
+.muted, p.note { color: var(--muted); font-size: 13px; }
+.warn { background: #fff8c5; border: 1px solid #d4a72c; padding: 6px 10px; border-radius: 4px; }
+ul.warnings li { margin: 3px 0; }
+details > summary { cursor: pointer; color: var(--accent); font-size: 13px; margin: 4px 0; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 11.5px;
+         font-weight: 600; white-space: nowrap; }
+tr.t05 .badge { background: #d1f0d8; color: #116329; }
+tr.t2 .badge { background: #e6f4c9; color: #4d6b00; }
+tr.t5 .badge { background: #fff1c2; color: #7a5700; }
+tr.t5p .badge { background: #ffd8d3; color: #a40e26; }
+table.data tr.nr td { background: #fff5f4; }
+tr.nr td.reason { color: #82071e; font-weight: 500; }
+span.verdict-nr { color: #a40e26; font-weight: 650; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+footer { color: var(--muted); font-size: 12px; padding: 14px 28px; border-top: 1px solid
+         var(--line); }
+"""
+
+#: Inline check run by the browser test: did every embedded image decode?
+IMAGE_CHECK_JS = """
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute("data-images-ok", ok ? "true" : "false");
+  document.body.setAttribute("data-images-count", String(imgs.length));
+});
+"""
+
+
+def _page(title: str, header: str, nav: Sequence[tuple[str, str]], body: str) -> str:
+    """The whole HTML document."""
+    links = "".join(f'<a href="#{_e(anchor)}">{_e(text)}</a>' for anchor, text in nav)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<meta name="generator" content="gepgeo {_e(__version__)}">\n'
+            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n"
+            f'<body data-images-ok="pending">\n<header>{header}</header>\n'
+            f"<nav>{links}</nav>\n<main>\n{body}\n</main>\n"
+            f"<footer>Written by gepgeo {_e(__version__)} from the files of this folder. "
+            f"Maps are decimated to at most {MAX_SIDE} pixels a side for display; the GeoTIFFs "
+            f"hold the full resolution.</footer>\n"
+            f"<script>{IMAGE_CHECK_JS}</script>\n</body>\n</html>\n")
+
+
+def _section(anchor: str, title: str, content: str) -> str:
+    return f'<section id="{_e(anchor)}">\n<h2>{_e(title)}</h2>\n{content}\n</section>\n'
+
+
+def _kpi(value: str, label: str, cls: str = "") -> str:
+    return (f'<div class="kpi {cls}"><div class="v">{_e(value)}</div>'
+            f'<div class="l">{label}</div></div>')
+
+
+def _figure(img: str, caption: str = "") -> str:
+    cap = f"<figcaption class=\"muted\">{caption}</figcaption>" if caption else ""
+    return f"<figure>{img}{cap}</figure>"
+
+
+def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] | None = None,
+               raw_html: Sequence[str] = (), row_classes: Sequence[str] | None = None,
+               row_attrs: Sequence[str] | None = None,
+               cell_classes: Mapping[str, str] | None = None) -> str:
+    """A DataFrame as an HTML table; numbers right-aligned and formatted with :func:`fmt_number`.
+
+    Parameters
+    ----------
+    formats : mapping, optional
+        Column → formatter (returns plain text, escaped here).
+    raw_html : sequence of str
+        Columns whose cells are already HTML (not escaped).
+    row_classes, row_attrs : sequence of str, optional
+        Per row: a ``class`` value, and extra attribute text for the ``<tr>``.
+    cell_classes : mapping, optional
+        Column → ``class`` of its cells.
+    """
+    formats = dict(formats or {})
+    cell_classes = dict(cell_classes or {})
+    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    rows = []
+    for i, rec in enumerate(df.itertuples(index=False, name=None)):
+        cells = []
+        for col, v in zip(df.columns, rec):
+            if col in raw_html:
+                text = "" if _isnan(v) else str(v)
+            elif col in formats:
+                text = _e(formats[col](v))
+            else:
+                text = _e(fmt_number(v))
+            cls = cell_classes.get(col, "num" if col in numeric else "")
+            cells.append(f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>")
+        cls = f' class="{_e(row_classes[i])}"' if row_classes and row_classes[i] else ""
+        attrs = f" {row_attrs[i]}" if row_attrs else ""
+        rows.append(f"<tr{cls}{attrs}>{''.join(cells)}</tr>")
+    return (f'<table class="data"><thead><tr>{head}</tr></thead>\n<tbody>\n'
+            + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _fold(html_text: str, n_rows: int, what: str = "the table") -> str:
+    """Fold long tables into a <details> element."""
+    if n_rows <= LONG_TABLE:
+        return html_text
+    return f"<details><summary>show {what} ({n_rows:,} rows)</summary>\n{html_text}\n</details>"
+
+
+def _count_rows(path: Path) -> int:
+    """Data rows of a CSV (lines minus the header), without loading it."""
+    n = 0
+    last = b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        n += 1
+    return max(0, n - 1)
+
+
+def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
+    """``<h3>``, a link to the CSV (relative href) and the table (first rows, folded if long)."""
+    path = folder / rel
+    head = f'<h3 id="{_e(_slug(rel))}">{_e(title)}</h3>'
+    if not path.is_file():
+        return f'{head}<p class="warn">{_e(rel)} is missing from this folder.</p>'
+    if path.suffix.lower() != ".csv":
+        return f'{head}<p class="csv"><a href="{_e(rel)}">{_e(rel)}</a> (not shown here)</p>'
+    n = _count_rows(path)
+    df = pd.read_csv(path, nrows=TABLE_ROWS)
+    link = f'<p class="csv">CSV: <a href="{_e(rel)}">{_e(rel)}</a> · {n:,} rows</p>'
+    more = (f'<p class="note">The first {TABLE_ROWS:,} of {n:,} rows; the CSV has them all.</p>'
+            if n > TABLE_ROWS else "")
+    intro_html = f'<p class="muted">{intro}</p>' if intro else ""
+    return head + intro_html + link + _fold(df_to_html(df), n) + more
+
+
+# --------------------------------------------------------------------------------------------
+# run report
+# --------------------------------------------------------------------------------------------
+
+def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
+    path = run_dir / "tables" / name
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _gep_total(by_service: pd.DataFrame | None) -> float | None:
+    if by_service is None:
+        return None
+    rows = by_service[(by_service["service"] == "gep") & (by_service["measure"] == "value")]
+    return float(rows["amount"].sum()) if len(rows) else None
+
+
+def _price_years(manifest: Mapping[str, Any]) -> list[str]:
+    years = [str(p.get("price_year", "unknown")) for p in manifest.get("profiles", [])]
+    return list(dict.fromkeys(years)) or ["unknown"]
+
+
+def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
+    """The constant pixel area of a planar projected grid, ha (None otherwise)."""
+    grid = manifest.get("grid", {})
+    if manifest.get("options", {}).get("area", "planar") != "planar" or not grid.get("crs_wkt"):
+        return None
+    from pyproj import CRS
+
+    try:
+        crs = CRS.from_wkt(grid["crs_wkt"])
+    except Exception:  # pragma: no cover
+        return None
+    if crs.is_geographic:
+        return None
+    a, b, _, d, e, _ = grid["transform"]
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return abs(a * e - b * d) * factor * factor / 1.0e4
+
+
+def _map_coverage(gep_path: Path, area_mode: str) -> tuple[int, float, float] | None:
+    """One blockwise pass over the GEP map: valid pixels, their area (ha), Σ(map × area)."""
+    from .area import ellipsoidal_area_ha, row_areas_ha
+
+    try:
+        src = rasterio.open(gep_path)
+    except (OSError, rasterio.errors.RasterioError):
+        return None
+    with src:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = row_areas_ha(src.transform, src.crs, src.shape, mode=area_mode)
+        except Exception:
+            return None
+        n, ha, total = 0, 0.0, 0.0
+        for _, win in src.block_windows(1):
+            block = src.read(1, window=win).astype(np.float64)
+            ok = np.isfinite(block)
+            r = slice(win.row_off, win.row_off + win.height)
+            if rows is not None:
+                area = np.broadcast_to(rows[r][:, None], block.shape)
+            else:
+                area = ellipsoidal_area_ha(src.transform, src.crs, r,
+                                           slice(win.col_off, win.col_off + win.width))
+            n += int(ok.sum())
+            ha += float(area[ok].sum())
+            total += float((block[ok] * area[ok]).sum())
+    return n, ha, total
+
+
+def _excluded_by_service(tidy: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Pixels (and ha) left out of each service for nodata, summed over land types."""
+    if tidy is None or "excluded_pixels" not in tidy:
+        return None
+    per_lt = (tidy.groupby(["service", "land_type"], sort=False)[["excluded_pixels", "excluded_ha"]]
+              .max().reset_index())
+    out = per_lt.groupby("service", sort=False)[["excluded_pixels", "excluded_ha"]].sum()
+    out = out.reset_index()
+    out["excluded_pixels"] = out["excluded_pixels"].round().astype("int64")
+    return out
+
+
+_STAT_TEXT = {
+    "land_use_nodata": "land-use nodata (outside the account)",
+    "unmapped_codes": "land-use codes the pipeline does not declare",
+}
+
+
+def _pixel_section(run_dir: Path, manifest: Mapping[str, Any], tidy: pd.DataFrame | None,
+                   gep: float | None, lu_area: float | None) -> str:
+    """Pixel counts, clamping, exclusions per service, GEP-map coverage and warnings."""
+    px_ha = _pixel_area_ha(manifest)
+    rows = []
+    for key, count in manifest.get("pixel_stats", {}).items():
+        if key.startswith("out_of_domain."):
+            text = f"out of domain: {key.split('.', 1)[1]} (value outside its valid range)"
+        else:
+            text = _STAT_TEXT.get(key, key.replace("_", " "))
+        rows.append({"count": text, "key": key, "pixels": int(count),
+                     "ha": count * px_ha if px_ha is not None else np.nan})
+    wd = manifest.get("water_deficit", {})
+    if wd:
+        rows.append({"count": f"water: P − R − ET < 0 clamped to 0 (policy: {wd.get('policy')})"
+                     if wd.get("policy") == "clamp" else
+                     f"water: negative P − R − ET kept (policy: {wd.get('policy')})",
+                     "key": "water_deficit.clamped_pixels",
+                     "pixels": int(wd.get("clamped_pixels", 0)),
+                     "ha": wd.get("clamped_pixels", 0) * px_ha if px_ha is not None else np.nan})
+    parts = ['<p class="muted">Counts over the whole grid from the run\'s single pass '
+             "(manifest <code>pixel_stats</code> and <code>water_deficit</code>)"
+             + (f"; one pixel is {fmt_number(px_ha)} ha." if px_ha else ".") + "</p>"]
+    if rows:
+        parts.append(df_to_html(pd.DataFrame(rows),
+                                cell_classes={"key": "", "count": ""},
+                                formats={"key": str}))
+    exc = _excluded_by_service(tidy)
+    if exc is not None:
+        parts.append("<h3>Pixels excluded per service</h3>"
+                     '<p class="muted">Pixels of a classified land type left out of a service '
+                     "because a layer it needs is nodata there (from "
+                     '<a href="tables/services_by_land_type.csv">'
+                     "tables/services_by_land_type.csv</a>, summed over land types).</p>")
+        parts.append(df_to_html(exc))
+    parts.append(_coverage_text(run_dir, manifest, exc, gep, lu_area))
+    warn = manifest.get("warnings") or []
+    parts.append("<h3>Warnings</h3>")
+    if warn:
+        parts.append('<ul class="warnings">' + "".join(f"<li>{_e(w)}</li>" for w in warn)
+                     + "</ul>")
+    else:
+        parts.append('<p class="muted">None.</p>')
+    return "\n".join(parts)
+
+
+def _coverage_text(run_dir: Path, manifest: Mapping[str, Any], exc: pd.DataFrame | None,
+                   gep: float | None, lu_area: float | None) -> str:
+    """How much of the classified area the GEP map covers, vs the table GEP."""
+    head = "<h3>GEP map and table GEP</h3>"
+    stats = manifest.get("pixel_stats", {})
+    excluded = exc is not None and bool((exc["excluded_pixels"] > 0).any())
+    out_dom = any(v for k, v in stats.items() if k.startswith("out_of_domain."))
+    if not excluded and not out_dom:
+        return (head + "<p>No service left out any classified pixel: the GEP map is valid on the "
+                f"whole classified area{f' ({fmt_number(lu_area)} ha)' if lu_area else ''}, so "
+                "Σ(GEP map × pixel area) equals the table GEP.</p>")
+    gep_map = run_dir / manifest.get("maps", {}).get("gep", "maps/gep.tif")
+    cov = _map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
+    if cov is None or lu_area is None or gep is None:
+        return head + ('<p class="warn">Some pixels are excluded from some services, so the GEP '
+                       "map (nodata where any service is) covers less than the classified area; "
+                       "the GEP map could not be read to measure by how much.</p>")
+    _n, ha, total = cov
+    return (head + f"<p>The GEP map is nodata wherever any service is, so it covers "
+            f"{fmt_number(ha)} ha of the {fmt_number(lu_area)} ha classified: "
+            f"<strong>{fmt_number(lu_area - ha)} ha</strong> where some service is nodata. "
+            f"Σ(GEP map × pixel area) = {_money(total)} × 10⁴ yuan a⁻¹ against the table GEP of "
+            f"{_money(gep)} × 10⁴ yuan a⁻¹ (the table counts each service wherever that service "
+            "is valid).</p>")
+
+
+def _param_value(rec: Mapping[str, Any]) -> str:
+    """A parameter's value as text: number, ``type: value`` list, or raster path."""
+    kind = rec.get("kind")
+    if kind == "raster":
+        return str(rec.get("path", rec.get("source", "")))
+    v = rec.get("value")
+    if isinstance(v, Mapping):
+        return "; ".join(f"{k}: {_param_number(x)}" for k, x in v.items())
+    return _param_number(v)
+
+
+def _param_number(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.8g}"
+    return "" if v is None else str(v)
+
+
+def _parameters_section(manifest: Mapping[str, Any]) -> str:
+    """Profiles, every resolved parameter with its source, options, inputs and versions."""
+    parts = ["<h3>Profiles</h3>"]
+    prof = pd.DataFrame(manifest.get("profiles", []))
+    parts.append(df_to_html(prof, formats={c: str for c in prof.columns}) if len(prof)
+                 else '<p class="muted">No profile: every parameter comes from the pipeline.</p>')
+    recs = []
+    for name, rec in manifest.get("parameters", {}).items():
+        recs.append({"parameter": name, "kind": rec.get("kind", ""),
+                     "value / path": _param_value(rec), "unit": rec.get("unit", ""),
+                     "source": rec.get("source", "") if rec.get("kind") != "raster" else "raster",
+                     "from": rec.get("origin", ""), "ref": rec.get("ref", ""),
+                     "price year": rec.get("price_year", ""), "note": rec.get("note", "")})
+    parts.append(f"<h3>Resolved parameters ({len(recs)})</h3>"
+                 '<p class="muted">Every parameter the run used, in the unit the method uses; '
+                 "<em>from</em> is the profile or the pipeline that set it.</p>")
+    if recs:
+        df = pd.DataFrame(recs)
+        parts.append(df_to_html(df, formats={c: str for c in df.columns},
+                                cell_classes={"note": "note wide", "value / path": "val",
+                                              "unit": "unit", "ref": "ref"}))
+    unused = manifest.get("parameters_not_used") or []
+    if unused:
+        parts.append(f'<p class="muted">Given but not used: {_e(", ".join(unused))}.</p>')
+    opts = manifest.get("options", {})
+    if opts:
+        parts.append("<h3>Options</h3>")
+        parts.append(df_to_html(pd.DataFrame({"option": list(opts),
+                                              "value": [str(v) for v in opts.values()]})))
+    inputs = manifest.get("inputs", {})
+    if inputs:
+        parts.append("<h3>Inputs</h3>")
+        df = pd.DataFrame([{"input": k, "path": v.get("path", ""),
+                            "bytes": v.get("size_bytes", np.nan),
+                            "sha256": v.get("sha256", "")} for k, v in inputs.items()])
+        parts.append(df_to_html(df, formats={"sha256": str}, cell_classes={"sha256": ""}))
+    versions = manifest.get("versions", {})
+    if versions:
+        parts.append('<p class="muted">Versions: ' + _e(", ".join(f"{k} {v}" for k, v
+                                                             in versions.items())) + "</p>")
+    return "\n".join(parts)
+
+
+def _run_header(manifest: Mapping[str, Any], gep: float | None, lu_area: float | None) -> str:
+    name = manifest.get("name", "run")
+    scen = manifest.get("scenario")
+    profiles = ", ".join(p.get("name", "") for p in manifest.get("profiles", [])) or "none"
+    sub = f"scenario {scen} · " if scen else ""
+    return (f"<h1>GEP account: {_e(name)}</h1>"
+            f'<div class="sub">{_e(sub)}profile {_e(profiles)} · '
+            f"{len(manifest.get('services', []))} services · gepgeo "
+            f"{_e(manifest.get('gepgeo_version', __version__))}</div>")
+
+
+def _headline(gep: float | None, years: Sequence[str], lu_area: float | None,
+              manifest: Mapping[str, Any]) -> str:
+    kpis = []
+    if gep is not None:
+        kpis.append(_kpi(_money(gep), f"GEP, {MONEY_LABEL} ({fmt_number(gep)} yuan a⁻¹)"))
+    kpis.append(_kpi(", ".join(years), "price year"))
+    if lu_area is not None:
+        kpis.append(_kpi(fmt_number(lu_area), "ha classified"))
+    shape = manifest.get("grid", {}).get("shape")
+    if shape:
+        kpis.append(_kpi(f"{shape[0]:,} × {shape[1]:,}", "grid rows × columns"))
+    yrs = ", ".join(years)
+    return (f'<div class="kpis">{"".join(kpis)}</div>'
+            f'<p>GEP = <strong>{_money(gep) if gep is not None else "n/a"} × 10⁴ yuan a⁻¹'
+            f"</strong> at prices of year <strong>{_e(yrs)}</strong> (price year: {_e(yrs)}).</p>")
+
+
+def _ordered_maps(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, relative path): GEP first, then the service values, then the physical maps."""
+    maps = list(manifest.get("maps", {}).items())
+    key = {n: (0 if n == "gep" else 1 if n.endswith("_value") else 2, i)
+           for i, (n, _) in enumerate(maps)}
+    return sorted(maps, key=lambda m: key[m[0]])
+
+
+def _maps_section(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+    figs = []
+    for name, rel in _ordered_maps(manifest):
+        path = run_dir / rel
+        if not path.is_file():
+            figs.append(f'<p class="warn">{_e(rel)} is missing.</p>')
+            continue
+        fig = _map_figure(path, _label(name))
+        figs.append(_figure(_img(fig, f"map of {_label(name)}"),
+                            f'<a href="{_e(rel)}">{_e(rel)}</a>'))
+    return ('<p class="muted">Densities per hectare; each map has its own colour scale; grey is '
+            'nodata.</p><div class="grid">' + "".join(figs) + "</div>")
+
+
+def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
+    if land_use is None or "area_ha" not in land_use:
+        return None
+    tot = land_use[land_use["land_type"] == "total"]
+    return float(tot["area_ha"].iloc[0]) if len(tot) else float(land_use["area_ha"].sum())
+
+
+def build_run_report(run_dir: Path) -> str:
+    """The HTML of a run folder's report (see :func:`write_run_report`)."""
+    run_dir = Path(run_dir)
+    manifest = _read_json(run_dir / "manifest.json")
+    by_service = _table(run_dir, "gep_by_service.csv")
+    by_lt = _table(run_dir, "gep_by_land_type.csv")
+    tidy = _table(run_dir, "services_by_land_type.csv")
+    lu_table = _table(run_dir, "land_use.csv")
+    gep = _gep_total(by_service)
+    lu_area = _land_use_total(lu_table)
+    years = _price_years(manifest)
+    lu = _land_use(run_dir, manifest)
+
+    sections = [_section("summary", "Summary", _headline(gep, years, lu_area, manifest))]
+    lu_html = _figure(_img(_land_use_figure([("land use", lu)], lu.types, lu.colours),
+                           "land-use map"), _e(str(lu.path)))
+    if lu.problem:
+        lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
+    sections.append(_section("land-use", "Land use", lu_html))
+    sections.append(_section("maps", "Maps", _maps_section(run_dir, manifest)))
+    charts = []
+    if by_service is not None:
+        charts.append(_figure(_img(_value_by_service_figure(by_service), "value by service")))
+    if by_lt is not None:
+        charts.append(_figure(_img(_value_by_land_type_figure(by_lt, lu.colours),
+                                   "value by land type")))
+    sections.append(_section("values", "Value by service and land type", "".join(charts)))
+    sections.append(_section("pixels", "Pixel counts, exclusions and warnings",
+                             _pixel_section(run_dir, manifest, tidy, gep, lu_area)))
+    tables = [_csv_block(run_dir, rel, Path(rel).stem.replace("_", " "))
+              for rel in manifest.get("tables", [])]
+    sections.append(_section("tables", "Tables", "\n".join(tables)))
+    sections.append(_section("parameters", "Parameters and provenance",
+                             _parameters_section(manifest)))
+    nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
+           ("values", "Values"), ("pixels", "Pixels"), ("tables", "Tables"),
+           ("parameters", "Parameters")]
+    return _page(f"gepgeo report: {manifest.get('name', run_dir.name)}",
+                 _run_header(manifest, gep, lu_area), nav, "\n".join(sections))
+
+
+def write_run_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from the files of a run folder.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A run folder (``manifest.json``, ``tables/``, ``maps/``); the land-use raster is read
+        from the path recorded in the manifest (the report notes it if it has gone).
+
+    Returns
+    -------
+    Path
+        The report written (atomically: temporary file and rename).
+    """
+    run_dir = Path(run_dir)
+    return _atomic_write_text(run_dir / "report.html", build_run_report(run_dir))
+
+
+# --------------------------------------------------------------------------------------------
+# comparison report
+# --------------------------------------------------------------------------------------------
+
+def _compare_headline(change: pd.DataFrame | None, years: Mapping[str, Sequence[str]]) -> str:
+    kpis = []
+    gep_rows = (change[(change["service"] == "gep") & (change["measure"] == "value")]
+                if change is not None else pd.DataFrame())
+    text = ""
+    if len(gep_rows):
+        r = gep_rows.iloc[0]
+        b, a, d, pct = (float(r["before"]), float(r["after"]), float(r["change"]),
+                        r.get("change_pct", np.nan))
+        kpis += [_kpi(_money(b), f"GEP before, {MONEY_LABEL}"),
+                 _kpi(_money(a), f"GEP after, {MONEY_LABEL}"),
+                 _kpi(f"{d / MONEY_UNIT:+,.2f}", f"change, {MONEY_LABEL}"
+                      + (f" ({float(pct):+,.1f} %)" if not _isnan(pct) else ""),
+                      "up" if d >= 0 else "down")]
+        text = (f"<p>GEP went from <strong>{_money(b)}</strong> to <strong>{_money(a)}</strong> "
+                f"× 10⁴ yuan a⁻¹, a change of <strong>{d / MONEY_UNIT:+,.2f}</strong> × 10⁴ yuan "
+                "a⁻¹.</p>")
+    yb = ", ".join(years.get("before", ["unknown"]))
+    ya = ", ".join(years.get("after", ["unknown"]))
+    kpis.append(_kpi(yb if yb == ya else f"{yb} / {ya}", "price year"))
+    return (f'<div class="kpis">{"".join(kpis)}</div>{text}'
+            f"<p>Price year: before {_e(yb)}, after {_e(ya)}.</p>")
+
+
+def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) -> str:
+    figs = []
+    maps = dict(change_manifest.get("maps", {}))
+    order = sorted(maps, key=lambda n: (n != "gep_change", list(maps).index(n)))
+    for name in order:
+        base = name.removesuffix("_change")
+        fig = _comparison_figure(_label(base), compare_dir / "before" / "maps" / f"{base}.tif",
+                                 compare_dir / "after" / "maps" / f"{base}.tif",
+                                 compare_dir / "change" / maps[name])
+        figs.append(_figure(_img(fig, f"{_label(base)} before, after and change", dpi=90),
+                            f'difference map: <a href="{_e(maps[name])}">{_e(maps[name])}</a>'))
+    return ('<p class="muted">Before and after share one colour scale per row; the difference '
+            "(after − before, on the before grid) is red for losses and blue for gains, symmetric "
+            "about 0; grey is nodata.</p>" + "".join(figs))
+
+
+def _reproduction_section(rep: pd.DataFrame, compare_dir: Path,
+                          as_stated_gep: Mapping[str, float] | None) -> str:
+    """Every published figure of Xu et al. beside gepgeo's, and the as-stated GEP totals."""
+    parts = []
+    link = ('<a href="../reproduction.csv">../reproduction.csv</a>'
+            if (compare_dir / "reproduction.csv").is_file() else "reproduction.csv")
+    tiers = rep["tier"].value_counts()
+    summary = ", ".join(f"{t}: {int(tiers.get(t, 0))}" for t in TIER_CLASSES if t in tiers)
+    n_nr = int((rep["verdict"] == "NOT-REPRODUCIBLE").sum())
+    parts.append(f"<p>{len(rep)} published figures beside gepgeo's ({link}). Agreement "
+                 f"{_e(summary)}. {n_nr} figures are NOT-REPRODUCIBLE: the paper disagrees with "
+                 "itself there; the reason is given on each row.</p>")
+    if as_stated_gep:
+        parts.append(_as_stated_table(rep, compare_dir, as_stated_gep))
+    counts = (rep.groupby(["verdict", "tier"], sort=False).size().unstack(fill_value=0)
+              .reindex(columns=[t for t in TIER_CLASSES if t in tiers]).fillna(0).astype(int))
+    counts.insert(0, "verdict", counts.index)
+    parts.append("<h3>Verdicts by tier</h3>" + df_to_html(counts.reset_index(drop=True)))
+    parts.append("<h3>All figures</h3>")
+    parts.append(_reproduction_rows(rep))
+    return "\n".join(parts)
+
+
+def _as_stated_table(rep: pd.DataFrame, compare_dir: Path,
+                     as_stated_gep: Mapping[str, float]) -> str:
+    """GEP under jinsha-as-published (the runs) and jinsha-as-stated, side by side."""
+    paper = dict(zip(rep["id"], rep["paper"])) if "id" in rep else {}
+    rows = []
+    for scen, stated in as_stated_gep.items():
+        pub = _gep_total(_table(compare_dir / scen, "gep_by_service.csv"))
+        row = {"scenario": scen,
+               "jinsha-as-published (this run)": _money(pub) if pub is not None else "",
+               "jinsha-as-stated": _money(float(stated))}
+        if f"T4.{scen}.gep" in paper:
+            row["paper, Table 4"] = f"{float(paper[f'T4.{scen}.gep']):,.2f}"
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    return ("<h3>GEP under the two Jinsha profiles</h3>"
+            f'<p class="muted">{MONEY_LABEL}. <em>jinsha-as-published</em> holds the values that '
+            "reproduce the paper's Table 4; <em>jinsha-as-stated</em> the values the paper prints "
+            "(N and P contents, air rates).</p>"
+            + df_to_html(df, cell_classes={c: "num" for c in df.columns if c != "scenario"}))
+
+
+def _reproduction_rows(rep: pd.DataFrame) -> str:
+    cols = [c for c in ("id", "description", "unit", "paper", "gepgeo", "rel_diff", "tier",
+                        "verdict", "reason") if c in rep.columns]
+    df = rep[cols].copy()
+    df["tier"] = [f'<span class="badge">{_e(t)}</span>' for t in df["tier"]]
+    df["verdict"] = [f'<span class="verdict-nr">{_e(v)}</span>' if v == "NOT-REPRODUCIBLE"
+                     else _e(v) for v in rep["verdict"]]
+    if "reason" in df:
+        df["reason"] = ["" if _isnan(r) else _e(r) for r in rep["reason"]]
+    classes = [" ".join(filter(None, (TIER_CLASSES.get(t, ""),
+                                      "nr" if v == "NOT-REPRODUCIBLE" else "")))
+               for t, v in zip(rep["tier"], rep["verdict"])]
+    attrs = [f'data-rep-id="{_e(i)}"' for i in rep["id"]]
+    return df_to_html(df, raw_html=("tier", "verdict", "reason"), row_classes=classes,
+                      row_attrs=attrs,
+                      formats={"paper": lambda v: "" if _isnan(v) else f"{float(v):,.10g}",
+                               "gepgeo": _fmt_sig,
+                               "rel_diff": lambda v: "" if _isnan(v) else f"{100 * v:+.3f} %"},
+                      cell_classes={"reason": "reason", "description": "note",
+                                    "verdict": "verdict"})
+
+
+def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
+                         as_stated_gep: Mapping[str, float] | None = None) -> str:
+    """The HTML of a comparison's report (see :func:`write_compare_report`)."""
+    compare_dir = Path(compare_dir)
+    change_dir = compare_dir / "change"
+    cm = _read_json(change_dir / "manifest.json")
+    runs = {s: _read_json(compare_dir / s / "manifest.json") for s in ("before", "after")
+            if (compare_dir / s / "manifest.json").is_file()}
+    change = _table(change_dir, "change_by_service.csv")
+    years = cm.get("price_years") or {s: _price_years(m) for s, m in runs.items()}
+
+    sections = [_section("summary", "Summary", _compare_headline(change, years)
+                         + '<p>Scenario reports: <a href="../before/report.html">before</a> · '
+                         '<a href="../after/report.html">after</a>.</p>')]
+    lus = {s: _land_use(compare_dir / s, m) for s, m in runs.items()}
+    if lus:
+        types = list(dict.fromkeys(t for lu in lus.values() for t in lu.types))
+        colours: dict[str, str] = {}
+        for lu in lus.values():
+            colours.update({t: c for t, c in lu.colours.items() if t not in colours})
+        fig = _land_use_figure(list(lus.items()), types, colours)
+        problems = "".join(f'<p class="warn">{_e(s)}: {_e(lu.problem)}</p>'
+                           for s, lu in lus.items() if lu.problem)
+        sections.append(_section("land-use", "Land use before and after",
+                                 problems + _figure(_img(fig, "land use before and after"))))
+    sections.append(_section("maps", "Maps: before, after and difference",
+                             _change_maps_section(compare_dir, cm)))
+    if change is not None:
+        sections.append(_section("change", "Change by service",
+                                 _figure(_img(_change_by_service_figure(
+                                     change, runs.get("before", {}).get("services", [])),
+                                              "change by service"))))
+    titles = {"change_by_service": "Change by service and measure",
+              "change_by_land_type": "Change by land type",
+              "transition_matrix": "Land-use transition matrix (ha; before in rows, after in "
+                                   "columns)",
+              "extent_account": "Extent account (SEEA-EA, ha)"}
+    tables = [_csv_block(change_dir, rel, titles.get(Path(rel).stem, Path(rel).stem))
+              for rel in cm.get("tables", [])]
+    sections.append(_section("tables", "Tables", "\n".join(tables)))
+    nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
+           ("change", "Change"), ("tables", "Tables")]
+    if reproduction is not None:
+        sections.append(_section("reproduction", "Reproduction of Xu et al.",
+                                 _reproduction_section(reproduction, compare_dir, as_stated_gep)))
+        nav.append(("reproduction", "Reproduction"))
+    names = " → ".join(m.get("name", s) for s, m in runs.items())
+    alignment = ", ".join(f"{k.replace('_', ' ')} {v}"
+                          for k, v in cm.get("alignment", {}).items()) or "n/a"
+    header = (f"<h1>GEP comparison: {_e(names or compare_dir.name)}</h1>"
+              f'<div class="sub">before and after · aligned to the before grid: '
+              f"{_e(alignment)} · gepgeo {_e(cm.get('gepgeo_version', __version__))}</div>")
+    return _page(f"gepgeo comparison: {names or compare_dir.name}", header, nav,
+                 "\n".join(sections))
+
+
+def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
+                         as_stated_gep: dict[str, float] | None = None) -> Path:
+    """Write ``compare_dir/change/report.html`` (and the scenario reports if they lack one).
+
+    Parameters
+    ----------
+    compare_dir : Path
+        The output of ``gepgeo compare`` (``before/``, ``after/``, ``change/``).
+    reproduction : pandas.DataFrame, optional
+        The demo's reproduction table (``id, description, unit, paper, gepgeo, rel_diff, tier,
+        verdict, reason``); adds the "Reproduction of Xu et al." section.
+    as_stated_gep : dict, optional
+        Scenario → GEP (yuan a⁻¹) under ``jinsha-as-stated``, shown in 10⁴ yuan beside the runs'
+        GEP under ``jinsha-as-published``.
+
+    Returns
+    -------
+    Path
+        ``compare_dir/change/report.html``.
+    """
+    compare_dir = Path(compare_dir)
+    for scen in ("before", "after"):
+        run = compare_dir / scen
+        if (run / "manifest.json").is_file() and not (run / "report.html").is_file():
+            write_run_report(run)
+    text = build_compare_report(compare_dir, reproduction, as_stated_gep)
+    return _atomic_write_text(compare_dir / "change" / "report.html", text)
+
+
+# --------------------------------------------------------------------------------------------
+# any output folder
+# --------------------------------------------------------------------------------------------
+
+def write_report(folder: Path) -> list[Path]:
+    """Rebuild the report(s) of any gepgeo output folder (for ``gepgeo report DIR``).
+
+    * a comparison (``DIR/change/manifest.json``), or its ``change`` folder: both scenario
+      reports and the comparison report, with the reproduction section if
+      ``DIR/reproduction.csv`` exists (and the as-stated totals if ``DIR/as_stated_gep.json``,
+      ``{"before": yuan, "after": yuan}``, exists);
+    * a run folder (``DIR/manifest.json``): its report.
+
+    Returns
+    -------
+    list of Path
+        The reports written.
+
+    Raises
+    ------
+    InputFileError
+        ``folder`` is not a gepgeo output folder.
+    """
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    if manifest.is_file() and _read_json(manifest).get("kind") == "comparison":
+        folder = folder.parent
+    if (folder / "change" / "manifest.json").is_file():
+        written = [write_run_report(folder / s) for s in ("before", "after")
+                   if (folder / s / "manifest.json").is_file()]
+        rep_path = folder / "reproduction.csv"
+        rep = pd.read_csv(rep_path) if rep_path.is_file() else None
+        stated_path = folder / "as_stated_gep.json"
+        stated = _read_json(stated_path) if stated_path.is_file() else None
+        return written + [write_compare_report(folder, rep, stated)]
+    if manifest.is_file():
+        return [write_run_report(folder)]
+    raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
+                         "change/manifest.json); give a run folder or a comparison folder")
