@@ -142,7 +142,23 @@ def test_pair_on_different_grids(tmp_path, dst_crs, shift):
 
 
 def test_grids_that_do_not_overlap(tmp_path):
-    before, moved = _shifted_copy(tmp_path, "EPSG:32648", 5000.0)
+    before, moved = _shifted_copy(tmp_path, "EPSG:32648", 0.0)
+    d = tmp_path / "data" / "jinsha"
+    with rasterio.open(d / "landuse_before.tif") as src:   # the same land use, 50 km away
+        data, prof = src.read(1), src.profile
+    t = prof["transform"]
+    prof.update(transform=Affine(t.a, t.b, t.c + 50_000, t.d, t.e, t.f))
+    for name in ("landuse_moved.tif",):
+        (d / name).unlink()
+        with rasterio.open(d / name, "w", **prof) as dst:
+            dst.write(data, 1)
+    for name in ("rainfall_erosivity_r_moved.tif", "slope_length_steepness_ls_moved.tif"):
+        with rasterio.open(d / name) as src:
+            arr, p2 = src.read(1), src.profile
+        p2.update(transform=prof["transform"], width=data.shape[1], height=data.shape[0])
+        (d / name).unlink()
+        with rasterio.open(d / name, "w", **p2) as dst:
+            dst.write(np.resize(arr, data.shape), 1)
     from gepgeo.errors import GridMismatchError
 
     with pytest.raises(GridMismatchError, match="overlap"):
