@@ -200,6 +200,17 @@ def demo(
                       f"{res.out}/reproduction.csv")
 
 
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder, a comparison folder or its change/ folder.")],
+) -> None:
+    """Rebuild report.html (and the QML styles) of an output folder from its files."""
+    from .report import write_report
+
+    for p in write_report(folder):
+        err_console.print(f"wrote {p}")
+
+
 @profiles_app.callback()
 def _profiles(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is None:

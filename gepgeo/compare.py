@@ -234,8 +234,13 @@ def _price_years(res: RunResult) -> set[Any]:
 
 
 def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool = False,
-                quiet: bool = True, resampling: str = "nearest") -> CompareResult:
+                quiet: bool = True, resampling: str = "nearest",
+                extra: Any = None, report_args: Any = None) -> CompareResult:
     """Run both scenarios and their comparison into ``out`` (complete or not at all).
+
+    ``extra(tmp, before_result, after_result)``, if given, may add files to the comparison
+    folder before it is renamed into place (the demo adds its reproduction table), and
+    ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`.
 
     Raises
     ------
@@ -250,8 +255,8 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
     t0 = time.perf_counter()
     with atomic_folder(Path(out), overwrite=overwrite) as tmp:
-        rb = run_pipeline(before, tmp / "before", quiet=quiet)
-        ra = run_pipeline(after, tmp / "after", quiet=quiet)
+        rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before")
+        ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after")
         yb, ya = _price_years(rb), _price_years(ra)
         if yb and ya and yb != ya:
             raise ConfigError(f"the scenarios' prices are of different years ({sorted(yb)} vs "
@@ -281,6 +286,13 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
             "versions": _versions(), "timings_s": {"total_s": time.perf_counter() - t0},
         }
         (change / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if extra is not None:
+            extra(tmp, rb, ra)
+        from .report import write_compare_report
+        from .styles import style_maps
+
+        style_maps(change)
+        write_compare_report(tmp, **(report_args or {}))
     for r, name in ((rb, "before"), (ra, "after")):
         r.out = Path(out) / name
     return CompareResult(Path(out), rb, ra, svc, lt, tm, ext)

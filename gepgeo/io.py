@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 import rioxarray
 import xarray as xr
 from affine import Affine
@@ -368,5 +369,12 @@ def copy_to_cog(src_path: Path, dst_path: Path, *, codec: str = "deflate") -> No
     opts = {"zstd": {"COMPRESS": "ZSTD", "LEVEL": 1, "PREDICTOR": "FLOATING_POINT"},
             "deflate": {"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT"},
             "none": {"COMPRESS": "NONE"}}[codec]
-    rasterio.shutil.copy(src_path, dst_path, driver="COG", OVERVIEWS="AUTO",
+    with rasterio.open(src_path) as src:
+        side = max(src.width, src.height)
+    # GDAL adds overview levels until the raster fits one block: pick a block size below half
+    # the raster's side so that even a small raster gets at least one overview
+    block = 512
+    while block > 16 and block * 2 > side:
+        block //= 2
+    rasterio.shutil.copy(src_path, dst_path, driver="COG", OVERVIEWS="AUTO", BLOCKSIZE=block,
                          RESAMPLING="AVERAGE", NUM_THREADS=os.cpu_count() or 1, **opts)

@@ -525,7 +525,8 @@ def account(pipe: Pipeline) -> pd.DataFrame:
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,
                  quiet: bool = True, extra_maps: list[str] | None = None,
                  scheduler_address: str | None = None,
-                 workers: int | None = None) -> RunResult:
+                 workers: int | None = None, report: bool = True,
+                 final_path: Path | None = None) -> RunResult:
     """Run a pipeline end to end into the run folder ``out`` (or the pipeline's ``output``).
 
     Raises
@@ -572,10 +573,16 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
         zone_files = (_write_zone_tables(prep, res["zone_totals"], tables)
                       if res["zone_totals"] is not None else [])
-        manifest = _manifest(prep, res, target, time.perf_counter() - t0)
+        manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0)
         manifest["tables"] += zone_files
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
+        if report:
+            from .report import write_run_report
+            from .styles import style_maps
+
+            style_maps(tmp)
+            write_run_report(tmp)
     return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest)
 
 
@@ -600,7 +607,10 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                  "crs": info.crs.to_string() if info.crs else None,
                  "transform": list(info.transform)[:6], "shape": list(info.shape)},
         "land_use": {"codes": {str(k): v for k, v in pipe.land_use.codes.items()},
-                     "no_services": list(pipe.no_services)},
+                     "no_services": list(pipe.no_services),
+                     "nodata": (pipe.land_use.nodata if pipe.land_use.nodata is not None
+                                else info.nodata),
+                     "nodata_source": "pipeline" if pipe.land_use.nodata is not None else "file"},
         "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
                       "price_year": p.price_year} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,

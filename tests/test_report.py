@@ -220,12 +220,14 @@ def test_write_report_dispatch(demo, tmp_path, monkeypatch):
     out = demo.out
     expected = [out / "before" / "report.html", out / "after" / "report.html",
                 out / "change" / "report.html"]
+    stated = json.loads((out / "as_stated_gep.json").read_text())   # written by the demo
+    assert set(stated) == {"before", "after"}
     assert write_report(out) == expected
     assert calls == [("run", out / "before"), ("run", out / "after"),
-                     ("compare", out, 187, None)]
+                     ("compare", out, 187, stated)]
     calls.clear()
     assert write_report(out / "change") == expected          # the change folder: same thing
-    assert calls[-1] == ("compare", out, 187, None)
+    assert calls[-1] == ("compare", out, 187, stated)
     calls.clear()
     assert write_report(out / "before") == [out / "before" / "report.html"]
     assert calls == [("run", out / "before")]
