@@ -134,7 +134,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     zones_raw = rest[nl:nl + nzl]
     area_blk = rest[nl + nzl]
     (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
-     lay_offset, lay_low, lay_high, param_of_layer, zone_offset, table, supplies, on, dyn, need,
+     lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need,
      modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out_dtype, nslot,
      nclass, domain_policy, layer_names, stack_dtype) = static
     ny, nx = lu.shape
@@ -157,7 +157,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     stats = np.zeros(2 + nl, dtype=np.int64)
     K.gep_block(lu64, lu_nodata, lu_has_nodata, lut, lut_offset,
                 layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-                param_of_layer, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
+                src, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
                 msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out, acc, stats)
     K.finish_block(acc, dclass, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
@@ -384,7 +384,6 @@ def build_dataset(
     small = all(a.dtype in (np.float32, np.uint8, np.int8, np.uint16, np.int16)
                 for a in layer_arrays)
     stack_dtype = np.dtype(np.float32 if small else np.float64)
-    param_of_layer = np.array([PARAM_INDEX[pv.key] for pv in pl.rasters], dtype=np.int64)
     dyn = (pl.need != 0).astype(np.uint8)
     mstart, mstop, value_idx = K.service_layout()
     dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
@@ -393,7 +392,7 @@ def build_dataset(
         np.int64(lu_nodata_val), bool(lu_has_nd), lut, np.int64(lut_offset),
         np.array(nodata_vals, dtype=np.float64), np.array(has_nd, dtype=np.uint8),
         np.array(scales, dtype=np.float64), np.array(offsets, dtype=np.float64),
-        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64), param_of_layer,
+        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64), pl.src,
         zone_offset, pl.table, pl.supplies, pl.services_on, dyn, pl.need, pl.modes,
         K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, map_idx,
         np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype,

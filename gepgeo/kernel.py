@@ -122,92 +122,166 @@ S_AG, S_W, S_S, S_A, S_C, S_O, S_CL, S_L = (SERVICE_INDEX[n] for n in (
     "agriculture", "water", "soil", "air", "carbon", "oxygen", "climate", "landscape"))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _services(pv, modes, on, ok, dens):
-    """Evaluate every enabled, valid service at one pixel into ``dens`` (per-ha densities).
+@njit(cache=True, nogil=True, error_model="numpy")
+def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
+    """Evaluate the enabled services at pixels ``0..n-1`` of a row into ``dens[j]`` (per-ha
+    densities) where ``ok[j, s]``; ``clamp_out[j]`` = 1 where a water deficit was clamped.
 
-    Returns 1 when the water balance was clamped from a deficit to 0, else 0.
+    Pixel j has land type ``cls[j]`` (skipped when negative). Parameter p comes from the
+    raster row ``vals[src[p], j]`` when ``src[p] >= 0``, else from the table ``pv[p, cls[j]]``.
+    Written for speed: one call per row (a numba call with array arguments costs ~50 ns of
+    reference counting), loop invariants hoisted, parameters read into locals rather than
+    written back to an array (stores that may alias made every load in the loop reload).
     """
-    clamped = 0
-    if on[S_AG] and ok[S_AG]:
-        if modes[3] == 0:
-            v = pv[P_AVALUE]
-            dens[M_AG_MASS] = 0.0
-        else:
-            mass = pv[P_CYIELD]
-            dens[M_AG_MASS] = mass
-            v = mass * pv[P_CPRICE_CROP]
-        dens[M_AG_V] = v
-        dens[M_AG_AREA] = 1.0 if v > 0.0 else 0.0
-    if on[S_W] and ok[S_W]:
-        wm = modes[0]
-        if wm == 0:
-            depth = pv[P_DEPTH]
-        elif wm == 1:
-            depth = balance_depth(pv[P_PRECIP], pv[P_PRECIP] * pv[P_RCOEF], pv[P_ET])
-        else:
-            depth = balance_depth(pv[P_PRECIP], pv[P_RUNOFF], pv[P_ET])
-        if depth < 0.0 and modes[4] == 0:
-            depth = 0.0
-            clamped = 1
-        q = water_volume(depth)
-        dens[M_W_Q] = q
-        dens[M_W_V] = q * pv[P_WPRICE]
-    if on[S_S] and ok[S_S]:
-        qsr = soil_retention(pv[P_R], pv[P_K], pv[P_LS], pv[P_C], pv[P_P])
-        lrho = pv[P_LRHO] if modes[1] == 0 else pv[P_LAMBDA] / pv[P_RHO]
-        vol = sediment_volume(qsr, lrho)
-        fn = fertilizer_equivalent(qsr, pv[P_CN], pv[P_AN])
-        fp = fertilizer_equivalent(qsr, pv[P_CP], pv[P_AP])
-        dens[M_S_Q] = qsr
-        dens[M_S_VOL] = vol
-        dens[M_S_N] = fn
-        dens[M_S_P] = fp
-        dens[M_S_VSED] = vol * pv[P_DREDGE]
-        dens[M_S_VN] = fn * pv[P_PN]
-        dens[M_S_VP] = fp * pv[P_PP]
-        if modes[5] == 1:
-            fk = fertilizer_equivalent(qsr, pv[P_CK], pv[P_AK])
-            dens[M_S_K] = fk
-            dens[M_S_VK] = fk * pv[P_PK]
-        else:
-            dens[M_S_K] = 0.0
-            dens[M_S_VK] = 0.0
-        dens[M_S_V] = dens[M_S_VSED] + dens[M_S_VN] + dens[M_S_VP] + dens[M_S_VK]
-    if on[S_A] and ok[S_A]:
-        m = pv[P_AIRM]
-        so2 = pv[P_SO2] * m
-        nox = pv[P_NOX] * m
-        dust = pv[P_DUST] * m
-        dens[M_A_SO2] = so2
-        dens[M_A_NOX] = nox
-        dens[M_A_DUST] = dust
-        dens[M_A_VSO2] = so2 * pv[P_CSO2]
-        dens[M_A_VNOX] = nox * pv[P_CNOX]
-        dens[M_A_VDUST] = dust * pv[P_CDUST]
-        dens[M_A_V] = dens[M_A_VSO2] + dens[M_A_VNOX] + dens[M_A_VDUST]
-    if (on[S_C] and ok[S_C]) or (on[S_O] and ok[S_O]):
-        cf = carbon_fixed(pv[P_CRATE], pv[P_BETA])
-        co2 = pv[P_CO2C] * cf
-        if on[S_C] and ok[S_C]:
-            dens[M_C_C] = cf
-            dens[M_C_CO2] = co2
-            dens[M_C_V] = co2 * pv[P_CPRICE]
-        if on[S_O] and ok[S_O]:
-            o2 = pv[P_O2CO2] * co2
-            dens[M_O_O2] = o2
-            dens[M_O_V] = o2 * pv[P_O2PRICE]
-    if on[S_CL] and ok[S_CL]:
-        e = cooling_energy(pv[P_HEAT], pv[P_DAYS], pv[P_EER])
-        dens[M_CL_E] = e
-        dens[M_CL_V] = e * pv[P_ELEC]
-    if on[S_L] and ok[S_L]:
-        gv = pv[P_GVALUE] if modes[2] == 0 else pv[P_GPRICE] * pv[P_GYIELD]
-        dens[M_L_V] = landscape_value(pv[P_EQF], pv[P_EQK], gv)
-    return clamped
+    l_P_AIRM = src[P_AIRM]
+    l_P_AK = src[P_AK]
+    l_P_AN = src[P_AN]
+    l_P_AP = src[P_AP]
+    l_P_AVALUE = src[P_AVALUE]
+    l_P_BETA = src[P_BETA]
+    l_P_C = src[P_C]
+    l_P_CDUST = src[P_CDUST]
+    l_P_CK = src[P_CK]
+    l_P_CN = src[P_CN]
+    l_P_CNOX = src[P_CNOX]
+    l_P_CO2C = src[P_CO2C]
+    l_P_CP = src[P_CP]
+    l_P_CPRICE = src[P_CPRICE]
+    l_P_CPRICE_CROP = src[P_CPRICE_CROP]
+    l_P_CRATE = src[P_CRATE]
+    l_P_CSO2 = src[P_CSO2]
+    l_P_CYIELD = src[P_CYIELD]
+    l_P_DAYS = src[P_DAYS]
+    l_P_DEPTH = src[P_DEPTH]
+    l_P_DREDGE = src[P_DREDGE]
+    l_P_DUST = src[P_DUST]
+    l_P_EER = src[P_EER]
+    l_P_ELEC = src[P_ELEC]
+    l_P_EQF = src[P_EQF]
+    l_P_EQK = src[P_EQK]
+    l_P_ET = src[P_ET]
+    l_P_GPRICE = src[P_GPRICE]
+    l_P_GVALUE = src[P_GVALUE]
+    l_P_GYIELD = src[P_GYIELD]
+    l_P_HEAT = src[P_HEAT]
+    l_P_K = src[P_K]
+    l_P_LAMBDA = src[P_LAMBDA]
+    l_P_LRHO = src[P_LRHO]
+    l_P_LS = src[P_LS]
+    l_P_NOX = src[P_NOX]
+    l_P_O2CO2 = src[P_O2CO2]
+    l_P_O2PRICE = src[P_O2PRICE]
+    l_P_P = src[P_P]
+    l_P_PK = src[P_PK]
+    l_P_PN = src[P_PN]
+    l_P_PP = src[P_PP]
+    l_P_PRECIP = src[P_PRECIP]
+    l_P_R = src[P_R]
+    l_P_RCOEF = src[P_RCOEF]
+    l_P_RHO = src[P_RHO]
+    l_P_RUNOFF = src[P_RUNOFF]
+    l_P_SO2 = src[P_SO2]
+    l_P_WPRICE = src[P_WPRICE]
+    on_S_A = on[S_A] != 0
+    on_S_AG = on[S_AG] != 0
+    on_S_C = on[S_C] != 0
+    on_S_CL = on[S_CL] != 0
+    on_S_L = on[S_L] != 0
+    on_S_O = on[S_O] != 0
+    on_S_S = on[S_S] != 0
+    on_S_W = on[S_W] != 0
+    mode0 = modes[0]
+    mode1 = modes[1]
+    mode2 = modes[2]
+    mode3 = modes[3]
+    mode4 = modes[4]
+    mode5 = modes[5]
+    for j in range(n):
+        c = cls[j]
+        if c < 0:
+            continue
+        clamped = 0
+        if (on_S_AG and ok[j, S_AG] != 0):
+            if mode3 == 0:
+                v = (vals[l_P_AVALUE, j] if l_P_AVALUE >= 0 else pv[P_AVALUE, c])
+                dens[j, M_AG_MASS] = 0.0
+            else:
+                mass = (vals[l_P_CYIELD, j] if l_P_CYIELD >= 0 else pv[P_CYIELD, c])
+                dens[j, M_AG_MASS] = mass
+                v = mass * (vals[l_P_CPRICE_CROP, j] if l_P_CPRICE_CROP >= 0 else pv[P_CPRICE_CROP, c])
+            dens[j, M_AG_V] = v
+            dens[j, M_AG_AREA] = 1.0 if v > 0.0 else 0.0
+        if (on_S_W and ok[j, S_W] != 0):
+            wm = mode0
+            if wm == 0:
+                depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
+            elif wm == 1:
+                depth = balance_depth((vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]), (vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]) * (vals[l_P_RCOEF, j] if l_P_RCOEF >= 0 else pv[P_RCOEF, c]), (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c]))
+            else:
+                depth = balance_depth((vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]), (vals[l_P_RUNOFF, j] if l_P_RUNOFF >= 0 else pv[P_RUNOFF, c]), (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c]))
+            if depth < 0.0 and mode4 == 0:
+                depth = 0.0
+                clamped = 1
+            q = water_volume(depth)
+            dens[j, M_W_Q] = q
+            dens[j, M_W_V] = q * (vals[l_P_WPRICE, j] if l_P_WPRICE >= 0 else pv[P_WPRICE, c])
+        if (on_S_S and ok[j, S_S] != 0):
+            qsr = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
+            lrho = (vals[l_P_LRHO, j] if l_P_LRHO >= 0 else pv[P_LRHO, c]) if mode1 == 0 else (vals[l_P_LAMBDA, j] if l_P_LAMBDA >= 0 else pv[P_LAMBDA, c]) / (vals[l_P_RHO, j] if l_P_RHO >= 0 else pv[P_RHO, c])
+            vol = sediment_volume(qsr, lrho)
+            fn = fertilizer_equivalent(qsr, (vals[l_P_CN, j] if l_P_CN >= 0 else pv[P_CN, c]), (vals[l_P_AN, j] if l_P_AN >= 0 else pv[P_AN, c]))
+            fp = fertilizer_equivalent(qsr, (vals[l_P_CP, j] if l_P_CP >= 0 else pv[P_CP, c]), (vals[l_P_AP, j] if l_P_AP >= 0 else pv[P_AP, c]))
+            dens[j, M_S_Q] = qsr
+            dens[j, M_S_VOL] = vol
+            dens[j, M_S_N] = fn
+            dens[j, M_S_P] = fp
+            dens[j, M_S_VSED] = vol * (vals[l_P_DREDGE, j] if l_P_DREDGE >= 0 else pv[P_DREDGE, c])
+            dens[j, M_S_VN] = fn * (vals[l_P_PN, j] if l_P_PN >= 0 else pv[P_PN, c])
+            dens[j, M_S_VP] = fp * (vals[l_P_PP, j] if l_P_PP >= 0 else pv[P_PP, c])
+            if mode5 == 1:
+                fk = fertilizer_equivalent(qsr, (vals[l_P_CK, j] if l_P_CK >= 0 else pv[P_CK, c]), (vals[l_P_AK, j] if l_P_AK >= 0 else pv[P_AK, c]))
+                dens[j, M_S_K] = fk
+                dens[j, M_S_VK] = fk * (vals[l_P_PK, j] if l_P_PK >= 0 else pv[P_PK, c])
+            else:
+                dens[j, M_S_K] = 0.0
+                dens[j, M_S_VK] = 0.0
+            dens[j, M_S_V] = dens[j, M_S_VSED] + dens[j, M_S_VN] + dens[j, M_S_VP] + dens[j, M_S_VK]
+        if (on_S_A and ok[j, S_A] != 0):
+            m = (vals[l_P_AIRM, j] if l_P_AIRM >= 0 else pv[P_AIRM, c])
+            so2 = (vals[l_P_SO2, j] if l_P_SO2 >= 0 else pv[P_SO2, c]) * m
+            nox = (vals[l_P_NOX, j] if l_P_NOX >= 0 else pv[P_NOX, c]) * m
+            dust = (vals[l_P_DUST, j] if l_P_DUST >= 0 else pv[P_DUST, c]) * m
+            dens[j, M_A_SO2] = so2
+            dens[j, M_A_NOX] = nox
+            dens[j, M_A_DUST] = dust
+            dens[j, M_A_VSO2] = so2 * (vals[l_P_CSO2, j] if l_P_CSO2 >= 0 else pv[P_CSO2, c])
+            dens[j, M_A_VNOX] = nox * (vals[l_P_CNOX, j] if l_P_CNOX >= 0 else pv[P_CNOX, c])
+            dens[j, M_A_VDUST] = dust * (vals[l_P_CDUST, j] if l_P_CDUST >= 0 else pv[P_CDUST, c])
+            dens[j, M_A_V] = dens[j, M_A_VSO2] + dens[j, M_A_VNOX] + dens[j, M_A_VDUST]
+        if ((on_S_C and ok[j, S_C] != 0)) or ((on_S_O and ok[j, S_O] != 0)):
+            cf = carbon_fixed((vals[l_P_CRATE, j] if l_P_CRATE >= 0 else pv[P_CRATE, c]), (vals[l_P_BETA, j] if l_P_BETA >= 0 else pv[P_BETA, c]))
+            co2 = (vals[l_P_CO2C, j] if l_P_CO2C >= 0 else pv[P_CO2C, c]) * cf
+            if (on_S_C and ok[j, S_C] != 0):
+                dens[j, M_C_C] = cf
+                dens[j, M_C_CO2] = co2
+                dens[j, M_C_V] = co2 * (vals[l_P_CPRICE, j] if l_P_CPRICE >= 0 else pv[P_CPRICE, c])
+            if (on_S_O and ok[j, S_O] != 0):
+                o2 = (vals[l_P_O2CO2, j] if l_P_O2CO2 >= 0 else pv[P_O2CO2, c]) * co2
+                dens[j, M_O_O2] = o2
+                dens[j, M_O_V] = o2 * (vals[l_P_O2PRICE, j] if l_P_O2PRICE >= 0 else pv[P_O2PRICE, c])
+        if (on_S_CL and ok[j, S_CL] != 0):
+            e = cooling_energy((vals[l_P_HEAT, j] if l_P_HEAT >= 0 else pv[P_HEAT, c]), (vals[l_P_DAYS, j] if l_P_DAYS >= 0 else pv[P_DAYS, c]), (vals[l_P_EER, j] if l_P_EER >= 0 else pv[P_EER, c]))
+            dens[j, M_CL_E] = e
+            dens[j, M_CL_V] = e * (vals[l_P_ELEC, j] if l_P_ELEC >= 0 else pv[P_ELEC, c])
+        if (on_S_L and ok[j, S_L] != 0):
+            gv = (vals[l_P_GVALUE, j] if l_P_GVALUE >= 0 else pv[P_GVALUE, c]) if mode2 == 0 else (vals[l_P_GPRICE, j] if l_P_GPRICE >= 0 else pv[P_GPRICE, c]) * (vals[l_P_GYIELD, j] if l_P_GYIELD >= 0 else pv[P_GYIELD, c])
+            dens[j, M_L_V] = landscape_value((vals[l_P_EQF, j] if l_P_EQF >= 0 else pv[P_EQF, c]), (vals[l_P_EQK, j] if l_P_EQK >= 0 else pv[P_EQK, c]), gv)
+        clamp_out[j] = clamped
 
 
-@njit(cache=True, nogil=True)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def class_densities(table, supplies, on, modes, nmeas):
     """Densities of every service for each land type from constants and tables alone.
 
@@ -218,21 +292,20 @@ def class_densities(table, supplies, on, modes, nmeas):
     nparam, nclass = table.shape
     dclass = np.zeros((nclass, nmeas), dtype=np.float64)
     clamp = np.zeros(nclass, dtype=np.uint8)
-    ok = np.ones(on.shape[0], dtype=np.uint8)
-    pv = np.empty(nparam, dtype=np.float64)
+    ok = np.ones((nclass, on.shape[0]), dtype=np.uint8)
+    cls = np.empty(nclass, dtype=np.int64)
     for c in range(nclass):
-        if supplies[c] == 0:
-            continue
-        for p in range(nparam):
-            pv[p] = table[p, c]
-        clamp[c] = _services(pv, modes, on, ok, dclass[c])
+        cls[c] = c if supplies[c] != 0 else -1
+    no_layers = np.empty((0, nclass), dtype=np.float64)
+    no_src = np.full(nparam, -1, dtype=np.int64)
+    _services_row(table, cls, nclass, no_layers, no_src, modes, on, ok, dclass, clamp)
     return dclass, clamp
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
               layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-              param_of_layer, zones, zone_offset, area,
+              src, zones, zone_offset, area,
               table, supplies, on, dyn, need, modes, msvc, mstart, mstop, value_idx,
               dclass, clamp_class, map_idx, out, acc, stats):
     """Compute all services for one block, write density maps and accumulate totals.
@@ -258,8 +331,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Decoding ``raw · scale + offset`` into the parameter's canonical unit.
     lay_low, lay_high : float64[nl]
         Domain of each layer's parameter; a decoded value outside it is left out and counted.
-    param_of_layer : int64[nl]
-        Parameter slot each layer supplies.
+    src : int64[nparam]
+        Layer that supplies each parameter (-1: the table).
     zones : int32[nzl, ny, nx]
         Zone index of each pixel for each zone layer (-1 outside every zone).
     zone_offset : int64[nzl]
@@ -304,121 +377,179 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     nmaps = map_idx.shape[0]
     nlut = lut.shape[0]
     area_cols = area.shape[1]
-    # per-class scratch parameter vectors: table values, raster slots overwritten per pixel
-    pvc = np.empty((nclass, nparam), dtype=np.float64)
-    for c in range(nclass):
-        for p in range(nparam):
-            pvc[c, p] = table[p, c]
+    nan = np.nan
+    # --- per block: what does not depend on the pixel
     dyn_on = np.zeros(nserv, dtype=np.uint8)
-    any_dyn = False
+    n_dyn = 0
     for s in range(nserv):
-        if on[s] and dyn[s]:
+        if on[s] != 0 and dyn[s] != 0:
             dyn_on[s] = 1
-            any_dyn = True
+            n_dyn += 1
     gep_const = np.zeros(nclass, dtype=np.float64)
     for c in range(nclass):
         for s in range(nserv):
-            if on[s] and not dyn[s]:
+            if on[s] != 0 and dyn[s] == 0:
                 gep_const[c] += dclass[c, value_idx[s]]
-    water = S_W
-    water_dyn = dyn_on[water] == 1
-    vals = np.empty(max(nl, 1), dtype=np.float64)
-    pv = np.empty(nparam, dtype=np.float64)
-    ok = np.zeros(nserv, dtype=np.uint8)
-    dens = np.zeros(nmeas, dtype=np.float64)
-    slots = np.empty(nzl + 1, dtype=np.int64)
-    nan = np.nan
+    water_dyn = dyn_on[S_W] == 1
+    water_const = on[S_W] == 1 and not water_dyn
+    # --- row buffers, reused for every row of the block
+    cls = np.empty(nx, dtype=np.int64)
+    arow = np.empty(nx, dtype=np.float64)
+    vals = np.empty((max(nl, 1), nx), dtype=np.float64)
+    bits = np.zeros(nx, dtype=np.int64)
+    ok = np.ones((nx, nserv), dtype=np.uint8)           # per pixel, per service
+    dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (dynamic services)
+    gep = np.empty(nx, dtype=np.float64)
+    gep_ok = np.ones(nx, dtype=np.uint8)
+    clamped = np.zeros(nx, dtype=np.uint8)
+    dclamp = np.zeros(nx, dtype=np.uint8)
+    dcls = np.empty(nx, dtype=np.int64)
+    slot = np.empty(nx, dtype=np.int64)
     for i in range(ny):
+        # 1. land type of each pixel (-1 nodata, -2 undeclared code) and its area
         for j in range(nx):
             code = lu[i, j]
             if lu_has_nodata and code == lu_nodata:
-                stats[0] += 1
-                for m in range(nmaps):
-                    out[m, i, j] = nan
+                cls[j] = -1
                 continue
             li = code - lut_offset
-            cls = -1
+            c = -2
             if li >= 0 and li < nlut:
-                cls = lut[li]
-            if cls < 0:
+                c = lut[li]
+                if c < 0:
+                    c = -2
+            cls[j] = c
+        for j in range(nx):
+            if cls[j] == -1:
+                stats[0] += 1
+            elif cls[j] == -2:
                 stats[1] += 1
-                for m in range(nmaps):
-                    out[m, i, j] = nan
-                continue
-            a = area[i, j if area_cols > 1 else 0]
-            supplying = supplies[cls] != 0
-            gep = 0.0
-            gep_ok = True
-            clamped = 0
-            if supplying:
-                gep = gep_const[cls]
-                if on[water] and not water_dyn:
-                    clamped = clamp_class[cls]
-                if any_dyn:
-                    bits = 0
-                    for layer in range(nl):
-                        raw = layers[layer, i, j]
-                        if np.isnan(raw) or (lay_has_nodata[layer] and raw == lay_nodata[layer]):
-                            continue
-                        v = raw * lay_scale[layer] + lay_offset[layer]
-                        if v < lay_low[layer] or v > lay_high[layer]:
+            arow[j] = area[i, j if area_cols > 1 else 0]
+        # 2. decode and validate the layers
+        if n_dyn > 0:
+            for j in range(nx):
+                bits[j] = 0
+            for layer in range(nl):
+                sc = lay_scale[layer]
+                of = lay_offset[layer]
+                lo = lay_low[layer]
+                hi = lay_high[layer]
+                hnd = lay_has_nodata[layer] != 0
+                nd = lay_nodata[layer]
+                bit = np.int64(1) << layer
+                for j in range(nx):
+                    raw = layers[layer, i, j]
+                    v = raw * sc + of
+                    good = not (np.isnan(raw) or (hnd and raw == nd))
+                    if good and (v < lo or v > hi):
+                        good = False
+                        if cls[j] >= 0:
                             stats[2 + layer] += 1
-                            continue
-                        vals[layer] = v
-                        bits |= 1 << layer
-                    for p in range(nparam):
-                        pv[p] = pvc[cls, p]
-                    for layer in range(nl):
-                        pv[param_of_layer[layer]] = vals[layer] if (bits >> layer) & 1 else nan
-                    for s in range(nserv):
-                        ok[s] = 1 if (dyn_on[s] and (bits & need[s]) == need[s]) else 0
-                    c2 = _services(pv, modes, dyn_on, ok, dens)
-                    if water_dyn:
-                        clamped = c2
-                    for s in range(nserv):
-                        if dyn_on[s]:
-                            if ok[s]:
-                                gep += dens[value_idx[s]]
-                            else:
-                                gep_ok = False
-            # maps
-            for m in range(nmaps):
-                k = map_idx[m]
-                s = msvc[k]
-                if s < 0:
-                    out[m, i, j] = gep if gep_ok else nan
-                elif not supplying:
-                    out[m, i, j] = 0.0
-                elif dyn[s]:
-                    out[m, i, j] = dens[k] if ok[s] else nan
+                    vals[layer, j] = v if good else nan
+                    if good:
+                        bits[j] |= bit
+        # 3. services: class constants, plus the services that read a raster (one call per row)
+        for j in range(nx):
+            c = cls[j]
+            dcls[j] = -1
+            if c < 0:
+                continue
+            if supplies[c] == 0:
+                gep[j] = 0.0
+                gep_ok[j] = 1
+                clamped[j] = 0
+                continue
+            gep[j] = gep_const[c]
+            gep_ok[j] = 1
+            clamped[j] = clamp_class[c] if water_const else 0
+            dcls[j] = c
+        if n_dyn > 0:
+            for s in range(nserv):     # validity of each raster-reading service, pixel by pixel
+                if dyn_on[s] == 0:
+                    continue
+                ns_ = need[s]
+                for j in range(nx):
+                    ok[j, s] = 1 if (dcls[j] >= 0 and (bits[j] & ns_) == ns_) else 0
+            _services_row(table, dcls, nx, vals, src, modes, dyn_on, ok, dens, dclamp)
+            if water_dyn:
+                for j in range(nx):
+                    if dcls[j] >= 0:
+                        clamped[j] = dclamp[j]
+            for s in range(nserv):
+                if dyn_on[s] == 0:
+                    continue
+                kv = value_idx[s]
+                for j in range(nx):
+                    if dcls[j] >= 0:
+                        if ok[j, s] != 0:
+                            gep[j] += dens[j, kv]
+                        else:
+                            gep_ok[j] = 0
+        # 4. maps, one band at a time
+        for m in range(nmaps):
+            k = map_idx[m]
+            s = msvc[k]
+            if s < 0:
+                for j in range(nx):
+                    out[m, i, j] = gep[j] if (cls[j] >= 0 and gep_ok[j] != 0) else nan
+            elif dyn[s] != 0:
+                for j in range(nx):
+                    c = cls[j]
+                    if c < 0:
+                        out[m, i, j] = nan
+                    elif supplies[c] == 0:
+                        out[m, i, j] = 0.0
+                    else:
+                        out[m, i, j] = dens[j, k] if ok[j, s] != 0 else nan
+            else:
+                for j in range(nx):
+                    c = cls[j]
+                    out[m, i, j] = dclass[c, k] if c >= 0 else nan
+        # 5. accumulate into the whole grid (slot 0) and each zone layer's zone
+        for t in range(nzl + 1):
+            for j in range(nx):
+                c = cls[j]
+                slot[j] = -1
+                if c < 0:
+                    continue
+                if t == 0:
+                    slot[j] = 0
                 else:
-                    out[m, i, j] = dclass[cls, k]
-            # accumulators: whole grid and each zone layer's zone
-            slots[0] = 0
-            nslots = 1
-            for zl in range(nzl):
-                z = zones[zl, i, j]
-                if z >= 0:
-                    slots[nslots] = 1 + zone_offset[zl] + z
-                    nslots += 1
-            for t in range(nslots):
-                sl = slots[t]
-                acc[sl, cls, COL_AREA] += a
-                acc[sl, cls, COL_PIXELS] += 1.0
-                if clamped:
-                    acc[sl, cls, COL_CLAMP_N] += 1.0
-                    acc[sl, cls, COL_CLAMP_HA] += a
-                if supplying and any_dyn:
-                    for s in range(nserv):
-                        if dyn_on[s]:
-                            if ok[s]:
-                                for k in range(mstart[s], mstop[s]):
-                                    acc[sl, cls, k] += dens[k] * a
-                            else:
-                                acc[sl, cls, COL_EXCL_N + s] += 1.0
-                                acc[sl, cls, COL_EXCL_HA + s] += a
-                    if not gep_ok:
-                        acc[sl, cls, COL_GEP_NODATA_HA] += a
+                    z = zones[t - 1, i, j]
+                    if z >= 0:
+                        slot[j] = 1 + zone_offset[t - 1] + z
+            for j in range(nx):
+                sl = slot[j]
+                if sl < 0:
+                    continue
+                c = cls[j]
+                a = arow[j]
+                acc[sl, c, COL_AREA] += a
+                acc[sl, c, COL_PIXELS] += 1.0
+                if clamped[j] != 0:
+                    acc[sl, c, COL_CLAMP_N] += 1.0
+                    acc[sl, c, COL_CLAMP_HA] += a
+                if dcls[j] >= 0 and gep_ok[j] == 0:
+                    acc[sl, c, COL_GEP_NODATA_HA] += a
+            if n_dyn == 0:
+                continue
+            for s in range(nserv):
+                if dyn_on[s] == 0:
+                    continue
+                k0 = mstart[s]
+                k1 = mstop[s]
+                for j in range(nx):
+                    sl = slot[j]
+                    if sl < 0 or dcls[j] < 0:
+                        continue
+                    c = dcls[j]
+                    a = arow[j]
+                    if ok[j, s] != 0:
+                        for k in range(k0, k1):
+                            acc[sl, c, k] += dens[j, k] * a
+                    else:
+                        acc[sl, c, COL_EXCL_N + s] += 1.0
+                        acc[sl, c, COL_EXCL_HA + s] += a
 
 
 def finish_block(acc: np.ndarray, dclass: np.ndarray, on: np.ndarray, dyn: np.ndarray,
@@ -430,7 +561,7 @@ def finish_block(acc: np.ndarray, dclass: np.ndarray, on: np.ndarray, dyn: np.nd
     """
     area = acc[:, :, COL_AREA]
     for s in range(on.shape[0]):
-        if on[s] and not dyn[s]:
+        if on[s] != 0 and dyn[s] == 0:
             acc[:, :, mstart[s]:mstop[s]] += dclass[None, :, mstart[s]:mstop[s]] * area[:, :, None]
     acc[:, :, M_GEP] = 0.0
     for s in range(on.shape[0]):

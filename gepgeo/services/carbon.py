@@ -12,7 +12,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def carbon_fixed(rate: float, beta: float) -> float:
     """Carbon fixed, rate · (1 + β) (t C ha⁻¹ a⁻¹)."""
     return rate * (1.0 + beta)

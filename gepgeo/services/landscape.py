@@ -12,7 +12,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def landscape_value(factor: float, coefficient: float, grain_value_per_ha: float) -> float:
     """Landscape value per ha, E · k · Pa·Pb (yuan ha⁻¹ a⁻¹)."""
     return factor * coefficient * grain_value_per_ha

@@ -20,7 +20,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def soil_retention(r: float, k: float, ls: float, c: float, p: float) -> float:
     """RUSLE soil retention, potential minus actual soil loss.
 
@@ -43,13 +43,13 @@ def soil_retention(r: float, k: float, ls: float, c: float, p: float) -> float:
     return r * k * ls * (1.0 - c * p)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def sediment_volume(q_sr: float, lambda_over_rho: float) -> float:
     """Sediment kept out of reservoirs, v = q_sr · λ/ρ (m³ ha⁻¹ a⁻¹; λ/ρ in m³ t⁻¹)."""
     return q_sr * lambda_over_rho
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def fertilizer_equivalent(q_sr: float, content_g_per_kg: float, factor: float) -> float:
     """Fertilizer equivalent of a nutrient kept in the soil, q_sr · C_j · 10⁻³ · α_j (t ha⁻¹ a⁻¹).
 

@@ -16,13 +16,13 @@ from numba import njit
 M3_PER_HA_PER_MM = 10.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def balance_depth(precipitation: float, runoff: float, evapotranspiration: float) -> float:
     """Net water conservation depth P − R − ET (mm a⁻¹); may be negative (a deficit)."""
     return precipitation - runoff - evapotranspiration
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def water_volume(depth_mm: float) -> float:
     """Water conserved per ha, 10 · depth (m³ ha⁻¹ a⁻¹) for a depth in mm a⁻¹."""
     return depth_mm * M3_PER_HA_PER_MM
