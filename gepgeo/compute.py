@@ -32,7 +32,6 @@ from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
 from .resolve import ParamValue, Plan, as_param_value, plan
-from .parameters import PARAM_INDEX
 from .services import MEASURES, map_name
 
 __all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]

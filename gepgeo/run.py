@@ -22,6 +22,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -544,6 +545,11 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
     prep = prepare(pipe)
+    # checksums of the inputs, streamed in a background thread while the pass runs (hashlib
+    # releases the GIL), instead of a second serial read afterwards
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gepgeo-sha256")
+    digests = hashing.submit(_input_digests, _input_paths(prep))
+    hashing.shutdown(wait=False)
     address = scheduler_address or pipe.options.scheduler
     nworkers = workers if workers is not None else pipe.options.workers
     with atomic_folder(target, overwrite=overwrite) as tmp, \
@@ -573,7 +579,8 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
         zone_files = (_write_zone_tables(prep, res["zone_totals"], tables)
                       if res["zone_totals"] is not None else [])
-        manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0)
+        manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
+                             digests.result())
         manifest["tables"] += zone_files
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
@@ -586,13 +593,26 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
     return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest)
 
 
-def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float) -> dict[str, Any]:
+def _input_paths(prep: Prepared) -> dict[str, Path]:
+    pipe = prep.pipeline
+    inputs: dict[str, Path] = {}
+    if pipe.source_path:
+        inputs["pipeline"] = pipe.source_path
+    inputs["land_use"] = prep.land_use_info.path
+    inputs.update({k: v.path for k, v in prep.layer_infos.items()})
+    inputs.update({f"zones:{z.name}": z.path for z in prep.zones})
+    return inputs
+
+
+def _input_digests(inputs: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
+    return {k: {"path": str(p), "size_bytes": Path(p).stat().st_size, "sha256": _sha256(Path(p))}
+            for k, p in inputs.items()}
+
+
+def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float,
+              digests: Mapping[str, Any]) -> dict[str, Any]:
     pipe = prep.pipeline
     info = prep.land_use_info
-    inputs = {"land_use": info.path, **{k: v.path for k, v in prep.layer_infos.items()},
-              **{f"zones:{z.name}": z.path for z in prep.zones}}
-    if pipe.source_path:
-        inputs = {"pipeline": pipe.source_path, **inputs}
     stats = dict(zip(res["stat_names"], (int(x) for x in res["stats"])))
     totals = res["totals"]
     from . import kernel as K
@@ -601,8 +621,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "gepgeo_version": __version__,
         "name": pipe.name or (pipe.source_path.stem if pipe.source_path else "run"),
         "output": str(target),
-        "inputs": {k: {"path": str(p), "size_bytes": Path(p).stat().st_size,
-                       "sha256": _sha256(Path(p))} for k, p in inputs.items()},
+        "inputs": dict(digests),
         "grid": {"crs_wkt": info.crs.to_wkt() if info.crs else None,
                  "crs": info.crs.to_string() if info.crs else None,
                  "transform": list(info.transform)[:6], "shape": list(info.shape)},
