@@ -161,6 +161,7 @@ class Options(_Strict):
     chunk_size: int = Field(512, ge=64, le=16384, multiple_of=16)
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False
+    report: bool = True
     scheduler: str | None = None
     workers: int | None = Field(None, ge=1)
 

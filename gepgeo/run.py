@@ -584,7 +584,7 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         manifest["tables"] += zone_files
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
-        if report:
+        if report and pipe.options.report:
             from .report import write_run_report
             from .styles import style_maps
 
