@@ -47,6 +47,16 @@ def _field(rows: np.ndarray, cols: np.ndarray, seed: int, n: int) -> np.ndarray:
     return out
 
 
+def _field_fast(rows: np.ndarray, cols: np.ndarray, seed: int, n: int) -> np.ndarray:
+    """A cheaper smooth field in [0, 1] for huge grids: a sum of 1-D waves in x and in y."""
+    rng = np.random.default_rng(seed)
+    kx, ky = rng.uniform(0.5, 4.0, 2) * 2 * np.pi / max(n, 1)
+    px, py = rng.uniform(0, 2 * np.pi, 2)
+    fx = np.sin(kx * cols + px) + 0.5 * np.sin(3.1 * kx * cols + py)
+    fy = np.sin(ky * rows + py) + 0.5 * np.sin(2.3 * ky * rows + px)
+    return ((fy[:, None] + fx[None, :]) / 3.0 + 1.0) / 2.0
+
+
 def _profile(n: int, dtype: str, nodata: float) -> dict:
     return {"driver": "GTiff", "height": n, "width": n, "count": 1, "dtype": dtype,
             "crs": "EPSG:32648", "transform": Affine(PIXEL, 0, ORIGIN[0], 0, -PIXEL, ORIGIN[1]),
@@ -55,36 +65,67 @@ def _profile(n: int, dtype: str, nodata: float) -> dict:
             "bigtiff": "if_safer"}
 
 
-def generate(n: int, out: Path) -> Path:
-    """Write the inputs and ``pipeline.yaml`` for an n × n grid into ``out``; return the pipeline."""
-    out.mkdir(parents=True, exist_ok=True)
-    dsts = {"land_use": rasterio.open(out / "land_use.tif", "w", **_profile(n, "uint8", 0))}
-    for i, (name, (unit, lo, hi, nd)) in enumerate(LAYERS.items()):
-        dsts[name] = rasterio.open(out / f"{name}.tif", "w", **_profile(n, "float32", nd))
-        dsts[name].units = (unit,)
+def _write_files(n: int, out: Path, names: list[str], fast: bool) -> None:
+    """Write the files ``names`` block by block (each file is written by one process)."""
+    field = _field_fast if fast else _field
+    noise_tile = np.random.default_rng(0).normal(0, 1, (BLOCK, BLOCK))
     noise = np.random.default_rng(0)
+    dsts = {}
+    for name in names:
+        dtype, nd = ("uint8", 0) if name == "land_use" else ("float32", LAYERS[name][3])
+        dsts[name] = rasterio.open(out / f"{name}.tif", "w", **_profile(n, dtype, nd))
+        if name != "land_use":
+            dsts[name].units = (LAYERS[name][0],)
+    layer_index = {name: i for i, name in enumerate(LAYERS)}
     for r0 in range(0, n, BLOCK):
         for c0 in range(0, n, BLOCK):
             h, w = min(BLOCK, n - r0), min(BLOCK, n - c0)
             rows = np.arange(r0, r0 + h, dtype=np.float64)
             cols = np.arange(c0, c0 + w, dtype=np.float64)
             win = Window(c0, r0, w, h)
-            rr, cc = np.meshgrid(rows, cols, indexing="ij")
+            rr = rows[:, None]
+            cc = cols[None, :]
             inside = ((rr - n / 2) / (0.48 * n)) ** 2 + ((cc - n / 2) / (0.47 * n)) ** 2 <= 1.0
-            a = _field(rows, cols, 1, n)
-            b = _field(rows, cols, 2, n)
-            lu = np.select([a > 0.62, a > 0.52, b > 0.6, b > 0.3, a < 0.2],
-                           [1, 2, 3, 4, 5], default=6).astype(np.uint8)
-            lu[~inside] = 0
-            dsts["land_use"].write(lu, 1, window=win)
-            for i, (name, (unit, lo, hi, nd)) in enumerate(LAYERS.items()):
-                f = _field(rows, cols, 10 + i, n)
-                v = (lo + (hi - lo) * f + noise.normal(0, 0.01 * (hi - lo), f.shape))
-                v = np.clip(v, lo, hi).astype(np.float32)
+            for name, dst in dsts.items():
+                if name == "land_use":
+                    a = field(rows, cols, 1, n)
+                    b = field(rows, cols, 2, n)
+                    lu = np.select([a > 0.62, a > 0.52, b > 0.6, b > 0.3, a < 0.2],
+                                   [1, 2, 3, 4, 5], default=6).astype(np.uint8)
+                    lu[~inside] = 0
+                    dst.write(lu, 1, window=win)
+                    continue
+                unit, lo, hi, nd = LAYERS[name]
+                f = field(rows, cols, 10 + layer_index[name], n)
+                eps = noise_tile[:h, :w] if fast else noise.normal(0, 1, f.shape)
+                v = np.clip(lo + (hi - lo) * f + 0.01 * (hi - lo) * eps, lo, hi).astype(np.float32)
                 v[~inside & (cc < n * 0.03)] = nd  # a sliver of layer nodata at the margin
-                dsts[name].write(v, 1, window=win)
+                dst.write(v, 1, window=win)
     for d in dsts.values():
         d.close()
+
+
+def generate(n: int, out: Path, *, fast: bool | None = None, processes: int = 1) -> Path:
+    """Write the inputs and ``pipeline.yaml`` for an n × n grid into ``out``; return the pipeline.
+
+    ``fast`` (default: for n > 12 000) uses separable fields and a repeated noise tile;
+    ``processes`` > 1 writes the files in parallel (each file by one process).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    fast = n > 12000 if fast is None else fast
+    names = ["land_use", *LAYERS]
+    groups = [names[i::processes] for i in range(max(processes, 1))]
+    if processes > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(processes) as pool:
+            pool.starmap(_write_files, [(n, out, g, fast) for g in groups if g])
+    else:
+        _write_files(n, out, names, fast)
+    return _write_pipeline(n, out)
+
+
+def _write_pipeline(n: int, out: Path) -> Path:
     pipeline = {
         "name": f"bench-{n}",
         "land_use": {"path": "land_use.tif", "codes": CLASSES},
@@ -138,8 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("size", type=int)
     ap.add_argument("out", type=Path)
+    ap.add_argument("--processes", type=int, default=1)
     args = ap.parse_args(argv)
-    print(generate(args.size, args.out))
+    print(generate(args.size, args.out, processes=args.processes))
 
 
 if __name__ == "__main__":
