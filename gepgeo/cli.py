@@ -84,17 +84,24 @@ def run(
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Start a local dask.distributed cluster of N worker processes.")] = None,
     strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
+    cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
     from .run import run_pipeline
 
-    pipe = _strict(load_pipeline(pipeline), strict_grid)
+    pipe = _with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers)
     if not quiet:
         _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
     err_console.print(f"wrote {res.out}")
+
+
+def _with_options(pipe, *, cog: bool):  # type: ignore[no-untyped-def]
+    if not cog:
+        return pipe
+    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": True})})
 
 
 def _strict(pipe, strict_grid: bool):  # type: ignore[no-untyped-def]
@@ -154,12 +161,14 @@ def compare(
     resampling: Annotated[str, typer.Option(help="Resampling of the after maps onto the before grid when the grids differ: nearest (default; unchanged pixels give exactly 0), bilinear, average (land use is always nearest).")] = "nearest",
     money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan).")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
+    cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
     from .pipeline import load_pipeline
 
-    res = run_compare(load_pipeline(before), load_pipeline(after), out, overwrite=overwrite,
+    res = run_compare(_with_options(load_pipeline(before), cog=cog),
+                      _with_options(load_pipeline(after), cog=cog), out, overwrite=overwrite,
                       quiet=quiet, resampling=resampling)
     if not quiet:
         _print_change(res, money_unit)

@@ -162,6 +162,7 @@ class Options(_Strict):
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False
     report: bool = True
+    value_maps: bool = True
     scheduler: str | None = None
     workers: int | None = Field(None, ge=1)
 

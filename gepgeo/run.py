@@ -411,7 +411,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     t0 = time.perf_counter()
     enabled = prep.plan.enabled_services
     map_names = [m for m in DEFAULT_MAPS
-                 if m == "gep" or m[: -len("_value")] in enabled]
+                 if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
     for m in list(pipe.maps) + list(extra_maps or []):
         if m not in map_names:
             map_names.append(m)

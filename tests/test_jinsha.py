@@ -144,3 +144,17 @@ def test_demo_writes_reproduction_csv_and_as_stated_totals(demo):
     assert demo.as_stated_gep["after"] / 1e4 == pytest.approx(499.9216, abs=1e-4)
     for sub in ("before", "after", "change"):
         assert (demo.out / sub / "manifest.json").is_file()
+
+
+def test_every_demo_map_is_qgis_ready(demo):
+    """Band description, unit and nodata on every written map; the demo's maps have overviews."""
+    maps = sorted(demo.out.glob("*/maps/*.tif"))
+    assert len(maps) >= 10 + 10 + 9
+    for path in maps:
+        with rasterio.open(path) as src:
+            assert src.descriptions[0], path
+            assert src.units[0], path
+            assert src.nodata is not None and np.isnan(src.nodata), path
+            if path.parent.parent.name in ("before", "after"):
+                assert src.overviews(1), path
+        assert path.with_suffix(".qml").is_file(), path
