@@ -473,26 +473,34 @@ def _fold(prev, *parts):
 
 
 def _ordered_sum(arr: da.Array, name: str, batch: int = FOLD_BATCH) -> da.Array:
-    """Sum per-block results (chunks of shape (1, 1, ...)) over the block axes as a linear fold
-    over batches of ``batch`` blocks in row-major order.
+    """Sum per-block results (chunks of shape (1, 1, ...)) over the block axes as ordered folds:
+    along each row of blocks a linear fold over batches of ``batch`` blocks, then a linear fold
+    over the rows.
 
     Compared with dask's tree reduction this (1) fixes the order of the float64 additions, so
-    totals do not depend on scheduling, and (2) makes dask's priorities follow the fold, so
+    totals do not depend on scheduling, and (2) makes dask's priorities follow the folds, so
     blocks are computed in nearly row-major order: the map writers, which write blocks in
     row-major order, then hold only a few early blocks (see :class:`gepgeo.io.GeoTiffBlockWriter`).
+    Two levels keep every chain short: dask's ordering of one chain through all the blocks of a
+    40 000² grid (3 052 steps) took 24 s and 2.7 GB.
     """
     from dask.highlevelgraph import HighLevelGraph
 
     nby, nbx = len(arr.chunks[0]), len(arr.chunks[1])
     tail = (0,) * (arr.ndim - 2)
-    keys = [(arr.name, i, j, *tail) for i in range(nby) for j in range(nbx)]
     dsk: dict[Any, Any] = {}
-    prev: Any = None
-    for b in range(0, len(keys), batch):
-        k = (name + "-fold", b // batch)
-        dsk[k] = (_fold, prev, *keys[b:b + batch])
-        prev = k
-    dsk[(name, *tail)] = (_squeeze2, prev)
+    outer: Any = None
+    for i in range(nby):
+        keys = [(arr.name, i, j, *tail) for j in range(nbx)]
+        prev: Any = None
+        for b in range(0, nbx, batch):
+            k = (name + "-row", i, b // batch)
+            dsk[k] = (_fold, prev, *keys[b:b + batch])
+            prev = k
+        k = (name + "-rows", i)
+        dsk[k] = (_fold, outer, prev)
+        outer = k
+    dsk[(name, *tail)] = (_squeeze2, outer)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[arr])
     return da.Array(graph, name, chunks=tuple((n,) for n in arr.shape[2:]), dtype=arr.dtype)
 

@@ -132,6 +132,10 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
     Written for speed: one call per row (a numba call with array arguments costs ~50 ns of
     reference counting), loop invariants hoisted, parameters read into locals rather than
     written back to an array (stores that may alias made every load in the loop reload).
+    Each parameter read is spelled out as ``(vals[l_P_X, j] if l_P_X >= 0 else pv[P_X, c])``
+    (``l_P_X``: the layer of parameter X, or -1): wrapping it in a small helper function made
+    the kernel 7x slower (array arguments again). The formulas themselves live in
+    :mod:`gepgeo.services`.
     """
     l_P_AIRM = src[P_AIRM]
     l_P_AK = src[P_AK]

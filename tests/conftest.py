@@ -45,6 +45,29 @@ def write_tif(path: Path, values: np.ndarray, transform: Affine, crs: str | None
     return path
 
 
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    """Run the command line in-process; return (exit status, stdout, stderr)."""
+    from gepgeo.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture()
+def sample(tmp_path: Path) -> Path:
+    """A copy of the bundled pipelines and Jinsha data that a test may edit."""
+    import shutil
+
+    from gepgeo.demo import sample_root
+
+    root = sample_root()
+    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def spec_dir() -> Path:
     if not SPEC.is_dir():

@@ -18,22 +18,11 @@ from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline
 
-from .conftest import write_tif
+from .conftest import run_cli, write_tif
 
 
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
-@pytest.fixture()
-def sample(tmp_path):
-    root = sample_root()
-    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
-    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
-    return tmp_path
 
 
 def _set_layer(sample, path_rel, **extra):

@@ -15,21 +15,11 @@ import yaml
 from gepgeo.cli import main
 from gepgeo.demo import sample_root
 
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+from .conftest import run_cli
 
 
-@pytest.fixture()
-def sample(tmp_path):
-    """A copy of the bundled pipelines and data that a test may edit."""
-    root = sample_root()
-    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
-    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
-    return tmp_path
+
+
 
 
 def _edit(path: Path, fn) -> Path:

@@ -12,11 +12,9 @@ from gepgeo.cli import main
 from gepgeo.demo import sample_root
 from gepgeo.profiles import list_profiles, load_profile
 
+from .conftest import run_cli
 
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code, capsys.readouterr().err
+
 
 
 @pytest.fixture()
@@ -55,21 +53,21 @@ def test_shipped_profiles_load_with_sources_and_price_years():
 def test_user_profile_with_a_misspelt_key(setup, capsys):
     tmp_path, prof = setup
     prof["scenarios"]["after"]["soil_n_contnet"] = prof["scenarios"]["after"].pop("soil_n_content")
-    code, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
+    code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
     assert code == 2 and "soil_n_contnet" in err and "soil_n_content" in err
 
 
 def test_user_profile_missing_a_parameter(setup, capsys):
     tmp_path, prof = setup
     del prof["scenarios"]["after"]["dredging_cost"]
-    code, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
+    code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
     assert code == 2 and "dredging_cost" in err and "soil" in err
 
 
 def test_user_profile_missing_a_land_type(setup, capsys):
     tmp_path, prof = setup
     prof["land_types"].append("orchard")
-    code, err = run_cli(["validate", _use(tmp_path, prof, land_use={
+    code, _, err = run_cli(["validate", _use(tmp_path, prof, land_use={
         "path": "../data/jinsha/landuse_after.tif",
         "codes": {1: "mining", 2: "dryland", 3: "forest", 4: "orchard", 5: "construction"}})],
         capsys)
@@ -79,5 +77,5 @@ def test_user_profile_missing_a_land_type(setup, capsys):
 def test_user_profile_with_a_wrong_unit(setup, capsys):
     tmp_path, prof = setup
     prof["scenarios"]["after"]["water_price"]["unit"] = "yuan per bucket"
-    code, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
+    code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
     assert code == 2 and "water_price" in err and "yuan per bucket" in err
