@@ -285,8 +285,6 @@ def build_dataset(
     domain: str = "error",
     dtype: Any = np.float64,
     chunks: int | tuple[int, int] | None = None,
-    layer_nodata: Mapping[str, float | None] | None = None,
-    layer_decode: Mapping[str, tuple[float, float]] | None = None,
     writers: Sequence[Any] | None = None,
 ) -> xr.Dataset:
     """Build the lazy dataset from a checked :class:`~gepgeo.resolve.Plan` (see
@@ -338,11 +336,11 @@ def build_dataset(
                 f"{(ny, nx)}; align it to the land-use grid first")
         layer_arrays.append(_as_dask(arr, blocks, pv.key))
         names.append(pv.key)
-        nd = (layer_nodata or {}).get(pv.key, _nodata_of(arr))
+        nd = _nodata_of(arr)
         has_nd.append(1 if nd is not None and not np.isnan(nd) else 0)
         nodata_vals.append(float(nd) if nd is not None and not np.isnan(nd) else 0.0)
-        sc, off = (layer_decode or {}).get(pv.key, (float(arr.attrs.get("scale_factor", 1.0)),
-                                                     float(arr.attrs.get("add_offset", 0.0))))
+        sc = float(arr.attrs.get("scale_factor", 1.0))
+        off = float(arr.attrs.get("add_offset", 0.0))
         scales.append(sc * factor)
         offsets.append(off * factor)
         spec = spec_for(pv.key, where="layers")

@@ -375,7 +375,6 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     nl = layers.shape[0]
     nzl = zones.shape[0]
     nclass = table.shape[1]
-    nparam = table.shape[0]
     nserv = on.shape[0]
     nmeas = msvc.shape[0]
     nmaps = map_idx.shape[0]

@@ -37,11 +37,10 @@ from rasterio.errors import RasterioError
 from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
-from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, GridMismatchError,
-                     InputFileError, OutputExistsError,
+from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
 from .io import (GeoTiffBlockWriter, LayerInfo, copy_to_cog, open_aligned, open_layer,
-                 read_info, scan_codes)
+                 scan_codes)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
@@ -79,11 +78,6 @@ class RunResult:
     by_service: pd.DataFrame
     by_land_type: pd.DataFrame
     manifest: dict[str, Any]
-
-
-def _same_grid(a: LayerInfo, b: LayerInfo) -> bool:
-    return (a.shape == b.shape and a.transform.almost_equals(b.transform, precision=1e-9)
-            and a.crs == b.crs)
 
 
 def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,

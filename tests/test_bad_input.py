@@ -3,18 +3,14 @@ or is handled by a documented rule (alignment with a warning, nodata where uncov
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
 import rasterio
 import yaml
 from affine import Affine
-from rasterio.enums import Resampling
-from rasterio.warp import calculate_default_transform, reproject
+from rasterio.warp import calculate_default_transform
 
-from gepgeo.cli import main
-from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline
 

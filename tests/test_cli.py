@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +11,6 @@ import pytest
 import rasterio
 import yaml
 
-from gepgeo.cli import main
-from gepgeo.demo import sample_root
 
 from .conftest import run_cli
 

@@ -7,7 +7,6 @@ import csv
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 import yaml

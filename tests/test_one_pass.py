@@ -7,7 +7,6 @@ import collections
 
 import dask
 import numpy as np
-import pytest
 from dask.callbacks import Callback
 
 import gepgeo
@@ -15,7 +14,6 @@ from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline
 
-from .conftest import make_da
 from .test_services_vs_oracle import ALWAYS, CODES, _build
 
 

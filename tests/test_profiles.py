@@ -8,7 +8,6 @@ import shutil
 import pytest
 import yaml
 
-from gepgeo.cli import main
 from gepgeo.demo import sample_root
 from gepgeo.profiles import list_profiles, load_profile
 

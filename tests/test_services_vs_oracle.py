@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
