@@ -29,7 +29,7 @@ from . import __version__
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
-from .io import GeoTiffBlockWriter
+from .io import GeoTiffBlockWriter, copy_to_cog
 from .pipeline import Pipeline
 from .run import RunResult, _versions, atomic_folder, run_pipeline
 
@@ -198,8 +198,9 @@ def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, codec: str,
-                    resampling: Resampling) -> list[str]:
-    """``after − before`` of GEP and of each service value map, on the before grid."""
+                    resampling: Resampling, cog: bool = False) -> list[str]:
+    """``after − before`` of GEP and of each service value map, on the before grid (Cloud-
+    Optimized with overviews when ``cog``, like the runs' maps)."""
     written = []
     for name in before.manifest["maps"]:
         if not (name == "gep" or name.endswith("_value")) or name not in after.manifest["maps"]:
@@ -209,8 +210,9 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
         with rasterio.open(b_path) as ref:
             reader, handle = _open_aligned(a_path, ref, resampling, float("nan"))
             unit = ref.units[0] if ref.units else "yuan ha-1 a-1"
+            target = maps_dir / (f"{name}_change.tmp.tif" if cog else f"{name}_change.tif")
             writer = GeoTiffBlockWriter(
-                maps_dir / f"{name}_change.tif", ref.shape, ref.transform, ref.crs,
+                target, ref.shape, ref.transform, ref.crs,
                 description=f"change in {name} (after − before)", unit=unit, codec=codec,
                 tags={"gepgeo_version": __version__, "before": str(b_path), "after": str(a_path)})
             try:
@@ -225,6 +227,9 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
                 reader.close()
                 if handle is not reader:
                     handle.close()
+        if cog:
+            copy_to_cog(target, maps_dir / f"{name}_change.tif", codec=codec)
+            target.unlink()
         written.append(f"{name}_change")
     return written
 
@@ -271,7 +276,8 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         lt.to_csv(change / "tables" / "change_by_land_type.csv", index=False, float_format="%.10g")
         tm.to_csv(change / "tables" / "transition_matrix.csv", float_format="%.10g")
         ext.to_csv(change / "tables" / "extent_account.csv", index=False, float_format="%.10g")
-        maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs)
+        maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs,
+                               cog=before.options.cog)
         manifest = {
             "gepgeo_version": __version__, "kind": "comparison",
             "before": {"pipeline": str(before.source_path), "run": "../before/manifest.json"},
