@@ -267,6 +267,9 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gepgeo`` command."""
+    from ._memory import tune_malloc
+
+    tune_malloc()
     warnings.simplefilter("default", GepgeoWarning)
     warnings.formatwarning = lambda m, c, *a, **k: f"gepgeo: warning: {m}\n"  # type: ignore[assignment]
     try:
