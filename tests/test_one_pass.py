@@ -31,6 +31,20 @@ class _Counting:
         return dask.get(dsk, keys, **kwargs)
 
 
+class _TaskCounter(Callback):
+    """Counts how often each task whose key starts with ``prefix`` is executed."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.runs: collections.Counter = collections.Counter()
+
+    def _pretask(self, key, dsk, state):
+        name = key[0] if isinstance(key, tuple) else key
+        if str(name).startswith(self.prefix):
+            self.runs[key] += 1
+
+
 def test_building_the_dataset_computes_nothing():
     rng = np.random.default_rng(0)
     forms = {k: "raster" for k in ALWAYS + ["lambda_over_rho", "water_retention_depth",
@@ -42,31 +56,18 @@ def test_building_the_dataset_computes_nothing():
         ds = gepgeo.compute_services(lu_da, CODES, params, no_services=["mine"])
         assert isinstance(ds["gep"].data, dask.array.Array)
     # computing two variables together runs the kernel once per block
-    runs = collections.Counter()
-
-    class Kernels(Callback):
-        def _pretask(self, key, dsk, state):
-            name = key[0] if isinstance(key, tuple) else key
-            if str(name).startswith("gepgeo-kernel-"):
-                runs[key] += 1
-
-    with Kernels(), dask.config.set(scheduler="sync"):
+    kernels = _TaskCounter("gepgeo-kernel-")
+    with kernels, dask.config.set(scheduler="sync"):
         dask.compute(ds["gep"].data, ds["totals"].data)
-    assert len(runs) == 3 * 2 and set(runs.values()) == {1}
+    assert len(kernels.runs) == 3 * 2 and set(kernels.runs.values()) == {1}
 
 
 def test_a_run_is_one_computation_reading_each_block_once(tmp_path):
     pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
-    reads = collections.Counter()
-
-    class Reads(Callback):
-        def _pretask(self, key, dsk, state):
-            name = key[0] if isinstance(key, tuple) else key
-            if str(name).startswith("open_rasterio"):
-                reads[key] += 1
-
-    with Reads(), dask.config.set(scheduler=_Counting(limit=1)):
+    counter = _TaskCounter("open_rasterio")
+    reads = counter.runs
+    with counter, dask.config.set(scheduler=_Counting(limit=1)):
         run_pipeline(pipe, tmp_path / "out", quiet=True)
     # 110 x 100 pixels in 64-pixel chunks: 2 x 2 blocks, 3 rasters (land use, R, LS)
     assert len(reads) == 12
