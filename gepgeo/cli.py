@@ -265,6 +265,19 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
                               f"({v.get('ref', '')})")
 
 
+def _exit_interrupted() -> None:
+    """Exit 130 at once after Ctrl-C, the partial output already removed.
+
+    Block tasks of the aborted pass may still be running in dask's worker threads; a normal
+    interpreter exit would wait for them (and an interrupt landing inside the thread pool's
+    bookkeeping can leave that wait hanging), so the process ends with ``os._exit``.
+    """
+    err_console.print("gepgeo: interrupted; nothing was written")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gepgeo`` command."""
     from ._memory import tune_malloc
@@ -278,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc != 0:
             if rc == 130:
-                err_console.print("gepgeo: interrupted; nothing was written")
+                _exit_interrupted()
             sys.exit(rc)
     except GepgeoError as exc:
         err_console.print(f"gepgeo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -289,8 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        err_console.print("gepgeo: interrupted; nothing was written")
-        sys.exit(130)
+        _exit_interrupted()
     except Exception as exc:  # a bug, not bad input
         if os.environ.get("GEPGEO_DEBUG"):
             traceback.print_exc()

@@ -250,6 +250,10 @@ def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dic
     return counts
 
 
+class WriterClosedError(RuntimeError):
+    """A block arrived at a :class:`GeoTiffBlockWriter` after it was closed or aborted."""
+
+
 class GeoTiffBlockWriter:
     """A block sink writing windows of one float band into a tiled GeoTIFF.
 
@@ -327,7 +331,7 @@ class GeoTiffBlockWriter:
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         rows, cols = key
         window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
-        if self._ds is None:  # shared: another process may hold the file; write now
+        if self.shared:  # another process may hold the file; write now
             data = np.asarray(value, dtype=self.dtype)
             with self._lock:
                 with rasterio.open(self.path, "r+") as ds:
@@ -339,6 +343,9 @@ class GeoTiffBlockWriter:
         # wait in a small buffer (a copy: the caller reuses its array).
         index = (rows.start // self.block) * self._ncols + cols.start // self.block
         with self._lock:
+            if self._ds is None:
+                # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
+                raise WriterClosedError(f"{self.path}: the writer is closed")
             if index == self._next:
                 self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
                 self._next += 1
@@ -352,12 +359,31 @@ class GeoTiffBlockWriter:
 
     def close(self) -> None:
         """Write any block still waiting (in order), then flush and close the file."""
-        if self._ds is not None and not self._ds.closed:
-            with self._lock:
-                for index in sorted(self._pending):
-                    win, data = self._pending.pop(index)
-                    self._ds.write(data, 1, window=win)
-            self._ds.close()
+        with self._lock:
+            if self._ds is None:
+                return
+            for index in sorted(self._pending):
+                win, data = self._pending.pop(index)
+                self._ds.write(data, 1, window=win)
+            ds, self._ds = self._ds, None
+            ds.close()
+
+    def abort(self) -> None:
+        """Close without writing what is pending, never raising: for a pass that failed.
+
+        Tasks of the aborted pass that are still running in other threads wait for the lock
+        and then get :class:`WriterClosedError` instead of touching a closed dataset; the
+        exception that aborted the pass (e.g. ``KeyboardInterrupt``) is the one that
+        propagates. The partial file is left for the caller to remove.
+        """
+        with self._lock:
+            ds, self._ds = self._ds, None
+            self._pending.clear()
+            if ds is not None:
+                try:
+                    ds.close()
+                except Exception:  # noqa: BLE001 - the file is discarded anyway
+                    pass
 
 
 def copy_to_cog(src_path: Path, dst_path: Path, *, codec: str = "deflate") -> None:

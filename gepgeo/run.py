@@ -18,11 +18,12 @@ import json
 import os
 import platform
 import shutil
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,10 +202,13 @@ def validate(pipe: Pipeline) -> Prepared:
     return prep
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, stop: threading.Event | None = None) -> str:
+    """SHA-256 of a file, streamed in 4 MiB reads; gives up (returns "") once ``stop`` is set."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
+            if stop is not None and stop.is_set():
+                return ""
             h.update(chunk)
     return h.hexdigest()
 
@@ -445,9 +449,14 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             todo.append(ds["zone_totals"].data)
         with _progress(quiet), _small_gdal_cache():
             totals, stats, *zone_totals = dask.compute(*todo)
-    finally:
+    except BaseException:
+        # Ctrl-C or an error mid-pass: other threads may still be inside a block task; abort
+        # the writers so that the exception raised here is the one that reaches the caller
         for w in writers:
-            w.close()
+            w.abort()
+        raise
+    for w in writers:
+        w.close()
     max_pending = max((w.max_pending for w in writers), default=0)
     t2 = time.perf_counter()
     if pipe.options.cog:
@@ -539,14 +548,10 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
     prep = prepare(pipe)
-    # checksums of the inputs, streamed in a background thread while the pass runs (hashlib
-    # releases the GIL), instead of a second serial read afterwards
-    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gepgeo-sha256")
-    digests = hashing.submit(_input_digests, _input_paths(prep))
-    hashing.shutdown(wait=False)
     address = scheduler_address or pipe.options.scheduler
     nworkers = workers if workers is not None else pipe.options.workers
-    with atomic_folder(target, overwrite=overwrite) as tmp, \
+    with _digests_in_background(_input_paths(prep)) as digests, \
+            atomic_folder(target, overwrite=overwrite) as tmp, \
             scheduler(address, nworkers) as client:
         try:
             res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps, client=client)
@@ -598,8 +603,26 @@ def _input_paths(prep: Prepared) -> dict[str, Path]:
     return inputs
 
 
-def _input_digests(inputs: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
-    return {k: {"path": str(p), "size_bytes": Path(p).stat().st_size, "sha256": _sha256(Path(p))}
+@contextmanager
+def _digests_in_background(inputs: Mapping[str, Path]) -> Iterator[Future]:
+    """Checksums of the inputs, streamed in a background thread while the pass runs (hashlib
+    releases the GIL) instead of a second serial read afterwards; a failed or interrupted run
+    stops the thread at its next 4 MiB read rather than waiting for it at exit."""
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gepgeo-sha256")
+    future = pool.submit(_input_digests, inputs, stop)
+    pool.shutdown(wait=False)
+    try:
+        yield future
+    except BaseException:
+        stop.set()
+        raise
+
+
+def _input_digests(inputs: Mapping[str, Path],
+                   stop: threading.Event | None = None) -> dict[str, dict[str, Any]]:
+    return {k: {"path": str(p), "size_bytes": Path(p).stat().st_size,
+                "sha256": _sha256(Path(p), stop)}
             for k, p in inputs.items()}
 
 

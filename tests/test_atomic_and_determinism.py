@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,11 +18,13 @@ import pytest
 import rasterio
 import yaml
 from affine import Affine
+from dask.callbacks import Callback
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gepgeo.demo import sample_root
 from gepgeo.errors import GepgeoError
+from gepgeo.io import GeoTiffBlockWriter, WriterClosedError
 from gepgeo.pipeline import load_pipeline, parse_pipeline
 from gepgeo.run import run_pipeline, validate
 
@@ -104,13 +107,14 @@ def test_killed_run_leaves_no_partial_output_and_keeps_the_previous_one(tmp_path
     _wait_for_maps(out, proc)
     proc.send_signal(sig)
     code = proc.wait(timeout=120)
-    assert code != 0
+    stderr = proc.stderr.read()
+    assert code != 0, stderr
     assert (out / "previous.txt").read_text() == "the previous result"
     assert sorted(x.name for x in out.iterdir()) == ["previous.txt"]
     leftovers = list(tmp_path.glob(".out.tmp-*"))
     if sig == signal.SIGINT:
-        assert code == 130
-        assert leftovers == []
+        assert code == 130, stderr
+        assert leftovers == [], stderr
     else:
         assert len(leftovers) == 1     # a killed process cannot clean up ...
         fresh = tmp_path / "out2"
@@ -120,6 +124,53 @@ def test_killed_run_leaves_no_partial_output_and_keeps_the_previous_one(tmp_path
     # without --overwrite an existing folder is refused
     proc = _start(p, out)
     assert proc.wait(timeout=120) == 2 and "--overwrite" in proc.stderr.read()
+
+
+class _InterruptAfter(Callback):
+    """Raise KeyboardInterrupt in the scheduler's thread after ``n`` finished tasks, as a
+    Ctrl-C does, while the worker threads are still inside block tasks."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_mid_pass_propagates_as_such_and_leaves_nothing(tmp_path):
+    # closing a map writer while a worker thread is still writing to it used to replace the
+    # KeyboardInterrupt by a GDAL error (exit 1 instead of 130)
+    p = _grid(tmp_path, 1024, 64)
+    with _InterruptAfter(40), pytest.raises(KeyboardInterrupt):
+        run_pipeline(load_pipeline(p), tmp_path / "out", quiet=True)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["lu.tif", "p.yaml", "r.tif"]
+
+
+def test_an_aborted_writer_refuses_late_blocks_and_never_raises(tmp_path):
+    w = GeoTiffBlockWriter(tmp_path / "m.tif", (64, 64), Affine(1, 0, 0, 0, -1, 64), "EPSG:32648",
+                           description="x", unit="1", block=32)
+    w[slice(32, 64), slice(0, 32)] = np.ones((32, 32))      # out of order: held back
+    assert w.max_pending == 1
+    done = threading.Event()
+    errors = []
+
+    def late():
+        try:
+            w[slice(0, 32), slice(0, 32)] = np.ones((32, 32))
+        except WriterClosedError as exc:
+            errors.append(exc)
+        done.set()
+
+    w.abort()
+    t = threading.Thread(target=late)
+    t.start()
+    assert done.wait(10)
+    assert len(errors) == 1
+    w.abort()   # idempotent
+    w.close()   # a no-op after abort
 
 
 # --- random mutations of a valid pipeline ------------------------------------------------
