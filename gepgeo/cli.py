@@ -265,6 +265,19 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
                               f"({v.get('ref', '')})")
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether Ctrl-C is behind ``exc``: Python wraps a KeyboardInterrupt that lands inside
+    some machinery (e.g. a lazy import: "Error calling __set_name__ ...") in another error."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def _exit_interrupted() -> None:
     """Exit 130 at once after Ctrl-C, the partial output already removed.
 
@@ -304,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         _exit_interrupted()
     except Exception as exc:  # a bug, not bad input
+        if _caused_by_interrupt(exc):
+            _exit_interrupted()
         if os.environ.get("GEPGEO_DEBUG"):
             traceback.print_exc()
         err_console.print(f"gepgeo: internal error: {type(exc).__name__}: {exc} (please report "

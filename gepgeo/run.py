@@ -362,6 +362,18 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray, tables: Path) ->
     return written
 
 
+def _scheduler_of(client: Any) -> Any:
+    """What ``dask.compute`` runs on: the client, else a scheduler set in dask's config, else
+    the local threaded scheduler, named explicitly: left to dask, the choice imports
+    ``distributed`` to look for a default client (about a second, and a stray default client
+    would then be sent the run's local map writers)."""
+    if client is not None:
+        return client
+    import dask.threaded
+
+    return dask.config.get("scheduler", None) or dask.threaded.get
+
+
 @contextmanager
 def scheduler(address: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """The dask scheduler of a run: the local threaded one (default), an existing
@@ -448,7 +460,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         if "zone_totals" in ds:
             todo.append(ds["zone_totals"].data)
         with _progress(quiet), _small_gdal_cache():
-            totals, stats, *zone_totals = dask.compute(*todo)
+            totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
     except BaseException:
         # Ctrl-C or an error mid-pass: other threads may still be inside a block task; abort
         # the writers so that the exception raised here is the one that reaches the caller
@@ -518,7 +530,7 @@ def account(pipe: Pipeline) -> pd.DataFrame:
                        domain=pipe.options.domain, chunks=pipe.options.chunk_size)
     try:
         with _small_gdal_cache():
-            totals = ds["totals"].data.compute()
+            totals = ds["totals"].data.compute(scheduler=_scheduler_of(None))
     except UnmappedCodesError:
         check_codes(prep)
         raise

@@ -230,3 +230,17 @@ def test_mutated_pipelines_fail_cleanly(tmp_path_factory, doc):
     except GepgeoError as exc:
         msg = str(exc)
         assert msg and "\n" not in msg and "Traceback" not in msg
+
+
+def test_an_interrupt_wrapped_in_another_error_is_still_an_interrupt():
+    # Ctrl-C during a lazy import surfaced as "RuntimeError: Error calling __set_name__ ..."
+    from gepgeo.cli import _caused_by_interrupt
+
+    class Lazy:
+        def __set_name__(self, owner, name):
+            raise KeyboardInterrupt
+
+    with pytest.raises(RuntimeError) as info:
+        type("Spec", (), {"field": Lazy()})
+    assert _caused_by_interrupt(info.value)
+    assert not _caused_by_interrupt(RuntimeError("a bug"))
