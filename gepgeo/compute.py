@@ -178,8 +178,8 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
         key = (slice(r0, r0 + ny), slice(c0, c0 + nx))
         for band, writer in enumerate(sink):
             writer[key] = out[band]
-        return None, acc[None, None], stats[None, None]
-    return out, acc[None, None], stats[None, None]
+        return None, acc, stats
+    return out, acc, stats
 
 
 def _unmapped_message(counts: Mapping[int, int], has_nodata: bool, where: str = "land use") -> str:
@@ -424,17 +424,7 @@ def build_dataset(
         data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={
             "units": m.density_unit, "long_name": m.description, "service": m.service,
             "measure": m.name, "_FillValue": np.nan})
-    nby, nbx = len(blocks[0]), len(blocks[1])
-    acc = raw.map_blocks(_take_acc, dtype=np.float64,
-                         chunks=((1,) * nby, (1,) * nbx, (nslot,), (nclass,), (K.N_COLUMNS,)),
-                         new_axis=[2, 3, 4], meta=np.empty((0,) * 5),
-                         name=f"gepgeo-acc-{token}")
-    acc = _ordered_sum(acc, f"gepgeo-totals-{token}")
-    stats = raw.map_blocks(_take_stats, dtype=np.int64,
-                           chunks=((1,) * nby, (1,) * nbx, (2 + nl,)), new_axis=[2],
-                           meta=np.empty((0,) * 3, dtype=np.int64),
-                           name=f"gepgeo-stats-{token}")
-    stats = _ordered_sum(stats, f"gepgeo-pixelstats-{token}")
+    acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_COLUMNS), (2 + nl,))
     lt_coord = pl.land_types if pl.land_types else ["(none)"]
     data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0])
     if total:
@@ -463,17 +453,29 @@ def build_dataset(
 FOLD_BATCH = 2
 
 
-def _fold(prev, *parts):
-    total = parts[0].copy() if prev is None else prev + parts[0]
-    for p in parts[1:]:
-        total += p
-    return total
+def _fold(prev, *blocks):
+    """Add the (acc, stats) of kernel blocks to a running (acc, stats) (None to start)."""
+    if prev is None:
+        acc, stats = blocks[0][1].copy(), blocks[0][2].copy()
+        blocks = blocks[1:]
+    else:
+        acc, stats = prev[0].copy(), prev[1].copy()
+    for b in blocks:
+        acc += b[1]
+        stats += b[2]
+    return acc, stats
 
 
-def _ordered_sum(arr: da.Array, name: str, batch: int = FOLD_BATCH) -> da.Array:
-    """Sum per-block results (chunks of shape (1, 1, ...)) over the block axes as ordered folds:
+def _fold_rows(prev, row):
+    return row if prev is None else (prev[0] + row[0], prev[1] + row[1])
+
+
+def _ordered_sums(raw: da.Array, token: str, acc_shape: tuple[int, ...],
+                  stats_shape: tuple[int, ...],
+                  batch: int = FOLD_BATCH) -> tuple[da.Array, da.Array]:
+    """Totals and pixel stats: the per-block (acc, stats) of the kernel summed as ordered folds,
     along each row of blocks a linear fold over batches of ``batch`` blocks, then a linear fold
-    over the rows.
+    over the rows; the folds read the kernel's blocks directly (no per-block getter task).
 
     Compared with dask's tree reduction this (1) fixes the order of the float64 additions, so
     totals do not depend on scheduling, and (2) makes dask's priorities follow the folds, so
@@ -484,36 +486,36 @@ def _ordered_sum(arr: da.Array, name: str, batch: int = FOLD_BATCH) -> da.Array:
     """
     from dask.highlevelgraph import HighLevelGraph
 
-    nby, nbx = len(arr.chunks[0]), len(arr.chunks[1])
-    tail = (0,) * (arr.ndim - 2)
+    nby, nbx = len(raw.chunks[0]), len(raw.chunks[1])
+    name = f"gepgeo-fold-{token}"
     dsk: dict[Any, Any] = {}
     outer: Any = None
     for i in range(nby):
-        keys = [(arr.name, i, j, *tail) for j in range(nbx)]
         prev: Any = None
         for b in range(0, nbx, batch):
             k = (name + "-row", i, b // batch)
-            dsk[k] = (_fold, prev, *keys[b:b + batch])
+            dsk[k] = (_fold, prev, *[(raw.name, i, j) for j in range(b, min(b + batch, nbx))])
             prev = k
         k = (name + "-rows", i)
-        dsk[k] = (_fold, outer, prev)
+        dsk[k] = (_fold_rows, outer, prev)
         outer = k
-    dsk[(name, *tail)] = (_squeeze2, outer)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[arr])
-    return da.Array(graph, name, chunks=tuple((n,) for n in arr.shape[2:]), dtype=arr.dtype)
+    fold = HighLevelGraph.from_collections(name, dsk, dependencies=[raw])
+    out = []
+    for i, (what, shape, dtype) in enumerate((("totals", acc_shape, np.float64),
+                                               ("pixelstats", stats_shape, np.int64))):
+        oname = f"gepgeo-{what}-{token}"
+        layers = dict(fold.layers)
+        layers[oname] = {(oname,) + (0,) * len(shape): (_pick, outer, i)}
+        deps = dict(fold.dependencies)
+        deps[oname] = {name}
+        out.append(da.Array(HighLevelGraph(layers, deps), oname,
+                            chunks=tuple((n,) for n in shape), dtype=dtype))
+    return out[0], out[1]
 
 
-def _squeeze2(x):
-    return x[0, 0]
+def _pick(pair, i):
+    return pair[i]
 
 
 def _take_map(block, band):
     return block[0][band]
-
-
-def _take_acc(block):
-    return block[1]
-
-
-def _take_stats(block):
-    return block[2]

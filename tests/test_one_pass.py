@@ -62,13 +62,29 @@ def test_building_the_dataset_computes_nothing():
     assert len(kernels.runs) == 3 * 2 and set(kernels.runs.values()) == {1}
 
 
-def test_a_run_is_one_computation_reading_each_block_once(tmp_path):
+def test_a_run_is_one_computation_reading_each_block_once(tmp_path, monkeypatch):
+    import threading
+
+    import gepgeo.io
+
     pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
-    counter = _TaskCounter("open_rasterio")
-    reads = counter.runs
-    with counter, dask.config.set(scheduler=_Counting(limit=1)):
+    reads: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    real = gepgeo.io._read_block
+
+    def counting_read(src, block_info=None):   # the opener every block read goes through
+        with lock:
+            reads[(src.path, tuple(map(tuple, block_info[None]["array-location"])))] += 1
+        return real(src, block_info=block_info)
+
+    monkeypatch.setattr(gepgeo.io, "_read_block", counting_read)
+    kernels = _TaskCounter("gepgeo-kernel-")
+    with kernels, dask.config.set(scheduler=_Counting(limit=1)):
         run_pipeline(pipe, tmp_path / "out", quiet=True)
     # 110 x 100 pixels in 64-pixel chunks: 2 x 2 blocks, 3 rasters (land use, R, LS)
+    assert len({path for path, _ in reads}) == 3
     assert len(reads) == 12
     assert set(reads.values()) == {1}
+    # and the kernel runs once per block
+    assert len(kernels.runs) == 4 and set(kernels.runs.values()) == {1}
