@@ -32,7 +32,7 @@ from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
 from .resolve import ParamValue, Plan, as_param_value, plan
-from .services import MEASURES, map_name
+from .services import MEASURES, SERVICES, map_name
 
 __all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
 
@@ -134,7 +134,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     area_blk = rest[nl + nzl]
     (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
      lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need,
-     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out_dtype, nslot,
+     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out_dtype, nslot,
      nclass, domain_policy, layer_names, stack_dtype) = static
     ny, nx = lu.shape
     if lu.dtype.kind == "f":
@@ -153,12 +153,14 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
            else _buffer("out", (map_idx.shape[0], ny, nx), out_dtype))
     acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
+    dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + nl, dtype=np.int64)
     K.gep_block(lu64, lu_nodata, lu_has_nodata, lut, lut_offset,
                 layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
                 src, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
-                msvc, mstart, mstop, value_idx, dclass, clamp_class, map_idx, out, acc, stats)
-    K.finish_block(acc, dclass, on, dyn, mstart, mstop, value_idx)
+                msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out,
+                acc, dacc, stats)
+    K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
         li = lu64 - lut_offset
         inside = (li >= 0) & (li < lut.shape[0])
@@ -174,7 +176,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
         raise DomainError("values outside their domain in layer(s) " + ", ".join(bad)
                           + "; fix the layers or set `domain: mask` to leave those pixels out")
     if sink is not None:
-        r0, c0 = int(rest[nl + nzl + 1][0]), int(rest[nl + nzl + 2][0])
+        r0, c0 = rest[nl + nzl + 1][0, 0]
         key = (slice(r0, r0 + ny), slice(c0, c0 + nx))
         for band, writer in enumerate(sink):
             writer[key] = out[band]
@@ -385,13 +387,15 @@ def build_dataset(
     mstart, mstop, value_idx = K.service_layout()
     dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
                                             K.N_MEASURES)
+    lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
+                                      pl.modes)
     static = (
         np.int64(lu_nodata_val), bool(lu_has_nd), lut, np.int64(lut_offset),
         np.array(nodata_vals, dtype=np.float64), np.array(has_nd, dtype=np.uint8),
         np.array(scales, dtype=np.float64), np.array(offsets, dtype=np.float64),
         np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64), pl.src,
         zone_offset, pl.table, pl.supplies, pl.services_on, dyn, pl.need, pl.modes,
-        K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, map_idx,
+        K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx,
         np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype,
     )
     args: list[Any] = [lu_d, "yx"]
@@ -405,13 +409,13 @@ def build_dataset(
         if len(writers) != len(map_names):
             raise ValueError("writers: one writer per map is needed")
         sink = tuple(writers)
-        args += [da.arange(ny, chunks=(blocks[0],)), "y", da.arange(nx, chunks=(blocks[1],)), "x"]
+        args += [_block_origins(blocks), "yx"]
     from dask.base import tokenize
     token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
                      area_d.name, static, [id(w) for w in sink or ()])
     raw = da.blockwise(_run_block, "yx", *args, nl=nl, nzl=len(zone_arrays), static=static,
                        sink=sink, dtype=object, meta=np.empty((0, 0), dtype=object),
-                       name=f"gepgeo-kernel-{token}", concatenate=True)
+                       name=f"gepgeo-kernel-{token}", concatenate=True, align_arrays=False)
     coords = {c: land_use.coords[c] for c in land_use.coords
               if set(land_use.coords[c].dims) <= {"y", "x"}}
     ydim, xdim = land_use.dims[-2:]
@@ -442,6 +446,8 @@ def build_dataset(
         "area": area,
         "domain": domain,
         "no_services": ",".join(lt for lt, s in zip(pl.land_types, pl.supplies) if not s),
+        # raster-reading services evaluated as driver × coefficient (gepgeo.kernel)
+        "linear_services": ",".join(sv.name for sv, f in zip(SERVICES, lin) if f),
     })
     if crs is not None:
         ds = ds.rio.write_crs(crs)
@@ -515,6 +521,26 @@ def _ordered_sums(raw: da.Array, token: str, acc_shape: tuple[int, ...],
 
 def _pick(pair, i):
     return pair[i]
+
+
+def _origin(y0s, x0s, block_info=None):
+    i, j = block_info[None]["chunk-location"]
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = (int(y0s[i]), int(x0s[j]))
+    return out
+
+
+def _block_origins(blocks: tuple[tuple[int, ...], tuple[int, ...]]) -> da.Array:
+    """One tiny task per block giving its (row, column) offset in the grid.
+
+    A separate root per block, rather than ``arange`` chunks along y and x: a task shared by a
+    whole column of blocks made dask's ordering run the blocks far from row-major order, and
+    the map writers (which write rows of blocks in order) then held ~2/3 of all blocks.
+    """
+    y0s = np.concatenate([[0], np.cumsum(blocks[0])[:-1]])
+    x0s = np.concatenate([[0], np.cumsum(blocks[1])[:-1]])
+    return da.map_blocks(_origin, y0s, x0s, chunks=((1,) * len(blocks[0]), (1,) * len(blocks[1])),
+                         dtype=object, meta=np.empty((0, 0), dtype=object))
 
 
 def _take_map(block, band):

@@ -6,6 +6,17 @@ table by land type or from a layer), evaluates the formulas of :mod:`gepgeo.serv
 requested density maps and adds ``density × pixel area`` into float64 accumulators by zone and
 land type. It never touches files, xarray or dask: :mod:`gepgeo.compute` feeds it NumPy blocks.
 
+Linear services. Every measure of soil retention is q_sr = R·K·LS·(1 − C·P) times a product of
+parameters (λ/ρ, nutrient contents, prices ...), and every measure of water conservation is the
+(clamped) balance depth times M3_PER_HA_PER_MM and the water price. When those other parameters
+come from constants or tables, a measure is ``driver × coef[land type]``: the kernel then
+evaluates only the driver per pixel (:func:`_drivers_row`), accumulates Σ driver × area per land
+type and zone, and :func:`finish_block` multiplies by the coefficients. The coefficients come
+from the service formulas themselves, evaluated per land type at a unit driver, and the
+linearity is checked there, at driver 0, 1 and 2 (:func:`linear_coefficients`); a service that
+fails the check, or whose other parameters come from rasters, is evaluated in full per pixel.
+The totals are the same sums, added in another order (relative differences ~1e-15).
+
 Layout of the accumulator (last axis, see :data:`COLUMNS`): one column per measure of
 :data:`gepgeo.services.MEASURES` (totals: density × area), then per service the pixels and
 hectares left out for nodata, then land area, pixel count, water-deficit pixels and hectares
@@ -25,7 +36,7 @@ from .services.landscape import landscape_value
 from .services.soil import fertilizer_equivalent, sediment_volume, soil_retention
 from .services.water import balance_depth, water_volume
 
-__all__ = ["gep_block", "class_densities", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
+__all__ = ["gep_block", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
 N_MEASURES = len(MEASURES)
 N_SERVICES = len(SERVICES)
@@ -286,6 +297,113 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _drivers_row(pv, cls, n, vals, src, modes, lin, ok, drv, clamp_out):
+    """The per-pixel driver of each linear service (``lin[s]``) at pixels ``0..n-1`` of a row:
+    ``drv[j, S_S]`` = soil retention q_sr (t ha⁻¹ a⁻¹), ``drv[j, S_W]`` = water balance depth
+    (mm, clamped at 0 unless deficits are kept signed; ``clamp_out[j]`` = 1 where clamped).
+
+    Same parameter lookup and formulas as :func:`_services_row`; every other measure of the
+    service is ``driver × coef`` (see :func:`linear_coefficients`).
+    """
+    l_P_R = src[P_R]
+    l_P_K = src[P_K]
+    l_P_LS = src[P_LS]
+    l_P_C = src[P_C]
+    l_P_P = src[P_P]
+    l_P_DEPTH = src[P_DEPTH]
+    l_P_PRECIP = src[P_PRECIP]
+    l_P_RCOEF = src[P_RCOEF]
+    l_P_RUNOFF = src[P_RUNOFF]
+    l_P_ET = src[P_ET]
+    soil = lin[S_S] != 0
+    water = lin[S_W] != 0
+    wm = modes[0]
+    signed = modes[4] != 0
+    for j in range(n):
+        c = cls[j]
+        if c < 0:
+            continue
+        if soil and ok[j, S_S] != 0:
+            drv[j, S_S] = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
+        if water:
+            clamped = 0
+            if ok[j, S_W] != 0:
+                if wm == 0:
+                    depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
+                else:
+                    precip = (vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c])
+                    et = (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c])
+                    if wm == 1:
+                        depth = balance_depth(precip, precip * (vals[l_P_RCOEF, j] if l_P_RCOEF >= 0 else pv[P_RCOEF, c]), et)
+                    else:
+                        depth = balance_depth(precip, (vals[l_P_RUNOFF, j] if l_P_RUNOFF >= 0 else pv[P_RUNOFF, c]), et)
+                if depth < 0.0 and not signed:
+                    depth = 0.0
+                    clamped = 1
+                drv[j, S_W] = depth
+            clamp_out[j] = clamped
+
+
+#: the parameters each linear service's driver is computed from, and how to set them to make
+#: the driver equal to x (by water variant for water): (parameter, multiplier of x, constant)
+_DRIVER_SETTINGS: dict[int, tuple[tuple[tuple[int, float, float], ...], ...]] = {
+    S_S: (((P_R, 1.0, 0.0), (P_K, 0.0, 1.0), (P_LS, 0.0, 1.0), (P_C, 0.0, 0.0),
+           (P_P, 0.0, 0.0)),),
+    S_W: (((P_DEPTH, 1.0, 0.0),),
+          ((P_PRECIP, 1.0, 0.0), (P_RCOEF, 0.0, 0.0), (P_ET, 0.0, 0.0)),
+          ((P_PRECIP, 1.0, 0.0), (P_RUNOFF, 0.0, 0.0), (P_ET, 0.0, 0.0))),
+}
+
+
+def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
+                        need: np.ndarray, src: np.ndarray,
+                        modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which raster-reading services are linear in their driver, and their coefficients.
+
+    A service qualifies when it reads rasters only for its driver's parameters (soil: R, K, LS,
+    C, P; water: the balance terms) and its formulas, evaluated per land type with the driver
+    set to 0, 1 and 2, give 0, ``coef`` and 2 ``coef`` (to 1e-12) for every measure.
+
+    Returns
+    -------
+    lin : uint8[nservice]
+        1 for the services evaluated as ``driver × coef``.
+    coef : float64[nclass, nmeasure]
+        Each measure of a linear service per unit driver, by land type (0 elsewhere).
+    """
+    nclass = table.shape[1]
+    lin = np.zeros(N_SERVICES, dtype=np.uint8)
+    coef = np.zeros((nclass, N_MEASURES), dtype=np.float64)
+    mstart, mstop, _ = service_layout()
+    supplying = supplies != 0
+    for s, variants in _DRIVER_SETTINGS.items():
+        if on[s] == 0 or need[s] == 0:
+            continue
+        settings = variants[int(modes[MODE["water"]]) if s == S_W else 0]
+        driver_layers = 0
+        for p, _, _ in settings:
+            if src[p] >= 0:
+                driver_layers |= 1 << int(src[p])
+        if need[s] & ~driver_layers:
+            continue                     # another parameter of the service comes from a raster
+        only = np.zeros_like(on)
+        only[s] = 1
+        at = []
+        for x in (0.0, 1.0, 2.0):
+            t = table.copy()
+            for p, mult, const in settings:
+                t[p, :] = mult * x + const
+            at.append(class_densities(t, supplies, only, modes, N_MEASURES)[0][:, mstart[s]:mstop[s]])
+        d0, d1, d2 = at
+        if not (np.isfinite(d1[supplying]).all() and (d0 == 0.0).all()
+                and np.allclose(d2, 2.0 * d1, rtol=1e-12, atol=0.0)):
+            continue
+        lin[s] = 1
+        coef[:, mstart[s]:mstop[s]] = d1
+    return lin, coef
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def class_densities(table, supplies, on, modes, nmeas):
     """Densities of every service for each land type from constants and tables alone.
 
@@ -311,7 +429,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
               layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
               src, zones, zone_offset, area,
               table, supplies, on, dyn, need, modes, msvc, mstart, mstop, value_idx,
-              dclass, clamp_class, map_idx, out, acc, stats):
+              dclass, clamp_class, lin, coef, map_idx, out, acc, dacc, stats):
     """Compute all services for one block, write density maps and accumulate totals.
 
     Services whose parameters are all constants or tables (``dyn[s] == 0``) are evaluated once
@@ -361,6 +479,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Measure index of each service's value.
     dclass, clamp_class : float64[nclass, nmeasure], uint8[nclass]
         From :func:`class_densities`.
+    lin, coef : uint8[nservice], float64[nclass, nmeasure]
+        From :func:`linear_coefficients`: services evaluated as driver × coefficient.
     map_idx : int64[nmaps]
         Measure written to each band of ``out``.
     out : float32 or float64[nmaps, ny, nx]
@@ -368,6 +488,9 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     acc : float64[nslot, nclass, N_COLUMNS]
         Accumulators (added to); slot 0 is the whole grid, slot 1 + zone_offset[l] + z is zone z
         of zone layer l.
+    dacc : float64[nslot, nclass, nservice]
+        Σ driver × area (t a⁻¹ for soil, mm ha a⁻¹ for water) of the linear services (added to);
+        :func:`finish_block` turns them into measure totals.
     stats : int64[2 + nl]
         Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer.
     """
@@ -382,12 +505,24 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     area_cols = area.shape[1]
     nan = np.nan
     # --- per block: what does not depend on the pixel
-    dyn_on = np.zeros(nserv, dtype=np.uint8)
+    dyn_on = np.zeros(nserv, dtype=np.uint8)     # raster-reading services
+    full_on = np.zeros(nserv, dtype=np.uint8)    # ... evaluated in full per pixel
+    lin_on = np.zeros(nserv, dtype=np.uint8)     # ... evaluated as driver × coefficient
     n_dyn = 0
+    n_full = 0
+    n_lin = 0
+    lin_list = np.zeros(nserv, dtype=np.int64)
     for s in range(nserv):
         if on[s] != 0 and dyn[s] != 0:
             dyn_on[s] = 1
             n_dyn += 1
+            if lin[s] != 0:
+                lin_on[s] = 1
+                lin_list[n_lin] = s
+                n_lin += 1
+            else:
+                full_on[s] = 1
+                n_full += 1
     gep_const = np.zeros(nclass, dtype=np.float64)
     for c in range(nclass):
         for s in range(nserv):
@@ -402,6 +537,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     bits = np.zeros(nx, dtype=np.int64)
     ok = np.ones((nx, nserv), dtype=np.uint8)           # per pixel, per service
     dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (dynamic services)
+    drv = np.zeros((nx, nserv), dtype=np.float64)       # per pixel drivers (linear services)
     gep = np.empty(nx, dtype=np.float64)
     gep_ok = np.ones(nx, dtype=np.uint8)
     clamped = np.zeros(nx, dtype=np.uint8)
@@ -440,17 +576,17 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 hnd = lay_has_nodata[layer] != 0
                 nd = lay_nodata[layer]
                 bit = np.int64(1) << layer
-                for j in range(nx):
+                n_out = 0
+                for j in range(nx):     # branch-free, so that LLVM vectorises it
                     raw = layers[layer, i, j]
                     v = raw * sc + of
-                    good = not (np.isnan(raw) or (hnd and raw == nd))
-                    if good and (v < lo or v > hi):
-                        good = False
-                        if cls[j] >= 0:
-                            stats[2 + layer] += 1
+                    nodata = np.isnan(raw) | (hnd & (raw == nd))
+                    inside = (v >= lo) & (v <= hi)          # False for NaN
+                    good = inside & (not nodata)
                     vals[layer, j] = v if good else nan
-                    if good:
-                        bits[j] |= bit
+                    bits[j] |= bit * good
+                    n_out += (not inside) & (not nodata) & (cls[j] >= 0)
+                stats[2 + layer] += n_out
         # 3. services: class constants, plus the services that read a raster (one call per row)
         for j in range(nx):
             c = cls[j]
@@ -473,7 +609,10 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 ns_ = need[s]
                 for j in range(nx):
                     ok[j, s] = 1 if (dcls[j] >= 0 and (bits[j] & ns_) == ns_) else 0
-            _services_row(table, dcls, nx, vals, src, modes, dyn_on, ok, dens, dclamp)
+            if n_full > 0:
+                _services_row(table, dcls, nx, vals, src, modes, full_on, ok, dens, dclamp)
+            if n_lin > 0:          # after _services_row: it sets dclamp for every pixel
+                _drivers_row(table, dcls, nx, vals, src, modes, lin_on, ok, drv, dclamp)
             if water_dyn:
                 for j in range(nx):
                     if dcls[j] >= 0:
@@ -482,6 +621,15 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 if dyn_on[s] == 0:
                     continue
                 kv = value_idx[s]
+                if lin_on[s] != 0:
+                    for j in range(nx):
+                        c = dcls[j]
+                        if c >= 0:
+                            if ok[j, s] != 0:
+                                gep[j] += drv[j, s] * coef[c, kv]
+                            else:
+                                gep_ok[j] = 0
+                    continue
                 for j in range(nx):
                     if dcls[j] >= 0:
                         if ok[j, s] != 0:
@@ -495,6 +643,15 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             if s < 0:
                 for j in range(nx):
                     out[m, i, j] = gep[j] if (cls[j] >= 0 and gep_ok[j] != 0) else nan
+            elif lin_on[s] != 0:
+                for j in range(nx):
+                    c = cls[j]
+                    if c < 0:
+                        out[m, i, j] = nan
+                    elif supplies[c] == 0:
+                        out[m, i, j] = 0.0
+                    else:
+                        out[m, i, j] = drv[j, s] * coef[c, k] if ok[j, s] != 0 else nan
             elif dyn[s] != 0:
                 for j in range(nx):
                     c = cls[j]
@@ -532,12 +689,23 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 if clamped[j] != 0:
                     acc[sl, c, COL_CLAMP_N] += 1.0
                     acc[sl, c, COL_CLAMP_HA] += a
-                if dcls[j] >= 0 and gep_ok[j] == 0:
+                if dcls[j] < 0:
+                    continue
+                if gep_ok[j] == 0:
                     acc[sl, c, COL_GEP_NODATA_HA] += a
-            if n_dyn == 0:
+                # linear services in the same loop: their sums are independent chains of
+                # load-add-store, which the CPU then overlaps
+                for q in range(n_lin):
+                    s = lin_list[q]
+                    if ok[j, s] != 0:
+                        dacc[sl, c, s] += drv[j, s] * a
+                    else:
+                        acc[sl, c, COL_EXCL_N + s] += 1.0
+                        acc[sl, c, COL_EXCL_HA + s] += a
+            if n_full == 0:
                 continue
             for s in range(nserv):
-                if dyn_on[s] == 0:
+                if full_on[s] == 0:
                     continue
                 k0 = mstart[s]
                 k1 = mstop[s]
@@ -555,13 +723,19 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                         acc[sl, c, COL_EXCL_HA + s] += a
 
 
-def finish_block(acc: np.ndarray, dclass: np.ndarray, on: np.ndarray, dyn: np.ndarray,
-                 mstart: np.ndarray, mstop: np.ndarray, value_idx: np.ndarray) -> None:
-    """Add the totals of class-constant services (density × land-type area) and the GEP column.
+def finish_block(acc: np.ndarray, dacc: np.ndarray, dclass: np.ndarray, lin: np.ndarray,
+                 coef: np.ndarray, on: np.ndarray, dyn: np.ndarray, mstart: np.ndarray,
+                 mstop: np.ndarray, value_idx: np.ndarray) -> None:
+    """Add the totals of class-constant services (density × land-type area), of linear services
+    (Σ driver × area × coefficient) and the GEP column.
 
     The GEP total is the sum of the service value totals (METHOD.md: each over its own valid
     pixels).
     """
+    for s in range(on.shape[0]):
+        if on[s] != 0 and dyn[s] != 0 and lin[s] != 0:
+            acc[:, :, mstart[s]:mstop[s]] += (dacc[:, :, s, None]
+                                             * coef[None, :, mstart[s]:mstop[s]])
     area = acc[:, :, COL_AREA]
     for s in range(on.shape[0]):
         if on[s] != 0 and dyn[s] == 0:

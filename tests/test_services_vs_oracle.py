@@ -69,8 +69,14 @@ VARIANTS = {
 }
 
 
+#: the parameters the per-pixel drivers of the linear path are computed from (gepgeo.kernel)
+DRIVER_KEYS = {"rainfall_erosivity_r", "soil_erodibility_k", "slope_length_steepness_ls",
+               "cover_management_c", "support_practice_p", "precipitation",
+               "runoff_coefficient", "runoff", "evapotranspiration", "water_retention_depth"}
+
+
 @st.composite
-def scenarios(draw):
+def scenarios(draw, drivers_only=False):
     ny = draw(st.integers(1, 9))
     nx = draw(st.integers(1, 9))
     seed = draw(st.integers(0, 2**31 - 1))
@@ -79,6 +85,13 @@ def scenarios(draw):
     for options in VARIANTS.values():
         keys += options[draw(st.integers(0, len(options) - 1))]
     forms = {k: draw(st.sampled_from(["constant", "table", "raster"])) for k in keys}
+    if drivers_only:   # rasters only for the drivers: soil and water take the linear path
+        forms = {k: ("table" if f == "raster" and k not in DRIVER_KEYS else f)
+                 for k, f in forms.items()}
+        forms["rainfall_erosivity_r"] = "raster"
+        for k in ("precipitation", "water_retention_depth"):
+            if k in forms:
+                forms[k] = "raster"
     geographic = draw(st.booleans())
     chunks = (draw(st.integers(1, max(ny, 1))), draw(st.integers(1, max(nx, 1))))
     deficit = draw(st.sampled_from(["clamp", "signed"]))
@@ -121,6 +134,18 @@ def _build(ny, nx, rng, forms, geographic, nodata_share):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_fast_path_equals_oracle(case):
+    _check_against_oracle(case)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(drivers_only=True))
+def test_linear_path_equals_oracle(case):
+    """Soil and water as driver × coefficient (rasters only for R, K, LS, C, P, P, ET ...)."""
+    ds = _check_against_oracle(case)
+    assert set(ds.attrs["linear_services"].split(",")) == {"soil", "water"}
+
+
+def _check_against_oracle(case):
     ny, nx, rng, forms, geographic, chunks, deficit, nodata_share = case
     lu, lu_da, api_params, oracle_params, area = _build(ny, nx, rng, forms, geographic, nodata_share)
     with warnings.catch_warnings():
@@ -154,6 +179,30 @@ def test_fast_path_equals_oracle(case):
         assert int(ds["totals"].sel(land_type=lt, column="water_clamped_pixels")) == int(
             (orc.clamped & sel).sum())
     assert int(ds["pixel_stats"].sel(stat="land_use_nodata")) == int((lu == 0).sum())
+    return ds
+
+
+def test_a_raster_price_or_nutrient_takes_the_full_per_pixel_path():
+    """Soil is linear in q_sr only while its other parameters are constants or tables."""
+    rng = np.random.default_rng(11)
+    base = {k: "table" for k in ALWAYS + ["lambda_over_rho", "precipitation",
+            "runoff_coefficient", "evapotranspiration", "grain_output_value_per_ha",
+            "agri_output_value_per_ha"]}
+    base.update({"rainfall_erosivity_r": "raster", "precipitation": "raster"})
+    for extra, linear in ((None, {"soil", "water"}), ("soil_n_content", {"water"}),
+                          ("water_price", {"soil"}), ("dredging_cost", {"water"})):
+        forms = dict(base)
+        if extra:
+            forms[extra] = "raster"
+        lu, lu_da, api_params, oracle_params, area = _build(6, 5, rng, forms, False, 0.1)
+        ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"]).compute()
+        assert set(ds.attrs["linear_services"].split(",")) == linear, extra
+        orc = Oracle(lu, CODES, 0, oracle_params, ["mine"], area)
+        dens = orc.densities()
+        for name, key in (("soil_value", ("soil", "value")), ("water_value", ("water", "value")),
+                          ("gep", ("gep", "value"))):
+            np.testing.assert_allclose(ds[name].values, dens[key], rtol=RTOL, equal_nan=True,
+                                       err_msg=f"{name} with {extra} as a raster")
 
 
 @settings(max_examples=25, deadline=None)
