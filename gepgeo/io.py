@@ -354,7 +354,8 @@ class GeoTiffBlockWriter:
         For a multi-process (dask.distributed) run: the file is created sparse and closed; every
         block write opens it in update mode under a cluster-wide lock named after the file, so
         the writer pickles to worker processes. Otherwise one handle stays open and a thread
-        lock serialises writes to this file (files still compress in parallel).
+        lock serialises writes to this file (files still compress in parallel); a block task
+        writes first to the files whose lock is free (:meth:`try_write`).
     """
 
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
@@ -415,25 +416,45 @@ class GeoTiffBlockWriter:
                 with rasterio.open(self.path, "r+") as ds:
                     ds.write(data, 1, window=window)
             return
+        with self._lock:
+            self._write_locked(key, window, value)
+
+    def try_write(self, key: tuple[slice, slice], value: np.ndarray) -> bool:
+        """Write the block if no other thread holds this file now; ``False`` (nothing done)
+        if one does. Lets a block task write its maps in whatever order the files are free."""
+        if self.shared:
+            self[key] = value
+            return True
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            rows, cols = key
+            window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
+            self._write_locked(key, window, value)
+        finally:
+            self._lock.release()
+        return True
+
+    def _write_locked(self, key: tuple[slice, slice], window: Window, value: np.ndarray) -> None:
         # Blocks are written in row-major order, whatever order they are computed in: GDAL
         # appends each compressed tile where it is written, so this makes the file's bytes
         # depend on the data only (two runs give identical files). Blocks that arrive early
         # wait in a small buffer (a copy: the caller reuses its array).
+        rows, cols = key
         index = (rows.start // self.block) * self._ncols + cols.start // self.block
-        with self._lock:
-            if self._ds is None:
-                # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
-                raise WriterClosedError(f"{self.path}: the writer is closed")
-            if index == self._next:
-                self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
-                self._next += 1
-            else:
-                self._pending[index] = (window, np.array(value, dtype=self.dtype, copy=True))
-                self.max_pending = max(self.max_pending, len(self._pending))
-            while self._next in self._pending:
-                win, data = self._pending.pop(self._next)
-                self._ds.write(data, 1, window=win)
-                self._next += 1
+        if self._ds is None:
+            # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
+            raise WriterClosedError(f"{self.path}: the writer is closed")
+        if index == self._next:
+            self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
+            self._next += 1
+        else:
+            self._pending[index] = (window, np.array(value, dtype=self.dtype, copy=True))
+            self.max_pending = max(self.max_pending, len(self._pending))
+        while self._next in self._pending:
+            win, data = self._pending.pop(self._next)
+            self._ds.write(data, 1, window=win)
+            self._next += 1
 
     def close(self) -> None:
         """Write any block still waiting (in order), then flush and close the file."""

@@ -136,7 +136,7 @@ S_AG, S_W, S_S, S_A, S_C, S_O, S_CL, S_L = (SERVICE_INDEX[n] for n in (
 @njit(cache=True, nogil=True, error_model="numpy")
 def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
     """Evaluate the enabled services at pixels ``0..n-1`` of a row into ``dens[j]`` (per-ha
-    densities) where ``ok[j, s]``; ``clamp_out[j]`` = 1 where a water deficit was clamped.
+    densities) where ``ok[s, j]``; ``clamp_out[j]`` = 1 where a water deficit was clamped.
 
     Pixel j has land type ``cls[j]`` (skipped when negative). Parameter p comes from the
     raster row ``vals[src[p], j]`` when ``src[p] >= 0``, else from the table ``pv[p, cls[j]]``.
@@ -216,7 +216,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
         if c < 0:
             continue
         clamped = 0
-        if (on_S_AG and ok[j, S_AG] != 0):
+        if (on_S_AG and ok[S_AG, j] != 0):
             if mode3 == 0:
                 v = (vals[l_P_AVALUE, j] if l_P_AVALUE >= 0 else pv[P_AVALUE, c])
                 dens[j, M_AG_MASS] = 0.0
@@ -226,7 +226,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
                 v = mass * (vals[l_P_CPRICE_CROP, j] if l_P_CPRICE_CROP >= 0 else pv[P_CPRICE_CROP, c])
             dens[j, M_AG_V] = v
             dens[j, M_AG_AREA] = 1.0 if v > 0.0 else 0.0
-        if (on_S_W and ok[j, S_W] != 0):
+        if (on_S_W and ok[S_W, j] != 0):
             wm = mode0
             if wm == 0:
                 depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
@@ -240,7 +240,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
             q = water_volume(depth)
             dens[j, M_W_Q] = q
             dens[j, M_W_V] = q * (vals[l_P_WPRICE, j] if l_P_WPRICE >= 0 else pv[P_WPRICE, c])
-        if (on_S_S and ok[j, S_S] != 0):
+        if (on_S_S and ok[S_S, j] != 0):
             qsr = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
             lrho = (vals[l_P_LRHO, j] if l_P_LRHO >= 0 else pv[P_LRHO, c]) if mode1 == 0 else (vals[l_P_LAMBDA, j] if l_P_LAMBDA >= 0 else pv[P_LAMBDA, c]) / (vals[l_P_RHO, j] if l_P_RHO >= 0 else pv[P_RHO, c])
             vol = sediment_volume(qsr, lrho)
@@ -261,7 +261,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
                 dens[j, M_S_K] = 0.0
                 dens[j, M_S_VK] = 0.0
             dens[j, M_S_V] = dens[j, M_S_VSED] + dens[j, M_S_VN] + dens[j, M_S_VP] + dens[j, M_S_VK]
-        if (on_S_A and ok[j, S_A] != 0):
+        if (on_S_A and ok[S_A, j] != 0):
             m = (vals[l_P_AIRM, j] if l_P_AIRM >= 0 else pv[P_AIRM, c])
             so2 = (vals[l_P_SO2, j] if l_P_SO2 >= 0 else pv[P_SO2, c]) * m
             nox = (vals[l_P_NOX, j] if l_P_NOX >= 0 else pv[P_NOX, c]) * m
@@ -273,22 +273,22 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
             dens[j, M_A_VNOX] = nox * (vals[l_P_CNOX, j] if l_P_CNOX >= 0 else pv[P_CNOX, c])
             dens[j, M_A_VDUST] = dust * (vals[l_P_CDUST, j] if l_P_CDUST >= 0 else pv[P_CDUST, c])
             dens[j, M_A_V] = dens[j, M_A_VSO2] + dens[j, M_A_VNOX] + dens[j, M_A_VDUST]
-        if ((on_S_C and ok[j, S_C] != 0)) or ((on_S_O and ok[j, S_O] != 0)):
+        if ((on_S_C and ok[S_C, j] != 0)) or ((on_S_O and ok[S_O, j] != 0)):
             cf = carbon_fixed((vals[l_P_CRATE, j] if l_P_CRATE >= 0 else pv[P_CRATE, c]), (vals[l_P_BETA, j] if l_P_BETA >= 0 else pv[P_BETA, c]))
             co2 = (vals[l_P_CO2C, j] if l_P_CO2C >= 0 else pv[P_CO2C, c]) * cf
-            if (on_S_C and ok[j, S_C] != 0):
+            if (on_S_C and ok[S_C, j] != 0):
                 dens[j, M_C_C] = cf
                 dens[j, M_C_CO2] = co2
                 dens[j, M_C_V] = co2 * (vals[l_P_CPRICE, j] if l_P_CPRICE >= 0 else pv[P_CPRICE, c])
-            if (on_S_O and ok[j, S_O] != 0):
+            if (on_S_O and ok[S_O, j] != 0):
                 o2 = (vals[l_P_O2CO2, j] if l_P_O2CO2 >= 0 else pv[P_O2CO2, c]) * co2
                 dens[j, M_O_O2] = o2
                 dens[j, M_O_V] = o2 * (vals[l_P_O2PRICE, j] if l_P_O2PRICE >= 0 else pv[P_O2PRICE, c])
-        if (on_S_CL and ok[j, S_CL] != 0):
+        if (on_S_CL and ok[S_CL, j] != 0):
             e = cooling_energy((vals[l_P_HEAT, j] if l_P_HEAT >= 0 else pv[P_HEAT, c]), (vals[l_P_DAYS, j] if l_P_DAYS >= 0 else pv[P_DAYS, c]), (vals[l_P_EER, j] if l_P_EER >= 0 else pv[P_EER, c]))
             dens[j, M_CL_E] = e
             dens[j, M_CL_V] = e * (vals[l_P_ELEC, j] if l_P_ELEC >= 0 else pv[P_ELEC, c])
-        if (on_S_L and ok[j, S_L] != 0):
+        if (on_S_L and ok[S_L, j] != 0):
             gv = (vals[l_P_GVALUE, j] if l_P_GVALUE >= 0 else pv[P_GVALUE, c]) if mode2 == 0 else (vals[l_P_GPRICE, j] if l_P_GPRICE >= 0 else pv[P_GPRICE, c]) * (vals[l_P_GYIELD, j] if l_P_GYIELD >= 0 else pv[P_GYIELD, c])
             dens[j, M_L_V] = landscape_value((vals[l_P_EQF, j] if l_P_EQF >= 0 else pv[P_EQF, c]), (vals[l_P_EQK, j] if l_P_EQK >= 0 else pv[P_EQK, c]), gv)
         clamp_out[j] = clamped
@@ -299,7 +299,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _drivers_row(pv, cls, n, vals, src, modes, lin, ok, drv, clamp_out):
     """The per-pixel driver of each linear service (``lin[s]``) at pixels ``0..n-1`` of a row:
-    ``drv[j, S_S]`` = soil retention q_sr (t ha⁻¹ a⁻¹), ``drv[j, S_W]`` = water balance depth
+    ``drv[S_S, j]`` = soil retention q_sr (t ha⁻¹ a⁻¹), ``drv[S_W, j]`` = water balance depth
     (mm, clamped at 0 unless deficits are kept signed; ``clamp_out[j]`` = 1 where clamped).
 
     Same parameter lookup and formulas as :func:`_services_row`; every other measure of the
@@ -323,11 +323,11 @@ def _drivers_row(pv, cls, n, vals, src, modes, lin, ok, drv, clamp_out):
         c = cls[j]
         if c < 0:
             continue
-        if soil and ok[j, S_S] != 0:
-            drv[j, S_S] = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
+        if soil and ok[S_S, j] != 0:
+            drv[S_S, j] = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
         if water:
             clamped = 0
-            if ok[j, S_W] != 0:
+            if ok[S_W, j] != 0:
                 if wm == 0:
                     depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
                 else:
@@ -340,7 +340,7 @@ def _drivers_row(pv, cls, n, vals, src, modes, lin, ok, drv, clamp_out):
                 if depth < 0.0 and not signed:
                     depth = 0.0
                     clamped = 1
-                drv[j, S_W] = depth
+                drv[S_W, j] = depth
             clamp_out[j] = clamped
 
 
@@ -414,7 +414,7 @@ def class_densities(table, supplies, on, modes, nmeas):
     nparam, nclass = table.shape
     dclass = np.zeros((nclass, nmeas), dtype=np.float64)
     clamp = np.zeros(nclass, dtype=np.uint8)
-    ok = np.ones((nclass, on.shape[0]), dtype=np.uint8)
+    ok = np.ones((on.shape[0], nclass), dtype=np.uint8)
     cls = np.empty(nclass, dtype=np.int64)
     for c in range(nclass):
         cls[c] = c if supplies[c] != 0 else -1
@@ -535,9 +535,9 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     arow = np.empty(nx, dtype=np.float64)
     vals = np.empty((max(nl, 1), nx), dtype=np.float64)
     bits = np.zeros(nx, dtype=np.int64)
-    ok = np.ones((nx, nserv), dtype=np.uint8)           # per pixel, per service
+    ok = np.ones((nserv, nx), dtype=np.uint8)           # per service, per pixel
     dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (dynamic services)
-    drv = np.zeros((nx, nserv), dtype=np.float64)       # per pixel drivers (linear services)
+    drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
     gep = np.empty(nx, dtype=np.float64)
     gep_ok = np.ones(nx, dtype=np.uint8)
     clamped = np.zeros(nx, dtype=np.uint8)
@@ -608,7 +608,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     continue
                 ns_ = need[s]
                 for j in range(nx):
-                    ok[j, s] = 1 if (dcls[j] >= 0 and (bits[j] & ns_) == ns_) else 0
+                    ok[s, j] = 1 if (dcls[j] >= 0 and (bits[j] & ns_) == ns_) else 0
             if n_full > 0:
                 _services_row(table, dcls, nx, vals, src, modes, full_on, ok, dens, dclamp)
             if n_lin > 0:          # after _services_row: it sets dclamp for every pixel
@@ -625,14 +625,14 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     for j in range(nx):
                         c = dcls[j]
                         if c >= 0:
-                            if ok[j, s] != 0:
-                                gep[j] += drv[j, s] * coef[c, kv]
+                            if ok[s, j] != 0:
+                                gep[j] += drv[s, j] * coef[c, kv]
                             else:
                                 gep_ok[j] = 0
                     continue
                 for j in range(nx):
                     if dcls[j] >= 0:
-                        if ok[j, s] != 0:
+                        if ok[s, j] != 0:
                             gep[j] += dens[j, kv]
                         else:
                             gep_ok[j] = 0
@@ -651,7 +651,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     elif supplies[c] == 0:
                         out[m, i, j] = 0.0
                     else:
-                        out[m, i, j] = drv[j, s] * coef[c, k] if ok[j, s] != 0 else nan
+                        out[m, i, j] = drv[s, j] * coef[c, k] if ok[s, j] != 0 else nan
             elif dyn[s] != 0:
                 for j in range(nx):
                     c = cls[j]
@@ -660,7 +660,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     elif supplies[c] == 0:
                         out[m, i, j] = 0.0
                     else:
-                        out[m, i, j] = dens[j, k] if ok[j, s] != 0 else nan
+                        out[m, i, j] = dens[j, k] if ok[s, j] != 0 else nan
             else:
                 for j in range(nx):
                     c = cls[j]
@@ -697,8 +697,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 # load-add-store, which the CPU then overlaps
                 for q in range(n_lin):
                     s = lin_list[q]
-                    if ok[j, s] != 0:
-                        dacc[sl, c, s] += drv[j, s] * a
+                    if ok[s, j] != 0:
+                        dacc[sl, c, s] += drv[s, j] * a
                     else:
                         acc[sl, c, COL_EXCL_N + s] += 1.0
                         acc[sl, c, COL_EXCL_HA + s] += a
@@ -715,7 +715,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                         continue
                     c = dcls[j]
                     a = arow[j]
-                    if ok[j, s] != 0:
+                    if ok[s, j] != 0:
                         for k in range(k0, k1):
                             acc[sl, c, k] += dens[j, k] * a
                     else:

@@ -173,6 +173,19 @@ def test_an_aborted_writer_refuses_late_blocks_and_never_raises(tmp_path):
     w.close()   # a no-op after abort
 
 
+def test_try_write_skips_a_busy_file_and_writes_a_free_one(tmp_path):
+    w = GeoTiffBlockWriter(tmp_path / "m.tif", (64, 32), Affine(1, 0, 0, 0, -1, 64), "EPSG:32648",
+                           description="x", unit="1", block=32)
+    with w._lock:                                   # another thread is writing this file
+        assert w.try_write((slice(0, 32), slice(0, 32)), np.full((32, 32), 1.0)) is False
+    assert w.try_write((slice(0, 32), slice(0, 32)), np.full((32, 32), 1.0)) is True
+    w[slice(32, 64), slice(0, 32)] = np.full((32, 32), 2.0)
+    w.close()
+    with rasterio.open(tmp_path / "m.tif") as ds:
+        got = ds.read(1)
+    assert (got[:32] == 1.0).all() and (got[32:] == 2.0).all()
+
+
 # --- random mutations of a valid pipeline ------------------------------------------------
 
 BASE = yaml.safe_load((sample_root() / "pipelines" / "jinsha_after.yaml").read_text())

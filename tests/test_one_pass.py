@@ -122,14 +122,14 @@ def test_blocks_run_in_row_order_so_map_writers_hold_almost_nothing(tmp_path, mo
 
     monkeypatch.setattr(gepgeo.io.GeoTiffBlockWriter, "close", close)
     order: list[tuple[int, int]] = []
-    real_write = gepgeo.io.GeoTiffBlockWriter.__setitem__
+    real_write = gepgeo.io.GeoTiffBlockWriter._write_locked
 
-    def write(self, key, value):
+    def write(self, key, window, value):       # every block write goes through it
         if self.path.name.startswith("gep"):
             order.append((key[0].start, key[1].start))
-        real_write(self, key, value)
+        real_write(self, key, window, value)
 
-    monkeypatch.setattr(gepgeo.io.GeoTiffBlockWriter, "__setitem__", write)
+    monkeypatch.setattr(gepgeo.io.GeoTiffBlockWriter, "_write_locked", write)
     with dask.config.set(scheduler="sync"):
         run_pipeline(pipe, tmp_path / "out", quiet=True)
     assert len(order) == 8 * 8                      # 256² pixels in 32-pixel blocks
