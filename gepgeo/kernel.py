@@ -643,24 +643,16 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             if s < 0:
                 for j in range(nx):
                     out[m, i, j] = gep[j] if (cls[j] >= 0 and gep_ok[j] != 0) else nan
-            elif lin_on[s] != 0:
-                for j in range(nx):
-                    c = cls[j]
-                    if c < 0:
-                        out[m, i, j] = nan
-                    elif supplies[c] == 0:
-                        out[m, i, j] = 0.0
-                    else:
-                        out[m, i, j] = drv[s, j] * coef[c, k] if ok[s, j] != 0 else nan
             elif dyn[s] != 0:
+                linear = lin_on[s] != 0       # loop-invariant: LLVM hoists the test
                 for j in range(nx):
                     c = cls[j]
-                    if c < 0:
+                    if c < 0 or (supplies[c] != 0 and ok[s, j] == 0):
                         out[m, i, j] = nan
                     elif supplies[c] == 0:
                         out[m, i, j] = 0.0
                     else:
-                        out[m, i, j] = dens[j, k] if ok[s, j] != 0 else nan
+                        out[m, i, j] = drv[s, j] * coef[c, k] if linear else dens[j, k]
             else:
                 for j in range(nx):
                     c = cls[j]
