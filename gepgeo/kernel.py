@@ -296,52 +296,65 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
 
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _drivers_row(pv, cls, n, vals, src, modes, lin, ok, drv, clamp_out):
-    """The per-pixel driver of each linear service (``lin[s]``) at pixels ``0..n-1`` of a row:
-    ``drv[S_S, j]`` = soil retention q_sr (t ha⁻¹ a⁻¹), ``drv[S_W, j]`` = water balance depth
-    (mm, clamped at 0 unless deficits are kept signed; ``clamp_out[j]`` = 1 where clamped).
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _param_row(p, pv, cls, vals, src, buf):
+    """Parameter ``p`` at every pixel of a row: the layer's decoded row when a raster supplies
+    it, else the table value of each pixel's land type gathered into ``buf``."""
+    layer = src[p]
+    if layer >= 0:
+        return vals[layer]
+    for j in range(cls.shape[0]):
+        buf[j] = pv[p, cls[j]]
+    return buf
 
-    Same parameter lookup and formulas as :func:`_services_row`; every other measure of the
-    service is ``driver × coef`` (see :func:`linear_coefficients`).
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _drivers_row(pv, cls, vals, src, modes, lin, ok, drv, clamp_out, prm):
+    """The per-pixel driver of each linear service (``lin[s]``) along a row, 0 where the
+    service is not valid (``ok[s, j] == 0``): ``drv[S_S, j]`` = soil retention q_sr
+    (t ha⁻¹ a⁻¹), ``drv[S_W, j]`` = water balance depth (mm, clamped at 0 unless deficits are
+    kept signed; ``clamp_out[j]`` = 1 where clamped).
+
+    ``pv[p, c]`` is parameter p of land type ``cls[j]`` (extended with the pseudo land types,
+    see :func:`gep_block`); ``prm`` is scratch for the table-supplied parameters. Each step is
+    one branch-free loop over the row, so that LLVM vectorises it; the formulas are those of
+    :mod:`gepgeo.services`. Every other measure of the service is ``driver × coef`` (see
+    :func:`linear_coefficients`).
     """
-    l_P_R = src[P_R]
-    l_P_K = src[P_K]
-    l_P_LS = src[P_LS]
-    l_P_C = src[P_C]
-    l_P_P = src[P_P]
-    l_P_DEPTH = src[P_DEPTH]
-    l_P_PRECIP = src[P_PRECIP]
-    l_P_RCOEF = src[P_RCOEF]
-    l_P_RUNOFF = src[P_RUNOFF]
-    l_P_ET = src[P_ET]
-    soil = lin[S_S] != 0
-    water = lin[S_W] != 0
-    wm = modes[0]
-    signed = modes[4] != 0
-    for j in range(n):
-        c = cls[j]
-        if c < 0:
-            continue
-        if soil and ok[S_S, j] != 0:
-            drv[S_S, j] = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
-        if water:
-            clamped = 0
-            if ok[S_W, j] != 0:
-                if wm == 0:
-                    depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
-                else:
-                    precip = (vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c])
-                    et = (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c])
-                    if wm == 1:
-                        depth = balance_depth(precip, precip * (vals[l_P_RCOEF, j] if l_P_RCOEF >= 0 else pv[P_RCOEF, c]), et)
-                    else:
-                        depth = balance_depth(precip, (vals[l_P_RUNOFF, j] if l_P_RUNOFF >= 0 else pv[P_RUNOFF, c]), et)
-                if depth < 0.0 and not signed:
-                    depth = 0.0
-                    clamped = 1
-                drv[S_W, j] = depth
-            clamp_out[j] = clamped
+    nx = cls.shape[0]
+    if lin[S_S] != 0:
+        r = _param_row(P_R, pv, cls, vals, src, prm[0])
+        k = _param_row(P_K, pv, cls, vals, src, prm[1])
+        ls = _param_row(P_LS, pv, cls, vals, src, prm[2])
+        c = _param_row(P_C, pv, cls, vals, src, prm[3])
+        p = _param_row(P_P, pv, cls, vals, src, prm[4])
+        for j in range(nx):
+            q = soil_retention(r[j], k[j], ls[j], c[j], p[j])
+            drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
+    if lin[S_W] != 0:
+        wm = modes[0]
+        signed = modes[4] != 0
+        if wm == 0:
+            depth_row = _param_row(P_DEPTH, pv, cls, vals, src, prm[0])
+            for j in range(nx):
+                drv[S_W, j] = depth_row[j]
+        else:
+            precip = _param_row(P_PRECIP, pv, cls, vals, src, prm[0])
+            et = _param_row(P_ET, pv, cls, vals, src, prm[1])
+            if wm == 1:
+                rc = _param_row(P_RCOEF, pv, cls, vals, src, prm[2])
+                for j in range(nx):
+                    drv[S_W, j] = balance_depth(precip[j], precip[j] * rc[j], et[j])
+            else:
+                runoff = _param_row(P_RUNOFF, pv, cls, vals, src, prm[2])
+                for j in range(nx):
+                    drv[S_W, j] = balance_depth(precip[j], runoff[j], et[j])
+        for j in range(nx):
+            d = drv[S_W, j]
+            valid = ok[S_W, j] != 0
+            clamp = valid & (d < 0.0) & (not signed)
+            clamp_out[j] = clamp
+            drv[S_W, j] = 0.0 if (clamp or not valid) else d
 
 
 #: the parameters each linear service's driver is computed from, and how to set them to make
@@ -435,11 +448,20 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     Services whose parameters are all constants or tables (``dyn[s] == 0``) are evaluated once
     per land type (``dclass``, from :func:`class_densities`); their maps are looked up per pixel
     and their totals are added afterwards by :func:`finish_block` as density × land-type area.
-    Services that read a raster (``dyn[s] == 1``) are evaluated per pixel.
+    Services that read a raster (``dyn[s] == 1``) are evaluated per pixel: as driver ×
+    coefficient when linear (``lin[s]``), else in full.
+
+    The block is processed row by row, in short branch-free loops over the row that LLVM
+    vectorises. Land type ``nclass`` stands for land-use nodata and ``nclass + 1`` for codes
+    the mapping does not declare; the per-land-type tables are extended with those two rows
+    (NaN in maps, no totals), so that no loop has to test for them. Totals are summed over
+    runs of equal (zone, land type) along the row and added to the accumulators when the run
+    ends: adding every pixel into the same accumulator would chain each addition to the
+    previous one through memory.
 
     Parameters
     ----------
-    lu : int64[ny, nx]
+    lu : integer[ny, nx]
         Land-use codes.
     lu_nodata : int64
         Land-use nodata code (ignored unless ``lu_has_nodata``).
@@ -497,73 +519,116 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     ny, nx = lu.shape
     nl = layers.shape[0]
     nzl = zones.shape[0]
-    nclass = table.shape[1]
+    nparam, nclass = table.shape
     nserv = on.shape[0]
     nmeas = msvc.shape[0]
     nmaps = map_idx.shape[0]
     nlut = lut.shape[0]
     area_cols = area.shape[1]
     nan = np.nan
+    nodata_lt = nclass          # pseudo land types, see the docstring
+    unmapped_lt = nclass + 1
+    next_ = nclass + 2
     # --- per block: what does not depend on the pixel
     dyn_on = np.zeros(nserv, dtype=np.uint8)     # raster-reading services
     full_on = np.zeros(nserv, dtype=np.uint8)    # ... evaluated in full per pixel
     lin_on = np.zeros(nserv, dtype=np.uint8)     # ... evaluated as driver × coefficient
     n_dyn = 0
     n_full = 0
-    n_lin = 0
-    lin_list = np.zeros(nserv, dtype=np.int64)
     for s in range(nserv):
         if on[s] != 0 and dyn[s] != 0:
             dyn_on[s] = 1
             n_dyn += 1
             if lin[s] != 0:
                 lin_on[s] = 1
-                lin_list[n_lin] = s
-                n_lin += 1
             else:
                 full_on[s] = 1
                 n_full += 1
-    gep_const = np.zeros(nclass, dtype=np.float64)
+    lin_soil = lin_on[S_S] != 0
+    lin_water = lin_on[S_W] != 0
+    water_dyn = dyn_on[S_W] != 0
+    water_const = on[S_W] != 0 and not water_dyn
+    # land type of each code, the unmapped codes as the pseudo land type
+    lutx = np.empty(max(nlut, 1), dtype=np.int64)
+    lutx[0] = unmapped_lt
+    for li in range(nlut):
+        lutx[li] = lut[li] if lut[li] >= 0 else unmapped_lt
+    # per land type, extended with the two pseudo land types
+    sup_x = np.zeros(next_, dtype=np.uint8)          # supplies services
+    fill_x = np.full(next_, nan)                    # map value where a raster service is invalid
+    gep_x = np.full(next_, nan)                      # GEP of the class-constant services
+    clamp_x = np.zeros(next_, dtype=np.uint8)        # water clamped (class-constant water)
+    dclass_t = np.full((nmeas, next_), nan)         # measure by land type (maps)
+    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
+    pv_x = np.zeros((nparam, next_), dtype=np.float64)
     for c in range(nclass):
+        sup_x[c] = 1 if supplies[c] != 0 else 0
+        fill_x[c] = nan if supplies[c] != 0 else 0.0
+        gep_x[c] = 0.0
         for s in range(nserv):
-            if on[s] != 0 and dyn[s] == 0:
-                gep_const[c] += dclass[c, value_idx[s]]
-    water_dyn = dyn_on[S_W] == 1
-    water_const = on[S_W] == 1 and not water_dyn
+            if on[s] != 0 and dyn[s] == 0 and supplies[c] != 0:
+                gep_x[c] += dclass[c, value_idx[s]]
+        clamp_x[c] = clamp_class[c] if (water_const and supplies[c] != 0) else 0
+        for k in range(nmeas):
+            dclass_t[k, c] = dclass[c, k]
+            coef_t[k, c] = coef[c, k]
+        for p in range(nparam):
+            pv_x[p, c] = table[p, c]
+    # maps: what each band is
+    gep_map = False
+    n_const_maps = 0
+    for m in range(nmaps):
+        s = msvc[map_idx[m]]
+        if s < 0:
+            gep_map = True
+        elif dyn_on[s] == 0:
+            n_const_maps += 1
     # --- row buffers, reused for every row of the block
     cls = np.empty(nx, dtype=np.int64)
+    sup = np.empty(nx, dtype=np.uint8)
     arow = np.empty(nx, dtype=np.float64)
     vals = np.empty((max(nl, 1), nx), dtype=np.float64)
     bits = np.zeros(nx, dtype=np.int64)
-    ok = np.ones((nserv, nx), dtype=np.uint8)           # per service, per pixel
-    dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (dynamic services)
+    ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
+    dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (full services)
     drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
-    gep = np.empty(nx, dtype=np.float64)
-    gep_ok = np.ones(nx, dtype=np.uint8)
+    prm = np.zeros((5, nx), dtype=np.float64)           # table parameters of the drivers
+    gep = np.zeros(nx, dtype=np.float64)
+    gnd = np.zeros(nx, dtype=np.uint8)                  # supplying, and GEP nodata
     clamped = np.zeros(nx, dtype=np.uint8)
     dclamp = np.zeros(nx, dtype=np.uint8)
-    dcls = np.empty(nx, dtype=np.int64)
+    dcls = np.full(nx, -1, dtype=np.int64)
+    bad_s = np.zeros(nx, dtype=np.uint8)                # linear soil invalid, supplying
+    bad_w = np.zeros(nx, dtype=np.uint8)                # linear water invalid, supplying
+    key = np.empty(nx, dtype=np.int64)
+    run_start = np.empty(nx + 1, dtype=np.int64)
+    run_cls = np.empty(nx, dtype=np.int64)
+    nruns = nx
     slot = np.empty(nx, dtype=np.int64)
     for i in range(ny):
-        # 1. land type of each pixel (-1 nodata, -2 undeclared code) and its area
+        # 1. land type of each pixel and its area
+        n_nd = 0
+        n_un = 0
         for j in range(nx):
-            code = lu[i, j]
-            if lu_has_nodata and code == lu_nodata:
-                cls[j] = -1
-                continue
+            code = np.int64(lu[i, j])
             li = code - lut_offset
-            c = -2
-            if li >= 0 and li < nlut:
-                c = lut[li]
-                if c < 0:
-                    c = -2
+            inside = (li >= 0) & (li < nlut)
+            c = lutx[li if inside else 0]
+            c = c if inside else unmapped_lt
+            c = nodata_lt if (lu_has_nodata & (code == lu_nodata)) else c
             cls[j] = c
-        for j in range(nx):
-            if cls[j] == -1:
-                stats[0] += 1
-            elif cls[j] == -2:
-                stats[1] += 1
-            arow[j] = area[i, j if area_cols > 1 else 0]
+            sup[j] = sup_x[c]
+            n_nd += c == nodata_lt
+            n_un += c == unmapped_lt
+        if area_cols > 1:
+            for j in range(nx):
+                arow[j] = area[i, j]
+        else:
+            a_row = area[i, 0]
+            for j in range(nx):
+                arow[j] = a_row
+        stats[0] += n_nd
+        stats[1] += n_un
         # 2. decode and validate the layers
         if n_dyn > 0:
             for j in range(nx):
@@ -577,7 +642,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 nd = lay_nodata[layer]
                 bit = np.int64(1) << layer
                 n_out = 0
-                for j in range(nx):     # branch-free, so that LLVM vectorises it
+                for j in range(nx):
                     raw = layers[layer, i, j]
                     v = raw * sc + of
                     nodata = np.isnan(raw) | (hnd & (raw == nd))
@@ -585,115 +650,169 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     good = inside & (not nodata)
                     vals[layer, j] = v if good else nan
                     bits[j] |= bit * good
-                    n_out += (not inside) & (not nodata) & (cls[j] >= 0)
+                    n_out += (not inside) & (not nodata) & (cls[j] < nclass)
                 stats[2 + layer] += n_out
-        # 3. services: class constants, plus the services that read a raster (one call per row)
-        for j in range(nx):
-            c = cls[j]
-            dcls[j] = -1
-            if c < 0:
-                continue
-            if supplies[c] == 0:
-                gep[j] = 0.0
-                gep_ok[j] = 1
-                clamped[j] = 0
-                continue
-            gep[j] = gep_const[c]
-            gep_ok[j] = 1
-            clamped[j] = clamp_class[c] if water_const else 0
-            dcls[j] = c
-        if n_dyn > 0:
-            for s in range(nserv):     # validity of each raster-reading service, pixel by pixel
+            # 3. validity of each raster-reading service (supplying land types only)
+            for s in range(nserv):
                 if dyn_on[s] == 0:
                     continue
                 ns_ = need[s]
                 for j in range(nx):
-                    ok[s, j] = 1 if (dcls[j] >= 0 and (bits[j] & ns_) == ns_) else 0
+                    ok[s, j] = sup[j] & ((bits[j] & ns_) == ns_)
+            for j in range(nx):
+                gnd[j] = 0
+            for s in range(nserv):
+                if dyn_on[s] != 0:
+                    for j in range(nx):
+                        gnd[j] |= sup[j] & (ok[s, j] ^ 1)
+            # 4. the services themselves
             if n_full > 0:
-                _services_row(table, dcls, nx, vals, src, modes, full_on, ok, dens, dclamp)
-            if n_lin > 0:          # after _services_row: it sets dclamp for every pixel
-                _drivers_row(table, dcls, nx, vals, src, modes, lin_on, ok, drv, dclamp)
-            if water_dyn:
                 for j in range(nx):
-                    if dcls[j] >= 0:
-                        clamped[j] = dclamp[j]
+                    dcls[j] = cls[j] if sup[j] != 0 else -1
+                _services_row(table, dcls, nx, vals, src, modes, full_on, ok, dens, dclamp)
+            if lin_soil or lin_water:
+                _drivers_row(pv_x, cls, vals, src, modes, lin_on, ok, drv, dclamp, prm)
+            if lin_soil:
+                for j in range(nx):
+                    bad_s[j] = sup[j] & (ok[S_S, j] ^ 1)
+            if lin_water:
+                for j in range(nx):
+                    bad_w[j] = sup[j] & (ok[S_W, j] ^ 1)
+        # water deficits clamped to 0, counted per land type
+        if water_dyn:
+            for j in range(nx):
+                clamped[j] = dclamp[j] & sup[j]
+        elif water_const:
+            for j in range(nx):
+                clamped[j] = clamp_x[cls[j]]
+        # 5. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
+        if gep_map:
+            for j in range(nx):
+                gep[j] = gep_x[cls[j]]
             for s in range(nserv):
                 if dyn_on[s] == 0:
                     continue
                 kv = value_idx[s]
+                okr = ok[s]
                 if lin_on[s] != 0:
+                    d = drv[s]
+                    cf = coef_t[kv]
                     for j in range(nx):
-                        c = dcls[j]
-                        if c >= 0:
-                            if ok[s, j] != 0:
-                                gep[j] += drv[s, j] * coef[c, kv]
-                            else:
-                                gep_ok[j] = 0
-                    continue
-                for j in range(nx):
-                    if dcls[j] >= 0:
-                        if ok[s, j] != 0:
-                            gep[j] += dens[j, kv]
-                        else:
-                            gep_ok[j] = 0
-        # 4. maps, one band at a time
+                        gep[j] += d[j] * cf[cls[j]]           # d is 0 where invalid
+                else:
+                    for j in range(nx):
+                        gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
+        if n_const_maps > 0:
+            # runs of one land type along the row: class-constant maps are filled run by run
+            nruns = 0
+            prev = -1
+            for j in range(nx):
+                c = cls[j]
+                if c != prev:
+                    run_start[nruns] = j
+                    run_cls[nruns] = c
+                    nruns += 1
+                    prev = c
+            run_start[nruns] = nx
         for m in range(nmaps):
             k = map_idx[m]
             s = msvc[k]
+            o = out[m, i]
             if s < 0:
                 for j in range(nx):
-                    out[m, i, j] = gep[j] if (cls[j] >= 0 and gep_ok[j] != 0) else nan
-            elif dyn[s] != 0:
-                linear = lin_on[s] != 0       # loop-invariant: LLVM hoists the test
+                    o[j] = nan if gnd[j] != 0 else gep[j]
+            elif dyn_on[s] != 0 and lin_on[s] != 0:
+                d = drv[s]
+                okr = ok[s]
+                cf = coef_t[k]
                 for j in range(nx):
                     c = cls[j]
-                    if c < 0 or (supplies[c] != 0 and ok[s, j] == 0):
-                        out[m, i, j] = nan
-                    elif supplies[c] == 0:
-                        out[m, i, j] = 0.0
-                    else:
-                        out[m, i, j] = drv[s, j] * coef[c, k] if linear else dens[j, k]
+                    o[j] = d[j] * cf[c] if okr[j] != 0 else fill_x[c]
+            elif dyn_on[s] != 0:
+                okr = ok[s]
+                for j in range(nx):
+                    o[j] = dens[j, k] if okr[j] != 0 else fill_x[cls[j]]
+            elif 8 * nruns < nx:
+                col = dclass_t[k]
+                for r in range(nruns):
+                    v = col[run_cls[r]]
+                    for j in range(run_start[r], run_start[r + 1]):
+                        o[j] = v
             else:
+                col = dclass_t[k]
                 for j in range(nx):
-                    c = cls[j]
-                    out[m, i, j] = dclass[c, k] if c >= 0 else nan
-        # 5. accumulate into the whole grid (slot 0) and each zone layer's zone
+                    o[j] = col[cls[j]]
+        # 6. accumulate into the whole grid (slot 0) and each zone layer's zone
         for t in range(nzl + 1):
             for j in range(nx):
                 c = cls[j]
-                slot[j] = -1
-                if c < 0:
-                    continue
-                if t == 0:
-                    slot[j] = 0
-                else:
+                sl = 0
+                if t > 0:
                     z = zones[t - 1, i, j]
-                    if z >= 0:
-                        slot[j] = 1 + zone_offset[t - 1] + z
-            for j in range(nx):
-                sl = slot[j]
-                if sl < 0:
-                    continue
-                c = cls[j]
+                    sl = 1 + zone_offset[t - 1] + z if z >= 0 else -1
+                slot[j] = sl if c < nclass else -1
+                key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
+            # sums over runs of one (zone, land type), added when the run ends
+            cur = key[0]
+            r_n = 0.0
+            r_a = 0.0
+            r_cn = 0.0
+            r_ca = 0.0
+            r_g = 0.0
+            r_ds = 0.0
+            r_xs = 0.0
+            r_xsa = 0.0
+            r_dw = 0.0
+            r_xw = 0.0
+            r_xwa = 0.0
+            for j in range(nx + 1):
+                kj = key[j] if j < nx else -2
+                if kj != cur:
+                    if cur >= 0:
+                        sl = cur // nclass
+                        c = cur - sl * nclass
+                        acc[sl, c, COL_AREA] += r_a
+                        acc[sl, c, COL_PIXELS] += r_n
+                        acc[sl, c, COL_CLAMP_N] += r_cn
+                        acc[sl, c, COL_CLAMP_HA] += r_ca
+                        acc[sl, c, COL_GEP_NODATA_HA] += r_g
+                        if lin_soil:
+                            dacc[sl, c, S_S] += r_ds
+                            acc[sl, c, COL_EXCL_N + S_S] += r_xs
+                            acc[sl, c, COL_EXCL_HA + S_S] += r_xsa
+                        if lin_water:
+                            dacc[sl, c, S_W] += r_dw
+                            acc[sl, c, COL_EXCL_N + S_W] += r_xw
+                            acc[sl, c, COL_EXCL_HA + S_W] += r_xwa
+                    if j == nx:
+                        break
+                    cur = kj
+                    r_n = 0.0
+                    r_a = 0.0
+                    r_cn = 0.0
+                    r_ca = 0.0
+                    r_g = 0.0
+                    r_ds = 0.0
+                    r_xs = 0.0
+                    r_xsa = 0.0
+                    r_dw = 0.0
+                    r_xw = 0.0
+                    r_xwa = 0.0
                 a = arow[j]
-                acc[sl, c, COL_AREA] += a
-                acc[sl, c, COL_PIXELS] += 1.0
-                if clamped[j] != 0:
-                    acc[sl, c, COL_CLAMP_N] += 1.0
-                    acc[sl, c, COL_CLAMP_HA] += a
-                if dcls[j] < 0:
-                    continue
-                if gep_ok[j] == 0:
-                    acc[sl, c, COL_GEP_NODATA_HA] += a
-                # linear services in the same loop: their sums are independent chains of
-                # load-add-store, which the CPU then overlaps
-                for q in range(n_lin):
-                    s = lin_list[q]
-                    if ok[s, j] != 0:
-                        dacc[sl, c, s] += drv[s, j] * a
-                    else:
-                        acc[sl, c, COL_EXCL_N + s] += 1.0
-                        acc[sl, c, COL_EXCL_HA + s] += a
+                cl = np.float64(clamped[j])
+                bs = np.float64(bad_s[j])
+                bw = np.float64(bad_w[j])
+                r_n += 1.0
+                r_a += a
+                r_cn += cl
+                r_ca += cl * a
+                r_g += gnd[j] * a
+                r_ds += drv[S_S, j] * a
+                r_xs += bs
+                r_xsa += bs * a
+                r_dw += drv[S_W, j] * a
+                r_xw += bw
+                r_xwa += bw * a
             if n_full == 0:
                 continue
             for s in range(nserv):
@@ -703,9 +822,9 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 k1 = mstop[s]
                 for j in range(nx):
                     sl = slot[j]
-                    if sl < 0 or dcls[j] < 0:
+                    c = cls[j]
+                    if sl < 0 or sup[j] == 0:
                         continue
-                    c = dcls[j]
                     a = arow[j]
                     if ok[s, j] != 0:
                         for k in range(k0, k1):

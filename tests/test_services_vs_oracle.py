@@ -155,6 +155,14 @@ def _check_against_oracle(case):
     orc = Oracle(lu, CODES, 0, oracle_params, ["mine"], area, water_deficit=deficit)
     dens = orc.densities()
     tot = orc.totals(dens)
+    # the tables-only path (no map) accumulates exactly the same sums
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gepgeo.errors.AreaScaleWarning)
+        tables_only = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
+                                              water_deficit=deficit, chunks=chunks, maps=[])
+    assert not [v for v in tables_only.data_vars if "y" in tables_only[v].dims]
+    np.testing.assert_array_equal(tables_only["totals"].values, ds["totals"].values)
+    np.testing.assert_array_equal(tables_only["pixel_stats"].values, ds["pixel_stats"].values)
     checked = 0
     for m in MEASURES:
         key = (m.service, m.name)
@@ -179,6 +187,24 @@ def _check_against_oracle(case):
         assert int(ds["totals"].sel(land_type=lt, column="water_clamped_pixels")) == int(
             (orc.clamped & sel).sum())
     assert int(ds["pixel_stats"].sel(stat="land_use_nodata")) == int((lu == 0).sum())
+    # pixels and hectares left out per service (nodata in a layer it reads), and GEP nodata
+    all_valid = np.ones(lu.shape, dtype=bool)
+    for svc in gepgeo.services.SERVICES:
+        valid = orc.valid(svc.name)
+        all_valid &= valid
+        for lt in CODES.values():
+            out = (orc.lt == lt) & ~valid
+            t = ds["totals"].sel(land_type=lt)
+            assert int(t.sel(column=f"excluded_pixels.{svc.name}")) == int(out.sum())
+            np.testing.assert_allclose(float(t.sel(column=f"excluded_ha.{svc.name}")),
+                                       area[out].sum(), rtol=RTOL)
+    for lt in CODES.values():
+        sel = orc.lt == lt
+        t = ds["totals"].sel(land_type=lt)
+        np.testing.assert_allclose(float(t.sel(column="gep_nodata_ha")),
+                                   area[sel & ~all_valid].sum(), rtol=RTOL)
+        np.testing.assert_allclose(float(t.sel(column="water_clamped_ha")),
+                                   area[sel & orc.clamped].sum(), rtol=RTOL)
     return ds
 
 
