@@ -123,6 +123,11 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return arr
 
 
+#: land-use dtypes passed to the kernel as they are (the common ones for classified rasters);
+#: any other integer type is widened to int64 (one more compiled variant per dtype)
+_NATIVE_CODES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+
 def _run_block(lu, *rest, nl, nzl, static, sink=None):
     """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
 
@@ -138,9 +143,11 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
      nclass, domain_policy, layer_names, stack_dtype) = static
     ny, nx = lu.shape
     if lu.dtype.kind == "f":
-        lu64 = np.where(np.isnan(lu), lu_nodata, lu).astype(np.int64)
+        lu_codes = np.where(np.isnan(lu), lu_nodata, lu).astype(np.int64)
+    elif lu.dtype in _NATIVE_CODES:
+        lu_codes = lu     # the kernel is compiled for these too: no 8-byte copy of every code
     else:
-        lu64 = lu.astype(np.int64, copy=False)
+        lu_codes = lu.astype(np.int64, copy=False)
     layers = _buffer("layers", (nl, ny, nx), stack_dtype)
     for i, blk in enumerate(layers_raw):
         layers[i] = blk
@@ -155,20 +162,21 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + nl, dtype=np.int64)
-    K.gep_block(lu64, lu_nodata, lu_has_nodata, lut, lut_offset,
+    K.gep_block(lu_codes, lu_nodata, lu_has_nodata, lut, lut_offset,
                 layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
                 src, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
                 msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out,
                 acc, dacc, stats)
     K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
-        li = lu64 - lut_offset
+        lu_codes = lu_codes.astype(np.int64, copy=False)
+        li = lu_codes - lut_offset
         inside = (li >= 0) & (li < lut.shape[0])
-        mapped = np.zeros(lu64.shape, dtype=bool)
+        mapped = np.zeros(lu_codes.shape, dtype=bool)
         mapped[inside] = lut[li[inside]] >= 0
         if lu_has_nodata:
-            mapped |= lu64 == lu_nodata
-        codes, counts = np.unique(lu64[~mapped], return_counts=True)
+            mapped |= lu_codes == lu_nodata
+        codes, counts = np.unique(lu_codes[~mapped], return_counts=True)
         raise UnmappedCodesError(_unmapped_message(dict(zip(codes.tolist(), counts.tolist())),
                                                    lu_has_nodata))
     if domain_policy == "error" and stats[2:].any():
