@@ -182,7 +182,7 @@ def _read_block(src: BlockSource, block_info: Any = None) -> np.ndarray:
 
 
 def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: Affine, crs: Any,
-              *, chunks: int = 512) -> xr.DataArray:
+              *, chunks: int = 1024) -> xr.DataArray:
     """A lazy (y, x) ``DataArray`` of ``src`` on the grid (``shape``, ``transform``, ``crs``), in
     ``chunks`` × ``chunks`` blocks, each read by one blockwise task; no pixel is read here."""
     from dask.base import tokenize
@@ -222,7 +222,7 @@ def _coverage(info: LayerInfo, ref: LayerInfo) -> float:
     return (w * h) / ((r_right - r_left) * (r_top - r_bottom))
 
 
-def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks: int = 512,
+def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks: int = 1024,
                  resampling: str = "bilinear", nodata: float | None = None,
                  strict: bool = False) -> tuple[xr.DataArray, LayerInfo, str | None]:
     """Open one band lazily *on the grid of* ``ref`` (the land-use raster).
@@ -332,6 +332,19 @@ class WriterClosedError(RuntimeError):
     """A block arrived at a :class:`GeoTiffBlockWriter` after it was closed or aborted."""
 
 
+#: side of the tiles of written maps, pixels (the usual GeoTIFF / COG tile)
+MAP_TILE = 512
+
+
+def output_tile(block: int) -> int:
+    """Tile side for maps written in ``block`` × ``block`` blocks: 512 when a block is a whole
+    number of 512² tiles (each block write then fills whole tiles; 1024² tiles would make
+    every later read of a small window decode 4 MB), else the block side itself."""
+    if block % MAP_TILE == 0:
+        return MAP_TILE
+    return block if block % 16 == 0 else MAP_TILE
+
+
 class GeoTiffBlockWriter:
     """A block sink writing windows of one float band into a tiled GeoTIFF.
 
@@ -361,7 +374,7 @@ class GeoTiffBlockWriter:
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False, block: int = 512) -> None:
+                 shared: bool = False, block: int = 1024) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
@@ -372,7 +385,7 @@ class GeoTiffBlockWriter:
         self._next = 0                        # index of the next block to write, row-major
         self._pending: dict[int, tuple[Window, np.ndarray]] = {}
         self.max_pending = 0
-        tile = block if block % 16 == 0 else 512
+        tile = output_tile(block)
         profile: dict[str, Any] = {
             "driver": "GTiff", "height": h, "width": w, "count": 1, "dtype": dtype,
             "crs": crs, "transform": transform, "nodata": np.nan, "tiled": True,

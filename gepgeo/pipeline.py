@@ -158,7 +158,7 @@ class Options(_Strict):
     area: Literal["planar", "ellipsoidal"] = "planar"
     domain: Literal["error", "mask"] = "error"
     strict_grid: bool = False
-    chunk_size: int = Field(512, ge=64, le=16384, multiple_of=16)
+    chunk_size: int = Field(1024, ge=64, le=16384, multiple_of=16)
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False
     report: bool = True
