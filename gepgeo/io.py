@@ -34,8 +34,15 @@ from rasterio.windows import Window
 
 from .errors import InputFileError, RasterError
 
-__all__ = ["LayerInfo", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
+__all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
            "CODECS", "copy_to_cog"]
+
+#: side of the tiles of written maps, pixels (the usual GeoTIFF / COG tile)
+MAP_TILE = 512
+
+#: block side of a run, pixels, unless the pipeline sets ``chunk_size``; see :func:`auto_chunk`
+CHUNK = 1024
+
 
 #: creation options per output codec (PERFORMANCE.md: ZSTD with a predictor is the fast default)
 CODECS: dict[str, dict[str, Any]] = {
@@ -182,7 +189,7 @@ def _read_block(src: BlockSource, block_info: Any = None) -> np.ndarray:
 
 
 def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: Affine, crs: Any,
-              *, chunks: int = 1024) -> xr.DataArray:
+              *, chunks: int = CHUNK) -> xr.DataArray:
     """A lazy (y, x) ``DataArray`` of ``src`` on the grid (``shape``, ``transform``, ``crs``), in
     ``chunks`` × ``chunks`` blocks, each read by one blockwise task; no pixel is read here."""
     from dask.base import tokenize
@@ -200,10 +207,29 @@ def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: A
     return arr.rio.write_transform(transform)
 
 
+def auto_chunk(shape: tuple[int, int]) -> int:
+    """Default block side for a grid of ``shape`` (rows, columns): :data:`CHUNK` (1024), or 512
+    when the grid holds fewer than 16 blocks of 1024², so that a small grid still splits into
+    enough blocks to keep every core busy.
+
+    It depends on the grid only, never on the scheduler or the number of cores, so a run gives
+    the same blocks, and the same sums to the last bit, on threads and on a cluster. Measured
+    on 2 cores (``benchmarks/``): 1024² blocks are 10–15 % faster than 512² at 4 000² and
+    above; a 1 000² grid in a single 1024² block runs on one core, 1.2× slower than in 512²
+    blocks.
+    """
+    h, w = shape
+    n1024 = -(-h // CHUNK) * -(-w // CHUNK)
+    return CHUNK if n1024 >= 16 else CHUNK // 2
+
+
 def open_layer(path: Path, *, what: str, band: int = 1,
-               chunks: int = 1024) -> tuple[xr.DataArray, LayerInfo]:
-    """Open one band lazily in dask chunks of ``chunks`` × ``chunks`` pixels (raw values)."""
+               chunks: int | None = None) -> tuple[xr.DataArray, LayerInfo]:
+    """Open one band lazily in dask chunks of ``chunks`` × ``chunks`` pixels (raw values);
+    ``None``: :func:`auto_chunk` of the band's shape."""
     info = read_info(path, what=what, band=band)
+    if chunks is None:
+        chunks = auto_chunk(info.shape)
     src = BlockSource(str(path), band, token=uuid.uuid4().hex)
     return lazy_band(src, info.shape, info.dtype, info.transform, info.crs, chunks=chunks), info
 
@@ -222,7 +248,7 @@ def _coverage(info: LayerInfo, ref: LayerInfo) -> float:
     return (w * h) / ((r_right - r_left) * (r_top - r_bottom))
 
 
-def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks: int = 1024,
+def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks: int | None = None,
                  resampling: str = "bilinear", nodata: float | None = None,
                  strict: bool = False) -> tuple[xr.DataArray, LayerInfo, str | None]:
     """Open one band lazily *on the grid of* ``ref`` (the land-use raster).
@@ -234,7 +260,8 @@ def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks
       pixels the layer does not cover are nodata (left out of the services that need the
       layer, and counted).
 
-    Returns the array, the layer's own metadata and a note (None when nothing was resampled).
+    Returns the array, in blocks of ``chunks`` (default: :func:`auto_chunk` of ``ref``), the
+    layer's own metadata and a note (None when nothing was resampled).
 
     Raises
     ------
@@ -246,6 +273,8 @@ def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks
 
     from .errors import GridMismatchError
 
+    if chunks is None:
+        chunks = auto_chunk(ref.shape)
     info = read_info(path, what=what, band=band)
     if info.crs is None:
         raise RasterError(f"{what}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py -a_srs "
@@ -330,10 +359,6 @@ def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dic
 
 class WriterClosedError(RuntimeError):
     """A block arrived at a :class:`GeoTiffBlockWriter` after it was closed or aborted."""
-
-
-#: side of the tiles of written maps, pixels (the usual GeoTIFF / COG tile)
-MAP_TILE = 512
 
 
 def output_tile(block: int) -> int:

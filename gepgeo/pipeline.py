@@ -158,7 +158,9 @@ class Options(_Strict):
     area: Literal["planar", "ellipsoidal"] = "planar"
     domain: Literal["error", "mask"] = "error"
     strict_grid: bool = False
-    chunk_size: int = Field(1024, ge=64, le=16384, multiple_of=16)
+    #: block side, pixels; None: 1024, or 512 for grids of fewer than 16 such blocks
+    #: (:func:`gepgeo.io.auto_chunk`)
+    chunk_size: int | None = Field(None, ge=64, le=16384, multiple_of=16)
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False
     report: bool = True

@@ -40,7 +40,7 @@ from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
-from .io import (GeoTiffBlockWriter, LayerInfo, copy_to_cog, open_aligned, open_layer,
+from .io import (GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned, open_layer,
                  scan_codes)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
@@ -63,6 +63,7 @@ class Prepared:
     layer_infos: dict[str, LayerInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     zones: list[Any] = field(default_factory=list)
+    chunk: int = 1024   # block side of the run, pixels (the pipeline's or :func:`auto_chunk`'s)
 
     @property
     def codes(self) -> dict[int, str]:
@@ -81,7 +82,7 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,
+def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
                     infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
@@ -94,7 +95,7 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo,
     assert isinstance(spec, RasterParam)
     path = pipe.resolve(spec.path)
     arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
-                                   chunks=pipe.options.chunk_size, resampling=spec.resampling,
+                                   chunks=chunk, resampling=spec.resampling,
                                    nodata=spec.nodata, strict=pipe.options.strict_grid)
     if note is not None:
         notes.append(note)
@@ -122,6 +123,7 @@ def prepare(pipe: Pipeline) -> Prepared:
     lu_path = pipe.resolve(pipe.land_use.path)
     lu_arr, lu_info = open_layer(lu_path, what="land use", band=pipe.land_use.band,
                                  chunks=pipe.options.chunk_size)
+    chunk = pipe.options.chunk_size or auto_chunk(lu_info.shape)   # as open_layer chose
     if lu_info.crs is None:
         raise RasterError(f"land use: {str(lu_path)!r} has no CRS; set one (e.g. gdal_edit.py "
                           "-a_srs EPSG:XXXX)")
@@ -155,10 +157,10 @@ def prepare(pipe: Pipeline) -> Prepared:
     notes: list[str] = []
     if pipe.profile is not None:
         for key, spec in pipe.profile.overrides.items():
-            given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "profile.overrides",
+            given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "profile.overrides",
                                          notes)
     for key, spec in pipe.parameters.items():
-        given[key] = _pipeline_param(key, spec, pipe, lu_info, infos, "pipeline", notes)
+        given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
     pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
               water_deficit=pipe.options.water_deficit)
     for m in pipe.maps:
@@ -174,7 +176,8 @@ def prepare(pipe: Pipeline) -> Prepared:
             raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
         names.add(zl.name)
         zones.append(zl)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes, zones=zones)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes, zones=zones,
+                    chunk=chunk)
 
 
 def check_codes(prep: Prepared) -> dict[int, int]:
@@ -322,7 +325,7 @@ def _zone_arrays(prep: Prepared) -> tuple[dict[str, Any], dict[str, int]]:
     from .zones import zone_raster
 
     info = prep.land_use_info
-    cs = prep.pipeline.options.chunk_size
+    cs = prep.chunk
     blocks = da.core.normalize_chunks((cs, cs), info.shape)
     arrays: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -442,7 +445,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
-            block=pipe.options.chunk_size,
+            block=prep.chunk,
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     try:
@@ -451,7 +454,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             zone_arrays, zone_counts = _zone_arrays(prep)
             ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
                                area=pipe.options.area, domain=pipe.options.domain,
-                               dtype=np.float32, chunks=pipe.options.chunk_size,
+                               dtype=np.float32, chunks=prep.chunk,
                                writers=writers,
                                zones=zone_arrays or None, zone_counts=zone_counts)
         for w in caught:
@@ -531,7 +534,7 @@ def account(pipe: Pipeline) -> pd.DataFrame:
     """
     prep = prepare(pipe)
     ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[], area=pipe.options.area,
-                       domain=pipe.options.domain, chunks=pipe.options.chunk_size)
+                       domain=pipe.options.domain, chunks=prep.chunk)
     try:
         with _small_gdal_cache():
             totals = ds["totals"].data.compute(scheduler=_scheduler_of(None))

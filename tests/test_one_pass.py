@@ -136,3 +136,28 @@ def test_blocks_run_in_row_order_so_map_writers_hold_almost_nothing(tmp_path, mo
     assert held and max(held) <= 2, held
     rows = [r for r, _ in order]
     assert rows == sorted(rows)                     # a row of blocks is done before the next
+
+
+def test_default_block_size_depends_on_the_grid_only(tmp_path):
+    from gepgeo.io import auto_chunk
+    from gepgeo.run import prepare
+
+    # 1024² blocks once the grid holds 16 of them; 512² below, so small grids still split
+    assert auto_chunk((4000, 4000)) == 1024
+    assert auto_chunk((4096, 3073)) == 1024
+    assert auto_chunk((4096, 3072)) == 512
+    assert auto_chunk((1000, 1000)) == 512
+    assert auto_chunk((100, 50)) == 512
+    pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
+    assert pipe.options.chunk_size is None
+    prep = prepare(pipe)
+    assert prep.chunk == auto_chunk(prep.land_use_info.shape)
+    assert prep.land_use.data.chunks[0][0] == min(prep.chunk, prep.land_use_info.shape[0])
+    assert prep.plan.rasters   # the factor layers come in the land use's blocks
+    for p in prep.plan.rasters:
+        assert p.value.data.chunks == prep.land_use.data.chunks, p.key
+    # an explicit chunk_size wins
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 32})})
+    prep = prepare(pipe)
+    assert prep.chunk == 32 and prep.land_use.data.chunks[0][0] == 32
+    assert all(p.value.data.chunks == prep.land_use.data.chunks for p in prep.plan.rasters)
