@@ -40,8 +40,8 @@ from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
-from .io import (GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned, open_layer,
-                 scan_codes)
+from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
+                 open_layer, scan_codes)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
@@ -63,7 +63,7 @@ class Prepared:
     layer_infos: dict[str, LayerInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     zones: list[Any] = field(default_factory=list)
-    chunk: int = 1024   # block side of the run, pixels (the pipeline's or :func:`auto_chunk`'s)
+    chunk: int = CHUNK   # block side of the run, pixels (the pipeline's or :func:`auto_chunk`'s)
 
     @property
     def codes(self) -> dict[int, str]:
@@ -157,8 +157,8 @@ def prepare(pipe: Pipeline) -> Prepared:
     notes: list[str] = []
     if pipe.profile is not None:
         for key, spec in pipe.profile.overrides.items():
-            given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "profile.overrides",
-                                         notes)
+            given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos,
+                                         "profile.overrides", notes)
     for key, spec in pipe.parameters.items():
         given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
     pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
@@ -672,7 +672,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "services": prep.plan.enabled_services,
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
-        "options": pipe.options.model_dump(),
+        # chunk_size as run (the block side fixes the order of the sums, to the last bit)
+        "options": {**pipe.options.model_dump(), "chunk_size": prep.chunk},
         "engine": res.get("engine", "threads"),
         "water_deficit": {"policy": pipe.options.water_deficit, "clamped_pixels": clamped},
         "pixel_stats": stats,

@@ -156,6 +156,10 @@ def test_default_block_size_depends_on_the_grid_only(tmp_path):
     assert prep.plan.rasters   # the factor layers come in the land use's blocks
     for p in prep.plan.rasters:
         assert p.value.data.chunks == prep.land_use.data.chunks, p.key
+    # the manifest records the block side the run used (it fixes the order of the sums)
+    res = run_pipeline(pipe.model_copy(update={"options": pipe.options.model_copy(
+        update={"report": False})}), tmp_path / "run")
+    assert res.manifest["options"]["chunk_size"] == prep.chunk
     # an explicit chunk_size wins
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 32})})
     prep = prepare(pipe)
