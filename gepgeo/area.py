@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from affine import Affine
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 
 from .errors import AreaScaleWarning, RasterError
 
@@ -72,36 +74,67 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
     return a * a * dlon * np.abs(np.diff(q)) / 2.0 / 1.0e4
 
 
-def _equal_area(crs: CRS, lon0: float, lat0: float) -> Transformer:
-    """Transformer from ``crs`` to an ellipsoidal Lambert azimuthal equal-area projection centred
-    on (lon0, lat0), on the same ellipsoid: map-plane areas there are true areas."""
+def _to_lonlat(crs: CRS) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """(x, y) in ``crs`` → (lon, lat) in degrees on its own geodetic CRS (longitude from its
+    prime meridian): the projection's inverse, no datum shift, ~0.4 ms to set up."""
+    geo = crs.geodetic_crs
+    to_geo = Transformer.from_crs(crs, geo, always_xy=True)
+    rad = geo.axis_info[0].unit_conversion_factor if geo.axis_info else math.pi / 180.0
+    scale = rad * 180.0 / math.pi
+    if abs(scale - 1.0) < 1e-12:
+        return to_geo.transform
+
+    def to_degrees(x: Any, y: Any) -> tuple[Any, Any]:
+        lon, lat = to_geo.transform(x, y)
+        return np.multiply(lon, scale), np.multiply(lat, scale)
+
+    return to_degrees
+
+
+def _equal_area(crs: CRS, lon0: float, lat0: float) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """(x, y) in ``crs`` → (x, y) in metres in an ellipsoidal Lambert azimuthal equal-area
+    projection centred on (lon0, lat0) (degrees, as :func:`_to_lonlat` gives them), on the same
+    ellipsoid: map-plane areas there are true areas.
+
+    The two steps (the CRS's inverse, then the forward equal-area projection from a PROJ
+    string) are the operation PROJ would build for ``crs`` → LAEA, but cost ~1 ms to set up
+    instead of ~12 ms of database lookups (once per run, and once per block with
+    ``area: ellipsoidal``).
+    """
     ell = crs.ellipsoid
     inv_f = ell.inverse_flattening
     shape = (f"+a={ell.semi_major_metre!r} +rf={inv_f!r}" if inv_f and not math.isinf(inv_f)
              else f"+R={ell.semi_major_metre!r}")
-    laea = CRS.from_proj4(f"+proj=laea +lat_0={lat0!r} +lon_0={lon0!r} {shape} +units=m +no_defs")
-    return Transformer.from_crs(crs, laea, always_xy=True)
+    laea = Proj(f"+proj=laea +lat_0={lat0!r} +lon_0={lon0!r} {shape} +units=m +no_defs")
+    to_lonlat = _to_lonlat(crs)
+
+    def project(x: Any, y: Any) -> tuple[Any, Any]:
+        lon, lat = to_lonlat(x, y)
+        return laea(lon, lat)
+
+    return project
 
 
 def _centre_lonlat(transform: Affine, crs: CRS, shape: tuple[int, int],
                    origin: tuple[int, int] = (0, 0)) -> tuple[float, float]:
-    """lon, lat of the centre of the ``shape`` pixels starting at pixel ``origin`` (row, col)."""
+    """lon, lat (degrees) of the centre of the ``shape`` pixels starting at pixel ``origin``."""
     h, w = shape
     col = origin[1] + w / 2.0
     row = origin[0] + h / 2.0
     x = transform.c + transform.a * col + transform.b * row
     y = transform.f + transform.d * col + transform.e * row
-    lon, lat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(x, y)
+    lon, lat = _to_lonlat(crs)(x, y)
     return float(lon), float(lat)
 
 
-def _quad_areas_m2(transform: Affine, to_ea: Transformer, rows: slice, cols: slice) -> np.ndarray:
+def _quad_areas_m2(transform: Affine, to_ea: Callable[[Any, Any], tuple[Any, Any]],
+                   rows: slice, cols: slice) -> np.ndarray:
     r = np.arange(rows.start, rows.stop + 1, dtype=np.float64)
     c = np.arange(cols.start, cols.stop + 1, dtype=np.float64)
     cc, rr = np.meshgrid(c, r)
     xs = transform.c + transform.a * cc + transform.b * rr
     ys = transform.f + transform.d * cc + transform.e * rr
-    ex, ey = to_ea.transform(xs, ys)
+    ex, ey = to_ea(xs, ys)
     # shoelace over each pixel's four corners (the corners' order is the same for every pixel)
     x0, y0 = ex[:-1, :-1], ey[:-1, :-1]
     x1, y1 = ex[:-1, 1:], ey[:-1, 1:]
