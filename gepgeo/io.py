@@ -3,9 +3,11 @@
 Reading: :func:`open_layer` checks a file with rasterio (exists, is a raster, has the band, has a
 CRS) and returns a lazy, dask-chunked ``DataArray`` plus the metadata gepgeo needs (nodata,
 scale/offset, unit tag). Each dask block is one ``rasterio`` window read through a handle kept
-per thread (:func:`_read_block`); the read tasks are blockwise, so dask fuses them into the
+per thread (:func:`read_window`); the read tasks are blockwise, so dask fuses them into the
 block task that consumes them: a 40 000² grid is then ~1.5 tasks per block instead of ~16, and
-the scheduler's bookkeeping no longer grows by ~80 KiB per block.
+the scheduler's bookkeeping no longer grows by ~80 KiB per block. The kernel task goes one step
+further for factor layers read unchanged from a file (:func:`block_source`): it reads them
+itself, straight into its layer stack.
 
 Writing: :class:`GeoTiffBlockWriter` is a block sink. It creates a tiled single-band GeoTIFF
 with nodata, band description and unit, and writes each block as soon as it is computed.
@@ -13,6 +15,7 @@ with nodata, band description and unit, and writes each block as soon as it is c
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -181,11 +184,37 @@ def _warp_kwargs(warp: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return kw
 
 
+def read_window(src: BlockSource, row: int, col: int, height: int, width: int,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Read ``height`` × ``width`` pixels of ``src`` at (``row``, ``col``) of the grid, through
+    this thread's handle; into ``out`` (same dtype as the band) when given, which saves the
+    allocation and the copy into the kernel's layer stack. Every block read goes through here.
+    """
+    window = Window(src.col0 + col, src.row0 + row, width, height)
+    return _dataset(src).read(src.band, window=window, out=out)
+
+
 def _read_block(src: BlockSource, block_info: Any = None) -> np.ndarray:
     """Read the window of one dask block (the function a read task runs)."""
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
-    window = Window(src.col0 + c0, src.row0 + r0, c1 - c0, r1 - r0)
-    return _dataset(src).read(src.band, window=window)
+    return read_window(src, r0, c0, r1 - r0, c1 - c0)
+
+
+#: dask array name of each :func:`lazy_band` → the file it reads (see :func:`block_source`)
+_SOURCES: OrderedDict[str, BlockSource] = OrderedDict()
+MAX_SOURCES = 4096
+
+
+def block_source(data: Any) -> BlockSource | None:
+    """The file a dask array reads unchanged, one window per block, if it is an array made by
+    :func:`lazy_band`, else ``None``.
+
+    Dask names an array by its content: any operation on it (arithmetic, rechunking, a
+    selection) gives a new name, so a match means the blocks are the file's raw windows and a
+    consumer may read them itself, straight into its own buffer.
+    """
+    name = getattr(data, "name", None)
+    return _SOURCES.get(name) if isinstance(name, str) else None
 
 
 def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: Affine, crs: Any,
@@ -199,12 +228,27 @@ def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: A
     name = f"read-{Path(src.path).stem}-{tokenize(src, shape, dtype, blocks)}"
     data = da.map_blocks(_read_block, src, chunks=blocks, dtype=np.dtype(dtype),
                          meta=np.empty((0, 0), dtype=dtype), name=name)
+    _SOURCES[name] = src
+    while len(_SOURCES) > MAX_SOURCES:
+        _SOURCES.popitem(last=False)
     ys = transform.f + transform.e * (np.arange(h) + 0.5)
     xs = transform.c + transform.a * (np.arange(w) + 0.5)
-    arr = xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs})
-    if crs is not None:
-        arr = arr.rio.write_crs(crs)
-    return arr.rio.write_transform(transform)
+    wkt = None if crs is None else (crs if isinstance(crs, str) else crs.to_wkt())
+    ref = _spatial_ref(wkt, tuple(transform)).copy(deep=True)
+    arr = xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs, "spatial_ref": ref})
+    arr.encoding["grid_mapping"] = "spatial_ref"
+    return arr
+
+
+@functools.lru_cache(maxsize=32)
+def _spatial_ref(crs_wkt: str | None, transform: tuple[float, ...]) -> xr.Variable:
+    """The ``spatial_ref`` coordinate rioxarray writes for a CRS and transform; made once per
+    grid (its CF attributes take ~7 ms to build) and shared by every layer on that grid."""
+    tmpl = xr.DataArray(np.empty((1, 1), dtype=np.uint8), dims=("y", "x"))
+    if crs_wkt is not None:
+        tmpl = tmpl.rio.write_crs(crs_wkt)
+    tmpl = tmpl.rio.write_transform(Affine(*transform[:6]))
+    return tmpl.coords["spatial_ref"].variable
 
 
 def auto_chunk(shape: tuple[int, int]) -> int:
@@ -282,8 +326,9 @@ def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks
     same = (info.shape == ref.shape and info.crs == ref.crs
             and info.transform.almost_equals(ref.transform, precision=1e-9))
     if same:
-        arr, _ = open_layer(path, what=what, band=band, chunks=chunks)
-        return arr, info, None
+        src = BlockSource(str(path), band, token=uuid.uuid4().hex)
+        return lazy_band(src, info.shape, info.dtype, info.transform, info.crs,
+                         chunks=chunks), info, None
     if strict:
         raise GridMismatchError(
             f"{what}: {str(path)!r} is not on the land-use grid ({info.crs}, pixel "

@@ -71,24 +71,54 @@ def test_a_run_is_one_computation_reading_each_block_once(tmp_path, monkeypatch)
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
     reads: collections.Counter = collections.Counter()
     lock = threading.Lock()
-    real = gepgeo.io._read_block
+    real = gepgeo.io.read_window
 
-    def counting_read(src, block_info=None):   # the opener every block read goes through
+    def counting_read(src, row, col, height, width, out=None):   # every block read goes here
         with lock:
-            reads[(src.path, tuple(map(tuple, block_info[None]["array-location"])))] += 1
-        return real(src, block_info=block_info)
+            reads[(src.path, row, col, height, width)] += 1
+        return real(src, row, col, height, width, out=out)
 
-    monkeypatch.setattr(gepgeo.io, "_read_block", counting_read)
+    monkeypatch.setattr(gepgeo.io, "read_window", counting_read)
     kernels = _TaskCounter("gepgeo-kernel-")
     with kernels, dask.config.set(scheduler=_Counting(limit=1)):
         run_pipeline(pipe, tmp_path / "out", quiet=True)
     # 110 x 100 pixels in 64-pixel chunks: 2 x 2 blocks, 3 rasters (land use, R, LS)
-    assert len({path for path, _ in reads}) == 3
+    assert len({key[0] for key in reads}) == 3
     assert len(reads) == 12
     assert set(reads.values()) == {1}
     # and the kernel runs once per block
     assert len(kernels.runs) == 4 and set(kernels.runs.values()) == {1}
 
+
+
+def test_layers_read_by_the_kernel_task_give_the_same_sums_as_through_dask(tmp_path,
+                                                                          monkeypatch):
+    """Factor layers read unchanged from files are read by the kernel task itself, into its
+    layer stack (gepgeo.io.block_source); forcing them through dask read tasks instead must
+    not change a bit of the totals or the map."""
+    import gepgeo.io
+    from gepgeo.compute import build_dataset
+    from gepgeo.run import prepare
+
+    pipe = load_pipeline(_generate(200, tmp_path / "in"))     # smooth fields, patchy land use
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 96})})
+
+    def sums():
+        prep = prepare(pipe)
+        ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=["gep"], chunks=prep.chunk)
+        return [np.asarray(v) for v in dask.compute(ds["totals"].data, ds["pixel_stats"].data,
+                                                    ds["gep"].data, scheduler="sync")]
+
+    found = []
+    real = gepgeo.io.block_source
+    monkeypatch.setattr(gepgeo.io, "block_source", lambda d: found.append(real(d)) or found[-1])
+    direct = sums()
+    assert found and all(s is not None for s in found)      # every layer took the direct path
+    monkeypatch.setattr(gepgeo.io, "block_source", lambda d: None)
+    through_dask = sums()
+    for a, b in zip(direct, through_dask):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert np.isfinite(direct[2]).any()
 
 
 def _generate(n: int, out):
@@ -101,6 +131,49 @@ def _generate(n: int, out):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.generate(n, out)
+
+
+class _LargestResult(Callback):
+    """Records the largest NumPy array any task returns (inside tuples too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = (0, None)
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        stack = [result]
+        while stack:
+            r = stack.pop()
+            if isinstance(r, (tuple, list)):
+                stack.extend(r)
+            elif isinstance(r, np.ndarray) and r.size > self.largest[0]:
+                self.largest = (r.size, key)
+
+
+def test_no_task_holds_a_full_raster(tmp_path, monkeypatch):
+    """No array larger than one block exists during a run: every task (reads, kernel, folds)
+    returns at most one block of pixels, and every array the kernel works on (land use,
+    layer stack, maps) is one block (per band)."""
+    import gepgeo.kernel
+
+    pipe = load_pipeline(_generate(256, tmp_path / "in"))
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(
+        update={"chunk_size": 64, "report": False})})
+    kernel_pixels = []
+    real = gepgeo.kernel.gep_block
+
+    def spy(*args):
+        kernel_pixels.append(max(int(np.prod(a.shape[-2:])) for a in args
+                                 if isinstance(a, np.ndarray) and a.ndim >= 2))
+        return real(*args)
+
+    monkeypatch.setattr(gepgeo.kernel, "gep_block", spy)
+    seen = _LargestResult()
+    with seen, dask.config.set(scheduler="sync"):
+        run_pipeline(pipe, tmp_path / "out", quiet=True)
+    size, key = seen.largest
+    assert 0 < size <= 64 * 64, (size, key)      # a 64² block; the raster is 256²
+    assert len(kernel_pixels) == 16 and max(kernel_pixels) == 64 * 64
 
 
 def test_blocks_run_in_row_order_so_map_writers_hold_almost_nothing(tmp_path, monkeypatch):
