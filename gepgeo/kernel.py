@@ -326,11 +326,16 @@ def _drivers_row(pv, cls, vals, src, modes, lin, ok, drv, clamp_out, prm):
         r = _param_row(P_R, pv, cls, vals, src, prm[0])
         k = _param_row(P_K, pv, cls, vals, src, prm[1])
         ls = _param_row(P_LS, pv, cls, vals, src, prm[2])
-        c = _param_row(P_C, pv, cls, vals, src, prm[3])
-        p = _param_row(P_P, pv, cls, vals, src, prm[4])
-        for j in range(nx):
-            q = soil_retention(r[j], k[j], ls[j], c[j], p[j])
-            drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
+        if _cp_by_land_type(src):    # (1 − C·P) is in the coefficients: driver R·K·LS
+            for j in range(nx):
+                q = soil_retention(r[j], k[j], ls[j], 0.0, 0.0)
+                drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
+        else:
+            c = _param_row(P_C, pv, cls, vals, src, prm[3])
+            p = _param_row(P_P, pv, cls, vals, src, prm[4])
+            for j in range(nx):
+                q = soil_retention(r[j], k[j], ls[j], c[j], p[j])
+                drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
     if lin[S_W] != 0:
         wm = modes[0]
         signed = modes[4] != 0
@@ -357,8 +362,17 @@ def _drivers_row(pv, cls, vals, src, modes, lin, ok, drv, clamp_out, prm):
             drv[S_W, j] = 0.0 if (clamp or not valid) else d
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _cp_by_land_type(src):
+    """True when neither C nor P comes from a raster: the soil driver is then R·K·LS and the
+    per-land-type factor (1 − C·P) of RUSLE is folded into the coefficients (two gathers
+    fewer per pixel)."""
+    return src[P_C] < 0 and src[P_P] < 0
+
+
 #: the parameters each linear service's driver is computed from, and how to set them to make
-#: the driver equal to x (by water variant for water): (parameter, multiplier of x, constant)
+#: the driver equal to x (by water variant for water): (parameter, multiplier of x, constant);
+#: for soil, C and P keep their table values when :func:`_cp_by_land_type`
 _DRIVER_SETTINGS: dict[int, tuple[tuple[tuple[int, float, float], ...], ...]] = {
     S_S: (((P_R, 1.0, 0.0), (P_K, 0.0, 1.0), (P_LS, 0.0, 1.0), (P_C, 0.0, 0.0),
            (P_P, 0.0, 0.0)),),
@@ -375,7 +389,8 @@ def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
 
     A service qualifies when it reads rasters only for its driver's parameters (soil: R, K, LS,
     C, P; water: the balance terms) and its formulas, evaluated per land type with the driver
-    set to 0, 1 and 2, give 0, ``coef`` and 2 ``coef`` (to 1e-12) for every measure.
+    set to 0, 1 and 2, give 0, ``coef`` and 2 ``coef`` (to 1e-12) for every measure. When C
+    and P both come from tables, the soil driver is R·K·LS and ``coef`` includes (1 − C·P).
 
     Returns
     -------
@@ -393,6 +408,8 @@ def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
         if on[s] == 0 or need[s] == 0:
             continue
         settings = variants[int(modes[MODE["water"]]) if s == S_W else 0]
+        if s == S_S and _cp_by_land_type(src):
+            settings = tuple(st for st in settings if st[0] not in (P_C, P_P))
         driver_layers = 0
         for p, _, _ in settings:
             if src[p] >= 0:
@@ -525,6 +542,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     nmaps = map_idx.shape[0]
     nlut = lut.shape[0]
     area_cols = area.shape[1]
+    row_area = area_cols == 1        # one pixel area per row
     nan = np.nan
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
@@ -752,18 +770,22 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     sl = 1 + zone_offset[t - 1] + z if z >= 0 else -1
                 slot[j] = sl if c < nclass else -1
                 key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
-            # sums over runs of one (zone, land type), added when the run ends
+            # sums over runs of one (zone, land type), added when the run ends. With one area
+            # per row (planar and geographic grids) they are counts and plain sums, times the
+            # row's area when the run ends (measured: 5 % less kernel time); with per-pixel
+            # areas every term is area-weighted.
             cur = key[0]
-            r_n = 0.0
+            j0 = 0
+            n_cl = 0
+            n_g = 0
+            n_xs = 0
+            n_xw = 0
             r_a = 0.0
-            r_cn = 0.0
             r_ca = 0.0
             r_g = 0.0
             r_ds = 0.0
-            r_xs = 0.0
             r_xsa = 0.0
             r_dw = 0.0
-            r_xw = 0.0
             r_xwa = 0.0
             for j in range(nx + 1):
                 kj = key[j] if j < nx else -2
@@ -771,48 +793,59 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     if cur >= 0:
                         sl = cur // nclass
                         c = cur - sl * nclass
+                        if row_area:
+                            a = arow[0]
+                            r_a = (j - j0) * a
+                            r_ca = n_cl * a
+                            r_g = n_g * a
+                            r_ds *= a
+                            r_xsa = n_xs * a
+                            r_dw *= a
+                            r_xwa = n_xw * a
                         acc[sl, c, COL_AREA] += r_a
-                        acc[sl, c, COL_PIXELS] += r_n
-                        acc[sl, c, COL_CLAMP_N] += r_cn
+                        acc[sl, c, COL_PIXELS] += j - j0
+                        acc[sl, c, COL_CLAMP_N] += n_cl
                         acc[sl, c, COL_CLAMP_HA] += r_ca
                         acc[sl, c, COL_GEP_NODATA_HA] += r_g
                         if lin_soil:
                             dacc[sl, c, S_S] += r_ds
-                            acc[sl, c, COL_EXCL_N + S_S] += r_xs
+                            acc[sl, c, COL_EXCL_N + S_S] += n_xs
                             acc[sl, c, COL_EXCL_HA + S_S] += r_xsa
                         if lin_water:
                             dacc[sl, c, S_W] += r_dw
-                            acc[sl, c, COL_EXCL_N + S_W] += r_xw
+                            acc[sl, c, COL_EXCL_N + S_W] += n_xw
                             acc[sl, c, COL_EXCL_HA + S_W] += r_xwa
                     if j == nx:
                         break
                     cur = kj
-                    r_n = 0.0
+                    j0 = j
+                    n_cl = 0
+                    n_g = 0
+                    n_xs = 0
+                    n_xw = 0
                     r_a = 0.0
-                    r_cn = 0.0
                     r_ca = 0.0
                     r_g = 0.0
                     r_ds = 0.0
-                    r_xs = 0.0
                     r_xsa = 0.0
                     r_dw = 0.0
-                    r_xw = 0.0
                     r_xwa = 0.0
-                a = arow[j]
-                cl = np.float64(clamped[j])
-                bs = np.float64(bad_s[j])
-                bw = np.float64(bad_w[j])
-                r_n += 1.0
-                r_a += a
-                r_cn += cl
-                r_ca += cl * a
-                r_g += gnd[j] * a
-                r_ds += drv[S_S, j] * a
-                r_xs += bs
-                r_xsa += bs * a
-                r_dw += drv[S_W, j] * a
-                r_xw += bw
-                r_xwa += bw * a
+                n_cl += clamped[j]
+                n_g += gnd[j]
+                n_xs += bad_s[j]
+                n_xw += bad_w[j]
+                if row_area:
+                    r_ds += drv[S_S, j]
+                    r_dw += drv[S_W, j]
+                else:
+                    a = arow[j]
+                    r_a += a
+                    r_ca += clamped[j] * a
+                    r_g += gnd[j] * a
+                    r_ds += drv[S_S, j] * a
+                    r_xsa += bad_s[j] * a
+                    r_dw += drv[S_W, j] * a
+                    r_xwa += bad_w[j] * a
             if n_full == 0:
                 continue
             for s in range(nserv):

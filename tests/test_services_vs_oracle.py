@@ -14,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 from affine import Affine
+from pyproj import CRS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gepgeo
+import gepgeo.area
 from gepgeo.services import MEASURES, map_name
 
 from .conftest import make_da
-from .oracle import Oracle, cell_area_ha_geographic, cell_area_ha_projected
+from .oracle import Oracle, cell_area_ha_geographic, cell_area_ha_projected, cell_area_ha_true
 
 LTS = ["forest", "cropland", "grass", "mine"]
 CODES = {1: "forest", 2: "cropland", 3: "grass", 7: "mine"}
@@ -92,7 +94,9 @@ def scenarios(draw, drivers_only=False):
         for k in ("precipitation", "water_retention_depth"):
             if k in forms:
                 forms[k] = "raster"
-    geographic = draw(st.booleans())
+    # geographic grid (row areas), projected grid with planar areas (row areas), or with true
+    # per-pixel areas (area: ellipsoidal; the kernel's per-pixel area path)
+    geographic = draw(st.sampled_from([True, False, "ellipsoidal"]))
     chunks = (draw(st.integers(1, max(ny, 1))), draw(st.integers(1, max(nx, 1))))
     deficit = draw(st.sampled_from(["clamp", "signed"]))
     nodata_share = draw(st.sampled_from([0.0, 0.15]))
@@ -102,12 +106,24 @@ def scenarios(draw, drivers_only=False):
 def _build(ny, nx, rng, forms, geographic, nodata_share):
     lu = rng.choice(np.array([0, 1, 2, 3, 7], dtype=np.int16), size=(ny, nx),
                     p=[0.1, 0.3, 0.3, 0.2, 0.1])
-    if geographic:
+    if geographic is True:
         lat0 = float(rng.uniform(-70, 70))
         res = 0.01
         transform = Affine(res, 0, 100.0, 0, -res, lat0)
         crs = "EPSG:4326"
         area = cell_area_ha_geographic(ny, nx, 100.0, lat0, res)
+    elif geographic == "ellipsoidal":
+        # 2 km pixels 330 km west of the UTM central meridian: true areas change by ~3e-5
+        # from one pixel to the next along a row (the kernel's per-pixel area path). The
+        # oracle takes gepgeo's true pixel areas (what is tested here is the totals given the
+        # areas), checked first against geodesic polygons (straight edges in the projection
+        # are not geodesics: ~1e-7 at 2 km)
+        res = 2000.0
+        transform = Affine(res, 0, 170000.0, 0, -res, 3000000.0)
+        crs = "EPSG:32648"
+        area = gepgeo.area.ellipsoidal_area_ha(transform, CRS.from_user_input(crs),
+                                               slice(0, ny), slice(0, nx))
+        np.testing.assert_allclose(area, cell_area_ha_true(ny, nx, transform, crs), rtol=1e-6)
     else:
         res = float(rng.choice([10.0, 30.0]))
         transform = Affine(res, 0, 500000.0, 0, -res, 3000000.0)
@@ -148,10 +164,12 @@ def test_linear_path_equals_oracle(case):
 def _check_against_oracle(case):
     ny, nx, rng, forms, geographic, chunks, deficit, nodata_share = case
     lu, lu_da, api_params, oracle_params, area = _build(ny, nx, rng, forms, geographic, nodata_share)
+    area_rule = "ellipsoidal" if geographic == "ellipsoidal" else "planar"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gepgeo.errors.AreaScaleWarning)
         ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
-                                     water_deficit=deficit, chunks=chunks).compute()
+                                     water_deficit=deficit, chunks=chunks,
+                                     area=area_rule).compute()
     orc = Oracle(lu, CODES, 0, oracle_params, ["mine"], area, water_deficit=deficit)
     dens = orc.densities()
     tot = orc.totals(dens)
@@ -159,7 +177,8 @@ def _check_against_oracle(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gepgeo.errors.AreaScaleWarning)
         tables_only = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
-                                              water_deficit=deficit, chunks=chunks, maps=[])
+                                              water_deficit=deficit, chunks=chunks, maps=[],
+                                              area=area_rule)
     assert not [v for v in tables_only.data_vars if "y" in tables_only[v].dims]
     np.testing.assert_array_equal(tables_only["totals"].values, ds["totals"].values)
     np.testing.assert_array_equal(tables_only["pixel_stats"].values, ds["pixel_stats"].values)
