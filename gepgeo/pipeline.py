@@ -30,6 +30,7 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -127,6 +128,10 @@ class LandUse(_Strict):
         for code, lt in v.items():
             if not isinstance(lt, str) or not lt.strip():
                 raise ValueError(f"code {code}: land type must be a non-empty name")
+            if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in lt):
+                # names become table columns, CSV cells and report rows: one line each
+                raise ValueError(f"code {code}: land type {lt!r} contains a line break or "
+                                 "another control character")
         return v
 
 

@@ -191,6 +191,18 @@ def test_constant_out_of_domain(sample, capsys):
     assert code == 2 and "support_practice_p" in err and "domain" in err
 
 
+@pytest.mark.parametrize("name", ["forest\n", "dry\tland"])
+def test_land_type_name_with_a_control_character(sample, capsys, name):
+    """Land-type names become table columns, CSV cells and report rows: one line each."""
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    doc = yaml.safe_load(p.read_text())
+    doc["land_use"]["codes"][3] = name
+    p.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "land type" in err and repr(name) in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_compare_refuses_different_price_years(sample, capsys):
     for year, name in ((2010, "v2010"), (2020, "v2020")):
         (sample / f"{name}.yaml").write_text(yaml.safe_dump({
