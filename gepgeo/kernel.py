@@ -454,6 +454,30 @@ def class_densities(table, supplies, on, modes, nmeas):
     return dclass, clamp
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt, unmapped_lt):
+    """Land type of a land-use code, the pseudo land types for nodata and unmapped codes."""
+    li = code - lut_offset
+    inside = (li >= 0) & (li < nlut)
+    c = lutx[li if inside else 0]
+    c = c if inside else unmapped_lt
+    return nodata_lt if (lu_has_nodata & (code == lu_nodata)) else c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _count_out(raw_row, cls, nclass, sc, of, lo, hi, hnd, nd):
+    """Pixels of mapped land types (``cls < nclass``) whose value is valid but decodes outside
+    the domain ``[lo, hi]``."""
+    n = 0
+    for j in range(raw_row.shape[0]):
+        raw = raw_row[j]
+        v = raw * sc + of
+        nodata = np.isnan(raw) | (hnd & (raw == nd))
+        inside = (v >= lo) & (v <= hi)
+        n += (not inside) & (not nodata) & (cls[j] < nclass)
+    return n
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
               layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
@@ -623,21 +647,32 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     run_cls = np.empty(nx, dtype=np.int64)
     nruns = nx
     slot = np.empty(nx, dtype=np.int64)
+    all_bits = (np.int64(1) << nl) - 1
+    # unsigned 8-bit land-use codes: one table for all 256 codes, nodata and unmapped included
+    small_codes = lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0
+    lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
+    for code in range(lut_all.shape[0]):
+        lut_all[code] = _land_type(np.int64(code), lutx, lut_offset,
+                                   nlut, lu_has_nodata, lu_nodata, nodata_lt, unmapped_lt)
     for i in range(ny):
         # 1. land type of each pixel and its area
         n_nd = 0
         n_un = 0
-        for j in range(nx):
-            code = np.int64(lu[i, j])
-            li = code - lut_offset
-            inside = (li >= 0) & (li < nlut)
-            c = lutx[li if inside else 0]
-            c = c if inside else unmapped_lt
-            c = nodata_lt if (lu_has_nodata & (code == lu_nodata)) else c
-            cls[j] = c
-            sup[j] = sup_x[c]
-            n_nd += c == nodata_lt
-            n_un += c == unmapped_lt
+        if small_codes:
+            for j in range(nx):
+                c = lut_all[lu[i, j]]
+                cls[j] = c
+                sup[j] = sup_x[c]
+                n_nd += c == nodata_lt
+                n_un += c == unmapped_lt
+        else:
+            for j in range(nx):
+                c = _land_type(np.int64(lu[i, j]), lutx, lut_offset, nlut, lu_has_nodata,
+                               lu_nodata, nodata_lt, unmapped_lt)
+                cls[j] = c
+                sup[j] = sup_x[c]
+                n_nd += c == nodata_lt
+                n_un += c == unmapped_lt
         if area_cols > 1:
             for j in range(nx):
                 arow[j] = area[i, j]
@@ -659,7 +694,6 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 hnd = lay_has_nodata[layer] != 0
                 nd = lay_nodata[layer]
                 bit = np.int64(1) << layer
-                n_out = 0
                 for j in range(nx):
                     raw = layers[layer, i, j]
                     v = raw * sc + of
@@ -668,21 +702,28 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     good = inside & (not nodata)
                     vals[layer, j] = v if good else nan
                     bits[j] |= bit * good
-                    n_out += (not inside) & (not nodata) & (cls[j] < nclass)
-                stats[2 + layer] += n_out
+            # out-of-domain values are rare: count them only in rows where a mapped pixel
+            # has a layer value that is nodata or out of its domain
+            n_bad = 0
+            for j in range(nx):
+                n_bad += (bits[j] != all_bits) & (cls[j] < nclass)
+            if n_bad > 0:
+                for layer in range(nl):
+                    stats[2 + layer] += _count_out(layers[layer, i], cls, nclass, lay_scale[layer],
+                                                   lay_offset[layer], lay_low[layer],
+                                                   lay_high[layer], lay_has_nodata[layer] != 0,
+                                                   lay_nodata[layer])
             # 3. validity of each raster-reading service (supplying land types only)
+            for j in range(nx):
+                gnd[j] = 0
             for s in range(nserv):
                 if dyn_on[s] == 0:
                     continue
                 ns_ = need[s]
                 for j in range(nx):
-                    ok[s, j] = sup[j] & ((bits[j] & ns_) == ns_)
-            for j in range(nx):
-                gnd[j] = 0
-            for s in range(nserv):
-                if dyn_on[s] != 0:
-                    for j in range(nx):
-                        gnd[j] |= sup[j] & (ok[s, j] ^ 1)
+                    o = sup[j] & ((bits[j] & ns_) == ns_)
+                    ok[s, j] = o
+                    gnd[j] |= sup[j] & (o ^ 1)
             # 4. the services themselves
             if n_full > 0:
                 for j in range(nx):

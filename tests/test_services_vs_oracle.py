@@ -100,11 +100,13 @@ def scenarios(draw, drivers_only=False):
     chunks = (draw(st.integers(1, max(ny, 1))), draw(st.integers(1, max(nx, 1))))
     deficit = draw(st.sampled_from(["clamp", "signed"]))
     nodata_share = draw(st.sampled_from([0.0, 0.15]))
-    return ny, nx, rng, forms, geographic, chunks, deficit, nodata_share
+    # unsigned 8-bit codes take the kernel's 256-entry code table, others its range lookup
+    lu_dtype = draw(st.sampled_from(["int16", "uint8"]))
+    return ny, nx, rng, forms, geographic, chunks, deficit, nodata_share, lu_dtype
 
 
-def _build(ny, nx, rng, forms, geographic, nodata_share):
-    lu = rng.choice(np.array([0, 1, 2, 3, 7], dtype=np.int16), size=(ny, nx),
+def _build(ny, nx, rng, forms, geographic, nodata_share, lu_dtype="int16"):
+    lu = rng.choice(np.array([0, 1, 2, 3, 7], dtype=lu_dtype), size=(ny, nx),
                     p=[0.1, 0.3, 0.3, 0.2, 0.1])
     if geographic is True:
         lat0 = float(rng.uniform(-70, 70))
@@ -162,8 +164,9 @@ def test_linear_path_equals_oracle(case):
 
 
 def _check_against_oracle(case):
-    ny, nx, rng, forms, geographic, chunks, deficit, nodata_share = case
-    lu, lu_da, api_params, oracle_params, area = _build(ny, nx, rng, forms, geographic, nodata_share)
+    ny, nx, rng, forms, geographic, chunks, deficit, nodata_share, lu_dtype = case
+    lu, lu_da, api_params, oracle_params, area = _build(ny, nx, rng, forms, geographic,
+                                                        nodata_share, lu_dtype)
     area_rule = "ellipsoidal" if geographic == "ellipsoidal" else "planar"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gepgeo.errors.AreaScaleWarning)
@@ -313,3 +316,37 @@ def test_no_service_land_type_is_zero_even_with_nodata_layers():
     assert mine.any()
     assert np.all(ds["gep"].values[mine] == 0.0)
     assert np.all(ds["soil_retention"].values[mine] == 0.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 40), st.integers(1, 40),
+       st.sampled_from(["int16", "uint8"]))
+def test_out_of_domain_counts_equal_a_numpy_count(seed, ny, nx, lu_dtype):
+    """With ``domain: mask``, the pixels of each raster whose value is valid but outside the
+    parameter's domain are counted where the land use is mapped (not where it is nodata).
+    The kernel counts them only in rows where some mapped pixel is invalid: rows with and
+    without such pixels, and nodata holes, are all drawn here."""
+    from gepgeo.parameters import PARAMETERS
+
+    rng = np.random.default_rng(seed)
+    keys = ["rainfall_erosivity_r", "soil_erodibility_k", "cover_management_c",
+            "landscape_equivalent_factor"]    # all with a finite lower bound
+    forms = {k: "table" for k in ALWAYS + ["lambda_over_rho", "water_retention_depth",
+                                           "grain_output_value_per_ha", "agri_output_value_per_ha"]}
+    forms.update({k: "raster" for k in keys})
+    lu, lu_da, api_params, oracle_params, _ = _build(ny, nx, rng, forms, False,
+                                                     float(rng.choice([0.0, 0.1])), lu_dtype)
+    spec = {p.key: p for p in PARAMETERS}
+    expected = {}
+    for k in keys:
+        arr = oracle_params[k].copy()
+        # a few rows get out-of-domain values, the others none
+        rows = rng.random(ny) < 0.3
+        out = rows[:, None] & (rng.random((ny, nx)) < 0.3) & ~np.isnan(arr)
+        arr[out] = spec[k].low - 1.0
+        api_params[k] = make_da(arr, lu_da.rio.transform(), lu_da.rio.crs)
+        expected[k] = int((out & (lu != 0)).sum())
+    ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
+                                 domain="mask", chunks=(7, 9)).compute()
+    got = {k: int(ds["pixel_stats"].sel(stat=f"out_of_domain.{k}")) for k in keys}
+    assert got == expected
