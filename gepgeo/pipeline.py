@@ -112,6 +112,11 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
                      f"{{path: ...}}, got {raw!r}")
 
 
+def _has_control(text: str) -> bool:
+    """True when ``text`` holds a line break or another control character."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
+
+
 class LandUse(_Strict):
     """The land-use raster and the mapping of its codes to land types."""
 
@@ -128,7 +133,7 @@ class LandUse(_Strict):
         for code, lt in v.items():
             if not isinstance(lt, str) or not lt.strip():
                 raise ValueError(f"code {code}: land type must be a non-empty name")
-            if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in lt):
+            if _has_control(lt):
                 # names become table columns, CSV cells and report rows: one line each
                 raise ValueError(f"code {code}: land type {lt!r} contains a line break or "
                                  "another control character")
@@ -224,16 +229,22 @@ class Pipeline(_Strict):
         return p if p.is_absolute() else (base / p)
 
 
+def _loc_part(x: object) -> str:
+    """One step of an error location, quoted when printing it would break the line."""
+    text = str(x)
+    return repr(text) if _has_control(text) else text
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+    loc = ".".join(_loc_part(x) for x in err["loc"] if not str(x).startswith("function-"))
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
         key = str(err["loc"][-1])
         msg = f"unknown key {key!r}"
-        loc = ".".join(str(x) for x in err["loc"][:-1])
+        loc = ".".join(_loc_part(x) for x in err["loc"][:-1])
         return (f"{loc + ': ' if loc else ''}{msg}; remove it or check its spelling")
     if err["type"] == "missing":
         return f"{loc}: required key is missing"
