@@ -8,6 +8,8 @@ name the file, layer or key at fault, and say how to fix it. The command line tu
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = [
     "GepgeoError",
     "ConfigError",
@@ -26,8 +28,21 @@ __all__ = [
 ]
 
 
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so that a
+    name or value from the user's files cannot break a message over several lines."""
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+
+
 class GepgeoError(Exception):
-    """Root of every error gepgeo raises on purpose (bad input, bad configuration)."""
+    """Root of every error gepgeo raises on purpose (bad input, bad configuration).
+
+    Its message is always one line: line breaks that come with user-supplied names or values
+    are shown escaped."""
+
+    def __str__(self) -> str:
+        return _one_line(super().__str__())
 
 
 class ConfigError(GepgeoError, ValueError):
@@ -42,7 +57,7 @@ class MissingParameterError(GepgeoError, KeyError):
     """A service needs a parameter that neither the profile nor the pipeline provides."""
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
+        return _one_line(str(self.args[0])) if self.args else ""
 
 
 class UnitError(GepgeoError, ValueError):
@@ -65,7 +80,7 @@ class UnmappedCodesError(GepgeoError, KeyError):
     """The land-use raster holds codes that the pipeline's mapping does not declare."""
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        return _one_line(str(self.args[0])) if self.args else ""
 
 
 class DomainError(GepgeoError, ValueError):

@@ -228,3 +228,13 @@ def test_compare_refuses_different_price_years(sample, capsys):
                            capsys)
     assert code == 2 and "2010" in err and "2020" in err
     assert not (sample / "c").exists()
+
+
+def test_every_error_message_is_one_line():
+    """A line break from a user's file name or value is shown escaped, whatever the error."""
+    from gepgeo import errors
+
+    for cls in (errors.ConfigError, errors.MissingParameterError, errors.InputFileError,
+                errors.UnmappedCodesError, errors.DomainError):
+        assert str(cls("layer 'a\nb.tif':\tbad\r")) == "layer 'a\\nb.tif':\\tbad\\r", cls
+    assert str(errors.ConfigError("林地 (forest land)")) == "林地 (forest land)"
