@@ -134,8 +134,8 @@ S_AG, S_W, S_S, S_A, S_C, S_O, S_CL, S_L = (SERVICE_INDEX[n] for n in (
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
-    """Evaluate the enabled services at pixels ``0..n-1`` of a row into ``dens[j]`` (per-ha
+def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
+    """Evaluate the enabled services at pixels ``j0..n-1`` of a row into ``dens[j]`` (per-ha
     densities) where ``ok[s, j]``; ``clamp_out[j]`` = 1 where a water deficit was clamped.
 
     Pixel j has land type ``cls[j]`` (skipped when negative). Parameter p comes from the
@@ -211,7 +211,7 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
     mode3 = modes[3]
     mode4 = modes[4]
     mode5 = modes[5]
-    for j in range(n):
+    for j in range(j0, n):
         c = cls[j]
         if c < 0:
             continue
@@ -297,21 +297,21 @@ def _services_row(pv, cls, n, vals, src, modes, on, ok, dens, clamp_out):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _param_row(p, pv, cls, vals, src, buf):
-    """Parameter ``p`` at every pixel of a row: the layer's decoded row when a raster supplies
-    it, else the table value of each pixel's land type gathered into ``buf``."""
+def _param_row(p, pv, cls, vals, src, buf, j0, j1):
+    """Parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's decoded row when a raster
+    supplies it, else the table value of each pixel's land type gathered into ``buf``."""
     layer = src[p]
     if layer >= 0:
         return vals[layer]
-    for j in range(cls.shape[0]):
+    for j in range(j0, j1):
         buf[j] = pv[p, cls[j]]
     return buf
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _drivers_row(pv, cls, vals, src, modes, lin, ok, drv, clamp_out, prm):
-    """The per-pixel driver of each linear service (``lin[s]``) along a row, 0 where the
-    service is not valid (``ok[s, j] == 0``): ``drv[S_S, j]`` = soil retention q_sr
+def _drivers_row(pv, cls, j0, j1, vals, src, modes, lin, ok, drv, clamp_out, prm):
+    """The per-pixel driver of each linear service (``lin[s]``) at pixels ``j0..j1-1`` of a
+    row, 0 where the service is not valid (``ok[s, j] == 0``): ``drv[S_S, j]`` = soil retention q_sr
     (t ha⁻¹ a⁻¹), ``drv[S_W, j]`` = water balance depth (mm, clamped at 0 unless deficits are
     kept signed; ``clamp_out[j]`` = 1 where clamped).
 
@@ -321,40 +321,39 @@ def _drivers_row(pv, cls, vals, src, modes, lin, ok, drv, clamp_out, prm):
     :mod:`gepgeo.services`. Every other measure of the service is ``driver × coef`` (see
     :func:`linear_coefficients`).
     """
-    nx = cls.shape[0]
     if lin[S_S] != 0:
-        r = _param_row(P_R, pv, cls, vals, src, prm[0])
-        k = _param_row(P_K, pv, cls, vals, src, prm[1])
-        ls = _param_row(P_LS, pv, cls, vals, src, prm[2])
+        r = _param_row(P_R, pv, cls, vals, src, prm[0], j0, j1)
+        k = _param_row(P_K, pv, cls, vals, src, prm[1], j0, j1)
+        ls = _param_row(P_LS, pv, cls, vals, src, prm[2], j0, j1)
         if _cp_by_land_type(src):    # (1 − C·P) is in the coefficients: driver R·K·LS
-            for j in range(nx):
+            for j in range(j0, j1):
                 q = soil_retention(r[j], k[j], ls[j], 0.0, 0.0)
                 drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
         else:
-            c = _param_row(P_C, pv, cls, vals, src, prm[3])
-            p = _param_row(P_P, pv, cls, vals, src, prm[4])
-            for j in range(nx):
+            c = _param_row(P_C, pv, cls, vals, src, prm[3], j0, j1)
+            p = _param_row(P_P, pv, cls, vals, src, prm[4], j0, j1)
+            for j in range(j0, j1):
                 q = soil_retention(r[j], k[j], ls[j], c[j], p[j])
                 drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
     if lin[S_W] != 0:
         wm = modes[0]
         signed = modes[4] != 0
         if wm == 0:
-            depth_row = _param_row(P_DEPTH, pv, cls, vals, src, prm[0])
-            for j in range(nx):
+            depth_row = _param_row(P_DEPTH, pv, cls, vals, src, prm[0], j0, j1)
+            for j in range(j0, j1):
                 drv[S_W, j] = depth_row[j]
         else:
-            precip = _param_row(P_PRECIP, pv, cls, vals, src, prm[0])
-            et = _param_row(P_ET, pv, cls, vals, src, prm[1])
+            precip = _param_row(P_PRECIP, pv, cls, vals, src, prm[0], j0, j1)
+            et = _param_row(P_ET, pv, cls, vals, src, prm[1], j0, j1)
             if wm == 1:
-                rc = _param_row(P_RCOEF, pv, cls, vals, src, prm[2])
-                for j in range(nx):
+                rc = _param_row(P_RCOEF, pv, cls, vals, src, prm[2], j0, j1)
+                for j in range(j0, j1):
                     drv[S_W, j] = balance_depth(precip[j], precip[j] * rc[j], et[j])
             else:
-                runoff = _param_row(P_RUNOFF, pv, cls, vals, src, prm[2])
-                for j in range(nx):
+                runoff = _param_row(P_RUNOFF, pv, cls, vals, src, prm[2], j0, j1)
+                for j in range(j0, j1):
                     drv[S_W, j] = balance_depth(precip[j], runoff[j], et[j])
-        for j in range(nx):
+        for j in range(j0, j1):
             d = drv[S_W, j]
             valid = ok[S_W, j] != 0
             clamp = valid & (d < 0.0) & (not signed)
@@ -450,7 +449,7 @@ def class_densities(table, supplies, on, modes, nmeas):
         cls[c] = c if supplies[c] != 0 else -1
     no_layers = np.empty((0, nclass), dtype=np.float64)
     no_src = np.full(nparam, -1, dtype=np.int64)
-    _services_row(table, cls, nclass, no_layers, no_src, modes, on, ok, dclass, clamp)
+    _services_row(table, cls, 0, nclass, no_layers, no_src, modes, on, ok, dclass, clamp)
     return dclass, clamp
 
 
@@ -465,11 +464,11 @@ def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _count_out(raw_row, cls, nclass, sc, of, lo, hi, hnd, nd):
-    """Pixels of mapped land types (``cls < nclass``) whose value is valid but decodes outside
-    the domain ``[lo, hi]``."""
+def _count_out(raw_row, cls, j0, j1, nclass, sc, of, lo, hi, hnd, nd):
+    """Pixels ``j0..j1-1`` of mapped land types (``cls < nclass``) whose value is valid but
+    decodes outside the domain ``[lo, hi]``."""
     n = 0
-    for j in range(raw_row.shape[0]):
+    for j in range(j0, j1):
         raw = raw_row[j]
         v = raw * sc + of
         nodata = np.isnan(raw) | (hnd & (raw == nd))
@@ -493,9 +492,11 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     coefficient when linear (``lin[s]``), else in full.
 
     The block is processed row by row, in short branch-free loops over the row that LLVM
-    vectorises. Land type ``nclass`` stands for land-use nodata and ``nclass + 1`` for codes
-    the mapping does not declare; the per-land-type tables are extended with those two rows
-    (NaN in maps, no totals), so that no loop has to test for them. Totals are summed over
+    vectorises; each row only between its first and last pixel with land-use data (the
+    nodata margins around a county's outline are written as nodata and skipped). Land type
+    ``nclass`` stands for land-use nodata and ``nclass + 1`` for codes the mapping does not
+    declare; the per-land-type tables are extended with those two rows (NaN in maps, no
+    totals), so that no loop has to test for them. Totals are summed over
     runs of equal (zone, land type) along the row and added to the accumulators when the run
     ends: adding every pixel into the same accumulator would chain each addition to the
     previous one through memory.
@@ -682,9 +683,23 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 arow[j] = a_row
         stats[0] += n_nd
         stats[1] += n_un
+        # the row's span from its first to its last pixel with land-use data: the nodata
+        # margins (outside a county's outline, say) are skipped by every later step
+        jl = 0
+        jh = nx
+        if n_nd > 0:
+            while jl < nx and cls[jl] == nodata_lt:
+                jl += 1
+            while jh > jl and cls[jh - 1] == nodata_lt:
+                jh -= 1
+        # unsigned loop bounds: numba checks every signed index for wraparound (a negative
+        # index counts from the end), which stops LLVM from vectorising a loop that does not
+        # start at a constant
+        ul = np.uint64(jl)
+        uh = np.uint64(jh)
         # 2. decode and validate the layers
         if n_dyn > 0:
-            for j in range(nx):
+            for j in range(ul, uh):
                 bits[j] = 0
             for layer in range(nl):
                 sc = lay_scale[layer]
@@ -694,7 +709,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 hnd = lay_has_nodata[layer] != 0
                 nd = lay_nodata[layer]
                 bit = np.int64(1) << layer
-                for j in range(nx):
+                for j in range(ul, uh):
                     raw = layers[layer, i, j]
                     v = raw * sc + of
                     nodata = np.isnan(raw) | (hnd & (raw == nd))
@@ -705,48 +720,49 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             # out-of-domain values are rare: count them only in rows where a mapped pixel
             # has a layer value that is nodata or out of its domain
             n_bad = 0
-            for j in range(nx):
+            for j in range(ul, uh):
                 n_bad += (bits[j] != all_bits) & (cls[j] < nclass)
             if n_bad > 0:
                 for layer in range(nl):
-                    stats[2 + layer] += _count_out(layers[layer, i], cls, nclass, lay_scale[layer],
+                    stats[2 + layer] += _count_out(layers[layer, i], cls, ul, uh, nclass,
+                                                   lay_scale[layer],
                                                    lay_offset[layer], lay_low[layer],
                                                    lay_high[layer], lay_has_nodata[layer] != 0,
                                                    lay_nodata[layer])
             # 3. validity of each raster-reading service (supplying land types only)
-            for j in range(nx):
+            for j in range(ul, uh):
                 gnd[j] = 0
             for s in range(nserv):
                 if dyn_on[s] == 0:
                     continue
                 ns_ = need[s]
-                for j in range(nx):
+                for j in range(ul, uh):
                     o = sup[j] & ((bits[j] & ns_) == ns_)
                     ok[s, j] = o
                     gnd[j] |= sup[j] & (o ^ 1)
             # 4. the services themselves
             if n_full > 0:
-                for j in range(nx):
+                for j in range(ul, uh):
                     dcls[j] = cls[j] if sup[j] != 0 else -1
-                _services_row(table, dcls, nx, vals, src, modes, full_on, ok, dens, dclamp)
+                _services_row(table, dcls, ul, uh, vals, src, modes, full_on, ok, dens, dclamp)
             if lin_soil or lin_water:
-                _drivers_row(pv_x, cls, vals, src, modes, lin_on, ok, drv, dclamp, prm)
+                _drivers_row(pv_x, cls, ul, uh, vals, src, modes, lin_on, ok, drv, dclamp, prm)
             if lin_soil:
-                for j in range(nx):
+                for j in range(ul, uh):
                     bad_s[j] = sup[j] & (ok[S_S, j] ^ 1)
             if lin_water:
-                for j in range(nx):
+                for j in range(ul, uh):
                     bad_w[j] = sup[j] & (ok[S_W, j] ^ 1)
         # water deficits clamped to 0, counted per land type
         if water_dyn:
-            for j in range(nx):
+            for j in range(ul, uh):
                 clamped[j] = dclamp[j] & sup[j]
         elif water_const:
-            for j in range(nx):
+            for j in range(ul, uh):
                 clamped[j] = clamp_x[cls[j]]
         # 5. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
         if gep_map:
-            for j in range(nx):
+            for j in range(ul, uh):
                 gep[j] = gep_x[cls[j]]
             for s in range(nserv):
                 if dyn_on[s] == 0:
@@ -756,42 +772,46 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 if lin_on[s] != 0:
                     d = drv[s]
                     cf = coef_t[kv]
-                    for j in range(nx):
+                    for j in range(ul, uh):
                         gep[j] += d[j] * cf[cls[j]]           # d is 0 where invalid
                 else:
-                    for j in range(nx):
+                    for j in range(ul, uh):
                         gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
         if n_const_maps > 0:
             # runs of one land type along the row: class-constant maps are filled run by run
             nruns = 0
             prev = -1
-            for j in range(nx):
+            for j in range(jl, jh):   # scalar scan (stores j): signed
                 c = cls[j]
                 if c != prev:
                     run_start[nruns] = j
                     run_cls[nruns] = c
                     nruns += 1
                     prev = c
-            run_start[nruns] = nx
+            run_start[nruns] = jh
         for m in range(nmaps):
             k = map_idx[m]
             s = msvc[k]
             o = out[m, i]
+            for j in range(jl):
+                o[j] = nan
+            for j in range(jh, nx):
+                o[j] = nan
             if s < 0:
-                for j in range(nx):
+                for j in range(ul, uh):
                     o[j] = nan if gnd[j] != 0 else gep[j]
             elif dyn_on[s] != 0 and lin_on[s] != 0:
                 d = drv[s]
                 okr = ok[s]
                 cf = coef_t[k]
-                for j in range(nx):
+                for j in range(ul, uh):
                     c = cls[j]
                     o[j] = d[j] * cf[c] if okr[j] != 0 else fill_x[c]
             elif dyn_on[s] != 0:
                 okr = ok[s]
-                for j in range(nx):
+                for j in range(ul, uh):
                     o[j] = dens[j, k] if okr[j] != 0 else fill_x[cls[j]]
-            elif 8 * nruns < nx:
+            elif 8 * nruns < jh - jl:
                 col = dclass_t[k]
                 for r in range(nruns):
                     v = col[run_cls[r]]
@@ -799,11 +819,11 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                         o[j] = v
             else:
                 col = dclass_t[k]
-                for j in range(nx):
+                for j in range(ul, uh):
                     o[j] = col[cls[j]]
         # 6. accumulate into the whole grid (slot 0) and each zone layer's zone
         for t in range(nzl + 1):
-            for j in range(nx):
+            for j in range(ul, uh):
                 c = cls[j]
                 sl = 0
                 if t > 0:
@@ -815,8 +835,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             # per row (planar and geographic grids) they are counts and plain sums, times the
             # row's area when the run ends (measured: 5 % less kernel time); with per-pixel
             # areas every term is area-weighted.
-            cur = key[0]
-            j0 = 0
+            cur = key[jl] if jl < jh else -1
+            j0 = jl
             n_cl = 0
             n_g = 0
             n_xs = 0
@@ -828,8 +848,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             r_xsa = 0.0
             r_dw = 0.0
             r_xwa = 0.0
-            for j in range(nx + 1):
-                kj = key[j] if j < nx else -2
+            for j in range(jl, jh + 1):
+                kj = key[j] if j < jh else -2
                 if kj != cur:
                     if cur >= 0:
                         sl = cur // nclass
@@ -856,7 +876,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                             dacc[sl, c, S_W] += r_dw
                             acc[sl, c, COL_EXCL_N + S_W] += n_xw
                             acc[sl, c, COL_EXCL_HA + S_W] += r_xwa
-                    if j == nx:
+                    if j == jh:
                         break
                     cur = kj
                     j0 = j
@@ -894,7 +914,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     continue
                 k0 = mstart[s]
                 k1 = mstop[s]
-                for j in range(nx):
+                for j in range(ul, uh):
                     sl = slot[j]
                     c = cls[j]
                     if sl < 0 or sup[j] == 0:
