@@ -815,8 +815,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 col = dclass_t[k]
                 for r in range(nruns):
                     v = col[run_cls[r]]
-                    for j in range(run_start[r], run_start[r + 1]):
-                        o[j] = v
+                    for j in range(np.uint64(run_start[r]), np.uint64(run_start[r + 1])):
+                        o[j] = v           # unsigned bounds: vectorised (see ``ul``)
             else:
                 col = dclass_t[k]
                 for j in range(ul, uh):
