@@ -28,11 +28,20 @@ __all__ = [
 ]
 
 
+#: Unicode categories that break a line or are invisible control characters
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+def has_control_characters(text: str) -> bool:
+    """True when ``text`` holds a line break or another control character."""
+    return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
+
+
 def _one_line(text: str) -> str:
     """``text`` with line breaks and other control characters escaped (``\\n``), so that a
     name or value from the user's files cannot break a message over several lines."""
     return "".join(ch.encode("unicode_escape").decode("ascii")
-                   if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+                   if unicodedata.category(ch) in _CONTROL_CATEGORIES else ch for ch in text)
 
 
 class GepgeoError(Exception):

@@ -30,7 +30,6 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +37,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError, InputFileError
+from .errors import ConfigError, InputFileError, has_control_characters
 from .parameters import PARAM_INDEX, suggest_key
 
 #: PyYAML's libyaml-based safe loader when the wheel has it (10× faster), else the pure one
@@ -112,11 +111,6 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
                      f"{{path: ...}}, got {raw!r}")
 
 
-def _has_control(text: str) -> bool:
-    """True when ``text`` holds a line break or another control character."""
-    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
-
-
 class LandUse(_Strict):
     """The land-use raster and the mapping of its codes to land types."""
 
@@ -133,7 +127,7 @@ class LandUse(_Strict):
         for code, lt in v.items():
             if not isinstance(lt, str) or not lt.strip():
                 raise ValueError(f"code {code}: land type must be a non-empty name")
-            if _has_control(lt):
+            if has_control_characters(lt):
                 # names become table columns, CSV cells and report rows: one line each
                 raise ValueError(f"code {code}: land type {lt!r} contains a line break or "
                                  "another control character")
@@ -229,22 +223,16 @@ class Pipeline(_Strict):
         return p if p.is_absolute() else (base / p)
 
 
-def _loc_part(x: object) -> str:
-    """One step of an error location, quoted when printing it would break the line."""
-    text = str(x)
-    return repr(text) if _has_control(text) else text
-
-
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(_loc_part(x) for x in err["loc"] if not str(x).startswith("function-"))
+    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
         key = str(err["loc"][-1])
         msg = f"unknown key {key!r}"
-        loc = ".".join(_loc_part(x) for x in err["loc"][:-1])
+        loc = ".".join(str(x) for x in err["loc"][:-1])
         return (f"{loc + ': ' if loc else ''}{msg}; remove it or check its spelling")
     if err["type"] == "missing":
         return f"{loc}: required key is missing"
