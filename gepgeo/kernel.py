@@ -296,69 +296,107 @@ def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
 
 
 
+#: rows after the layers in the kernel's row buffer ``vals``: table-supplied driver parameters
+N_SCRATCH = 3
+
+
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _param_row(p, pv, cls, vals, src, buf, j0, j1):
-    """Parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's decoded row when a raster
-    supplies it, else the table value of each pixel's land type gathered into ``buf``."""
+def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_start, run_cls):
+    """Row of ``vals`` holding parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's
+    decoded row when a raster supplies it, else row ``scratch``, filled here with the table
+    value of each pixel's land type.
+
+    An index rather than the row itself: a row that is one of two arrays made the loops that
+    read it twice as slow (measured on the soil driver)."""
     layer = src[p]
     if layer >= 0:
-        return vals[layer]
-    for j in range(j0, j1):
-        buf[j] = pv[p, cls[j]]
-    return buf
+        return layer
+    row = vals[scratch]
+    if long_runs:            # the runs of one land type cover j0..j1-1
+        col = pv[p]
+        for r in range(nruns):
+            v = col[run_cls[r]]
+            for j in range(np.uint64(run_start[r]), np.uint64(run_start[r + 1])):
+                row[j] = v
+    else:
+        for j in range(j0, j1):
+            row[j] = pv[p, cls[j]]
+    return scratch
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _drivers_row(pv, cls, j0, j1, vals, src, modes, lin, ok, drv, clamp_out, prm):
+def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
+                 long_runs, nruns, run_start, run_cls):
     """The per-pixel driver of each linear service (``lin[s]``) at pixels ``j0..j1-1`` of a
     row, 0 where the service is not valid (``ok[s, j] == 0``): ``drv[S_S, j]`` = soil retention q_sr
     (t ha⁻¹ a⁻¹), ``drv[S_W, j]`` = water balance depth (mm, clamped at 0 unless deficits are
     kept signed; ``clamp_out[j]`` = 1 where clamped).
 
-    ``pv[p, c]`` is parameter p of land type ``cls[j]`` (extended with the pseudo land types,
-    see :func:`gep_block`); ``prm`` is scratch for the table-supplied parameters. Each step is
-    one branch-free loop over the row, so that LLVM vectorises it; the formulas are those of
-    :mod:`gepgeo.services`. Every other measure of the service is ``driver × coef`` (see
-    :func:`linear_coefficients`).
+    ``vals[:nl]`` are the decoded layer rows, ``vals[nl:nl + N_SCRATCH]`` scratch rows for the
+    table-supplied parameters; ``pv[p, c]`` is parameter p of land type ``cls[j]`` (extended
+    with the pseudo land types, see :func:`gep_block`). Each step is one branch-free loop over
+    the row, so that LLVM vectorises it; the formulas are those of :mod:`gepgeo.services`.
+    Every other measure of the service is ``driver × coef`` (see :func:`linear_coefficients`).
     """
     if lin[S_S] != 0:
-        r = _param_row(P_R, pv, cls, vals, src, prm[0], j0, j1)
-        k = _param_row(P_K, pv, cls, vals, src, prm[1], j0, j1)
-        ls = _param_row(P_LS, pv, cls, vals, src, prm[2], j0, j1)
+        ds = drv[S_S]
+        os_ = ok[S_S]
+        r = vals[_param_index(P_R, pv, cls, vals, src, nl, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
+        k = vals[_param_index(P_K, pv, cls, vals, src, nl + 1, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
+        ls = vals[_param_index(P_LS, pv, cls, vals, src, nl + 2, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
         if _cp_by_land_type(src):    # (1 − C·P) is in the coefficients: driver R·K·LS
             for j in range(j0, j1):
                 q = soil_retention(r[j], k[j], ls[j], 0.0, 0.0)
-                drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
+                ds[j] = q if os_[j] != 0 else 0.0
         else:
-            c = _param_row(P_C, pv, cls, vals, src, prm[3], j0, j1)
-            p = _param_row(P_P, pv, cls, vals, src, prm[4], j0, j1)
             for j in range(j0, j1):
-                q = soil_retention(r[j], k[j], ls[j], c[j], p[j])
-                drv[S_S, j] = q if ok[S_S, j] != 0 else 0.0
+                ds[j] = r[j] * k[j] * ls[j]
+            c = vals[_param_index(P_C, pv, cls, vals, src, nl, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
+            p = vals[_param_index(P_P, pv, cls, vals, src, nl + 1, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
+            for j in range(j0, j1):
+                q = soil_retention(ds[j], 1.0, 1.0, c[j], p[j])
+                ds[j] = q if os_[j] != 0 else 0.0
     if lin[S_W] != 0:
         wm = modes[0]
         signed = modes[4] != 0
+        dw = drv[S_W]
+        ow = ok[S_W]
         if wm == 0:
-            depth_row = _param_row(P_DEPTH, pv, cls, vals, src, prm[0], j0, j1)
+            depth = vals[_param_index(P_DEPTH, pv, cls, vals, src, nl, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
             for j in range(j0, j1):
-                drv[S_W, j] = depth_row[j]
+                _clamp_water(depth[j], ow[j] != 0, signed, dw, clamp_out, j)
         else:
-            precip = _param_row(P_PRECIP, pv, cls, vals, src, prm[0], j0, j1)
-            et = _param_row(P_ET, pv, cls, vals, src, prm[1], j0, j1)
+            precip = vals[_param_index(P_PRECIP, pv, cls, vals, src, nl, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
+            et = vals[_param_index(P_ET, pv, cls, vals, src, nl + 1, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
             if wm == 1:
-                rc = _param_row(P_RCOEF, pv, cls, vals, src, prm[2], j0, j1)
+                rc = vals[_param_index(P_RCOEF, pv, cls, vals, src, nl + 2, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
                 for j in range(j0, j1):
-                    drv[S_W, j] = balance_depth(precip[j], precip[j] * rc[j], et[j])
+                    d = balance_depth(precip[j], precip[j] * rc[j], et[j])
+                    _clamp_water(d, ow[j] != 0, signed, dw, clamp_out, j)
             else:
-                runoff = _param_row(P_RUNOFF, pv, cls, vals, src, prm[2], j0, j1)
+                runoff = vals[_param_index(P_RUNOFF, pv, cls, vals, src, nl + 2, j0, j1,
+                             long_runs, nruns, run_start, run_cls)]
                 for j in range(j0, j1):
-                    drv[S_W, j] = balance_depth(precip[j], runoff[j], et[j])
-        for j in range(j0, j1):
-            d = drv[S_W, j]
-            valid = ok[S_W, j] != 0
-            clamp = valid & (d < 0.0) & (not signed)
-            clamp_out[j] = clamp
-            drv[S_W, j] = 0.0 if (clamp or not valid) else d
+                    d = balance_depth(precip[j], runoff[j], et[j])
+                    _clamp_water(d, ow[j] != 0, signed, dw, clamp_out, j)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clamp_water(d, valid, signed, out, clamp_out, j):
+    """Store water balance depth ``d`` of a pixel as the driver: 0 where not ``valid`` and,
+    unless deficits are kept ``signed``, where negative (``clamp_out[j]`` = 1 there)."""
+    clamp = valid & (d < 0.0) & (not signed)
+    clamp_out[j] = clamp
+    out[j] = 0.0 if (clamp or not valid) else d
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -454,6 +492,17 @@ def class_densities(table, supplies, on, modes, nmeas):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _decode(raw, sc, of, lo, hi, hnd, nd):
+    """Decoded value of a raw layer value and whether it is valid (not nodata, in its domain);
+    NaN where not valid."""
+    v = raw * sc + of
+    nodata = np.isnan(raw) | (hnd & (raw == nd))
+    inside = (v >= lo) & (v <= hi)          # False for NaN
+    good = inside & (not nodata)
+    return (v if good else np.nan), good
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt, unmapped_lt):
     """Land type of a land-use code, the pseudo land types for nodata and unmapped codes."""
     li = code - lut_offset
@@ -474,6 +523,131 @@ def _count_out(raw_row, cls, j0, j1, nclass, sc, of, lo, hi, hnd, nd):
         nodata = np.isnan(raw) | (hnd & (raw == nd))
         inside = (v >= lo) & (v <= hi)
         n += (not inside) & (not nodata) & (cls[j] < nclass)
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sum_run(x):
+    """Sum of a 1-D float64 run in eight interleaved partial sums, added in a fixed order."""
+    n = x.shape[0]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - n % 8
+    for j in range(0, m, 8):
+        s0 += x[j]
+        s1 += x[j + 1]
+        s2 += x[j + 2]
+        s3 += x[j + 3]
+        s4 += x[j + 4]
+        s5 += x[j + 5]
+        s6 += x[j + 6]
+        s7 += x[j + 7]
+    t = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(m, n):
+        t += x[j]
+    return t
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_run(x):
+    """Sum of a 1-D uint8 run."""
+    n = 0
+    for j in range(x.shape[0]):
+        n += x[j]
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dot_run(x, w):
+    """Σ x·w over a 1-D run, in eight interleaved partial sums added in a fixed order."""
+    n = x.shape[0]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - n % 8
+    for j in range(0, m, 8):
+        s0 += x[j] * w[j]
+        s1 += x[j + 1] * w[j + 1]
+        s2 += x[j + 2] * w[j + 2]
+        s3 += x[j + 3] * w[j + 3]
+        s4 += x[j + 4] * w[j + 4]
+        s5 += x[j + 5] * w[j + 5]
+        s6 += x[j + 6] * w[j + 6]
+        s7 += x[j + 7] * w[j + 7]
+    t = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(m, n):
+        t += x[j] * w[j]
+    return t
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
+             drv_s, drv_w, lin_soil, lin_water):
+    """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
+    to the totals: pixels, area, clamped water, GEP nodata and, for the linear services,
+    Σ driver × area and the pixels left out. ``a`` is the pixel area of the row when
+    ``row_area``, else ``arow`` holds each pixel's."""
+    npx = j1 - j0
+    n_cl = _count_run(clamped[j0:j1])
+    w = arow[j0:j1]
+    acc[sl, c, COL_PIXELS] += npx
+    acc[sl, c, COL_CLAMP_N] += n_cl
+    if row_area:
+        acc[sl, c, COL_AREA] += npx * a
+        acc[sl, c, COL_CLAMP_HA] += n_cl * a
+        acc[sl, c, COL_GEP_NODATA_HA] += _count_run(gnd[j0:j1]) * a
+    else:
+        acc[sl, c, COL_AREA] += _sum_run(w)
+        acc[sl, c, COL_CLAMP_HA] += _dot_run(clamped[j0:j1], w)
+        acc[sl, c, COL_GEP_NODATA_HA] += _dot_run(gnd[j0:j1], w)
+    if lin_soil:
+        n_xs = _count_run(bad_s[j0:j1])
+        acc[sl, c, COL_EXCL_N + S_S] += n_xs
+        if row_area:
+            dacc[sl, c, S_S] += _sum_run(drv_s[j0:j1]) * a
+            acc[sl, c, COL_EXCL_HA + S_S] += n_xs * a
+        else:
+            dacc[sl, c, S_S] += _dot_run(drv_s[j0:j1], w)
+            acc[sl, c, COL_EXCL_HA + S_S] += _dot_run(bad_s[j0:j1], w)
+    if lin_water:
+        n_xw = _count_run(bad_w[j0:j1])
+        acc[sl, c, COL_EXCL_N + S_W] += n_xw
+        if row_area:
+            dacc[sl, c, S_W] += _sum_run(drv_w[j0:j1]) * a
+            acc[sl, c, COL_EXCL_HA + S_W] += n_xw * a
+        else:
+            dacc[sl, c, S_W] += _dot_run(drv_w[j0:j1], w)
+            acc[sl, c, COL_EXCL_HA + S_W] += _dot_run(bad_w[j0:j1], w)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _class_runs(cls, jl, jh, chg, run_start, run_cls):
+    """Runs of one land type in ``cls[jl:jh]``: run r is ``run_start[r]..run_start[r + 1]-1``
+    of land type ``run_cls[r]``; returns the number of runs.
+
+    ``chg`` (uint8, ≥ jh − jl + 8 long) is scratch: the run starts are flagged in one
+    vectorised loop, then found eight flags at a time (long runs leave most words zero)."""
+    m = jh - jl
+    if m <= 0:
+        run_start[0] = jh
+        return 0
+    a = cls[jl + 1:jh]
+    b = cls[jl:jh - 1]
+    chg[0] = 1
+    for k in range(m - 1):
+        chg[k + 1] = a[k] != b[k]
+    for k in range(m, m + 8):
+        chg[k] = 0
+    words = chg.view(np.uint64)
+    n = 0
+    for w in range((m + 7) // 8):
+        x = words[w]
+        if x == 0:
+            continue
+        for t in range(8):
+            if chg[w * 8 + t] != 0:
+                j = jl + w * 8 + t
+                run_start[n] = j
+                run_cls[n] = cls[j]
+                n += 1
+    run_start[n] = jh
     return n
 
 
@@ -619,34 +793,33 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
             pv_x[p, c] = table[p, c]
     # maps: what each band is
     gep_map = False
-    n_const_maps = 0
     for m in range(nmaps):
-        s = msvc[map_idx[m]]
-        if s < 0:
+        if msvc[map_idx[m]] < 0:
             gep_map = True
-        elif dyn_on[s] == 0:
-            n_const_maps += 1
     # --- row buffers, reused for every row of the block
     cls = np.empty(nx, dtype=np.int64)
     sup = np.empty(nx, dtype=np.uint8)
     arow = np.empty(nx, dtype=np.float64)
-    vals = np.empty((max(nl, 1), nx), dtype=np.float64)
+    vals = np.empty((nl + N_SCRATCH, nx), dtype=np.float64)   # decoded layers, scratch
     bits = np.zeros(nx, dtype=np.int64)
     ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
     dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (full services)
     drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
-    prm = np.zeros((5, nx), dtype=np.float64)           # table parameters of the drivers
     gep = np.zeros(nx, dtype=np.float64)
     gnd = np.zeros(nx, dtype=np.uint8)                  # supplying, and GEP nodata
     clamped = np.zeros(nx, dtype=np.uint8)
     dclamp = np.zeros(nx, dtype=np.uint8)
     dcls = np.full(nx, -1, dtype=np.int64)
-    bad_s = np.zeros(nx, dtype=np.uint8)                # linear soil invalid, supplying
-    bad_w = np.zeros(nx, dtype=np.uint8)                # linear water invalid, supplying
+    bad = np.zeros((nserv, nx), dtype=np.uint8)         # service invalid, supplying
+    bad_s = bad[S_S]
+    bad_w = bad[S_W]
     key = np.empty(nx, dtype=np.int64)
     run_start = np.empty(nx + 1, dtype=np.int64)
     run_cls = np.empty(nx, dtype=np.int64)
-    nruns = nx
+    nruns = 0
+    chg = np.zeros(8 * ((nx + 15) // 8), dtype=np.uint8)   # whole uint64 words, ≥ nx + 8
+    drv_s = drv[S_S]
+    drv_w = drv[S_W]
     slot = np.empty(nx, dtype=np.int64)
     all_bits = (np.int64(1) << nl) - 1
     # unsigned 8-bit land-use codes: one table for all 256 codes, nodata and unmapped included
@@ -677,7 +850,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         if area_cols > 1:
             for j in range(nx):
                 arow[j] = area[i, j]
-        else:
+        elif n_full > 0:
             a_row = area[i, 0]
             for j in range(nx):
                 arow[j] = a_row
@@ -697,10 +870,15 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         # start at a constant
         ul = np.uint64(jl)
         uh = np.uint64(jh)
+        # runs of one land type along the row: for the totals, for class-constant maps and
+        # table-supplied driver parameters (filled run by run when runs are long)
+        nruns = _class_runs(cls, jl, jh, chg, run_start, run_cls)
+        long_runs = 8 * nruns < jh - jl
         # 2. decode and validate the layers
         if n_dyn > 0:
-            for j in range(ul, uh):
-                bits[j] = 0
+            # out-of-domain values are rare: they are counted (_count_out) only in rows where
+            # a mapped pixel has a layer value that is nodata or out of its domain (n_bad)
+            n_bad = 0
             for layer in range(nl):
                 sc = lay_scale[layer]
                 of = lay_offset[layer]
@@ -709,19 +887,21 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 hnd = lay_has_nodata[layer] != 0
                 nd = lay_nodata[layer]
                 bit = np.int64(1) << layer
-                for j in range(ul, uh):
-                    raw = layers[layer, i, j]
-                    v = raw * sc + of
-                    nodata = np.isnan(raw) | (hnd & (raw == nd))
-                    inside = (v >= lo) & (v <= hi)          # False for NaN
-                    good = inside & (not nodata)
-                    vals[layer, j] = v if good else nan
-                    bits[j] |= bit * good
-            # out-of-domain values are rare: count them only in rows where a mapped pixel
-            # has a layer value that is nodata or out of its domain
-            n_bad = 0
-            for j in range(ul, uh):
-                n_bad += (bits[j] != all_bits) & (cls[j] < nclass)
+                keep = np.int64(0) if layer == 0 else np.int64(-1)    # the first layer sets
+                vrow = vals[layer]
+                lrow = layers[layer, i]
+                if layer < nl - 1:
+                    for j in range(ul, uh):
+                        v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                        vrow[j] = v
+                        bits[j] = (bits[j] & keep) | (bit * good)
+                else:
+                    for j in range(ul, uh):
+                        v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                        vrow[j] = v
+                        b = (bits[j] & keep) | (bit * good)
+                        bits[j] = b
+                        n_bad += (b != all_bits) & (cls[j] < nclass)
             if n_bad > 0:
                 for layer in range(nl):
                     stats[2 + layer] += _count_out(layers[layer, i], cls, ul, uh, nclass,
@@ -730,31 +910,31 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                                                    lay_high[layer], lay_has_nodata[layer] != 0,
                                                    lay_nodata[layer])
             # 3. validity of each raster-reading service (supplying land types only)
-            for j in range(ul, uh):
-                gnd[j] = 0
+            keep_g = np.uint8(0)          # the first service sets gnd, the others add
             for s in range(nserv):
                 if dyn_on[s] == 0:
                     continue
                 ns_ = need[s]
+                okr = ok[s]
+                badr = bad[s]
                 for j in range(ul, uh):
                     o = sup[j] & ((bits[j] & ns_) == ns_)
-                    ok[s, j] = o
-                    gnd[j] |= sup[j] & (o ^ 1)
+                    okr[j] = o
+                    b = sup[j] & (o ^ 1)
+                    badr[j] = b
+                    gnd[j] = (gnd[j] & keep_g) | b
+                keep_g = np.uint8(1)
             # 4. the services themselves
             if n_full > 0:
                 for j in range(ul, uh):
                     dcls[j] = cls[j] if sup[j] != 0 else -1
                 _services_row(table, dcls, ul, uh, vals, src, modes, full_on, ok, dens, dclamp)
             if lin_soil or lin_water:
-                _drivers_row(pv_x, cls, ul, uh, vals, src, modes, lin_on, ok, drv, dclamp, prm)
-            if lin_soil:
-                for j in range(ul, uh):
-                    bad_s[j] = sup[j] & (ok[S_S, j] ^ 1)
-            if lin_water:
-                for j in range(ul, uh):
-                    bad_w[j] = sup[j] & (ok[S_W, j] ^ 1)
+                # the linear water driver flags its clamped pixels (all valid, so supplying)
+                _drivers_row(pv_x, cls, ul, uh, vals, nl, src, modes, lin_on, ok, drv, clamped,
+                             long_runs, nruns, run_start, run_cls)
         # water deficits clamped to 0, counted per land type
-        if water_dyn:
+        if water_dyn and not lin_water:
             for j in range(ul, uh):
                 clamped[j] = dclamp[j] & sup[j]
         elif water_const:
@@ -777,18 +957,6 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 else:
                     for j in range(ul, uh):
                         gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
-        if n_const_maps > 0:
-            # runs of one land type along the row: class-constant maps are filled run by run
-            nruns = 0
-            prev = -1
-            for j in range(jl, jh):   # scalar scan (stores j): signed
-                c = cls[j]
-                if c != prev:
-                    run_start[nruns] = j
-                    run_cls[nruns] = c
-                    nruns += 1
-                    prev = c
-            run_start[nruns] = jh
         for m in range(nmaps):
             k = map_idx[m]
             s = msvc[k]
@@ -811,7 +979,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 okr = ok[s]
                 for j in range(ul, uh):
                     o[j] = dens[j, k] if okr[j] != 0 else fill_x[cls[j]]
-            elif 8 * nruns < jh - jl:
+            elif long_runs:
                 col = dclass_t[k]
                 for r in range(nruns):
                     v = col[run_cls[r]]
@@ -821,92 +989,42 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 col = dclass_t[k]
                 for j in range(ul, uh):
                     o[j] = col[cls[j]]
-        # 6. accumulate into the whole grid (slot 0) and each zone layer's zone
+        # 6. accumulate into the whole grid (slot 0) and each zone layer's zone: sums over runs
+        # of one (zone, land type) along the row, added to the accumulators once per run
+        # (adding every pixel into the same accumulator would chain each addition to the
+        # previous one through memory). For the whole grid, the runs are the land-type runs.
         for t in range(nzl + 1):
-            for j in range(ul, uh):
-                c = cls[j]
-                sl = 0
-                if t > 0:
-                    z = zones[t - 1, i, j]
-                    sl = 1 + zone_offset[t - 1] + z if z >= 0 else -1
-                slot[j] = sl if c < nclass else -1
-                key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
-            # sums over runs of one (zone, land type), added when the run ends. With one area
-            # per row (planar and geographic grids) they are counts and plain sums, times the
-            # row's area when the run ends (measured: 5 % less kernel time); with per-pixel
-            # areas every term is area-weighted.
-            cur = key[jl] if jl < jh else -1
-            j0 = jl
-            n_cl = 0
-            n_g = 0
-            n_xs = 0
-            n_xw = 0
-            r_a = 0.0
-            r_ca = 0.0
-            r_g = 0.0
-            r_ds = 0.0
-            r_xsa = 0.0
-            r_dw = 0.0
-            r_xwa = 0.0
-            for j in range(jl, jh + 1):
-                kj = key[j] if j < jh else -2
-                if kj != cur:
+            if t == 0:
+                if n_full > 0:
+                    for j in range(ul, uh):
+                        slot[j] = 0 if cls[j] < nclass else -1
+                for r in range(nruns):
+                    c = run_cls[r]
+                    if c < nclass:
+                        _add_run(acc, dacc, 0, c, run_start[r], run_start[r + 1], row_area,
+                                 area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s, drv_w,
+                                 lin_soil, lin_water)
+            else:
+                zrow = zones[t - 1, i]
+                zoff = 1 + zone_offset[t - 1]
+                for j in range(ul, uh):
+                    c = cls[j]
+                    z = zrow[j]
+                    sl = zoff + z if z >= 0 else -1
+                    slot[j] = sl if c < nclass else -1
+                    key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
+                j0 = jl
+                while j0 < jh:
+                    cur = key[j0]
+                    j1 = j0 + 1
+                    while j1 < jh and key[j1] == cur:
+                        j1 += 1
                     if cur >= 0:
                         sl = cur // nclass
-                        c = cur - sl * nclass
-                        if row_area:
-                            a = arow[0]
-                            r_a = (j - j0) * a
-                            r_ca = n_cl * a
-                            r_g = n_g * a
-                            r_ds *= a
-                            r_xsa = n_xs * a
-                            r_dw *= a
-                            r_xwa = n_xw * a
-                        acc[sl, c, COL_AREA] += r_a
-                        acc[sl, c, COL_PIXELS] += j - j0
-                        acc[sl, c, COL_CLAMP_N] += n_cl
-                        acc[sl, c, COL_CLAMP_HA] += r_ca
-                        acc[sl, c, COL_GEP_NODATA_HA] += r_g
-                        if lin_soil:
-                            dacc[sl, c, S_S] += r_ds
-                            acc[sl, c, COL_EXCL_N + S_S] += n_xs
-                            acc[sl, c, COL_EXCL_HA + S_S] += r_xsa
-                        if lin_water:
-                            dacc[sl, c, S_W] += r_dw
-                            acc[sl, c, COL_EXCL_N + S_W] += n_xw
-                            acc[sl, c, COL_EXCL_HA + S_W] += r_xwa
-                    if j == jh:
-                        break
-                    cur = kj
-                    j0 = j
-                    n_cl = 0
-                    n_g = 0
-                    n_xs = 0
-                    n_xw = 0
-                    r_a = 0.0
-                    r_ca = 0.0
-                    r_g = 0.0
-                    r_ds = 0.0
-                    r_xsa = 0.0
-                    r_dw = 0.0
-                    r_xwa = 0.0
-                n_cl += clamped[j]
-                n_g += gnd[j]
-                n_xs += bad_s[j]
-                n_xw += bad_w[j]
-                if row_area:
-                    r_ds += drv[S_S, j]
-                    r_dw += drv[S_W, j]
-                else:
-                    a = arow[j]
-                    r_a += a
-                    r_ca += clamped[j] * a
-                    r_g += gnd[j] * a
-                    r_ds += drv[S_S, j] * a
-                    r_xsa += bad_s[j] * a
-                    r_dw += drv[S_W, j] * a
-                    r_xwa += bad_w[j] * a
+                        _add_run(acc, dacc, sl, cur - sl * nclass, j0, j1, row_area,
+                                 area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s, drv_w,
+                                 lin_soil, lin_water)
+                    j0 = j1
             if n_full == 0:
                 continue
             for s in range(nserv):
