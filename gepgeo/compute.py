@@ -154,12 +154,19 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     else:
         lu_codes = lu.astype(np.int64, copy=False)
     layers = _buffer("layers", (len(direct), ny, nx), stack_dtype)
+    # factor-layer values are used only where the land use has data: the tiles of a layer
+    # that hold no such pixel (outside a study area's outline) are not read at all
+    needed = None
+    if lu_has_nodata and any(direct):
+        needed = lu_codes != lu_nodata
+        if needed.all():
+            needed = None
     given = iter(layers_raw)
     for i, source in enumerate(direct):
         if source is None:
             layers[i] = next(given)
         else:   # measured: 8 % less CPU per block read than a fresh array copied in here
-            _gio.read_window(source, origin[0], origin[1], ny, nx, out=layers[i])
+            _gio.read_needed(source, origin[0], origin[1], layers[i], needed)
     zones = np.empty((nzl, ny, nx), dtype=np.int32)
     for i, blk in enumerate(zones_raw):
         zones[i] = blk

@@ -7,7 +7,8 @@ per thread (:func:`read_window`); the read tasks are blockwise, so dask fuses th
 block task that consumes them: a 40 000² grid is then ~1.5 tasks per block instead of ~16, and
 the scheduler's bookkeeping no longer grows by ~80 KiB per block. The kernel task goes one step
 further for factor layers read unchanged from a file (:func:`block_source`): it reads them
-itself, straight into its layer stack.
+itself, straight into its layer stack, and skips their tiles where the land use has no data
+(:func:`read_needed`).
 
 Writing: :class:`GeoTiffBlockWriter` is a block sink. It creates a tiled single-band GeoTIFF
 with nodata, band description and unit, and writes each block as soon as it is computed.
@@ -192,6 +193,61 @@ def read_window(src: BlockSource, row: int, col: int, height: int, width: int,
     """
     window = Window(src.col0 + col, src.row0 + row, width, height)
     return _dataset(src).read(src.band, window=window, out=out)
+
+
+def read_needed(src: BlockSource, row: int, col: int, out: np.ndarray,
+                needed: np.ndarray | None) -> None:
+    """Read the window of ``out``'s shape at (``row``, ``col``) of the grid into ``out`` (a
+    float array), except the file's internal tiles that hold no ``needed`` pixel: those parts
+    of ``out`` are set to NaN (nodata) without reading or decompressing anything.
+
+    ``needed`` (bool, ``out``'s shape) marks the pixels whose value is used: for factor
+    layers, the pixels where the land use has data. Outside a study area's outline whole
+    tiles are nodata in the land use; a county in its bounding box leaves 10-30 % of the
+    tiles so (the benchmark grids: 9 % at 4 000², 22 % at 10 000² with 512² tiles). Every
+    needed pixel is read exactly once. Per band of tile rows, one window reads from the first
+    to the last tile column with a needed pixel. Resampled layers (``warp``) are read whole.
+    """
+    h, w = out.shape
+    if needed is None or src.warp is not None:
+        read_window(src, row, col, h, w, out=out)
+        return
+    ds = _dataset(src)
+    bh, bw = ds.block_shapes[src.band - 1]
+    if bw >= ds.width:                   # stored in strips, maybe of one row: bands of several
+        bh *= -(-MIN_BAND_ROWS // bh)
+    for a, b, c0, c1 in _tile_bands(needed, bh, bw, (src.row0 + row) % bh, (src.col0 + col) % bw):
+        if c1 > c0:
+            read_window(src, row + a, col + c0, b - a, c1 - c0, out=out[a:b, c0:c1])
+        out[a:b, :c0] = np.nan
+        out[a:b, c1:] = np.nan
+
+
+#: fewest rows read by one window of :func:`read_needed` in a file stored in strips
+MIN_BAND_ROWS = 128
+
+
+def _tile_bands(needed: np.ndarray, bh: int, bw: int, r_off: int,
+                c_off: int) -> list[tuple[int, int, int, int]]:
+    """For a block whose first pixel is at (``r_off``, ``c_off``) inside a ``bh`` × ``bw``
+    tile: per band of tile rows (rows ``a:b``), the columns ``c0:c1`` from the first to the
+    last tile with a ``needed`` pixel (``c0 == c1`` when there is none)."""
+    h, w = needed.shape
+    col_edges = list(range(min(bw - c_off, w), w, bw))
+    bands = []
+    a = 0
+    while a < h:
+        b = min(a + bh - (r_off if a == 0 else 0), h)
+        cols = needed[a:b].any(axis=0)
+        tiles = np.logical_or.reduceat(cols, [0] + col_edges) if cols.size else cols
+        hit = np.flatnonzero(tiles)
+        if hit.size == 0:
+            bands.append((a, b, 0, 0))
+        else:
+            edges = [0] + col_edges + [w]
+            bands.append((a, b, edges[hit[0]], edges[hit[-1] + 1]))
+        a = b
+    return bands
 
 
 def _read_block(src: BlockSource, block_info: Any = None) -> np.ndarray:
