@@ -113,17 +113,15 @@ _BUFFERS = threading.local()
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A per-thread scratch array of ``shape``, a view of one buffer per name that grows to
-    the largest size asked for (avoids page faults on fresh multi-MB allocations for every
-    block and sub-block)."""
+    """A per-thread scratch array, reused across blocks of the same shape (avoids page faults
+    on fresh multi-MB allocations for every block)."""
     cache = getattr(_BUFFERS, "arrays", None)
     if cache is None:
         cache = _BUFFERS.arrays = {}
-    n = int(np.prod(shape))
-    flat = cache.get(name)
-    if flat is None or flat.size < n or flat.dtype != dtype:
-        flat = cache[name] = np.empty(n, dtype=dtype)
-    return flat[:n].reshape(shape)
+    arr = cache.get(name)
+    if arr is None or arr.shape != shape or arr.dtype != dtype:
+        arr = cache[name] = np.empty(shape, dtype=dtype)
+    return arr
 
 
 #: land-use dtypes passed to the kernel as they are (the common ones for classified rasters);
@@ -155,6 +153,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
         lu_codes = lu     # the kernel is compiled for these too: no 8-byte copy of every code
     else:
         lu_codes = lu.astype(np.int64, copy=False)
+    layers = _buffer("layers", (len(direct), ny, nx), stack_dtype)
     # factor-layer values are used only where the land use has data: the tiles of a layer
     # that hold no such pixel (outside a study area's outline) are not read at all
     needed = None
@@ -162,72 +161,29 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
         needed = lu_codes != lu_nodata
         if needed.all():
             needed = None
-    given = [np.asarray(g) for g in layers_raw]
-    zones_full = [np.asarray(z, dtype=np.int32) for z in zones_raw]
+    given = iter(layers_raw)
+    for i, source in enumerate(direct):
+        if source is None:
+            layers[i] = next(given)
+        else:   # measured: 8 % less CPU per block read than a fresh array copied in here
+            _gio.read_needed(source, origin[0], origin[1], layers[i], needed)
+    zones = np.empty((nzl, ny, nx), dtype=np.int32)
+    for i, blk in enumerate(zones_raw):
+        zones[i] = blk
     area = np.asarray(area_blk, dtype=np.float64)
     if area.ndim == 1:
         area = area.reshape(ny, 1)
-    nmaps = map_idx.shape[0]
+    out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
+           else _buffer("out", (map_idx.shape[0], ny, nx), out_dtype))
     acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
-    # with maps written here (or none), the block is computed in sub-blocks of one map tile:
-    # each sub-block's layers and maps stay in the CPU cache between the read, the kernel and
-    # the write (a 1024² block's nine maps alone are 36 MiB). Measured on 2 threads, nine
-    # maps: end to end 1.26 -> 1.03 s at 4 000², 6.5 -> 5.4 s at 10 000². Tables only gain
-    # nothing but are split the same way, so that `run` and `tables` add the same numbers in
-    # the same order and agree to the last bit. Maps computed into memory (the Python API)
-    # come whole.
-    sub = SUB_BLOCK if (sink is not None or nmaps == 0) else max(ny, nx)
-    out = None if sink is not None else np.empty((nmaps, ny, nx), dtype=out_dtype)
-    for r0, r1, c0, c1 in _sub_windows(ny, nx, sub):
-        h, w = r1 - r0, c1 - c0
-        whole = (h, w) == (ny, nx)
-        lu_s = lu_codes if whole else np.ascontiguousarray(lu_codes[r0:r1, c0:c1])
-        needed_s = needed if (whole or needed is None) else needed[r0:r1, c0:c1]
-        if needed_s is not None and not whole and needed_s.all():
-            needed_s = None
-        layers = _buffer("layers", (len(direct), h, w), stack_dtype)
-        k = 0
-        for i, source in enumerate(direct):
-            if source is None:
-                layers[i] = given[k][r0:r1, c0:c1]
-                k += 1
-            else:   # measured: 8 % less CPU per block read than a fresh array copied in here
-                _gio.read_needed(source, origin[0] + r0, origin[1] + c0, layers[i], needed_s)
-        zones = np.empty((nzl, h, w), dtype=np.int32)
-        for i, z in enumerate(zones_full):
-            zones[i] = z[r0:r1, c0:c1]
-        area_s = area[r0:r1] if area.shape[1] == 1 else np.ascontiguousarray(area[r0:r1, c0:c1])
-        out_s = out if out is not None else _buffer("out", (nmaps, h, w), out_dtype)
-        K.gep_block(lu_s, lu_nodata, lu_has_nodata, lut, lut_offset,
-                    layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-                    src, zones, zone_offset, area_s, table, supplies, on, dyn, need, modes,
-                    msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx,
-                    out_s, acc, dacc, stats)
-        _raise_pass_errors(stats, lu_codes, lu_nodata, lu_has_nodata, lut, lut_offset,
-                           domain_policy, layer_names)
-        if sink is not None:
-            _write_maps(sink, origin[0] + r0, origin[1] + c0, out_s)
+    K.gep_block(lu_codes, lu_nodata, lu_has_nodata, lut, lut_offset,
+                layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
+                src, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
+                msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out,
+                acc, dacc, stats)
     K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
-    return out, acc, stats
-
-
-#: side of the sub-blocks a block is computed in when its maps are written by its task (the
-#: map tile, :data:`gepgeo.io.MAP_TILE`): the task still reads and writes whole tiles
-SUB_BLOCK = _gio.MAP_TILE
-
-
-def _sub_windows(ny: int, nx: int, sub: int) -> list[tuple[int, int, int, int]]:
-    """(row0, row1, col0, col1) of the sub-blocks of at most ``sub`` × ``sub`` pixels."""
-    return [(r, min(r + sub, ny), c, min(c + sub, nx))
-            for r in range(0, ny, sub) for c in range(0, nx, sub)]
-
-
-def _raise_pass_errors(stats, lu_codes, lu_nodata, lu_has_nodata, lut, lut_offset,
-                       domain_policy, layer_names) -> None:
-    """Raise for undeclared land-use codes (counted over the whole block) or, with
-    ``domain: error``, for layer values outside their domain, as the kernel counted them."""
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
         li = lu_codes - lut_offset
@@ -243,22 +199,22 @@ def _raise_pass_errors(stats, lu_codes, lu_nodata, lu_has_nodata, lut, lut_offse
         bad = [f"{layer_names[i]} ({int(n)} pixels)" for i, n in enumerate(stats[2:]) if n]
         raise DomainError("values outside their domain in layer(s) " + ", ".join(bad)
                           + "; fix the layers or set `domain: mask` to leave those pixels out")
-
-
-def _write_maps(sink, row: int, col: int, out: np.ndarray) -> None:
-    """Write band b of ``out`` at (``row``, ``col``) to ``sink[b]``. Each map file has its own
-    lock: write first to the files no other thread is writing, then wait for the rest
-    (measured: threads otherwise queued ~25 % of a run)."""
-    key = (slice(row, row + out.shape[1]), slice(col, col + out.shape[2]))
-    left = list(range(len(sink)))
-    while left:
-        for pos, band in enumerate(left):
-            if sink[band].try_write(key, out[band]):
-                del left[pos]
-                break
-        else:
-            band = left.pop(0)
-            sink[band][key] = out[band]
+    if sink is not None:
+        r0, c0 = origin
+        key = (slice(r0, r0 + ny), slice(c0, c0 + nx))
+        # each map file has its own lock: write first to the files no other thread is
+        # writing, then wait for the rest (measured: threads otherwise queued ~25 % of a run)
+        left = list(range(len(sink)))
+        while left:
+            for pos, band in enumerate(left):
+                if sink[band].try_write(key, out[band]):
+                    del left[pos]
+                    break
+            else:
+                band = left.pop(0)
+                sink[band][key] = out[band]
+        return None, acc, stats
+    return out, acc, stats
 
 
 def _unmapped_message(counts: Mapping[int, int], has_nodata: bool, where: str = "land use") -> str:

@@ -489,11 +489,6 @@ class GeoTiffBlockWriter:
         Extra dataset tags.
     dtype : str
         Output dtype (float32).
-    block, sub : int
-        Windows arrive as ``block`` × ``block`` blocks of the grid, each written as sub-blocks
-        of ``sub`` × ``sub`` (default: whole blocks), and are written to the file in that
-        order, block by block in row-major order and within a block its sub-blocks in
-        row-major order, whatever order they are computed in.
     shared : bool
         For a multi-process (dask.distributed) run: the file is created sparse and closed; every
         block write opens it in update mode under a cluster-wide lock named after the file, so
@@ -505,20 +500,15 @@ class GeoTiffBlockWriter:
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False, block: int = 1024, sub: int | None = None) -> None:
+                 shared: bool = False, block: int = 1024) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.shared = shared
         self.block = block
         h, w = shape
-        sub = min(sub or block, block)
-        #: write order: (row, col) of each window → its position
-        self._order = {(r, c): i for i, (r, c) in enumerate(
-            (br + sr, bc + sc)
-            for br in range(0, h, block) for bc in range(0, w, block)
-            for sr in range(0, min(block, h - br), sub) for sc in range(0, min(block, w - bc), sub))}
-        self._next = 0                        # position of the next window to write
+        self._ncols = -(-w // block)
+        self._next = 0                        # index of the next block to write, row-major
         self._pending: dict[int, tuple[Window, np.ndarray]] = {}
         self.max_pending = 0
         tile = output_tile(block)
@@ -585,12 +575,12 @@ class GeoTiffBlockWriter:
         return True
 
     def _write_locked(self, key: tuple[slice, slice], window: Window, value: np.ndarray) -> None:
-        # Windows are written in a fixed order (see the class), whatever order they are
-        # computed in: GDAL appends each compressed tile where it is written, so this makes
-        # the file's bytes depend on the data only (two runs give identical files). Windows
-        # that arrive early wait in a small buffer (a copy: the caller reuses its array).
+        # Blocks are written in row-major order, whatever order they are computed in: GDAL
+        # appends each compressed tile where it is written, so this makes the file's bytes
+        # depend on the data only (two runs give identical files). Blocks that arrive early
+        # wait in a small buffer (a copy: the caller reuses its array).
         rows, cols = key
-        index = self._order[(rows.start, cols.start)]
+        index = (rows.start // self.block) * self._ncols + cols.start // self.block
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
             raise WriterClosedError(f"{self.path}: the writer is closed")

@@ -37,7 +37,6 @@ from rasterio.errors import RasterioError
 
 from . import __version__
 from . import accounts
-from . import compute as _compute
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
@@ -446,7 +445,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
-            block=prep.chunk, sub=_compute.SUB_BLOCK,
+            block=prep.chunk,
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     try:

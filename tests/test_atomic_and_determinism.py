@@ -62,11 +62,8 @@ def _digest(folder: Path) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize("sub_block", [512, 32])
-def test_two_runs_are_byte_identical(tmp_path, monkeypatch, sub_block):
-    # 100 blocks, computed by 2 threads in any order; with 32, each in 4 sub-blocks
-    monkeypatch.setattr("gepgeo.compute.SUB_BLOCK", sub_block)
-    p = _grid(tmp_path, 640, 64)
+def test_two_runs_are_byte_identical(tmp_path):
+    p = _grid(tmp_path, 640, 64)            # 100 blocks, computed by 2 threads in any order
     a = run_pipeline(load_pipeline(p), tmp_path / "a", quiet=True)
     b = run_pipeline(load_pipeline(p), tmp_path / "b", quiet=True)
     da, db = _digest(a.out), _digest(b.out)

@@ -12,7 +12,6 @@ import rasterio
 import yaml
 from affine import Affine
 
-import gepgeo.compute
 import gepgeo.io
 from gepgeo.io import _tile_bands
 from gepgeo.pipeline import load_pipeline
@@ -82,10 +81,7 @@ def _landscape(tmp: Path) -> tuple[Path, np.ndarray]:
     return tmp / "p.yaml", lu
 
 
-@pytest.mark.parametrize("sub_block", [512, 32])
-def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch, sub_block):
-    # 512: each 64² block in one piece; 32: in four sub-blocks (as 1024² blocks in 512²)
-    monkeypatch.setattr(gepgeo.compute, "SUB_BLOCK", sub_block)
+def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch):
     pipe_path, lu = _landscape(tmp_path)
     pipe = load_pipeline(pipe_path)
     reads: list[tuple[str, int, int, int, int]] = []
@@ -132,25 +128,3 @@ def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch, 
                 rasterio.open(tmp_path / "all" / "maps" / f"{name}.tif") as b:
             assert np.array_equal(a.read(1), b.read(1), equal_nan=True)
     assert account(pipe).equals(everything.tidy)
-
-
-def test_sub_blocks_give_the_same_maps_and_totals(tmp_path, monkeypatch):
-    """A block whose maps its task writes is computed in sub-blocks of one map tile: the maps
-    are the same to the bit, the totals the same sums added in another order."""
-    pipe = load_pipeline(_landscape(tmp_path)[0])
-    monkeypatch.setattr(gepgeo.compute, "SUB_BLOCK", 10**9)
-    whole = run_pipeline(pipe, tmp_path / "whole", quiet=True)
-    monkeypatch.setattr(gepgeo.compute, "SUB_BLOCK", 24)      # 64 = 24 + 24 + 16
-    pieces = run_pipeline(pipe, tmp_path / "pieces", quiet=True)
-    for name in ("gep", "soil_retention"):
-        with rasterio.open(tmp_path / "whole" / "maps" / f"{name}.tif") as a, \
-                rasterio.open(tmp_path / "pieces" / "maps" / f"{name}.tif") as b:
-            assert np.array_equal(a.read(1), b.read(1), equal_nan=True)
-    a, b = whole.tidy, pieces.tidy
-    assert list(a.columns) == list(b.columns) and len(a) == len(b) and (a.amount > 0).any()
-    for col in a.columns:
-        if a[col].dtype.kind == "f":
-            np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=1e-12,
-                                       atol=0, err_msg=col)
-        else:
-            assert a[col].equals(b[col]), col
