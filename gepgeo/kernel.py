@@ -598,23 +598,23 @@ def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, b
         acc[sl, c, COL_CLAMP_HA] += _dot_run(clamped[j0:j1], w)
         acc[sl, c, COL_GEP_NODATA_HA] += _dot_run(gnd[j0:j1], w)
     if lin_soil:
-        n_xs = _count_run(bad_s[j0:j1])
-        acc[sl, c, COL_EXCL_N + S_S] += n_xs
-        if row_area:
-            dacc[sl, c, S_S] += _sum_run(drv_s[j0:j1]) * a
-            acc[sl, c, COL_EXCL_HA + S_S] += n_xs * a
-        else:
-            dacc[sl, c, S_S] += _dot_run(drv_s[j0:j1], w)
-            acc[sl, c, COL_EXCL_HA + S_S] += _dot_run(bad_s[j0:j1], w)
+        _add_linear_run(acc, dacc, sl, c, S_S, bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
     if lin_water:
-        n_xw = _count_run(bad_w[j0:j1])
-        acc[sl, c, COL_EXCL_N + S_W] += n_xw
-        if row_area:
-            dacc[sl, c, S_W] += _sum_run(drv_w[j0:j1]) * a
-            acc[sl, c, COL_EXCL_HA + S_W] += n_xw * a
-        else:
-            dacc[sl, c, S_W] += _dot_run(drv_w[j0:j1], w)
-            acc[sl, c, COL_EXCL_HA + S_W] += _dot_run(bad_w[j0:j1], w)
+        _add_linear_run(acc, dacc, sl, c, S_W, bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
+    """For linear service ``s`` over a run (see :func:`_add_run`): Σ driver × area, and the
+    pixels and hectares left out (``bad``)."""
+    n_x = _count_run(bad)
+    acc[sl, c, COL_EXCL_N + s] += n_x
+    if row_area:
+        dacc[sl, c, s] += _sum_run(drv) * a
+        acc[sl, c, COL_EXCL_HA + s] += n_x * a
+    else:
+        dacc[sl, c, s] += _dot_run(drv, w)
+        acc[sl, c, COL_EXCL_HA + s] += _dot_run(bad, w)
 
 
 @njit(cache=True, nogil=True, inline="always")
