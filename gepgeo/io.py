@@ -203,9 +203,9 @@ def read_needed(src: BlockSource, row: int, col: int, out: np.ndarray,
 
     ``needed`` (bool, ``out``'s shape) marks the pixels whose value is used: for factor
     layers, the pixels where the land use has data. Outside a study area's outline whole
-    tiles are nodata in the land use; a county in its bounding box leaves 10-30 % of the
-    tiles so (the benchmark grids: 9 % at 4 000², 22 % at 10 000² with 512² tiles). Every
-    needed pixel is read exactly once. Per band of tile rows, one window reads from the first
+    tiles are nodata in the land use (in the benchmark grids, an ellipse in its bounding box:
+    9 % of the 512² tiles at 4 000², 22 % at 10 000²). Every needed pixel is read exactly
+    once. Per band of tile rows, one window reads from the first
     to the last tile column with a needed pixel. Resampled layers (``warp``) are read whole.
     """
     h, w = out.shape
