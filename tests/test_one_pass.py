@@ -238,3 +238,28 @@ def test_default_block_size_depends_on_the_grid_only(tmp_path):
     prep = prepare(pipe)
     assert prep.chunk == 32 and prep.land_use.data.chunks[0][0] == 32
     assert all(p.value.data.chunks == prep.land_use.data.chunks for p in prep.plan.rasters)
+
+
+def test_each_input_is_opened_once_when_one_thread_reads(tmp_path, monkeypatch):
+    """The handle opened to check a layer's metadata is the one its first reading thread uses
+    (``gepgeo.io._seed``): with one worker thread, a run opens every input raster once."""
+    import rasterio
+
+    pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
+    opens: collections.Counter = collections.Counter()
+    real = rasterio.open
+
+    def counting_open(fp, mode="r", *args, **kwargs):
+        if mode == "r":
+            opens[str(fp)] += 1
+        return real(fp, mode, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", counting_open)
+    with dask.config.set(scheduler="threads", num_workers=1):
+        run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
+    inputs = {str(pipe.resolve(pipe.land_use.path))} | {
+        str(pipe.resolve(spec.path)) for spec in pipe.parameters.values()
+        if getattr(spec, "path", None) is not None}
+    assert len(inputs) == 3
+    assert {p: opens[p] for p in inputs} == {p: 1 for p in inputs}
