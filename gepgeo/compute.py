@@ -113,15 +113,19 @@ _BUFFERS = threading.local()
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A per-thread scratch array, reused across blocks of the same shape (avoids page faults
-    on fresh multi-MB allocations for every block)."""
+    """A per-thread scratch array of ``shape``: a C-contiguous view of a buffer kept per thread
+    and reused across blocks, grown only when a block needs more. Edge blocks are smaller than
+    the others: reallocating on every change of shape touched fresh pages each time (at 4 000²
+    the 36 MiB map buffer; ~13 000 page faults in the first 1 000² run)."""
     cache = getattr(_BUFFERS, "arrays", None)
     if cache is None:
         cache = _BUFFERS.arrays = {}
-    arr = cache.get(name)
-    if arr is None or arr.shape != shape or arr.dtype != dtype:
-        arr = cache[name] = np.empty(shape, dtype=dtype)
-    return arr
+    size = int(np.prod(shape))
+    flat = cache.get(name)
+    if flat is None or flat.size < size or flat.dtype != dtype:
+        flat = cache[name] = np.empty(max(size, flat.size if flat is not None and
+                                          flat.dtype == dtype else 0), dtype=dtype)
+    return flat[:size].reshape(shape)
 
 
 #: land-use dtypes passed to the kernel as they are (the common ones for classified rasters);
