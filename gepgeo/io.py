@@ -16,12 +16,13 @@ with nodata, band description and unit, and writes each block as soon as it is c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,8 @@ class BlockSource:
 
     ``row0``/``col0`` offset the window into a larger file on the same pixel grid; ``warp``
     holds the ``WarpedVRT`` arguments for a layer resampled onto the land-use grid; ``token``
-    is unique per :func:`open_layer` call, so a rewritten file is never read through a handle a
-    thread opened before.
+    is unique per :func:`open_layer` call, so a rewritten file is never read through a handle
+    opened before that call (a run reads through the handle that read the metadata, or newer).
     """
 
     path: str
@@ -172,7 +173,7 @@ def _dataset(src: BlockSource) -> Any:
     if ds is not None:
         cache.move_to_end(src)
         return ds[-1]
-    base = _SEEDS.pop(src, None) if src.warp is None else None
+    base = _take_seed(src) if src.warp is None else None
     if base is None:
         base = rasterio.open(src.path)
     try:
@@ -193,23 +194,61 @@ def _dataset(src: BlockSource) -> Any:
     return opened[-1]
 
 
-#: datasets opened while checking a layer's metadata (:func:`open_layer`,
-#: :func:`open_aligned`), each handed whole to the first thread that reads that source: one
+#: datasets opened while checking a layer's metadata inside :func:`seeded_handles` (a run),
+#: each handed whole to the first thread of this process that reads that source: one
 #: ``rasterio.open`` less per layer and run (~1 ms each when two threads open at once, a few %
-#: of a 1 000² run). A handle is used by one thread at a time, as GDAL requires.
-_SEEDS: OrderedDict[BlockSource, Any] = OrderedDict()
-MAX_SEEDS = 64
+#: of a 1 000² run). A handle is used by one thread at a time, as GDAL requires. Seeds nobody
+#: took (a failed ``prepare``, a distributed run, unused layers) are closed when the run ends.
+_SEEDS: dict[BlockSource, Any] = {}
+_SCOPES: list[list[BlockSource]] = []      # open seeded_handles() scopes, innermost last
+_SEED_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_handles() -> Iterator[None]:
+    """Within this block, :func:`open_layer` and :func:`open_aligned` keep the handle they
+    opened for the metadata, for the first thread that reads the layer; on exit, handles not
+    taken are closed. Outside such a block they close it, as :func:`read_info` does."""
+    scope: list[BlockSource] = []
+    with _SEED_LOCK:
+        _SCOPES.append(scope)
+    try:
+        yield
+    finally:
+        with _SEED_LOCK:
+            _SCOPES.remove(scope)
+            left = [_SEEDS.pop(src) for src in scope if src in _SEEDS]
+        for dataset in left:
+            dataset.close()
 
 
 def _seed(src: BlockSource, dataset: Any) -> None:
-    """Offer ``dataset`` (an open handle on ``src.path``) to the first thread reading ``src``."""
-    _SEEDS[src] = dataset
-    while len(_SEEDS) > MAX_SEEDS:
-        try:
-            _, old = _SEEDS.popitem(last=False)
-        except KeyError:  # taken meanwhile by a reading thread
-            break
-        old.close()
+    """Keep ``dataset`` (open on ``src.path``) for the first thread reading ``src``, inside a
+    :func:`seeded_handles` scope; else close it."""
+    with _SEED_LOCK:
+        if _SCOPES:
+            _SCOPES[-1].append(src)
+            _SEEDS[src] = dataset
+            return
+    dataset.close()
+
+
+def _take_seed(src: BlockSource) -> Any:
+    with _SEED_LOCK:
+        return _SEEDS.pop(src, None)
+
+
+def _forget_seeds() -> None:
+    """In a forked child: the parent's handles share their file offsets with the parent and
+    with every other child, so the child must open its own."""
+    global _SEED_LOCK
+    _SEED_LOCK = threading.Lock()    # another thread of the parent may have held it
+    _SEEDS.clear()
+    _SCOPES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_seeds)
 
 
 def _warp_kwargs(warp: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
@@ -293,10 +332,37 @@ class _Windows:
     dtype: np.dtype
     ndim: int = 2
 
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = key
-        return read_window(self.src, rows.start, cols.start, rows.stop - rows.start,
-                           cols.stop - cols.start)
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) == 2 and all(isinstance(k, slice) and k.step in (None, 1) for k in key):
+            (r0, r1, _), (c0, c1, _) = (k.indices(n) for k, n in zip(key, self.shape))
+            return read_window(self.src, r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+        # any other selection dask hands down (steps, integers, arrays): read the window that
+        # bounds it, then select in memory
+        if len(key) > 2 or any(k is Ellipsis or k is None for k in key):
+            return self[:, :][key]
+        key = key + (slice(None),) * (2 - len(key))
+        window, inner = zip(*(_bounding(k, n) for k, n in zip(key, self.shape)))
+        return self[window][inner]
+
+
+def _bounding(k: Any, n: int) -> tuple[slice, Any]:
+    """For an index ``k`` along an axis of length ``n``: the unit-step slice bounding what it
+    selects, and the index that selects the same from that slice."""
+    if isinstance(k, (int, np.integer)):
+        i = int(k) + n if k < 0 else int(k)
+        if not 0 <= i < n:
+            raise IndexError(f"index {int(k)} is out of bounds for an axis of size {n}")
+        return slice(i, i + 1), 0
+    if isinstance(k, slice):
+        idx = range(*k.indices(n))
+        if not idx:
+            return slice(0, 0), slice(0, 0)
+        lo = min(idx[0], idx[-1])
+        end = idx[-1] - lo + (1 if idx.step > 0 else -1)
+        return (slice(lo, max(idx[0], idx[-1]) + 1),
+                slice(idx[0] - lo, end if end >= 0 else None, idx.step))
+    return slice(0, n), k
 
 
 #: dask array name of each :func:`lazy_band` → the file it reads (see :func:`block_source`)

@@ -41,7 +41,7 @@ from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
-                 open_layer, scan_codes)
+                 open_layer, scan_codes, seeded_handles)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
@@ -532,15 +532,16 @@ def account(pipe: Pipeline) -> pd.DataFrame:
     GepgeoError
         Bad input or configuration.
     """
-    prep = prepare(pipe)
-    ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[], area=pipe.options.area,
-                       domain=pipe.options.domain, chunks=prep.chunk)
-    try:
-        with _small_gdal_cache():
-            totals = ds["totals"].data.compute(scheduler=_scheduler_of(None))
-    except UnmappedCodesError:
-        check_codes(prep)
-        raise
+    with seeded_handles():   # the reads reuse the handles that read the metadata
+        prep = prepare(pipe)
+        ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[], area=pipe.options.area,
+                           domain=pipe.options.domain, chunks=prep.chunk)
+        try:
+            with _small_gdal_cache():
+                totals = ds["totals"].data.compute(scheduler=_scheduler_of(None))
+        except UnmappedCodesError:
+            check_codes(prep)
+            raise
     pl = prep.plan
     return accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
 
@@ -566,7 +567,18 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
     if target.exists() and not overwrite:
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
-    prep = prepare(pipe)
+    with seeded_handles():   # the reads reuse the handles that read the metadata
+        prep = prepare(pipe)
+        return _run_prepared(prep, target, t0, overwrite=overwrite, quiet=quiet,
+                             extra_maps=extra_maps, scheduler_address=scheduler_address,
+                             workers=workers, report=report, final_path=final_path)
+
+
+def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, quiet: bool,
+                  extra_maps: list[str] | None, scheduler_address: str | None,
+                  workers: int | None, report: bool, final_path: Path | None) -> RunResult:
+    """:func:`run_pipeline` once the inputs are opened and checked."""
+    pipe = prep.pipeline
     address = scheduler_address or pipe.options.scheduler
     nworkers = workers if workers is not None else pipe.options.workers
     with _digests_in_background(_input_paths(prep)) as digests, \

@@ -263,3 +263,58 @@ def test_each_input_is_opened_once_when_one_thread_reads(tmp_path, monkeypatch):
         if getattr(spec, "path", None) is not None}
     assert len(inputs) == 3
     assert {p: opens[p] for p in inputs} == {p: 1 for p in inputs}
+
+
+def test_metadata_handles_are_closed_when_no_run_reads_them(tmp_path):
+    """Handles kept for the reads live only inside a run: ``validate``, a run whose set-up
+    fails after the land use was opened, and ``account`` leave none open."""
+    import gepgeo.io
+    from gepgeo.errors import GepgeoError
+    from gepgeo.run import account, validate
+
+    pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_before.yaml")
+    validate(pipe)
+    assert gepgeo.io._SEEDS == {}
+    account(pipe)
+    assert gepgeo.io._SEEDS == {}
+    key, spec = next((k, v) for k, v in pipe.parameters.items() if getattr(v, "path", None))
+    broken = pipe.model_copy(update={"parameters": {
+        **pipe.parameters, key: spec.model_copy(update={"path": tmp_path / "missing.tif"})}})
+    try:
+        run_pipeline(broken, tmp_path / "out", quiet=True)
+    except GepgeoError:
+        pass
+    else:
+        raise AssertionError("a missing layer file must fail the run")
+    assert gepgeo.io._SEEDS == {}
+    assert not (tmp_path / "out").exists()
+
+
+def test_lazy_layers_answer_any_selection_like_the_file(tmp_path):
+    """Selections that dask folds into the read tasks (steps, integers, reversed slices, lists)
+    give the same pixels as reading the whole file."""
+    import uuid
+
+    import rasterio
+    from affine import Affine
+
+    from gepgeo.io import BlockSource, lazy_band, read_info
+
+    from .conftest import write_tif
+
+    rng = np.random.default_rng(3)
+    data = rng.random((70, 90), dtype=np.float32)
+    path = tmp_path / "r.tif"
+    write_tif(path, data, Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3000000.0))
+    with rasterio.open(path) as src:
+        full = src.read(1)
+    info = read_info(path, what="r")
+    arr = lazy_band(BlockSource(str(path), token=uuid.uuid4().hex), info.shape, info.dtype,
+                    info.transform, info.crs, chunks=32)
+    for key in [(5,), (-1,), (slice(None, None, 4),), (slice(60, 3, -7), slice(None, None, 3)),
+                (slice(2, 50), -3), (slice(10, 10),), ([3, 1, 40],), (7, slice(None, None, -1)),
+                (slice(-20, None, 3), [0, 89])]:
+        got = arr.data[key].compute()
+        assert got.shape == full[key].shape and np.array_equal(got, full[key]), key
+    assert np.array_equal(arr.thin(4).values, full[::4, ::4])
+    assert np.array_equal(arr.isel(y=5).values, full[5])
