@@ -409,7 +409,7 @@ def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: A
 def _grid_coords(shape: tuple[int, int], crs_wkt: str | None,
                  transform: tuple[float, ...]) -> xr.Coordinates:
     """The pixel-centre ``y``/``x`` coordinates and ``spatial_ref`` of a grid, built once per
-    grid and shared (as shallow copies) by every layer on it."""
+    grid; each layer gets a shallow copy (its own attribute dicts, the same index values)."""
     t = Affine(*transform)
     ys = t.f + t.e * (np.arange(shape[0]) + 0.5)
     xs = t.c + t.a * (np.arange(shape[1]) + 0.5)
