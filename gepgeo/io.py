@@ -498,7 +498,7 @@ def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks
         chunks = auto_chunk(ref.shape)
     info, dataset = _open_checked(path, what=what, band=band)
     try:
-        arr, note = _aligned(path, info, ref, what=what, band=band, chunks=chunks,
+        arr, note = _aligned(path, info, dataset, ref, what=what, band=band, chunks=chunks,
                              resampling=resampling, nodata=nodata, strict=strict)
     except BaseException:
         dataset.close()
@@ -511,10 +511,10 @@ def open_aligned(path: Path, ref: LayerInfo, *, what: str, band: int = 1, chunks
     return arr, info, note
 
 
-def _aligned(path: Path, info: LayerInfo, ref: LayerInfo, *, what: str, band: int, chunks: int,
-             resampling: str, nodata: float | None,
+def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what: str, band: int,
+             chunks: int, resampling: str, nodata: float | None,
              strict: bool) -> tuple[xr.DataArray, str | None]:
-    """:func:`open_aligned` once the layer's metadata is read."""
+    """:func:`open_aligned` once the layer's metadata is read (``dataset``: its open handle)."""
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
 
@@ -559,7 +559,7 @@ def _aligned(path: Path, info: LayerInfo, ref: LayerInfo, *, what: str, band: in
             ("dtype", "float32" if info.dtype != "float64" else "float64"))
     src = BlockSource(str(path), band, warp=warp, token=uuid.uuid4().hex)
     try:  # the warper is set up once here, so that a layer it cannot handle fails now
-        with rasterio.open(path) as base, WarpedVRT(base, **_warp_kwargs(warp)):
+        with WarpedVRT(dataset, **_warp_kwargs(warp)):
             pass
     except RasterioError as exc:
         raise InputFileError(f"{what}: {str(path)!r} cannot be warped to the land-use grid "
