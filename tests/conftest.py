@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,8 @@ import xarray as xr
 from affine import Affine
 
 REPO = Path(__file__).resolve().parents[1]
-SPEC = REPO.parent / "shared" / "spec"
-if not SPEC.is_dir():  # CI clones main with shared/ beside it
-    SPEC = Path(os.environ.get("GEPGEO_SPEC", REPO / ".." / "shared" / "spec")).resolve()
+#: Expected values the tests compare against, shipped with the tests (the repository stands alone)
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 def make_da(values: np.ndarray, transform: Affine, crs: str, nodata=None, units: str | None = None
@@ -68,8 +66,12 @@ def sample(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture(scope="session")
-def spec_dir() -> Path:
-    if not SPEC.is_dir():
-        pytest.fail(f"the spec folder {SPEC} is missing; set GEPGEO_SPEC")
-    return SPEC
+def jinsha_expected() -> list[dict[str, str]]:
+    """Every published Jinsha figure with the value the method gives (``tests/data``).
+
+    Columns: ``id, unit, paper, expected_from_preset, agreement, verdict`` (docs/JINSHA.md).
+    """
+    import csv
+
+    with open(TEST_DATA / "jinsha_expected.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

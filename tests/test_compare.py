@@ -3,7 +3,6 @@ grids (a fraction of a pixel apart, another CRS)."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 
 import numpy as np
@@ -20,6 +19,8 @@ from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.reproduction import figure
 
+from .conftest import jinsha_expected
+
 
 @pytest.fixture(scope="module")
 def jinsha(tmp_path_factory):
@@ -30,9 +31,8 @@ def jinsha(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def expected(spec_dir):
-    with open(spec_dir / "jinsha" / "published.csv", newline="") as f:
-        return {r["id"]: r for r in csv.DictReader(f)}
+def expected():
+    return {r["id"]: r for r in jinsha_expected()}
 
 
 def test_layout(jinsha):

@@ -1,13 +1,11 @@
 """The published Jinsha case (Xu et al.) on the bundled grids: implementation check and the paper.
 
-REFERENCE.md: (1) every row's ``expected_from_preset`` to rtol 1e-6; (2) the 38 REPRODUCED Table 4
+docs/JINSHA.md: (1) every row's ``expected_from_preset`` to rtol 1e-6; (2) the 38 REPRODUCED Table 4
 rows within 0.5 % of the paper; (3) the 7 after-restoration air rows within 5 %; (4) the tier
-gepgeo computes for every row equals the spec's ``agreement``.
+gepgeo computes for every row equals the expected ``agreement``.
 """
 
 from __future__ import annotations
-
-import csv
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ import yaml
 from gepgeo.demo import run_demo, sample_root
 from gepgeo.reproduction import figure, reproduction_table, tier
 
+from .conftest import TEST_DATA, jinsha_expected
 from .oracle import Oracle
 
 
@@ -26,9 +25,8 @@ def demo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def published(spec_dir):
-    with open(spec_dir / "jinsha" / "published.csv", newline="") as f:
-        return list(csv.DictReader(f))
+def published():
+    return jinsha_expected()
 
 
 def _tables(demo):
@@ -92,14 +90,14 @@ def test_soil_retention_map_opens_with_crs_nodata_units(demo):
     assert np.nansum(data.astype(np.float64)) * area_ha == pytest.approx(total, rel=1e-6)
 
 
-def test_as_stated_profile_against_the_oracle(spec_dir, tmp_path):
+def test_as_stated_profile_against_the_oracle(tmp_path):
     """GEP under jinsha-as-stated (printed N, P contents and air rates): gepgeo vs the oracle
-    fed directly with preset.yaml and its as_stated_fill variant."""
+    fed directly with tests/data/jinsha_parameters.yaml and its as-stated overrides."""
     from gepgeo.pipeline import load_pipeline
     from gepgeo.run import run_pipeline
 
-    preset = yaml.safe_load((spec_dir / "jinsha" / "preset.yaml").read_text())
-    overrides = preset["variants"]["as_stated_fill"]["overrides"]
+    preset = yaml.safe_load((TEST_DATA / "jinsha_parameters.yaml").read_text(encoding="utf-8"))
+    overrides = preset["as_stated_overrides"]
     root = sample_root()
     for scen in ("before", "after"):
         pipe = load_pipeline(root / "pipelines" / f"jinsha_{scen}.yaml")
@@ -107,8 +105,7 @@ def test_as_stated_profile_against_the_oracle(spec_dir, tmp_path):
             update={"name": "jinsha-as-stated"})})
         res = run_pipeline(pipe, tmp_path / scen, quiet=True)
         got = float(res.tidy.query("service == 'gep'").amount.sum())
-        params = {k: (v["value"] if not isinstance(v["value"], dict) else v["value"])
-                  for k, v in preset["scenarios"][scen]["parameters"].items()}
+        params = dict(preset["scenarios"][scen])
         for o in overrides:
             if o["scenario"] == scen:
                 params[o["parameter"]] = o["value"]
