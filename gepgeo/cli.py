@@ -1,4 +1,4 @@
-"""Command line: ``gepgeo run | demo | validate | profiles``.
+"""Command line: ``gepgeo run | compare | demo | validate | codes | report | profiles``.
 
 A thin layer over :mod:`gepgeo.run`. Exit status: 0 success; 2 bad input or configuration (one
 line on stderr, no traceback); 1 internal error (a bug: the message asks for a report; set
@@ -128,6 +128,46 @@ def validate(
         out_console.print(f"parameters given but not used: {', '.join(prep.plan.unused)}")
     for note in prep.warnings:
         out_console.print(f"note: {note}")
+
+
+@app.command()
+def codes(
+    land_use: Annotated[Path, typer.Argument(help="Land-use raster.")],
+    band: Annotated[int, typer.Option(help="Band number.")] = 1,
+    nodata: Annotated[Optional[float], typer.Option(help="A nodata value besides the file's own.")] = None,
+    write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the `land_use:` block to this YAML file.")] = None,
+) -> None:
+    """List a land-use raster's codes with pixels, hectares and share, and print the
+    `land_use:` block to paste into a pipeline (streams the raster: any size)."""
+    from rich.markup import escape
+
+    from .codes import codes_block, count_codes
+
+    table = count_codes(land_use, band=band, nodata=nodata)
+    out_console.print(f"{land_use.name}: {len(table.codes)} codes, {table.pixels} valid pixels, "
+                      f"{table.area_ha:.2f} ha; {table.nodata_pixels} nodata pixels",
+                      markup=False, highlight=False)
+    t = Table()
+    for col in ("code", "pixels", "area (ha)", "share (%)"):
+        t.add_column(col, justify="right")
+    for c in table.codes:
+        t.add_row(f"{c.code:g}", f"{c.pixels}", f"{c.area_ha:.2f}", f"{100 * c.share:.2f}")
+    out_console.print(t)
+    block = codes_block(table, path_text=str(land_use))
+    out_console.print(block, markup=False, highlight=False, end="")
+    if write is not None:
+        tmp = write.with_name(f".{write.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text(block, encoding="utf-8")
+            os.replace(tmp, write)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise GepgeoError(f"--write: cannot write {str(write)!r} ({exc.strerror})") from None
+        err_console.print(f"wrote {escape(str(write))}", highlight=False)
+    if any(not c.integral for c in table.codes):
+        raise GepgeoError(f"land use: {str(land_use)!r} holds values that are not whole numbers "
+                          f"(e.g. {next(c.code for c in table.codes if not c.integral):.7g}); "
+                          "land-use codes must be integers")
 
 
 def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-def]
