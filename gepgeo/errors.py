@@ -25,6 +25,7 @@ __all__ = [
     "GepgeoWarning",
     "AreaScaleWarning",
     "GridAlignmentWarning",
+    "ProfileScopeWarning",
 ]
 
 
@@ -110,3 +111,7 @@ class GridAlignmentWarning(GepgeoWarning):
 
 class AreaScaleWarning(GepgeoWarning):
     """The projection's areal scale at the grid differs from 1 by more than 0.5 %."""
+
+
+class ProfileScopeWarning(GepgeoWarning):
+    """A profile's values were declared for an extent the grid lies mostly outside."""

@@ -21,6 +21,7 @@ import yaml
 from .errors import ProfileError
 from .parameters import PARAM_INDEX, spec_for, suggest_key
 from .resolve import ParamValue
+from .scope import parse_scope
 from .units import conversion_factor
 
 #: PyYAML's libyaml-based safe loader when the wheel has it (10× faster), else the pure one
@@ -31,7 +32,7 @@ __all__ = ["Profile", "list_profiles", "load_profile", "resolve_profile_paramete
 
 _TOP_KEYS = {"name", "title", "version", "kind", "price_year", "source", "description",
              "extends", "land_types", "not_identifiable", "scenarios", "parameters",
-             "alternatives"}
+             "alternatives", "scope", "extent"}
 _ENTRY_KEYS = {"value", "by_land_type", "unit", "source", "ref", "note", "stated_value",
                "price_year"}
 _ALT_KEYS = _ENTRY_KEYS | {"key", "scenario"}
@@ -53,7 +54,8 @@ class Profile:
     scenarios : dict of str to dict of str to ParamValue
         Parameter sets; a single-set profile has one scenario named ``default``.
     meta : dict
-        title, version, source, description, land_types, not_identifiable, alternatives.
+        title, version, source, description, land_types, not_identifiable, alternatives,
+        scope (a :class:`gepgeo.scope.Scope` or None: where the values hold).
     """
 
     name: str
@@ -227,7 +229,10 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     meta["land_types"] = land_types
     meta["alternatives"] = dict(alternatives)
     meta["extends"] = doc.get("extends")
+    meta["scope"] = parse_scope(doc, where)
     if parent is not None:
+        if meta["scope"] is None:
+            meta["scope"] = parent.meta.get("scope")
         for k in ("title", "source", "description", "not_identifiable"):
             if meta.get(k) is None:
                 meta[k] = parent.meta.get(k)

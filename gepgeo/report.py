@@ -953,6 +953,14 @@ def _run_header(manifest: Mapping[str, Any], gep: float | None, lu_area: float |
             f"{_e(manifest.get('gepgeo_version', __version__))}</div>")
 
 
+def _scope_banner(notes: Sequence[str] | None) -> str:
+    """A warning at the top of the report for each profile used outside its declared extent."""
+    if not notes:
+        return ""
+    return "".join(f'<p class="warn scope"><strong>Parameters from another landscape.</strong> '
+                   f"{_e(n)}</p>" for n in notes)
+
+
 def _headline(gep: float | None, years: Sequence[str], lu_area: float | None,
               manifest: Mapping[str, Any]) -> str:
     kpis = []
@@ -1012,7 +1020,8 @@ def build_run_report(run_dir: Path) -> str:
     years = _price_years(manifest)
     lu = _land_use(run_dir, manifest)
 
-    sections = [_section("summary", "Summary", _headline(gep, years, lu_area, manifest))]
+    sections = [_section("summary", "Summary", _scope_banner(manifest.get("scope_warnings"))
+                         + _headline(gep, years, lu_area, manifest))]
     lu_html = _figure(_img(_land_use_figure([("land use", lu)], lu.types, lu.colours),
                            "land-use map"), _e(str(lu.path)))
     if lu.problem:
@@ -1179,7 +1188,9 @@ def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
     change = _table(change_dir, "change_by_service.csv")
     years = cm.get("price_years") or {s: _price_years(m) for s, m in runs.items()}
 
-    sections = [_section("summary", "Summary", _compare_headline(change, years)
+    scope = [f"{s}: {w}" for s, m in runs.items() for w in m.get("scope_warnings") or []]
+    sections = [_section("summary", "Summary", _scope_banner(scope)
+                         + _compare_headline(change, years)
                          + '<p>Scenario reports: <a href="../before/report.html">before</a> · '
                          '<a href="../after/report.html">after</a>.</p>')]
     lus = {s: _land_use(compare_dir / s, m) for s, m in runs.items()}

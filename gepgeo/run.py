@@ -39,6 +39,7 @@ from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
+                     ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
                  open_layer, scan_codes, seeded_handles)
@@ -64,6 +65,8 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     zones: list[Any] = field(default_factory=list)
     chunk: int = CHUNK   # block side of the run, pixels (the pipeline's or :func:`auto_chunk`'s)
+    #: profiles used outside their declared extent (also in ``warnings``; the report's headline)
+    scope_warnings: list[str] = field(default_factory=list)
 
     @property
     def codes(self) -> dict[int, str]:
@@ -176,8 +179,28 @@ def prepare(pipe: Pipeline) -> Prepared:
             raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
         names.add(zl.name)
         zones.append(zl)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes, zones=zones,
-                    chunk=chunk)
+    scope_notes = _scope_warnings(profiles, lu_info)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes + scope_notes,
+                    zones=zones, chunk=chunk, scope_warnings=scope_notes)
+
+
+def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
+    """Warn (and return the notes) for each profile whose declared extent the grid lies
+    mostly outside: site-specific values used on another landscape."""
+    from .scope import grid_lonlat_bounds, scope_warning
+
+    notes = []
+    scoped = [p for p in profiles if p.meta.get("scope") is not None
+              and p.meta["scope"].extent is not None]
+    if not scoped:
+        return notes
+    bounds = grid_lonlat_bounds(lu_info.transform, lu_info.crs, lu_info.shape)
+    for prof in scoped:
+        note = scope_warning(prof.name, prof.meta["scope"], bounds)
+        if note is not None:
+            notes.append(note)
+            warnings.warn(note, ProfileScopeWarning, stacklevel=3)
+    return notes
 
 
 def check_codes(prep: Prepared) -> dict[int, int]:
@@ -301,6 +324,14 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "numba": numba.__version__, "dask": dask.__version__,
             "xarray": xarray.__version__, "rasterio": rasterio.__version__,
             "gdal": rasterio.__gdal_version__, "pandas": pd.__version__}
+
+
+def _scope_record(prof: Profile) -> dict[str, Any]:
+    """A profile's declared scope and extent for the manifest (empty when it declares none)."""
+    scope = prof.meta.get("scope")
+    if scope is None:
+        return {}
+    return {"scope": scope.level, "extent": list(scope.extent) if scope.extent else None}
 
 
 def _param_record(pv: ParamValue) -> dict[str, Any]:
@@ -679,7 +710,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                                 else info.nodata),
                      "nodata_source": "pipeline" if pipe.land_use.nodata is not None else "file"},
         "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
-                      "price_year": p.price_year} for p in prep.profiles],
+                      "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,
         "services": prep.plan.enabled_services,
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
@@ -693,6 +724,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
                    "tables/gep_by_service.csv", "tables/gep_by_land_type.csv"],
         "warnings": prep.warnings,
+        "scope_warnings": prep.scope_warnings,
         "versions": _versions(),
         "timings_s": {**res["timings"], "total_s": seconds},
     }
