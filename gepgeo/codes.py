@@ -19,7 +19,7 @@ from .area import geographic_row_area_ha, planar_pixel_area_ha
 from .errors import RasterError
 from .io import read_info
 
-__all__ = ["CodeCount", "CodeTable", "count_codes", "codes_block", "MAX_CODES"]
+__all__ = ["MAX_CODES", "CodeCount", "CodeTable", "codes_block", "count_codes"]
 
 #: More distinct values than this and the raster is not a classification (a DEM, NDVI ...)
 MAX_CODES = 10_000

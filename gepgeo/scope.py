@@ -18,8 +18,15 @@ from affine import Affine
 
 from .errors import ProfileError
 
-__all__ = ["SCOPES", "Scope", "parse_scope", "grid_lonlat_bounds", "inside_share",
-           "scope_warning", "MIN_INSIDE_SHARE"]
+__all__ = [
+    "MIN_INSIDE_SHARE",
+    "SCOPES",
+    "Scope",
+    "grid_lonlat_bounds",
+    "inside_share",
+    "parse_scope",
+    "scope_warning",
+]
 
 SCOPES = ("site", "regional", "national")
 

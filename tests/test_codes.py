@@ -78,7 +78,7 @@ def test_cli_prints_table_and_writes_a_codes_block_that_loads(tmp_path, capsys):
 def test_cli_refuses_non_integral_codes(tmp_path, capsys):
     lu = np.array([[1.0, 2.7], [2.0, 1.0]], dtype=np.float32)
     path = write_tif(tmp_path / "lu.tif", lu, Affine(10, 0, 0, 0, -10, 0))
-    rc, out, err = run_cli(["codes", path], capsys)
+    rc, _, err = run_cli(["codes", path], capsys)
     assert rc == 2
     assert "2.7" in err and "not whole numbers" in err
     assert len(err.strip().splitlines()) == 1
