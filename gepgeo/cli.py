@@ -305,6 +305,33 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
                               f"({v.get('ref', '')})")
 
 
+@profiles_app.command("template")
+def profiles_template(
+    land_types: Annotated[str, typer.Option("--land-types", help="Comma-separated land types that supply services, e.g. forest,cropland,grassland.")],
+    services: Annotated[Optional[str], typer.Option("--services", help="Comma-separated services (default: all eight).")] = None,
+    name: Annotated[str, typer.Option("--name", help="The profile's name.")] = "my-landscape",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of printing (never replaces a file).")] = None,
+) -> None:
+    """Write a blank profile: every parameter the services need, with unit, domain and source to fill in."""
+    from .template import profile_template
+
+    def split(text: str) -> list[str]:
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+    text = profile_template(split(land_types), split(services) if services else None, name=name)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(out, "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        raise GepgeoError(f"--out: {str(out)!r} exists already; give a new file name") from None
+    except OSError as exc:
+        raise GepgeoError(f"--out: cannot write {str(out)!r} ({exc.strerror})") from None
+    err_console.print(f"wrote {out}", markup=False, highlight=False)
+
+
 def _caused_by_interrupt(exc: BaseException) -> bool:
     """Whether Ctrl-C is behind ``exc``: Python wraps a KeyboardInterrupt that lands inside
     some machinery (e.g. a lazy import: "Error calling __set_name__ ...") in another error."""

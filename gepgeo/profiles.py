@@ -130,6 +130,8 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
             raise ProfileError(str(exc)) from None
     if "value" in raw:
         value: Any = raw["value"]
+        if value is None:
+            raise ProfileError(f"{where}.{key}.value is blank: fill in a number in {unit or 'the canonical unit'}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProfileError(f"{where}.{key}.value: expected a number, got {value!r}")
         value = float(value)
@@ -142,6 +144,8 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
             if land_types is not None and lt not in land_types:
                 raise ProfileError(f"{where}.{key}.by_land_type: land type {lt!r} is not in the "
                                    f"profile's land_types ({', '.join(land_types)})")
+            if v is None:
+                raise ProfileError(f"{where}.{key}.by_land_type.{lt} is blank: fill in a number")
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got {v!r}")
             value[str(lt)] = float(v)
