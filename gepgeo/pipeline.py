@@ -37,6 +37,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .csvtables import expand_csv_tables
 from .errors import ConfigError, InputFileError, has_control_characters
 from .parameters import PARAM_INDEX, suggest_key
 
@@ -239,6 +240,23 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
+def _with_csv_tables(doc: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``doc`` with every ``by_land_type: {csv:, column:}`` of ``parameters`` and
+    ``profile.overrides`` read from its CSV file (the caller's mapping is not changed)."""
+    out = dict(doc)
+    if isinstance(out.get("parameters"), Mapping):
+        out["parameters"] = {k: dict(v) if isinstance(v, Mapping) else v
+                             for k, v in out["parameters"].items()}
+        expand_csv_tables(out["parameters"], base, where="parameters")
+    prof = out.get("profile")
+    if isinstance(prof, Mapping) and isinstance(prof.get("overrides"), Mapping):
+        out["profile"] = dict(prof)
+        out["profile"]["overrides"] = {k: dict(v) if isinstance(v, Mapping) else v
+                                       for k, v in prof["overrides"].items()}
+        expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides")
+    return out
+
+
 def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
     """Validate a pipeline given as a mapping (e.g. parsed YAML).
 
@@ -250,6 +268,7 @@ def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
     where = str(source) if source else "pipeline"
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where}: expected a mapping of keys at the top level")
+    doc = _with_csv_tables(doc, source.parent if source else Path.cwd())
     try:
         pipe = Pipeline.model_validate({**doc, "source_path": source})
     except ValidationError as exc:

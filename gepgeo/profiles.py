@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .csvtables import expand_csv_tables
 from .errors import ProfileError
 from .parameters import PARAM_INDEX, spec_for, suggest_key
 from .resolve import ParamValue
@@ -213,6 +214,8 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
         if parent is not None and str(sname) not in scenarios:
             raise ProfileError(f"{where}: scenario {sname!r} is not in the extended profile "
                                f"{parent.name!r} ({', '.join(parent.scenarios)})")
+        params = dict(params)
+        expand_csv_tables(params, path.parent, where=f"{where}.{sname}")
         for key, raw in params.items():
             base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}", land_types or None,
                                         name, price_year)
