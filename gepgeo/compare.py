@@ -214,6 +214,7 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
             writer = GeoTiffBlockWriter(
                 target, ref.shape, ref.transform, ref.crs,
                 description=f"change in {name} (after − before)", unit=unit, codec=codec,
+                block=_BLOCK,
                 tags={"gepgeo_version": __version__, "before": str(b_path), "after": str(a_path)})
             try:
                 for r0 in range(0, ref.height, _BLOCK):

@@ -694,6 +694,7 @@ class GeoTiffBlockWriter:
         rows, cols = key
         window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
         if self.shared:  # another process may hold the file; write now
+            self._block_index(window)
             data = np.asarray(value, dtype=self.dtype)
             with self._lock:
                 with rasterio.open(self.path, "r+") as ds:
@@ -724,7 +725,7 @@ class GeoTiffBlockWriter:
         # depend on the data only (two runs give identical files). Blocks that arrive early
         # wait in a small buffer (a copy: the caller reuses its array).
         rows, cols = key
-        index = (rows.start // self.block) * self._ncols + cols.start // self.block
+        index = self._block_index(window)
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
             raise WriterClosedError(f"{self.path}: the writer is closed")
@@ -738,6 +739,25 @@ class GeoTiffBlockWriter:
             win, data = self._pending.pop(self._next)
             self._ds.write(data, 1, window=win)
             self._next += 1
+
+    def _block_index(self, window: Window) -> int:
+        """Row-major index of the block ``window`` is, in this writer's grid of
+        ``block`` × ``block`` blocks.
+
+        Raises
+        ------
+        ValueError
+            ``window`` is not exactly one such block (clipped at the grid's edges). Blocks of
+            another size would share an index and overwrite each other while they wait.
+        """
+        h, w = self.shape
+        r0, c0 = int(window.row_off), int(window.col_off)
+        b = self.block
+        if (r0 % b or c0 % b or int(window.height) != min(b, h - r0)
+                or int(window.width) != min(b, w - c0)):
+            raise ValueError(f"{self.path.name}: window {window} is not a {b} x {b} block of "
+                             f"the {w} x {h} grid; write with the writer's block size")
+        return (r0 // b) * self._ncols + c0 // b
 
     def close(self) -> None:
         """Write any block still waiting (in order), then flush and close the file."""
