@@ -197,6 +197,15 @@ def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)
 
 
+def _change_tags(name: str) -> dict[str, str]:
+    """Tags of the change map of ``name``: the maps it is the difference of, as paths relative
+    to the change map's folder (``change/maps``). Never the absolute paths the maps had when they
+    were written: those lie in the temporary folder, which is renamed at the end, and they would
+    make two identical comparisons into different folders differ byte for byte."""
+    return {"gepgeo_version": __version__, "before": f"../../before/maps/{name}.tif",
+            "after": f"../../after/maps/{name}.tif"}
+
+
 def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, codec: str,
                     resampling: Resampling, cog: bool = False) -> list[str]:
     """``after − before`` of GEP and of each service value map, on the before grid (Cloud-
@@ -215,7 +224,7 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
                 target, ref.shape, ref.transform, ref.crs,
                 description=f"change in {name} (after − before)", unit=unit, codec=codec,
                 block=_BLOCK,
-                tags={"gepgeo_version": __version__, "before": str(b_path), "after": str(a_path)})
+                tags=_change_tags(name))
             try:
                 for r0 in range(0, ref.height, _BLOCK):
                     for c0 in range(0, ref.width, _BLOCK):
