@@ -551,6 +551,7 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
             return lazy_band(src, ref.shape, info.dtype, ref.transform, ref.crs,
                              chunks=chunks), None
         resampling = "nearest"  # same pixel grid, partial extent: no value is interpolated
+        outside = _pixels_outside(ref.shape, info.shape, r0, c0)
     src_nodata = nodata if nodata is not None else info.nodata
     warp = (("crs", ref.crs.to_wkt()), ("transform", tuple(ref.transform)[:6]),
             ("width", ref.shape[1]), ("height", ref.shape[0]),
@@ -565,13 +566,50 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
         raise InputFileError(f"{what}: {str(path)!r} cannot be warped to the land-use grid "
                              f"({exc})") from None
     arr = lazy_band(src, ref.shape, dict(warp)["dtype"], ref.transform, ref.crs, chunks=chunks)
-    note = (f"{what}: {path.name} is on another grid ({info.crs.to_string() if info.crs else '?'}, "
-            f"pixel {abs(t.a):g} x {abs(t.e):g}); aligned to the land-use grid with "
-            f"{resampling} resampling")
+    if aligned:
+        note = (f"{what}: {path.name} is on the land-use pixel grid but covers only part of it: "
+                f"{outside} of its {ref.shape[0] * ref.shape[1]} pixels are outside the "
+                "layer's extent and are nodata (the others are read exactly)")
+        return arr, note
+    note = (f"{what}: {path.name} is on another grid ({'; '.join(_grid_differences(info, ref))}); "
+            f"resampled to the land-use grid with {resampling} resampling")
     if cover < 0.999:
-        note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: uncovered pixels "
-                 "are nodata")
+        npix = ref.shape[0] * ref.shape[1]
+        note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: about "
+                 f"{round((1.0 - cover) * npix)} of its {npix} pixels are outside the layer's "
+                 "extent and are nodata")
     return arr, note
+
+
+def _pixels_outside(ref_shape: tuple[int, int], shape: tuple[int, int], r0: int, c0: int) -> int:
+    """Pixels of a ``ref_shape`` grid outside a layer of ``shape`` on the same pixel grid whose
+    pixel (``r0``, ``c0``) is the grid's first (offsets may be negative)."""
+    rows = max(0, min(ref_shape[0], shape[0] - r0) - max(0, -r0))
+    cols = max(0, min(ref_shape[1], shape[1] - c0) - max(0, -c0))
+    return ref_shape[0] * ref_shape[1] - rows * cols
+
+
+def _grid_differences(info: LayerInfo, ref: LayerInfo) -> list[str]:
+    """What differs between a layer's grid and the land-use grid, in words."""
+    t, r = info.transform, ref.transform
+    out = []
+    if info.crs != ref.crs:
+        out.append(f"CRS {info.crs.to_string() if info.crs else '?'}, the land use's is "
+                   f"{ref.crs.to_string() if ref.crs else '?'}; pixel {abs(t.a):g} x "
+                   f"{abs(t.e):g} in its CRS's units")
+        return out
+    if t.b != 0 or t.d != 0:
+        out.append("rotated or sheared pixels")
+    if (t.a > 0) != (r.a > 0) or (t.e > 0) != (r.e > 0):
+        out.append("rows or columns in the opposite direction (e.g. south-up)")
+    elif abs(t.a - r.a) >= 1e-9 * abs(r.a) or abs(t.e - r.e) >= 1e-9 * abs(r.e):
+        out.append(f"pixel {abs(t.a):g} x {abs(t.e):g}, the land use's is {abs(r.a):g} x "
+                   f"{abs(r.e):g}")
+    elif t.b == r.b == 0 and t.d == r.d == 0:
+        dc, dr = (r.c - t.c) / t.a, (r.f - t.f) / t.e
+        out.append(f"same pixel size, pixel edges offset by {dc - round(dc):+.3g} x "
+                   f"{dr - round(dr):+.3g} pixels")
+    return out or [f"pixel {abs(t.a):g} x {abs(t.e):g}"]
 
 
 def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dict[int, int]:
