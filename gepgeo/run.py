@@ -80,6 +80,8 @@ class RunResult:
     by_service: pd.DataFrame
     by_land_type: pd.DataFrame
     manifest: dict[str, Any]
+    #: the rows of ``services_by_zone.csv`` at full precision (None without ``zones:``)
+    by_zone: pd.DataFrame | None = None
 
 
 def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
@@ -336,8 +338,10 @@ def _zone_arrays(prep: Prepared) -> tuple[dict[str, Any], dict[str, int]]:
     return arrays, counts
 
 
-def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray, tables: Path) -> list[str]:
-    """``services_by_zone.csv`` (tidy rows per zone) and ``zones.gpkg`` (totals as attributes)."""
+def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray,
+                       tables: Path) -> tuple[list[str], pd.DataFrame]:
+    """``services_by_zone.csv`` (tidy rows per zone) and ``zones.gpkg`` (totals as attributes);
+    returns the manifest's entries for them and the rows of the CSV."""
     from . import kernel as K
     from .zones import zone_table
 
@@ -363,10 +367,10 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray, tables: Path) ->
         gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
         gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
         written.append(f"tables/zones.gpkg:{zl.name}")
-    pd.concat(frames, ignore_index=True).to_csv(tables / "services_by_zone.csv", index=False,
-                                                float_format="%.10g")
+    rows = pd.concat(frames, ignore_index=True)
+    rows.to_csv(tables / "services_by_zone.csv", index=False, float_format="%.10g")
     written.insert(0, "tables/services_by_zone.csv")
-    return written
+    return written, rows
 
 
 def _scheduler_of(client: Any) -> Any:
@@ -607,8 +611,8 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
         lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
         by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
         by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
-        zone_files = (_write_zone_tables(prep, res["zone_totals"], tables)
-                      if res["zone_totals"] is not None else [])
+        zone_files, by_zone = (_write_zone_tables(prep, res["zone_totals"], tables)
+                               if res["zone_totals"] is not None else ([], None))
         manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
                              digests.result())
         manifest["tables"] += zone_files
@@ -620,7 +624,7 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
 
             style_maps(tmp)
             write_run_report(tmp)
-    return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest)
+    return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest, by_zone)
 
 
 def _input_paths(prep: Prepared) -> dict[str, Path]:
