@@ -677,17 +677,34 @@ class GeoTiffBlockWriter:
         the writer pickles to worker processes. Otherwise one handle stays open and a thread
         lock serialises writes to this file (files still compress in parallel); a block task
         writes first to the files whose lock is free (:meth:`try_write`).
+    block : int
+        Side of the blocks written, pixels: every write is one block of this grid (clipped at
+        its edges), whatever the order.
+    reorder : bool
+        Shared writers only. Workers write blocks in the order they finish, and GDAL appends
+        each tile where it is written, so the file's bytes would depend on the schedule. With
+        ``reorder`` the workers write a sibling file ``<stem>.unordered.tif`` and :meth:`close`
+        (in the client process) copies it block by block, in row-major order, into ``path``:
+        the same bytes as a threaded run's. One extra decode and encode per map; pass
+        ``False`` when the file is copied again anyway (the COG conversion reads any layout
+        and writes its own order).
     """
 
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False, block: int = 1024) -> None:
+                 shared: bool = False, block: int = 1024, reorder: bool = True) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.shared = shared
         self.block = block
+        self._final: Path | None = None
+        if shared and reorder:
+            self._final = self.path
+            self._args = dict(transform=transform, crs=crs, description=description, unit=unit,
+                              codec=codec, tags=dict(tags or {}), dtype=dtype, block=block)
+            self.path = self.path.with_name(f"{self.path.stem}.unordered{self.path.suffix}")
         h, w = shape
         self._ncols = -(-w // block)
         self._next = 0                        # index of the next block to write, row-major
@@ -798,7 +815,12 @@ class GeoTiffBlockWriter:
         return (r0 // b) * self._ncols + c0 // b
 
     def close(self) -> None:
-        """Write any block still waiting (in order), then flush and close the file."""
+        """Write any block still waiting (in order), then flush and close the file; a shared
+        writer with ``reorder`` copies its blocks into the final file in row-major order."""
+        if self.shared:
+            if self._final is not None and self.path.exists():
+                self._rewrite_in_order()
+            return
         with self._lock:
             if self._ds is None:
                 return
@@ -807,6 +829,28 @@ class GeoTiffBlockWriter:
                 self._ds.write(data, 1, window=win)
             ds, self._ds = self._ds, None
             ds.close()
+
+    def _rewrite_in_order(self) -> None:
+        """Copy the blocks of the unordered file into the final file through a local writer,
+        in row-major order, then remove the unordered file."""
+        assert self._final is not None
+        h, w = self.shape
+        b = self.block
+        out = GeoTiffBlockWriter(self._final, self.shape, shared=False, **self._args)
+        try:
+            with rasterio.open(self.path) as src:
+                for r0 in range(0, h, b):
+                    for c0 in range(0, w, b):
+                        win = Window(c0, r0, min(b, w - c0), min(b, h - r0))
+                        out[(slice(r0, r0 + win.height), slice(c0, c0 + win.width))] = \
+                            src.read(1, window=win)
+        except BaseException:
+            out.abort()
+            raise
+        out.close()
+        self.path.unlink()
+        self.path = self._final
+        self._final = None
 
     def abort(self) -> None:
         """Close without writing what is pending, never raising: for a pass that failed.

@@ -449,7 +449,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
-            block=prep.chunk,
+            block=prep.chunk, reorder=not pipe.options.cog,   # a COG copy is ordered anyway
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     try:
