@@ -338,6 +338,24 @@ def _zone_arrays(prep: Prepared) -> tuple[dict[str, Any], dict[str, int]]:
     return arrays, counts
 
 
+#: ``last_change`` recorded in ``zones.gpkg``: a GeoPackage stores the time of writing, which
+#: would make two identical runs differ byte for byte
+GPKG_DATE = "1970-01-01T00:00:00.000Z"
+
+
+@contextmanager
+def _fixed_gpkg_date() -> Iterator[None]:
+    """GeoPackages written inside record :data:`GPKG_DATE` as their time of change."""
+    import pyogrio
+
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
 def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray,
                        tables: Path) -> tuple[list[str], pd.DataFrame]:
     """``services_by_zone.csv`` (tidy rows per zone) and ``zones.gpkg`` (totals as attributes);
@@ -365,7 +383,8 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray,
             col = K.COLUMNS.index(f"{s}.value")
             gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
         gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
-        gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
+        with _fixed_gpkg_date():
+            gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
         written.append(f"tables/zones.gpkg:{zl.name}")
     rows = pd.concat(frames, ignore_index=True)
     rows.to_csv(tables / "services_by_zone.csv", index=False, float_format="%.10g")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -173,3 +174,18 @@ def test_compare_with_different_zones_writes_no_change_by_zone(setup):
     manifest = __import__("json").loads((change / "manifest.json").read_text())
     assert "zones differ" in manifest["zones"]
     assert "zones differ" in (change / "report.html").read_text()
+
+
+def test_zone_outputs_of_reruns_are_byte_identical(setup):
+    # zones.gpkg recorded the time it was written
+    tmp_path, bounds, crs = setup
+    pipe = _with_zones(tmp_path, [_zone_file(tmp_path, bounds, crs)])
+    files = []
+    for name in ("a", "b"):
+        out = run_pipeline(pipe, tmp_path / name / "out", quiet=True).out
+        files.append({str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*"))
+                      if f.is_file() and f.name != "manifest.json"})
+        time.sleep(1.1)        # GeoPackage times have a resolution of a millisecond or more
+    assert "tables/zones.gpkg" in files[0] and sorted(files[0]) == sorted(files[1])
+    for rel, data in files[0].items():
+        assert data == files[1][rel], rel
