@@ -702,8 +702,9 @@ class GeoTiffBlockWriter:
         self._final: Path | None = None
         if shared and reorder:
             self._final = self.path
-            self._args = dict(transform=transform, crs=crs, description=description, unit=unit,
-                              codec=codec, tags=dict(tags or {}), dtype=dtype, block=block)
+            self._args = {"transform": transform, "crs": crs, "description": description,
+                          "unit": unit, "codec": codec, "tags": dict(tags or {}), "dtype": dtype,
+                          "block": block}
             self.path = self.path.with_name(f"{self.path.stem}.unordered{self.path.suffix}")
         h, w = shape
         self._ncols = -(-w // block)
@@ -779,7 +780,6 @@ class GeoTiffBlockWriter:
         # appends each compressed tile where it is written, so this makes the file's bytes
         # depend on the data only (two runs give identical files). Blocks that arrive early
         # wait in a small buffer (a copy: the caller reuses its array).
-        rows, cols = key
         index = self._block_index(window)
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
