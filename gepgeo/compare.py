@@ -34,7 +34,7 @@ from .pipeline import Pipeline
 from .run import RunResult, _versions, atomic_folder, run_pipeline
 
 __all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
-           "extent_account"]
+           "extent_account", "change_by_zone"]
 
 _BLOCK = 512
 
@@ -80,6 +80,62 @@ def change_tables(before: RunResult, after: RunResult) -> tuple[pd.DataFrame, pd
     lt["change"] = lt["after"] - lt["before"]
     lt["change_pct"] = _pct(lt["change"], lt["before"])
     return svc, lt
+
+
+_ZONE_KEYS = ["zone_layer", "zone_id"]
+
+
+def _zone_rows(res: RunResult) -> pd.DataFrame | None:
+    if res.by_zone is None:
+        return None
+    rows = res.by_zone.copy()
+    rows["zone_id"] = rows["zone_id"].astype(str)  # ids compare as the CSV writes them
+    return rows
+
+
+def change_by_zone(before: RunResult, after: RunResult) -> tuple[pd.DataFrame | None, str]:
+    """Per zone, service and measure (summed over land types, in float64 from the runs' zone
+    rows): before, after, change and change_pct, with each scenario's rasterised zone area (ha).
+
+    Written only when both scenarios have the same zones: the same zone layer names, each with
+    the same ids in the same order (each scenario rasterises them on its own grid).
+
+    Returns
+    -------
+    (table or None, note)
+        The note says why there is no table (empty when there is one).
+    """
+    b, a = _zone_rows(before), _zone_rows(after)
+    if b is None and a is None:
+        return None, ""
+    if b is None or a is None:
+        return None, ("only the " + ("after" if b is None else "before") + " scenario has "
+                      "zones; no change by zone")
+    zb = list(b[_ZONE_KEYS].drop_duplicates().itertuples(index=False, name=None))
+    za = list(a[_ZONE_KEYS].drop_duplicates().itertuples(index=False, name=None))
+    if zb != za:
+        return None, ("the scenarios' zones differ (zone layer names or ids); no change by "
+                      "zone")
+    keys = _ZONE_KEYS + ["service", "category", "measure", "unit"]
+
+    def totals(rows: pd.DataFrame, name: str) -> pd.DataFrame:
+        t = rows.groupby(keys, sort=False, as_index=False, dropna=False)["amount"].sum()
+        area = rows.groupby(_ZONE_KEYS, sort=False, as_index=False)["rasterised_area_ha"].first()
+        return (t.rename(columns={"amount": name})
+                .merge(area.rename(columns={"rasterised_area_ha": f"area_ha_{name}"}),
+                       on=_ZONE_KEYS, how="left"))
+
+    out = totals(b, "before").merge(totals(a, "after"), on=keys, how="outer", sort=False)
+    out = out.fillna({"before": 0.0, "after": 0.0})
+    order = {z: i for i, z in enumerate(zb)}
+    out["_z"] = [order[z] for z in zip(out.zone_layer, out.zone_id)]
+    out = out.sort_values("_z", kind="stable").drop(columns="_z").reset_index(drop=True)
+    for col in ("area_ha_before", "area_ha_after"):
+        out[col] = out.groupby(_ZONE_KEYS, sort=False)[col].transform("first")
+    out["change"] = out["after"] - out["before"]
+    out["change_pct"] = _pct(out["change"], out["before"])
+    return out[keys + ["before", "after", "change", "change_pct", "area_ha_before",
+                       "area_ha_after"]], ""
 
 
 def _lu_source(pipe: Pipeline) -> tuple[Path, int, float | None]:
@@ -197,6 +253,15 @@ def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)
 
 
+def _change_tags(name: str) -> dict[str, str]:
+    """Tags of the change map of ``name``: the maps it is the difference of, as paths relative
+    to the change map's folder (``change/maps``). Never the absolute paths the maps had when they
+    were written: those lie in the temporary folder, which is renamed at the end, and they would
+    make two identical comparisons into different folders differ byte for byte."""
+    return {"gepgeo_version": __version__, "before": f"../../before/maps/{name}.tif",
+            "after": f"../../after/maps/{name}.tif"}
+
+
 def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, codec: str,
                     resampling: Resampling, cog: bool = False) -> list[str]:
     """``after − before`` of GEP and of each service value map, on the before grid (Cloud-
@@ -214,7 +279,8 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
             writer = GeoTiffBlockWriter(
                 target, ref.shape, ref.transform, ref.crs,
                 description=f"change in {name} (after − before)", unit=unit, codec=codec,
-                tags={"gepgeo_version": __version__, "before": str(b_path), "after": str(a_path)})
+                block=_BLOCK,
+                tags=_change_tags(name))
             try:
                 for r0 in range(0, ref.height, _BLOCK):
                     for c0 in range(0, ref.width, _BLOCK):
@@ -278,6 +344,13 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         ext.to_csv(change / "tables" / "extent_account.csv", index=False, float_format="%.10g")
         maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs,
                                cog=before.options.cog)
+        tables = ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
+                  "tables/transition_matrix.csv", "tables/extent_account.csv"]
+        by_zone, zone_note = change_by_zone(rb, ra)
+        if by_zone is not None:
+            by_zone.to_csv(change / "tables" / "change_by_zone.csv", index=False,
+                           float_format="%.10g")
+            tables.append("tables/change_by_zone.csv")
         manifest = {
             "gepgeo_version": __version__, "kind": "comparison",
             "before": {"pipeline": str(before.source_path), "run": "../before/manifest.json"},
@@ -285,8 +358,8 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
             "grid": "the before scenario's (see ../before/manifest.json)",
             "alignment": {"land_use": "nearest", "maps": resampling},
             "maps": {m: f"maps/{m}.tif" for m in maps},
-            "tables": ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
-                       "tables/transition_matrix.csv", "tables/extent_account.csv"],
+            "tables": tables,
+            **({"zones": zone_note} if zone_note else {}),
             "price_years": {"before": sorted(map(str, yb)) or ["unknown"],
                             "after": sorted(map(str, ya)) or ["unknown"]},
             "versions": _versions(), "timings_s": {"total_s": time.perf_counter() - t0},

@@ -551,6 +551,7 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
             return lazy_band(src, ref.shape, info.dtype, ref.transform, ref.crs,
                              chunks=chunks), None
         resampling = "nearest"  # same pixel grid, partial extent: no value is interpolated
+        outside = _pixels_outside(ref.shape, info.shape, r0, c0)
     src_nodata = nodata if nodata is not None else info.nodata
     warp = (("crs", ref.crs.to_wkt()), ("transform", tuple(ref.transform)[:6]),
             ("width", ref.shape[1]), ("height", ref.shape[0]),
@@ -565,13 +566,50 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
         raise InputFileError(f"{what}: {str(path)!r} cannot be warped to the land-use grid "
                              f"({exc})") from None
     arr = lazy_band(src, ref.shape, dict(warp)["dtype"], ref.transform, ref.crs, chunks=chunks)
-    note = (f"{what}: {path.name} is on another grid ({info.crs.to_string() if info.crs else '?'}, "
-            f"pixel {abs(t.a):g} x {abs(t.e):g}); aligned to the land-use grid with "
-            f"{resampling} resampling")
+    if aligned:
+        note = (f"{what}: {path.name} is on the land-use pixel grid but covers only part of it: "
+                f"{outside} of its {ref.shape[0] * ref.shape[1]} pixels are outside the "
+                "layer's extent and are nodata (the others are read exactly)")
+        return arr, note
+    note = (f"{what}: {path.name} is on another grid ({'; '.join(_grid_differences(info, ref))}); "
+            f"resampled to the land-use grid with {resampling} resampling")
     if cover < 0.999:
-        note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: uncovered pixels "
-                 "are nodata")
+        npix = ref.shape[0] * ref.shape[1]
+        note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: about "
+                 f"{round((1.0 - cover) * npix)} of its {npix} pixels are outside the layer's "
+                 "extent and are nodata")
     return arr, note
+
+
+def _pixels_outside(ref_shape: tuple[int, int], shape: tuple[int, int], r0: int, c0: int) -> int:
+    """Pixels of a ``ref_shape`` grid outside a layer of ``shape`` on the same pixel grid whose
+    pixel (``r0``, ``c0``) is the grid's first (offsets may be negative)."""
+    rows = max(0, min(ref_shape[0], shape[0] - r0) - max(0, -r0))
+    cols = max(0, min(ref_shape[1], shape[1] - c0) - max(0, -c0))
+    return ref_shape[0] * ref_shape[1] - rows * cols
+
+
+def _grid_differences(info: LayerInfo, ref: LayerInfo) -> list[str]:
+    """What differs between a layer's grid and the land-use grid, in words."""
+    t, r = info.transform, ref.transform
+    out = []
+    if info.crs != ref.crs:
+        out.append(f"CRS {info.crs.to_string() if info.crs else '?'}, the land use's is "
+                   f"{ref.crs.to_string() if ref.crs else '?'}; pixel {abs(t.a):g} x "
+                   f"{abs(t.e):g} in its CRS's units")
+        return out
+    if t.b != 0 or t.d != 0:
+        out.append("rotated or sheared pixels")
+    if (t.a > 0) != (r.a > 0) or (t.e > 0) != (r.e > 0):
+        out.append("rows or columns in the opposite direction (e.g. south-up)")
+    elif abs(t.a - r.a) >= 1e-9 * abs(r.a) or abs(t.e - r.e) >= 1e-9 * abs(r.e):
+        out.append(f"pixel {abs(t.a):g} x {abs(t.e):g}, the land use's is {abs(r.a):g} x "
+                   f"{abs(r.e):g}")
+    elif t.b == r.b == 0 and t.d == r.d == 0:
+        dc, dr = (r.c - t.c) / t.a, (r.f - t.f) / t.e
+        out.append(f"same pixel size, pixel edges offset by {dc - round(dc):+.3g} x "
+                   f"{dr - round(dr):+.3g} pixels")
+    return out or [f"pixel {abs(t.a):g} x {abs(t.e):g}"]
 
 
 def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dict[int, int]:
@@ -639,17 +677,35 @@ class GeoTiffBlockWriter:
         the writer pickles to worker processes. Otherwise one handle stays open and a thread
         lock serialises writes to this file (files still compress in parallel); a block task
         writes first to the files whose lock is free (:meth:`try_write`).
+    block : int
+        Side of the blocks written, pixels: every write is one block of this grid (clipped at
+        its edges), whatever the order.
+    reorder : bool
+        Shared writers only. Workers write blocks in the order they finish, and GDAL appends
+        each tile where it is written, so the file's bytes would depend on the schedule. With
+        ``reorder`` the workers write a sibling file ``<stem>.unordered.tif`` and :meth:`close`
+        (in the client process) copies it block by block, in row-major order, into ``path``:
+        the same bytes as a threaded run's. One extra decode and encode per map; pass
+        ``False`` when the file is copied again anyway (the COG conversion reads any layout
+        and writes its own order).
     """
 
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False, block: int = 1024) -> None:
+                 shared: bool = False, block: int = 1024, reorder: bool = True) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.shared = shared
         self.block = block
+        self._final: Path | None = None
+        if shared and reorder:
+            self._final = self.path
+            self._args = {"transform": transform, "crs": crs, "description": description,
+                          "unit": unit, "codec": codec, "tags": dict(tags or {}), "dtype": dtype,
+                          "block": block}
+            self.path = self.path.with_name(f"{self.path.stem}.unordered{self.path.suffix}")
         h, w = shape
         self._ncols = -(-w // block)
         self._next = 0                        # index of the next block to write, row-major
@@ -694,6 +750,7 @@ class GeoTiffBlockWriter:
         rows, cols = key
         window = Window.from_slices(rows, cols, height=self.shape[0], width=self.shape[1])
         if self.shared:  # another process may hold the file; write now
+            self._block_index(window)
             data = np.asarray(value, dtype=self.dtype)
             with self._lock:
                 with rasterio.open(self.path, "r+") as ds:
@@ -723,8 +780,7 @@ class GeoTiffBlockWriter:
         # appends each compressed tile where it is written, so this makes the file's bytes
         # depend on the data only (two runs give identical files). Blocks that arrive early
         # wait in a small buffer (a copy: the caller reuses its array).
-        rows, cols = key
-        index = (rows.start // self.block) * self._ncols + cols.start // self.block
+        index = self._block_index(window)
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
             raise WriterClosedError(f"{self.path}: the writer is closed")
@@ -739,8 +795,32 @@ class GeoTiffBlockWriter:
             self._ds.write(data, 1, window=win)
             self._next += 1
 
+    def _block_index(self, window: Window) -> int:
+        """Row-major index of the block ``window`` is, in this writer's grid of
+        ``block`` × ``block`` blocks.
+
+        Raises
+        ------
+        ValueError
+            ``window`` is not exactly one such block (clipped at the grid's edges). Blocks of
+            another size would share an index and overwrite each other while they wait.
+        """
+        h, w = self.shape
+        r0, c0 = int(window.row_off), int(window.col_off)
+        b = self.block
+        if (r0 % b or c0 % b or int(window.height) != min(b, h - r0)
+                or int(window.width) != min(b, w - c0)):
+            raise ValueError(f"{self.path.name}: window {window} is not a {b} x {b} block of "
+                             f"the {w} x {h} grid; write with the writer's block size")
+        return (r0 // b) * self._ncols + c0 // b
+
     def close(self) -> None:
-        """Write any block still waiting (in order), then flush and close the file."""
+        """Write any block still waiting (in order), then flush and close the file; a shared
+        writer with ``reorder`` copies its blocks into the final file in row-major order."""
+        if self.shared:
+            if self._final is not None and self.path.exists():
+                self._rewrite_in_order()
+            return
         with self._lock:
             if self._ds is None:
                 return
@@ -749,6 +829,28 @@ class GeoTiffBlockWriter:
                 self._ds.write(data, 1, window=win)
             ds, self._ds = self._ds, None
             ds.close()
+
+    def _rewrite_in_order(self) -> None:
+        """Copy the blocks of the unordered file into the final file through a local writer,
+        in row-major order, then remove the unordered file."""
+        assert self._final is not None
+        h, w = self.shape
+        b = self.block
+        out = GeoTiffBlockWriter(self._final, self.shape, shared=False, **self._args)
+        try:
+            with rasterio.open(self.path) as src:
+                for r0 in range(0, h, b):
+                    for c0 in range(0, w, b):
+                        win = Window(c0, r0, min(b, w - c0), min(b, h - r0))
+                        out[(slice(r0, r0 + win.height), slice(c0, c0 + win.width))] = \
+                            src.read(1, window=win)
+        except BaseException:
+            out.abort()
+            raise
+        out.close()
+        self.path.unlink()
+        self.path = self._final
+        self._final = None
 
     def abort(self) -> None:
         """Close without writing what is pending, never raising: for a pass that failed.

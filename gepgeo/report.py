@@ -705,14 +705,24 @@ def _count_rows(path: Path) -> int:
     return max(0, n - 1)
 
 
+def _split_layer(rel: str) -> tuple[str, str]:
+    """A manifest's table entry → (file, layer): ``tables/zones.gpkg:parcels`` names the layer
+    ``parcels`` of ``tables/zones.gpkg``; a plain file has no layer (``""``)."""
+    file_rel, sep, layer = rel.rpartition(":")
+    return (file_rel, layer) if sep and "/" not in layer else (rel, "")
+
+
 def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
     """``<h3>``, a link to the CSV (relative href) and the table (first rows, folded if long)."""
-    path = folder / rel
+    file_rel, layer = _split_layer(rel)
+    path = folder / file_rel
     head = f'<h3 id="{_e(_slug(rel))}">{_e(title)}</h3>'
     if not path.is_file():
-        return f'{head}<p class="warn">{_e(rel)} is missing from this folder.</p>'
+        return f'{head}<p class="warn">{_e(file_rel)} is missing from this folder.</p>'
     if path.suffix.lower() != ".csv":
-        return f'{head}<p class="csv"><a href="{_e(rel)}">{_e(rel)}</a> (not shown here)</p>'
+        what = f", layer {_e(layer)}" if layer else ""
+        return (f'{head}<p class="csv"><a href="{_e(file_rel)}">{_e(file_rel)}</a>{what} '
+                "(not shown here)</p>")
     n = _count_rows(path)
     df = pd.read_csv(path, nrows=TABLE_ROWS)
     link = f'<p class="csv">CSV: <a href="{_e(rel)}">{_e(rel)}</a> · {n:,} rows</p>'
@@ -1000,6 +1010,44 @@ def _maps_section(run_dir: Path, manifest: Mapping[str, Any]) -> str:
             'nodata.</p><div class="grid">' + "".join(figs) + "</div>")
 
 
+def zone_totals(by_zone: pd.DataFrame) -> pd.DataFrame:
+    """Per zone (rows of ``services_by_zone.csv``): its attributes, rasterised area (ha), GEP
+    (yuan a⁻¹), GEP per hectare of that area (yuan ha⁻¹ a⁻¹; empty for a zone with no valid
+    pixel) and each service's value (yuan a⁻¹), all summed over land types."""
+    keys = ["zone_layer", "zone_id"]
+    attrs = [c for c in by_zone.columns if c.startswith("zone_") and c not in keys]
+    values = by_zone[by_zone["measure"] == "value"]
+    wide = (values.pivot_table(index=keys, columns="service", values="amount", aggfunc="sum",
+                               sort=False)
+            if len(values) else pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=keys)))
+    head = by_zone.groupby(keys, sort=False)[attrs + ["rasterised_area_ha"]].first()
+    out = head.join(wide, how="left").reset_index()
+    area = out["rasterised_area_ha"]
+    gep = out["gep"] if "gep" in out else pd.Series(np.nan, index=out.index)
+    table = out[keys + attrs].copy()
+    table["area_ha"] = area
+    table["gep_yuan_a-1"] = gep
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["gep_per_ha_yuan_ha-1_a-1"] = np.where(area > 0, gep / area.where(area > 0, 1.0),
+                                                     np.nan)
+    for s in [c for c in wide.columns if c != "gep"]:
+        table[f"{s}_value_yuan_a-1"] = out[s]
+    return table
+
+
+def _zones_section(run_dir: Path) -> str | None:
+    """Zone totals (GEP and GEP per ha) from ``tables/services_by_zone.csv``, if any."""
+    path = run_dir / "tables" / "services_by_zone.csv"
+    if not path.is_file():
+        return None
+    table = zone_totals(pd.read_csv(path, dtype={"zone_id": str}))
+    intro = ('<p class="muted">Totals per zone, summed over land types; area is the zone\'s '
+             "valid land-use pixels (pixel-centre rule); GEP per ha is GEP over that area. Every "
+             'measure per zone and land type: <a href="tables/services_by_zone.csv">'
+             "tables/services_by_zone.csv</a>.</p>")
+    return intro + _fold(df_to_html(table), len(table), "the zones")
+
+
 def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
     if land_use is None or "area_ha" not in land_use:
         return None
@@ -1037,14 +1085,18 @@ def build_run_report(run_dir: Path) -> str:
     sections.append(_section("values", "Value by service and land type", "".join(charts)))
     sections.append(_section("pixels", "Pixel counts, exclusions and warnings",
                              _pixel_section(run_dir, manifest, tidy, gep, lu_area)))
+    zones = _zones_section(run_dir)
+    if zones is not None:
+        sections.append(_section("zones", "Zones", zones))
     tables = [_csv_block(run_dir, rel, Path(rel).stem.replace("_", " "))
               for rel in manifest.get("tables", [])]
     sections.append(_section("tables", "Tables", "\n".join(tables)))
     sections.append(_section("parameters", "Parameters and provenance",
                              _parameters_section(manifest)))
     nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
-           ("values", "Values"), ("pixels", "Pixels"), ("tables", "Tables"),
-           ("parameters", "Parameters")]
+           ("values", "Values"), ("pixels", "Pixels")]
+    nav += [("zones", "Zones")] if zones is not None else []
+    nav += [("tables", "Tables"), ("parameters", "Parameters")]
     return _page(f"gepgeo report: {manifest.get('name', run_dir.name)}",
                  _run_header(manifest, gep, lu_area), nav, "\n".join(sections))
 
@@ -1177,6 +1229,31 @@ def _reproduction_rows(rep: pd.DataFrame) -> str:
                                     "verdict": "verdict"})
 
 
+def _zone_change_section(change_dir: Path, cm: Mapping[str, Any]) -> str | None:
+    """GEP before, after and change per zone (and per ha of each scenario's zone area), from
+    ``tables/change_by_zone.csv``; or the manifest's note on why there is none."""
+    path = change_dir / "tables" / "change_by_zone.csv"
+    if not path.is_file():
+        note = cm.get("zones")
+        return f'<p class="note">{_e(note)}.</p>' if note else None
+    rows = pd.read_csv(path, dtype={"zone_id": str})
+    gep = rows[(rows["service"] == "gep") & (rows["measure"] == "value")]
+    table = gep[["zone_layer", "zone_id", "area_ha_before", "area_ha_after"]].copy()
+    table["gep_before_yuan_a-1"] = gep["before"]
+    table["gep_after_yuan_a-1"] = gep["after"]
+    table["change_yuan_a-1"] = gep["change"]
+    table["change_pct"] = gep["change_pct"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for s in ("before", "after"):
+            area = gep[f"area_ha_{s}"]
+            table[f"gep_per_ha_{s}_yuan_ha-1_a-1"] = np.where(
+                area > 0, gep[s] / area.where(area > 0, 1.0), np.nan)
+    intro = ('<p class="muted">GEP per zone in each scenario (each rasterised on its own grid), '
+             "summed over land types; every service and measure: "
+             '<a href="tables/change_by_zone.csv">tables/change_by_zone.csv</a>.</p>')
+    return intro + _fold(df_to_html(table.reset_index(drop=True)), len(table), "the zones")
+
+
 def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
                          as_stated_gep: Mapping[str, float] | None = None) -> str:
     """The HTML of a comparison's report (see :func:`write_compare_report`)."""
@@ -1215,12 +1292,18 @@ def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
               "change_by_land_type": "Change by land type",
               "transition_matrix": "Land-use transition matrix (ha; before in rows, after in "
                                    "columns)",
-              "extent_account": "Extent account (SEEA-EA, ha)"}
+              "extent_account": "Extent account (SEEA-EA, ha)",
+              "change_by_zone": "Change by zone, service and measure"}
+    zones = _zone_change_section(change_dir, cm)
+    if zones is not None:
+        sections.append(_section("zones", "Change by zone", zones))
     tables = [_csv_block(change_dir, rel, titles.get(Path(rel).stem, Path(rel).stem))
               for rel in cm.get("tables", [])]
     sections.append(_section("tables", "Tables", "\n".join(tables)))
     nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
-           ("change", "Change"), ("tables", "Tables")]
+           ("change", "Change")]
+    nav += [("zones", "Zones")] if zones is not None else []
+    nav += [("tables", "Tables")]
     if reproduction is not None:
         sections.append(_section("reproduction", "Reproduction of Xu et al.",
                                  _reproduction_section(reproduction, compare_dir, as_stated_gep)))

@@ -257,3 +257,16 @@ def test_an_interrupt_wrapped_in_another_error_is_still_an_interrupt():
         type("Spec", (), {"field": Lazy()})
     assert _caused_by_interrupt(info.value)
     assert not _caused_by_interrupt(RuntimeError("a bug"))
+
+
+def test_writer_refuses_a_window_that_is_not_one_of_its_blocks(tmp_path):
+    # 512-px windows written into a writer of 1024-px blocks shared block indices: a block
+    # waiting for its turn was overwritten by the next, and whole blocks of the map were lost
+    w = GeoTiffBlockWriter(tmp_path / "m.tif", (1300, 1100), Affine(1, 0, 0, 0, -1, 1300),
+                           "EPSG:32648", description="x", unit="1", block=1024)
+    with pytest.raises(ValueError, match="not a 1024 x 1024 block"):
+        w[slice(0, 512), slice(512, 1024)] = np.ones((512, 512))
+    with pytest.raises(ValueError, match="block"):
+        w[slice(1024, 1300), slice(0, 1000)] = np.ones((276, 1000))   # clipped too short
+    w[slice(1024, 1300), slice(1024, 1100)] = np.full((276, 76), 4.0)  # edge block: fine
+    w.abort()

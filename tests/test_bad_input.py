@@ -12,7 +12,7 @@ from affine import Affine
 from rasterio.warp import calculate_default_transform
 
 from gepgeo.pipeline import load_pipeline
-from gepgeo.run import run_pipeline
+from gepgeo.run import run_pipeline, validate
 
 from .conftest import run_cli, write_tif
 
@@ -238,3 +238,37 @@ def test_every_error_message_is_one_line():
                 errors.UnmappedCodesError, errors.DomainError):
         assert str(cls("layer 'a\nb.tif':\tbad\r")) == "layer 'a\\nb.tif':\\tbad\\r", cls
     assert str(errors.ConfigError("林地 (forest land)")) == "林地 (forest land)"
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("crs", ["another grid", "CRS EPSG:4326, the land use's is EPSG:32648", "bilinear"]),
+    ("resolution", ["another grid", "pixel 20 x 20, the land use's is", "bilinear"]),
+    ("half-pixel", ["another grid", "same pixel size, pixel edges offset by -0.5 x -0.5 pixels"]),
+])
+def test_alignment_warnings_say_what_differs(sample, kind, words):
+    rel = {"crs": lambda: _regrid(sample, dst_crs="EPSG:4326"),
+           "resolution": lambda: _regrid(sample, res=20.0, pad=2),
+           "half-pixel": lambda: _regrid(sample, shift=(-0.5, -0.5), pad=1)}[kind]()
+    p = _set_layer(sample, rel)
+    with pytest.warns(UserWarning) as caught:
+        validate(load_pipeline(p))
+    msg = " ".join(str(w.message) for w in caught if "rainfall_erosivity_r" in str(w.message))
+    for w in words:
+        assert w in msg, msg
+
+
+def test_same_pixel_grid_smaller_extent_is_not_called_another_grid(sample):
+    # read exactly (nearest on the same pixel grid), yet the warning said "on another grid"
+    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
+        t, h, w = src.transform, src.height, src.width
+    part = Affine(t.a, 0, t.c + 3 * t.a, 0, t.e, t.f)          # 3 columns in, 5 rows short
+    write_tif(sample / "data" / "jinsha" / "r_part.tif",
+              np.full((h - 5, w - 3), 5823.42, dtype=np.float32), part, nodata=-9999.0)
+    p = _set_layer(sample, "../data/jinsha/r_part.tif")
+    with pytest.warns(UserWarning) as caught:
+        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+    msg = [str(w.message) for w in caught if "r_part.tif" in str(w.message)]
+    assert len(msg) == 1 and "another grid" not in msg[0] and "resampl" not in msg[0], msg
+    outside = h * w - (h - 5) * (w - 3)
+    assert f"covers only part of it: {outside} of its {h * w} pixels" in msg[0]
+    assert res.manifest["warnings"] == msg

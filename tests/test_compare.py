@@ -3,7 +3,9 @@ grids (a fraction of a pixel apart, another CRS)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +165,119 @@ def test_grids_that_do_not_overlap(tmp_path):
     with pytest.raises(GridMismatchError, match="overlap"):
         run_compare(load_pipeline(before), load_pipeline(moved), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# --- generated pairs on grids of several blocks (issue 18, items 1 and 2) -----------------
+
+def _change_sums(out):
+    """Per change map: (Σ change density × pixel area, table change, float32 bound).
+
+    The maps are float32: each value of the before, after and change maps is rounded to 2⁻²⁴
+    of itself, so Σ(map × area) can differ from the float64 table by at most the sum of those
+    roundings (the bound); a lost block differs by the block's whole value.
+    """
+    import pandas as pd
+
+    svc = pd.read_csv(out / "change" / "tables" / "change_by_service.csv")
+    got = {}
+    for f in sorted((out / "change" / "maps").glob("*_change.tif")):
+        name = f.name[: -len("_change.tif")]
+        with rasterio.open(f) as d, rasterio.open(out / "before" / "maps" / f"{name}.tif") as b, \
+                rasterio.open(out / "after" / "maps" / f"{name}.tif") as a:
+            area = abs(d.transform.a * d.transform.e) / 1e4            # ha per pixel
+            diff = d.read(1).astype(np.float64)
+            mags = (np.abs(diff) + np.abs(b.read(1).astype(np.float64))
+                    + np.abs(a.read(1).astype(np.float64)))
+        rows = (svc[svc.service == "gep"] if name == "gep"
+                else svc[(svc.service == name[: -len("_value")]) & (svc.measure == "value")])
+        assert len(rows) == 1, name
+        got[name] = (np.nansum(diff) * area, float(rows.change.iloc[0]),
+                     2.0 ** -24 * np.nansum(mags) * area)
+    return got
+
+
+@pytest.fixture(scope="module")
+def big_pair(tmp_path_factory):
+    """A generated 1300 × 1100 pair compared twice, into folders of different names, each run
+    from its own working directory with a relative ``--out``."""
+    import contextlib
+
+    from .pairs import make_pair
+
+    root = tmp_path_factory.mktemp("bigpair")
+    before, after = make_pair(root / "data", (1300, 1100))
+    outs = []
+    for parent, name in (("runs-A", "first"), ("runs-B", "second")):
+        (root / parent).mkdir()
+        with contextlib.chdir(root / parent):
+            run_compare(load_pipeline(before), load_pipeline(after), Path(name))
+        outs.append(root / parent / name)
+    return outs
+
+
+@pytest.mark.parametrize("shape", [(1300, 1100), (2100, 700)])
+def test_change_maps_sum_to_the_change_table(tmp_path, big_pair, shape):
+    # a writer created with 1024-px blocks and fed 512-px windows lost whole blocks of every
+    # change map on grids over 512 px on both sides (20.3 M instead of 27.4 M on real data)
+    from .pairs import make_pair
+
+    if shape == (1300, 1100):
+        out = big_pair[0]
+    else:
+        before, after = make_pair(tmp_path / "data", shape)
+        out = tmp_path / "out"
+        run_compare(load_pipeline(before), load_pipeline(after), out)
+    sums = _change_sums(out)
+    assert len(sums) == 9           # GEP and the eight services
+    for name, (mapped, table, bound) in sums.items():
+        assert table != 0.0, name
+        assert abs(mapped - table) <= max(1e-6 * abs(table), bound), (name, mapped, table)
+    mapped, table, _ = sums["gep"]
+    assert mapped == pytest.approx(table, rel=1e-6)
+    with rasterio.open(out / "change" / "maps" / "gep_change.tif") as d, \
+            rasterio.open(out / "before" / "maps" / "gep.tif") as b, \
+            rasterio.open(out / "after" / "maps" / "gep.tif") as a:
+        np.testing.assert_array_equal(d.read(1), a.read(1) - b.read(1))
+
+
+def _files(folder):
+    return {str(f.relative_to(folder)): f.read_bytes()
+            for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def _assert_reruns_identical(first, second, runs_dirs):
+    fa, fb = _files(first), _files(second)
+    assert sorted(fa) == sorted(fb)
+    assert any(k.endswith("_change.tif") for k in fa)
+    for rel, data in fa.items():
+        if rel.endswith("manifest.json"):
+            ma, mb = json.loads(data), json.loads(fb[rel])
+            for m in (ma, mb):
+                m.pop("timings_s")
+                m.pop("output", None)
+            assert ma == mb, rel
+        else:
+            assert data == fb[rel], rel
+        # no output records the temporary folder, nor where the output folder lies
+        for other in (fa, fb):
+            blob = other[rel]
+            assert b".tmp-" not in blob, rel
+            for d in runs_dirs:
+                assert d.encode() not in blob, (rel, d)
+
+
+def test_generated_pair_reruns_into_other_folders_are_byte_identical(big_pair):
+    _assert_reruns_identical(big_pair[0], big_pair[1], ["runs-A", "runs-B"])
+
+
+def test_jinsha_reruns_into_other_folders_are_byte_identical(tmp_path, monkeypatch, capsys):
+    from .conftest import run_cli
+
+    outs = []
+    for parent, name in (("runs-A", "demo"), ("runs-B", "elsewhere")):
+        (tmp_path / parent).mkdir()
+        monkeypatch.chdir(tmp_path / parent)
+        code, _, err = run_cli(["demo", "--out", name, "-q"], capsys)
+        assert code == 0, err
+        outs.append(tmp_path / parent / name)
+    _assert_reruns_identical(outs[0], outs[1], ["runs-A", "runs-B"])

@@ -138,3 +138,30 @@ def test_ellipsoidal_area_in_web_mercator(tmp_path):
         res2 = _run(tmp_path / "p.yaml", tmp_path, name="out2")
     assert float(res2.land_use.set_index("land_type").area_ha["forest"]) == pytest.approx(16 * 1.0)
     assert any("areal scale" in w for w in res2.manifest["warnings"])
+
+
+def test_table_and_map_units_name_their_basis(tmp_path):
+    # carbon, CO2 and oxygen all read "t a-1" in the tables: a tonne of C is 3.67 t of CO2
+    from gepgeo.demo import sample_root
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.services import MEASURE_INDEX, MEASURES
+
+    pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_after.yaml")
+    maps = ["carbon", "co2", "o2", "so2", "nox"]
+    pipe = pipe.model_copy(update={"maps": maps, "options": pipe.options.model_copy(
+        update={"cog": False, "report": False})})
+    res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+    units = dict(zip(res.tidy.measure, res.tidy.unit))
+    expected = {"carbon": "t C", "co2": "t CO2", "o2": "t O2", "so2": "t SO2", "nox": "t NOx"}
+    for measure, basis in expected.items():
+        assert units[measure] == f"{basis} a-1", measure
+        with rasterio.open(tmp_path / "out" / "maps" / f"{measure}.tif") as src:
+            assert src.units[0] == f"{basis} ha-1 a-1", measure
+    # every density unit is its table unit per hectare
+    for m in MEASURES:
+        if m.unit == "ha":
+            assert m.density_unit == "ha ha-1"
+            continue
+        head, _, tail = m.unit.rpartition(" a-1")
+        assert tail == "" and m.density_unit == f"{head} ha-1 a-1", m
+    assert MEASURES[MEASURE_INDEX[("carbon", "carbon")]].unit == "t C a-1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -83,3 +84,108 @@ def test_missing_zone_attribute(setup):
     with pytest.raises(InputFileError, match="parcel_no"):
         run_pipeline(pipe, tmp_path / "out", quiet=True)
     assert not (tmp_path / "out").exists()
+
+
+def _zone_file(tmp_path, bounds, crs, name="parcels.gpkg", prefix="P"):
+    polys, names = _tiles(bounds)
+    gdf = gpd.GeoDataFrame({"code": [f"{prefix}{i}" for i in range(len(polys))], "label": names},
+                           geometry=polys, crs=crs)
+    gdf.to_file(tmp_path / name, layer="park", driver="GPKG")
+    return {"path": f"../{name}", "layer": "park", "id": "code"}
+
+
+def test_run_report_shows_zone_totals(setup):
+    # the report said "tables/zones.gpkg:park is missing from this folder" and showed no zone
+    from gepgeo.report import fmt_number
+
+    tmp_path, bounds, crs = setup
+    pipe = _with_zones(tmp_path, [_zone_file(tmp_path, bounds, crs)])
+    res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "missing from this folder" not in html
+    assert 'id="zones"' in html
+    zt = pd.read_csv(tmp_path / "out" / "tables" / "services_by_zone.csv")
+    gep = zt[zt.service == "gep"].groupby("zone_id").amount.sum()
+    area = zt.groupby("zone_id").rasterised_area_ha.first()
+    zones_html = html.split('id="zones"')[1].split("</section>")[0]
+    for zid, value in gep.items():
+        assert f">{zid}<" in zones_html
+        assert fmt_number(value) in zones_html, zid
+        if area[zid] > 0:
+            assert fmt_number(value / area[zid]) in zones_html, zid
+    assert gep.sum() == pytest.approx(res.tidy.query("service == 'gep'").amount.sum(), rel=1e-9)
+
+
+def _pair_with_zones(tmp_path, before_zones, after_zones):
+    paths = []
+    for scen, zones in (("before", before_zones), ("after", after_zones)):
+        p = tmp_path / "pipelines" / f"jinsha_{scen}.yaml"
+        doc = yaml.safe_load(p.read_text())
+        doc["zones"] = zones
+        doc["options"] = {"cog": False}
+        p.write_text(yaml.safe_dump(doc))
+        paths.append(load_pipeline(p))
+    return paths
+
+
+def test_compare_writes_change_by_zone(setup):
+    from gepgeo.compare import run_compare
+
+    tmp_path, bounds, crs = setup
+    z = [_zone_file(tmp_path, bounds, crs)]
+    res = run_compare(*_pair_with_zones(tmp_path, z, z), tmp_path / "cmp")
+    out = tmp_path / "cmp"
+    cz = pd.read_csv(out / "change" / "tables" / "change_by_zone.csv", dtype={"zone_id": str})
+    assert {"zone_layer", "zone_id", "service", "measure", "unit", "before", "after", "change",
+            "change_pct", "area_ha_before", "area_ha_after"} <= set(cz.columns)
+    per_run = {s: pd.read_csv(out / s / "tables" / "services_by_zone.csv", dtype={"zone_id": str})
+               for s in ("before", "after")}
+    gep = cz[cz.service == "gep"].set_index("zone_id")
+    assert sorted(gep.index) == [f"P{i}" for i in range(6)]
+    for s, rows in per_run.items():
+        want = rows[rows.service == "gep"].groupby("zone_id").amount.sum()
+        for zid, v in want.items():
+            assert gep.loc[zid, s] == pytest.approx(v, rel=1e-9, abs=1e-9)  # CSVs: 10 digits
+    np.testing.assert_allclose(gep.change, gep.after - gep.before, rtol=1e-9)
+    # the zones tile the grid: their changes sum to the comparison's
+    svc = res.change_by_service
+    total = float(svc[svc.service == "gep"].change.sum())
+    assert gep.change.sum() == pytest.approx(total, rel=1e-9)
+    soil = cz[(cz.service == "soil") & (cz.measure == "soil_retention")]
+    t = svc[(svc.service == "soil") & (svc.measure == "soil_retention")].change.sum()
+    assert soil.change.sum() == pytest.approx(t, rel=1e-9)
+    manifest = __import__("json").loads((out / "change" / "manifest.json").read_text())
+    assert "tables/change_by_zone.csv" in manifest["tables"]
+    html = (out / "change" / "report.html").read_text()
+    assert 'id="zones"' in html and "missing from this folder" not in html
+    for s in ("before", "after"):
+        assert "missing from this folder" not in (out / s / "report.html").read_text()
+
+
+def test_compare_with_different_zones_writes_no_change_by_zone(setup):
+    from gepgeo.compare import run_compare
+
+    tmp_path, bounds, crs = setup
+    zb = [_zone_file(tmp_path, bounds, crs)]
+    za = [_zone_file(tmp_path, bounds, crs, name="other.gpkg", prefix="Q")]
+    run_compare(*_pair_with_zones(tmp_path, zb, za), tmp_path / "cmp")
+    change = tmp_path / "cmp" / "change"
+    assert not (change / "tables" / "change_by_zone.csv").exists()
+    manifest = __import__("json").loads((change / "manifest.json").read_text())
+    assert "zones differ" in manifest["zones"]
+    assert "zones differ" in (change / "report.html").read_text()
+
+
+def test_zone_outputs_of_reruns_are_byte_identical(setup):
+    # zones.gpkg recorded the time it was written
+    tmp_path, bounds, crs = setup
+    pipe = _with_zones(tmp_path, [_zone_file(tmp_path, bounds, crs)])
+    files = []
+    for name in ("a", "b"):
+        out = run_pipeline(pipe, tmp_path / name / "out", quiet=True).out
+        files.append({str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*"))
+                      if f.is_file() and f.name != "manifest.json"})
+        time.sleep(1.1)        # GeoPackage times have a resolution of a millisecond or more
+    assert "tables/zones.gpkg" in files[0] and sorted(files[0]) == sorted(files[1])
+    for rel, data in files[0].items():
+        assert data == files[1][rel], rel
