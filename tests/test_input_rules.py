@@ -320,8 +320,7 @@ def test_infinite_pixels_are_out_of_every_domain(tmp_path, capsys, domain):
     codes = _codes(5)
     write_tif(tmp_path / "lu.tif", codes, T, nodata=0)
     rate = np.full((NY, NX), 2.0, dtype=np.float32)
-    rate[70:90, 60:100] = np.inf
-    rate[0:3, 0:10] = -np.inf
+    rate[70:90, 60:100] = np.inf      # inside [0, inf] until the bounds were made finite
     write_tif(tmp_path / "rate.tif", rate, T, unit="t C ha-1 a-1")
     params = {**CARBON_CLIMATE, "carbon_sequestration_rate": {"path": "rate.tif"}}
     p = _pipeline(tmp_path, params, options={"domain": domain})
@@ -338,3 +337,29 @@ def test_infinite_pixels_are_out_of_every_domain(tmp_path, capsys, domain):
     assert np.isfinite(_amount(tidy, "gep"))
     carbon = tidy[(tidy.service == "carbon") & (tidy.measure == "value")]
     assert int(carbon.excluded_pixels.sum()) == n
+
+
+@pytest.mark.parametrize("nodata", [2.5, -3.4028235e38])
+def test_transition_matrix_reads_float_land_use_nodata_as_a_run_does(tmp_path, nodata):
+    """The comparison's transition matrix compares nodata as stored and adds the pipeline's
+    to the file's: int(2.5) made every cropland pixel (code 2) nodata there."""
+    from gepgeo.compare import transition_matrix
+    from gepgeo.pipeline import load_pipeline
+
+    before = _codes(6)
+    write_tif(tmp_path / "before.tif", before, T, nodata=0)
+    after = _codes(7).astype(np.float32)
+    gone = after == 0
+    after[gone] = np.float32(nodata)
+    after[:4, :] = 9.0                # nodata by the pipeline only
+    write_tif(tmp_path / "after.tif", after, T, nodata=nodata)
+    pb = _pipeline(tmp_path, CARBON_CLIMATE, lu="before.tif", name="b.yaml")
+    pa = _pipeline(tmp_path, CARBON_CLIMATE, lu="after.tif", name="a.yaml",
+                   land_use_extra={"nodata": 9})
+    m = transition_matrix(load_pipeline(pb), load_pipeline(pa))
+    valid = (before != 0) & ~gone
+    valid[:4, :] = False
+    lts = ["forest", "cropland", "mine"]
+    assert m.loc[lts, lts].to_numpy().sum() == pytest.approx(valid.sum() * HA, rel=1e-12)
+    both_crop = valid & (before == 2) & (after == 2)
+    assert m.loc["cropland", "cropland"] == pytest.approx(both_crop.sum() * HA, rel=1e-12)
