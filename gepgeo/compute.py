@@ -318,7 +318,8 @@ def compute_services(
     ----------
     land_use : xarray.DataArray
         Land-use codes (y, x) with a CRS and transform (rioxarray); dask-backed or in memory.
-        Its nodata comes from ``_FillValue`` / ``rio.nodata``.
+        Its nodata comes from ``_FillValue`` / ``rio.nodata`` (plus any values listed in a
+        ``nodata_extra`` attribute; NaN always). Float codes must be whole numbers.
     land_types : mapping of int to str
         Raster code → land type.
     parameters : mapping of str to number, mapping or DataArray, optional
@@ -326,7 +327,10 @@ def compute_services(
         ``{land_type: value}`` or a ``DataArray`` on the land-use grid. Constants and tables are
         in canonical units; a ``DataArray`` in the unit of its ``units`` attribute (canonical if
         absent, for dimensionless layers), decoded with ``scale_factor`` / ``add_offset``
-        attributes and its nodata. They override the profile's values.
+        attributes and its nodata (``_FillValue`` and ``nodata_extra`` values, NaN always).
+        They override the profile's values; where they give another form of a quantity than
+        the profile (e.g. ``runoff`` for ``runoff_coefficient``), their form wins
+        (:func:`gepgeo.resolve.merge_levels`), and two forms among them are an error.
     profile : str or :class:`gepgeo.profiles.Profile`, optional
         A shipped profile name, a path, or a loaded profile.
     scenario : str, optional

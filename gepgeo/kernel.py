@@ -739,7 +739,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Σ driver × area (t a⁻¹ for soil, mm ha a⁻¹ for water) of the linear services (added to);
         :func:`finish_block` turns them into measure totals.
     stats : int64[2 + nl]
-        Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer.
+        Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer
+        (on land types that supply services only: the others give 0 whatever a layer says).
     """
     ny, nx = lu.shape
     nl = layers.shape[0]
