@@ -65,10 +65,10 @@ def tidy_table(totals: np.ndarray, land_types: Sequence[str], services: Sequence
             rows.append((m.service, _CATEGORY[m.service], lt, m.name, totals[c, k], m.unit,
                          area, int(round(totals[c, K.COL_EXCL_N + s])),
                          totals[c, K.COL_EXCL_HA + s]))
-        excl = [int(round(totals[c, K.COL_EXCL_N + SERVICE_INDEX[s]])) for s in services]
-        excl_ha = [totals[c, K.COL_EXCL_HA + SERVICE_INDEX[s]] for s in services]
+        # GEP leaves out the pixels where its map is nodata: where any service is (the union
+        # of the services' excluded pixels, not the largest of their counts)
         rows.append(("gep", "total", lt, "value", totals[c, K.GEP_COLUMN], "yuan a-1", area,
-                     max(excl) if excl else 0, max(excl_ha) if excl_ha else 0.0))
+                     int(round(totals[c, K.COL_GEP_NODATA_N])), totals[c, K.COL_GEP_NODATA_HA]))
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 

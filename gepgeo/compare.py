@@ -138,11 +138,15 @@ def change_by_zone(before: RunResult, after: RunResult) -> tuple[pd.DataFrame | 
                        "area_ha_after"]], ""
 
 
-def _lu_source(pipe: Pipeline) -> tuple[Path, int, float | None]:
+def _lu_source(pipe: Pipeline) -> tuple[Path, int, list[float]]:
+    """Path, band and nodata values of a scenario's land use: the file's own and the
+    pipeline's (which adds to it, as in a run)."""
+    from .run import nodata_pair
+
     path = pipe.resolve(pipe.land_use.path)
     with rasterio.open(path) as src:
-        nodata = pipe.land_use.nodata if pipe.land_use.nodata is not None else src.nodata
-    return path, pipe.land_use.band, nodata
+        first, extra = nodata_pair(src.nodata, pipe.land_use.nodata)
+    return path, pipe.land_use.band, ([first] if first is not None else []) + list(extra)
 
 
 def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resampling,
@@ -191,13 +195,14 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
     mat = np.zeros((nb, na), dtype=np.float64)
     with rasterio.open(b_path) as ref:
         rows_area = row_areas_ha(ref.transform, ref.crs, ref.shape, mode=before.options.area)
-        reader, handle = _open_aligned(a_path, ref, Resampling.nearest, a_nd)
+        reader, handle = _open_aligned(a_path, ref, Resampling.nearest,
+                                       a_nd[0] if a_nd else None)
         try:
             for r0 in range(0, ref.height, _BLOCK):
                 for c0 in range(0, ref.width, _BLOCK):
                     win = Window(c0, r0, min(_BLOCK, ref.width - c0), min(_BLOCK, ref.height - r0))
-                    bv = ref.read(b_band, window=win).astype(np.int64)
-                    av = reader.read(a_band, window=win).astype(np.int64)
+                    bv = ref.read(b_band, window=win)
+                    av = reader.read(a_band, window=win)
                     area = _area_block(ref.transform, ref.crs, slice(r0, r0 + win.height),
                                        slice(c0, c0 + win.width), before.options.area, rows_area)
                     bi = _classes(bv, b_lut, b_off, b_nd, nb - 1)
@@ -218,14 +223,24 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
     return df
 
 
-def _classes(v: np.ndarray, lut: np.ndarray, off: int, nodata: float | None, nd_index: int) -> np.ndarray:
-    li = v - off
-    inside = (li >= 0) & (li < lut.shape[0])
+def _classes(v: np.ndarray, lut: np.ndarray, off: int, nodata: list[float],
+             nd_index: int) -> np.ndarray:
+    """Land-type index of each land-use value (``nd_index`` for nodata and unmapped codes).
+    Nodata values are compared as the raster stores them, before any cast: a float raster's
+    NaN or ±3.4028235e38 are nodata, and int() of a non-integral nodata is never a code."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        isnd = np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, dtype=bool)
+        for x in nodata:
+            if v.dtype.kind == "f":
+                isnd |= v == v.dtype.type(x)
+            elif float(x).is_integer() and abs(x) < 2.0**63:
+                isnd |= v.astype(np.int64) == int(x)
+        codes = np.where(isnd | ~np.isfinite(v), off - 1, v).astype(np.int64)
+    li = codes - off
+    inside = (li >= 0) & (li < lut.shape[0]) & ~isnd
     out = np.full(v.shape, nd_index, dtype=np.int64)
     out[inside] = lut[li[inside]]
     out[out < 0] = nd_index
-    if nodata is not None and not np.isnan(nodata):
-        out[v == int(nodata)] = nd_index
     return out
 
 

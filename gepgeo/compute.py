@@ -32,7 +32,7 @@ from . import io as _gio
 from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
-from .resolve import ParamValue, Plan, as_param_value, plan
+from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
 from .services import MEASURES, SERVICES, map_name
 
 __all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
@@ -77,6 +77,65 @@ def _nodata_of(arr: xr.DataArray) -> float | None:
         except Exception:  # pragma: no cover - rio accessor unavailable
             nd = None
     return None if nd is None else float(nd)
+
+
+def nodata_values(arr: xr.DataArray) -> tuple[float, ...]:
+    """Every value a raster declares nodata besides NaN (always nodata): its ``_FillValue`` /
+    ``rio.nodata`` and the values of its ``nodata_extra`` attribute (a pipeline's ``nodata:``
+    given for a file that declares another one: both are nodata)."""
+    out: list[float] = []
+    for v in (_nodata_of(arr), *arr.attrs.get("nodata_extra", ())):
+        if v is None:
+            continue
+        v = float(v)
+        if not np.isnan(v) and v not in out:
+            out.append(v)
+    return tuple(out)
+
+
+def _as_stored(value: float, dtype: Any) -> float:
+    """``value`` as a pixel of ``dtype`` holds it: a float32 raster's nodata written as
+    -3.4028235e38 (ArcGIS's) is float32's lowest value, -3.4028234663852886e38, once stored."""
+    if np.dtype(dtype) == np.float32:
+        with np.errstate(over="ignore"):
+            return float(np.float32(value))
+    return float(value)
+
+
+#: land-use code the kernel sees for the nodata pixels of a float land-use raster
+_LU_NODATA = -(2**62)
+
+
+def _float_codes(lu: np.ndarray, nodata: Sequence[float], where: str) -> np.ndarray:
+    """int64 class codes of a float land-use block: NaN and the declared ``nodata`` values
+    (any value, ±3.4e38 and ±inf included) become :data:`_LU_NODATA`.
+
+    Raises
+    ------
+    RasterError
+        A pixel that is not nodata holds a value that is not an integer code (2.7, ±inf, or
+        beyond ±2**53, where float64 no longer holds every integer): it is refused rather than
+        truncated to another land type.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        isnd = np.isnan(lu)
+        for v in nodata:
+            isnd |= lu == lu.dtype.type(v)
+        bad = ~isnd & ~((np.trunc(lu) == lu) & (np.abs(lu) <= 2.0**53))
+    if bad.any():
+        raise RasterError(
+            f"{where}: {int(bad.sum())} pixel(s) of a block hold a land-use value that is not an "
+            f"integer class code (for example {float(lu[bad].flat[0])!r}); reclassify the raster "
+            "to whole-number codes or declare the value as land_use.nodata")
+    codes = np.where(isnd, 0, lu).astype(np.int64)
+    codes[isnd] = _LU_NODATA
+    return codes
+
+
+def _source_name(arr: da.Array, what: str) -> str:
+    """``what`` and the file a lazily read array comes from, for messages."""
+    src = _gio.block_source(arr)
+    return f"{what} {src.path!r}" if src is not None else what
 
 
 def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]], name: str) -> da.Array:
@@ -148,10 +207,14 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
      lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need,
      modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out_dtype, nslot,
-     nclass, domain_policy, layer_names, stack_dtype, direct) = static
+     nclass, domain_policy, layer_names, stack_dtype, direct, lu_extra, lu_where,
+     lay_extra) = static
     ny, nx = lu.shape
     if lu.dtype.kind == "f":
-        lu_codes = np.where(np.isnan(lu), lu_nodata, lu).astype(np.int64)
+        lu_codes = _float_codes(lu, lu_extra, lu_where)
+    elif lu_extra:        # a second nodata code (the pipeline's besides the file's)
+        lu_codes = lu.astype(np.int64)
+        lu_codes[lu_codes == lu_extra[0]] = lu_nodata
     elif lu.dtype in _NATIVE_CODES:
         lu_codes = lu     # the kernel is compiled for these too: no 8-byte copy of every code
     else:
@@ -170,6 +233,10 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
             layers[i] = next(given)
         else:   # measured: 8 % less CPU per block read than a fresh array copied in here
             _gio.read_needed(source, origin[0], origin[1], layers[i], needed)
+    for i, extra in enumerate(lay_extra):
+        for v in extra:   # further nodata values of a layer (rare): NaN, always nodata
+            with np.errstate(over="ignore"):
+                layers[i][layers[i] == stack_dtype.type(v)] = np.nan
     zones = np.empty((nzl, ny, nx), dtype=np.int32)
     for i, blk in enumerate(zones_raw):
         zones[i] = blk
@@ -251,7 +318,8 @@ def compute_services(
     ----------
     land_use : xarray.DataArray
         Land-use codes (y, x) with a CRS and transform (rioxarray); dask-backed or in memory.
-        Its nodata comes from ``_FillValue`` / ``rio.nodata``.
+        Its nodata comes from ``_FillValue`` / ``rio.nodata`` (plus any values listed in a
+        ``nodata_extra`` attribute; NaN always). Float codes must be whole numbers.
     land_types : mapping of int to str
         Raster code → land type.
     parameters : mapping of str to number, mapping or DataArray, optional
@@ -259,7 +327,10 @@ def compute_services(
         ``{land_type: value}`` or a ``DataArray`` on the land-use grid. Constants and tables are
         in canonical units; a ``DataArray`` in the unit of its ``units`` attribute (canonical if
         absent, for dimensionless layers), decoded with ``scale_factor`` / ``add_offset``
-        attributes and its nodata. They override the profile's values.
+        attributes and its nodata (``_FillValue`` and ``nodata_extra`` values, NaN always).
+        They override the profile's values; where they give another form of a quantity than
+        the profile (e.g. ``runoff`` for ``runoff_coefficient``), their form wins
+        (:func:`gepgeo.resolve.merge_levels`), and two forms among them are an error.
     profile : str or :class:`gepgeo.profiles.Profile`, optional
         A shipped profile name, a path, or a loaded profile.
     scenario : str, optional
@@ -300,13 +371,15 @@ def compute_services(
     if land_use.ndim != 2 or 0 in land_use.shape:
         raise RasterError(f"land use: expected a non-empty 2-D raster, got shape {land_use.shape}")
     lts = list(dict.fromkeys(land_types.values()))
-    given: dict[str, ParamValue] = {}
+    levels: list[tuple[str, dict[str, ParamValue]]] = []
     if profile is not None:
-        given.update(resolve_profile_parameters(profile, scenario))
-    for key, value in (parameters or {}).items():
-        given[key] = as_param_value(key, value, source="api", origin="api")
+        levels.append(("profile", resolve_profile_parameters(profile, scenario)))
+    levels.append(("parameters", {key: as_param_value(key, value, source="api", origin="api")
+                                  for key, value in (parameters or {}).items()}))
+    given, form_notes = merge_levels(levels)
     pl = plan(given, lts, no_services=no_services, services=services,
               water_deficit=water_deficit)
+    pl.form_notes = form_notes
     return build_dataset(land_use, land_types, pl, zones=zones, zone_counts=zone_counts,
                          maps=maps, area=area, domain=domain, dtype=dtype, chunks=chunks)
 
@@ -351,18 +424,29 @@ def build_dataset(
     else:
         blocks = ((ny,), (nx,))
     lu_d = _as_dask(land_use, blocks, "land use")
-    lu_nd = _nodata_of(land_use)
-    lu_has_nd = lu_nd is not None and not np.isnan(lu_nd)
-    if lu_nd is not None and np.isnan(lu_nd) and lu_d.dtype.kind != "f":
-        lu_has_nd = False
-    lu_nodata_val = int(lu_nd) if lu_has_nd else (-(2**62) if lu_d.dtype.kind == "f" else 0)
+    lu_nds = nodata_values(land_use)
+    lu_where = _source_name(lu_d, "land use")
     if lu_d.dtype.kind == "f":
-        lu_has_nd = True  # NaN codes are land-use nodata
+        # NaN and every declared value become one code (_float_codes), whatever the value
+        lu_nodata_val, lu_has_nd = _LU_NODATA, True
+        lu_extra: tuple = lu_nds
+    else:
+        # an integer raster holds only integral nodata values (int(2.5) would make code 2
+        # nodata); a second one is mapped onto the first per block
+        ints = list(dict.fromkeys(int(v) for v in lu_nds
+                                  if float(v).is_integer() and abs(v) < 2.0**63))
+        lu_has_nd = bool(ints)
+        lu_nodata_val = ints[0] if ints else 0
+        lu_extra = tuple(ints[1:2])
+        if len(ints) > 2:
+            raise ConfigError(f"{lu_where}: at most two nodata values are supported")
     lut, lut_offset = build_lut(land_types, pl.land_types)
     # layers
     layer_arrays: list[da.Array] = []
     names: list[str] = []
     nodata_vals, has_nd, scales, offsets, lows, highs = [], [], [], [], [], []
+    lay_extra: list[tuple[float, ...]] = []
+    big = float(np.finfo(np.float64).max)
     from .parameters import spec_for
     for pv, factor in zip(pl.rasters, pl.layer_factor):
         arr = pv.value
@@ -374,16 +458,18 @@ def build_dataset(
                 f"{(ny, nx)}; align it to the land-use grid first")
         layer_arrays.append(_as_dask(arr, blocks, pv.key))
         names.append(pv.key)
-        nd = _nodata_of(arr)
-        has_nd.append(1 if nd is not None and not np.isnan(nd) else 0)
-        nodata_vals.append(float(nd) if nd is not None and not np.isnan(nd) else 0.0)
+        nds = [_as_stored(v, arr.dtype) for v in nodata_values(arr)]
+        has_nd.append(1 if nds else 0)
+        nodata_vals.append(nds[0] if nds else 0.0)
+        lay_extra.append(tuple(nds[1:]))
         sc = float(arr.attrs.get("scale_factor", 1.0))
         off = float(arr.attrs.get("add_offset", 0.0))
         scales.append(sc * factor)
         offsets.append(off * factor)
         spec = spec_for(pv.key, where="layers")
-        lows.append(spec.low)
-        highs.append(spec.high)
+        # finite bounds: a ±inf pixel is outside every domain (refused or masked and counted)
+        lows.append(max(spec.low, -big))
+        highs.append(min(spec.high, big))
     nl = len(layer_arrays)
     # zones
     zone_names = list((zones or {}).keys())
@@ -436,6 +522,7 @@ def build_dataset(
         zone_offset, pl.table, pl.supplies, pl.services_on, dyn, pl.need, pl.modes,
         K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx,
         np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype, direct,
+        lu_extra, lu_where, tuple(lay_extra),
     )
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]

@@ -22,7 +22,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from affine import Affine
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import InputFileError, RasterError
+from .errors import ConfigError, InputFileError, RasterError
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
            "CODECS", "copy_to_cog"]
@@ -552,7 +552,16 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
                              chunks=chunks), None
         resampling = "nearest"  # same pixel grid, partial extent: no value is interpolated
         outside = _pixels_outside(ref.shape, info.shape, r0, c0)
-    src_nodata = nodata if nodata is not None else info.nodata
+    # the file's own nodata is nodata for the warper; a pipeline's other `nodata:` adds to it
+    # (masked after reading), which only nearest resampling leaves unmixed with its neighbours
+    src_nodata = info.nodata if info.nodata is not None else nodata
+    if (nodata is not None and info.nodata is not None and nodata != info.nodata
+            and resampling != "nearest"):
+        raise ConfigError(
+            f"{what}: {str(path)!r} declares nodata {info.nodata!r} and the pipeline adds "
+            f"{nodata!r}; a layer resampled onto the land-use grid can carry only one nodata "
+            "value through bilinear/cubic/average resampling: set `resampling: nearest`, or "
+            "write the layer on the land-use grid")
     warp = (("crs", ref.crs.to_wkt()), ("transform", tuple(ref.transform)[:6]),
             ("width", ref.shape[1]), ("height", ref.shape[0]),
             ("resampling", Resampling[resampling]), ("src_nodata", src_nodata),
@@ -612,20 +621,40 @@ def _grid_differences(info: LayerInfo, ref: LayerInfo) -> list[str]:
     return out or [f"pixel {abs(t.a):g} x {abs(t.e):g}"]
 
 
-def scan_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> dict[int, int]:
+def scan_codes(path: Path, *, band: int = 1,
+               nodata: float | Sequence[float] | None = None) -> dict[int, int]:
     """Count the pixels of every land-use code (nodata excluded), block by block.
 
     Used by ``gepgeo validate`` and to complete the message of an unmapped-code error; a
-    normal run finds unmapped codes inside its single pass instead.
+    normal run finds unmapped codes inside its single pass instead. ``nodata``: the value(s)
+    that are nodata besides NaN, compared as the raster stores them (a float32 raster's
+    -3.4028235e38 is float32's lowest value).
+
+    Raises
+    ------
+    RasterError
+        A float raster holds a value that is not nodata and not an integer code (2.7, ±inf).
     """
     counts: dict[int, int] = {}
+    nds = [] if nodata is None else [nodata] if np.isscalar(nodata) else list(nodata)
     with rasterio.open(path) as src:
         for _, window in src.block_windows(band):
             blk = src.read(band, window=window)
-            if blk.dtype.kind == "f":
-                blk = blk[~np.isnan(blk)]
-            if nodata is not None:
-                blk = blk[blk != nodata]
+            with np.errstate(over="ignore", invalid="ignore"):
+                for v in nds:
+                    if blk.dtype.kind == "f":
+                        blk = blk[blk != blk.dtype.type(v)]
+                    elif float(v).is_integer() and abs(v) < 2.0**63:
+                        blk = blk[blk.astype(np.int64) != int(v)]
+                if blk.dtype.kind == "f":
+                    blk = blk[~np.isnan(blk)]
+                    bad = ~((np.trunc(blk) == blk) & (np.abs(blk) <= 2.0**53))
+                    if bad.any():
+                        raise RasterError(
+                            f"land use {str(path)!r}: {int(bad.sum())} pixel(s) of a block hold "
+                            "a land-use value that is not an integer class code (for example "
+                            f"{float(blk[bad][0])!r}); reclassify the raster to whole-number "
+                            "codes or declare the value as land_use.nodata")
             if blk.size == 0:
                 continue
             if blk.dtype.kind in "ui" and blk.dtype.itemsize <= 2:

@@ -20,7 +20,7 @@ The totals are the same sums, added in another order (relative differences ~1e-1
 Layout of the accumulator (last axis, see :data:`COLUMNS`): one column per measure of
 :data:`gepgeo.services.MEASURES` (totals: density × area), then per service the pixels and
 hectares left out for nodata, then land area, pixel count, water-deficit pixels and hectares
-clamped, and hectares where the GEP map is nodata.
+clamped, and hectares and pixels where the GEP map is nodata.
 """
 
 from __future__ import annotations
@@ -49,13 +49,15 @@ COL_PIXELS = COL_AREA + 1
 COL_CLAMP_N = COL_AREA + 2
 COL_CLAMP_HA = COL_AREA + 3
 COL_GEP_NODATA_HA = COL_AREA + 4
-N_COLUMNS = COL_AREA + 5
+COL_GEP_NODATA_N = COL_AREA + 5
+N_COLUMNS = COL_AREA + 6
 
 COLUMNS: tuple[str, ...] = (
     tuple(f"{m.service}.{m.name}" for m in MEASURES)
     + tuple(f"excluded_pixels.{s.name}" for s in SERVICES)
     + tuple(f"excluded_ha.{s.name}" for s in SERVICES)
-    + ("area_ha", "pixels", "water_clamped_pixels", "water_clamped_ha", "gep_nodata_ha")
+    + ("area_ha", "pixels", "water_clamped_pixels", "water_clamped_ha", "gep_nodata_ha",
+       "gep_nodata_pixels")
 )
 
 #: positions in the ``modes`` vector
@@ -217,15 +219,19 @@ def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
             continue
         clamped = 0
         if (on_S_AG and ok[S_AG, j] != 0):
+            # productive area is physical: land that yields a product (crop yield > 0),
+            # whatever its price; only the output value per ha tells it when no yield is given
             if mode3 == 0:
                 v = (vals[l_P_AVALUE, j] if l_P_AVALUE >= 0 else pv[P_AVALUE, c])
                 dens[j, M_AG_MASS] = 0.0
+                productive = v > 0.0
             else:
                 mass = (vals[l_P_CYIELD, j] if l_P_CYIELD >= 0 else pv[P_CYIELD, c])
                 dens[j, M_AG_MASS] = mass
                 v = mass * (vals[l_P_CPRICE_CROP, j] if l_P_CPRICE_CROP >= 0 else pv[P_CPRICE_CROP, c])
+                productive = mass > 0.0
             dens[j, M_AG_V] = v
-            dens[j, M_AG_AREA] = 1.0 if v > 0.0 else 0.0
+            dens[j, M_AG_AREA] = 1.0 if productive else 0.0
         if (on_S_W and ok[S_W, j] != 0):
             wm = mode0
             if wm == 0:
@@ -513,16 +519,17 @@ def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _count_out(raw_row, cls, j0, j1, nclass, sc, of, lo, hi, hnd, nd):
-    """Pixels ``j0..j1-1`` of mapped land types (``cls < nclass``) whose value is valid but
-    decodes outside the domain ``[lo, hi]``."""
+def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
+    """Pixels ``j0..j1-1`` of land types that supply services (``sup != 0``) whose value is
+    not nodata but decodes outside the domain ``[lo, hi]`` (±inf included: the bounds are
+    finite). Land types that supply nothing give 0 whatever their layers say (METHOD.md)."""
     n = 0
     for j in range(j0, j1):
         raw = raw_row[j]
         v = raw * sc + of
         nodata = np.isnan(raw) | (hnd & (raw == nd))
         inside = (v >= lo) & (v <= hi)
-        n += (not inside) & (not nodata) & (cls[j] < nclass)
+        n += (not inside) & (not nodata) & (sup[j] != 0)
     return n
 
 
@@ -581,18 +588,20 @@ def _dot_run(x, w):
 def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
              drv_s, drv_w, lin_soil, lin_water):
     """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
-    to the totals: pixels, area, clamped water, GEP nodata and, for the linear services,
+    to the totals: pixels, area, clamped water, GEP nodata (pixels and ha) and, for the linear services,
     Σ driver × area and the pixels left out. ``a`` is the pixel area of the row when
     ``row_area``, else ``arow`` holds each pixel's."""
     npx = j1 - j0
     n_cl = _count_run(clamped[j0:j1])
     w = arow[j0:j1]
+    n_gnd = _count_run(gnd[j0:j1])
     acc[sl, c, COL_PIXELS] += npx
     acc[sl, c, COL_CLAMP_N] += n_cl
+    acc[sl, c, COL_GEP_NODATA_N] += n_gnd
     if row_area:
         acc[sl, c, COL_AREA] += npx * a
         acc[sl, c, COL_CLAMP_HA] += n_cl * a
-        acc[sl, c, COL_GEP_NODATA_HA] += _count_run(gnd[j0:j1]) * a
+        acc[sl, c, COL_GEP_NODATA_HA] += n_gnd * a
     else:
         acc[sl, c, COL_AREA] += _sum_run(w)
         acc[sl, c, COL_CLAMP_HA] += _dot_run(clamped[j0:j1], w)
@@ -730,7 +739,8 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Σ driver × area (t a⁻¹ for soil, mm ha a⁻¹ for water) of the linear services (added to);
         :func:`finish_block` turns them into measure totals.
     stats : int64[2 + nl]
-        Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer.
+        Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer
+        (on land types that supply services only: the others give 0 whatever a layer says).
     """
     ny, nx = lu.shape
     nl = layers.shape[0]
@@ -901,10 +911,10 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                         vrow[j] = v
                         b = (bits[j] & keep) | (bit * good)
                         bits[j] = b
-                        n_bad += (b != all_bits) & (cls[j] < nclass)
+                        n_bad += (b != all_bits) & (sup[j] != 0)
             if n_bad > 0:
                 for layer in range(nl):
-                    stats[2 + layer] += _count_out(layers[layer, i], cls, ul, uh, nclass,
+                    stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh,
                                                    lay_scale[layer],
                                                    lay_offset[layer], lay_low[layer],
                                                    lay_high[layer], lay_has_nodata[layer] != 0,

@@ -933,6 +933,8 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
     unused = manifest.get("parameters_not_used") or []
     if unused:
         parts.append(f'<p class="muted">Given but not used: {_e(", ".join(unused))}.</p>')
+    for note in manifest.get("parameter_forms") or []:
+        parts.append(f'<p class="muted">Form used: {_e(note)}.</p>')
     opts = manifest.get("options", {})
     if opts:
         parts.append("<h3>Options</h3>")

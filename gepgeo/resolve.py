@@ -10,7 +10,8 @@ services, and converts constants and tables to canonical units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,8 @@ from .parameters import METHOD_DEFAULTS, PARAMETERS, PARAM_INDEX, spec_for
 from .services import SERVICES
 from .units import conversion_factor, normalise_unit
 
-__all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters"]
+__all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters", "FORMS",
+           "merge_levels"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,115 @@ def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "
     if attrs is not None:
         unit = str(attrs.get("units", "") or "")
     return ParamValue(key, value, unit=unit, source=source, origin=origin)
+
+
+#: Quantities the method lets one give in alternative forms: per quantity, each form and the
+#: keys that make it up, in the order of preference when the keys given do not decide.
+FORMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "water conservation depth": {
+        "net depth": ("water_retention_depth",),
+        "runoff coefficient": ("precipitation", "runoff_coefficient", "evapotranspiration"),
+        "runoff depth": ("precipitation", "runoff", "evapotranspiration"),
+    },
+    "sediment ratio λ/ρ": {
+        "ratio": ("lambda_over_rho",),
+        "λ and ρ": ("sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"),
+    },
+    "grain output value": {
+        "value per ha": ("grain_output_value_per_ha",),
+        "price × yield": ("grain_price", "grain_yield"),
+    },
+    "agricultural output value": {
+        "value per ha": ("agri_output_value_per_ha",),
+        "yield × price": ("crop_yield", "crop_price"),
+    },
+}
+
+
+def _forms_fitting(keys: Iterable[str], forms: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """The forms that contain every one of ``keys``."""
+    ks = set(keys)
+    return [f for f, fk in forms.items() if ks <= set(fk)]
+
+
+def _clashing_pair(keys: Sequence[str], forms: Mapping[str, tuple[str, ...]]
+                   ) -> tuple[str, str]:
+    """Two of ``keys`` that no one form holds together, the most telling pair first (keys
+    that belong to a single form, e.g. ``runoff`` and ``runoff_coefficient`` rather than
+    ``precipitation``)."""
+    def forms_of(k: str) -> int:
+        return sum(k in fk for fk in forms.values())
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]
+             if not _forms_fitting([a, b], forms)]
+    if not pairs:
+        return keys[0], keys[1]
+    return min(pairs, key=lambda ab: forms_of(ab[0]) + forms_of(ab[1]))
+
+
+def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
+                 ) -> tuple[dict[str, ParamValue], list[str]]:
+    """Merge the parameter sets of several levels, lowest first (profile, valuation profile,
+    ``profile.overrides``, pipeline ``parameters:``; or profile, then API parameters).
+
+    A later level wins key by key. For a quantity given in alternative forms (:data:`FORMS`,
+    e.g. ``runoff`` or ``runoff_coefficient``), the form of the highest level that gives one
+    wins as a whole: the keys of the other forms, from lower levels, are left out and a note
+    says which won.
+
+    Parameters
+    ----------
+    levels : sequence of (str, mapping of str to ParamValue)
+        Each level's name (for messages) and its parameters.
+
+    Returns
+    -------
+    merged : dict of str to ParamValue
+    notes : list of str
+        One line per quantity whose form one level overrode in another.
+
+    Raises
+    ------
+    ConfigError
+        One level gives two forms of one quantity (e.g. ``runoff`` and ``runoff_coefficient``);
+        the message names both keys.
+    """
+    merged: dict[str, ParamValue] = {}
+    for _, params in levels:
+        merged.update(params)
+    notes: list[str] = []
+    for quantity, forms in FORMS.items():
+        group = {k for fk in forms.values() for k in fk}
+        cand = list(forms)
+        for level, params in reversed(levels):
+            keys = [k for k in params if k in group]
+            if not keys:
+                continue
+            fits = _forms_fitting(keys, forms)
+            if not fits:
+                a, b = _clashing_pair(keys, forms)
+                raise ConfigError(
+                    f"{level}: {a!r} and {b!r} are two forms of the {quantity}; give only one "
+                    f"of them (forms: {'; '.join(' + '.join(fk) for fk in forms.values())})")
+            narrowed = [f for f in cand if f in fits]
+            if narrowed:
+                cand = narrowed
+        chosen = forms[cand[0]]
+        dropped = sorted(k for k in merged if k in group and k not in chosen)
+        if dropped:
+            # name the keys given that only the winning form has (else all of its keys given)
+            own = [k for k in chosen if k in merged
+                   and sum(k in fk for fk in forms.values()) == 1]
+            won = ", ".join(f"{k} ({merged[k].origin})"
+                            for k in own or [k for k in chosen if k in merged])
+            lost = ", ".join(f"{k} ({merged.pop(k).origin})" for k in dropped)
+            notes.append(f"{quantity}: {won or 'the ' + cand[0] + ' form'} wins over {lost}")
+    # a value one level overrides is checked all the same: out of its domain, it is wrong
+    kept = {id(pv) for pv in merged.values()}
+    for _, params in levels:
+        for pv in params.values():
+            if id(pv) not in kept:
+                _check_given(pv, merged)
+    return merged, notes
 
 
 def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
@@ -174,6 +285,8 @@ class Plan:
     used: dict[str, ParamValue] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
     water_deficit: str = "clamp"
+    #: which form of a quantity won where two levels gave different ones (:func:`merge_levels`)
+    form_notes: list[str] = field(default_factory=list)
 
     @property
     def enabled_services(self) -> list[str]:
@@ -201,10 +314,31 @@ def _factor(pv: ParamValue, given: Mapping[str, ParamValue]) -> float:
 
 
 def _check_domain(key: str, value: float, where: str) -> None:
+    """Refuse a constant or table value (canonical unit) that is not finite or lies outside
+    the parameter's domain (:mod:`gepgeo.parameters`); infinities are outside every domain."""
     spec = spec_for(key, where=where)
-    if not (spec.low <= value <= spec.high) or np.isnan(value):
+    if not math.isfinite(value):
+        raise DomainError(f"{where}: {key} = {value!r} is not a finite number; give a value in "
+                          f"[{spec.low}, {spec.high}] ({spec.unit})")
+    if not (spec.low <= value <= spec.high):
         raise DomainError(f"{where}: {key} = {value!r} is outside its domain "
                           f"[{spec.low}, {spec.high}] ({spec.unit})")
+
+
+def _check_given(pv: ParamValue, given: Mapping[str, ParamValue]) -> None:
+    """Check a constant or table that no enabled service uses against its domain all the same
+    (a value out of its domain is wrong wherever it comes from); rasters are checked per pixel."""
+    if pv.kind == "raster":
+        return
+    where = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
+    factor = _factor(pv, given)
+    items = [("", pv.value)] if pv.kind == "constant" else list(dict(pv.value).items())
+    for lt, raw in items:
+        try:
+            v = float(raw) * factor
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: value for {lt!r} is not a number: {raw!r}") from None
+        _check_domain(pv.key, v, where + (f", land type {lt!r}" if lt else ""))
 
 
 def plan(
@@ -285,6 +419,8 @@ def plan(
         raise ConfigError("more than 62 raster layers are not supported in one run")
     supplies = np.array([0 if lt in nos else 1 for lt in lts] or [1], dtype=np.uint8)
     unused = sorted(k for k in given if k not in used)
+    for k in unused:
+        _check_given(given[k], avail)
     return Plan(lts, table, src, rasters, factors, on, need, modes, supplies, used, unused,
                 water_deficit)
 

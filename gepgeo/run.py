@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -45,7 +46,7 @@ from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, 
                  open_layer, scan_codes, seeded_handles)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
-from .resolve import ParamValue, Plan, plan
+from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
@@ -107,14 +108,38 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
         warnings.warn(note, GridAlignmentWarning, stacklevel=4)
     infos[key] = info
     unit = spec.unit if spec.unit is not None else info.unit
-    nodata = spec.nodata if spec.nodata is not None else info.nodata
+    nodata, extra = nodata_pair(info.nodata, spec.nodata)
     scale = spec.scale if spec.scale is not None else info.scale
     offset = spec.offset if spec.offset is not None else info.offset
+    for name, v in (("scale", scale), ("offset", offset)):
+        if v is not None and not math.isfinite(v):
+            raise ConfigError(f"layer {key!r}: {name} {v!r} of {str(path)!r} is not a finite "
+                              "number")
     arr.attrs["_FillValue"] = nodata
+    arr.attrs["nodata_extra"] = extra
     arr.attrs["scale_factor"] = scale
     arr.attrs["add_offset"] = offset
     arr.attrs["units"] = unit
     return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
+
+
+def nodata_pair(file_nodata: float | None,
+                pipeline_nodata: float | None) -> tuple[float | None, tuple[float, ...]]:
+    """The nodata values of a raster: the file's own and the pipeline's ``nodata:``, which adds
+    to it (a value the file declares nodata is never turned into data).
+
+    Returns
+    -------
+    first : float or None
+        The file's nodata, else the pipeline's.
+    extra : tuple of float
+        The pipeline's when the file declares another one.
+    """
+    if file_nodata is None:
+        return pipeline_nodata, ()
+    if pipeline_nodata is None or pipeline_nodata == file_nodata:
+        return file_nodata, ()
+    return file_nodata, (pipeline_nodata,)
 
 
 def prepare(pipe: Pipeline) -> Prepared:
@@ -136,24 +161,27 @@ def prepare(pipe: Pipeline) -> Prepared:
             "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64"):
         raise RasterError(f"land use: {str(lu_path)!r} has dtype {lu_info.dtype}; expected integer "
                           "class codes")
-    nodata = pipe.land_use.nodata if pipe.land_use.nodata is not None else lu_info.nodata
+    nodata, extra = nodata_pair(lu_info.nodata, pipe.land_use.nodata)
     if nodata is not None:
         lu_arr.attrs["_FillValue"] = nodata
         lu_arr = lu_arr.rio.write_nodata(nodata)
     else:
         lu_arr.attrs.pop("_FillValue", None)
         lu_arr = lu_arr.rio.write_nodata(None)
+    lu_arr.attrs["nodata_extra"] = extra
     profiles: list[Profile] = []
-    given: dict[str, ParamValue] = {}
+    # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
+    levels: list[tuple[str, dict[str, ParamValue]]] = []
     if pipe.profile is not None:
         base_dir = pipe.source_path.parent if pipe.source_path else None
         prof = load_profile(pipe.profile.name, base=base_dir)
         profiles.append(prof)
-        given.update(prof.parameters(pipe.profile.scenario))
+        levels.append((f"profile {prof.name!r}", prof.parameters(pipe.profile.scenario)))
         if pipe.profile.valuation:
             val = load_profile(pipe.profile.valuation, base=base_dir)
             profiles.append(val)
-            given.update(val.parameters(pipe.profile.valuation_scenario))
+            levels.append((f"profile {val.name!r}",
+                           val.parameters(pipe.profile.valuation_scenario)))
     lts = list(dict.fromkeys(pipe.land_use.codes.values()))
     for prof in profiles:
         covered = set(prof.meta.get("land_types") or [])
@@ -161,13 +189,16 @@ def prepare(pipe: Pipeline) -> Prepared:
     infos: dict[str, LayerInfo] = {}
     notes: list[str] = []
     if pipe.profile is not None:
-        for key, spec in pipe.profile.overrides.items():
-            given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos,
-                                         "profile.overrides", notes)
-    for key, spec in pipe.parameters.items():
-        given[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
+        levels.append(("profile.overrides", {
+            key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "profile.overrides",
+                                 notes) for key, spec in pipe.profile.overrides.items()}))
+    levels.append(("parameters", {
+        key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
+        for key, spec in pipe.parameters.items()}))
+    given, form_notes = merge_levels(levels)
     pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
               water_deficit=pipe.options.water_deficit)
+    pl.form_notes = form_notes
     for m in pipe.maps:
         measure_for_map(m)
     zones = []
@@ -208,13 +239,12 @@ def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
 def check_codes(prep: Prepared) -> dict[int, int]:
     """Scan the land-use raster once; raise :class:`UnmappedCodesError` for undeclared codes."""
     info = prep.land_use_info
-    nodata = prep.pipeline.land_use.nodata
-    if nodata is None:
-        nodata = info.nodata
+    first, extra = nodata_pair(info.nodata, prep.pipeline.land_use.nodata)
+    nodata = ([first] if first is not None else []) + list(extra)
     counts = scan_codes(info.path, band=info.band, nodata=nodata)
     missing = {c: n for c, n in counts.items() if c not in prep.codes}
     if missing:
-        raise UnmappedCodesError(_unmapped(missing, nodata is not None))
+        raise UnmappedCodesError(_unmapped(missing, bool(nodata)))
     return counts
 
 
@@ -723,6 +753,12 @@ def _input_digests(inputs: Mapping[str, Path],
             for k, p in inputs.items()}
 
 
+def _lu_nodata_values(file_nodata: float | None,
+                      pipeline_nodata: float | None) -> list[float]:
+    first, extra = nodata_pair(file_nodata, pipeline_nodata)
+    return ([first] if first is not None else []) + list(extra)
+
+
 def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float,
               digests: Mapping[str, Any]) -> dict[str, Any]:
     pipe = prep.pipeline
@@ -741,15 +777,17 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                  "transform": list(info.transform)[:6], "shape": list(info.shape)},
         "land_use": {"codes": {str(k): v for k, v in pipe.land_use.codes.items()},
                      "no_services": list(pipe.no_services),
-                     "nodata": (pipe.land_use.nodata if pipe.land_use.nodata is not None
-                                else info.nodata),
-                     "nodata_source": "pipeline" if pipe.land_use.nodata is not None else "file"},
+                     # every value that is nodata: the file's and the pipeline's
+                     "nodata": _lu_nodata_values(info.nodata, pipe.land_use.nodata),
+                     "nodata_from": {"file": info.nodata, "pipeline": pipe.land_use.nodata}},
         "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
                       "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,
         "services": prep.plan.enabled_services,
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
+        # alternative forms of one quantity given at two levels: which won (resolve.merge_levels)
+        "parameter_forms": prep.plan.form_notes,
         # chunk_size as run (the block side fixes the order of the sums, to the last bit)
         "options": {**pipe.options.model_dump(), "chunk_size": prep.chunk},
         "engine": res.get("engine", "threads"),

@@ -161,14 +161,18 @@ class Oracle:
         """dict (service, measure) -> density array, NaN where invalid; and clamped mask."""
         g = self.get
         d = {}
+        # productive area is physical: land with a crop yield, whatever the crop's price; with
+        # only an output value per ha, land whose output is worth something
         if self.has("agri_output_value_per_ha") or not self.has("crop_yield"):
             v = g("agri_output_value_per_ha")
+            productive = v > 0
         else:
             mass = g("crop_yield")
             d[("agriculture", "product_mass")] = mass
             v = mass * g("crop_price")
+            productive = mass > 0
         d[("agriculture", "value")] = v
-        d[("agriculture", "productive_area")] = (v > 0).astype(float)
+        d[("agriculture", "productive_area")] = productive.astype(float)
         if self.has("water_retention_depth"):
             depth = g("water_retention_depth")
         elif self.has("runoff_coefficient") or not self.has("runoff"):

@@ -34,6 +34,8 @@ def _base(tmp_path, **params):
             "p_to_fertilizer_factor": 1.0, "n_fertilizer_price": 1000.0,
             "p_fertilizer_price": 1000.0, **params},
     }
+    if "water_retention_depth" in params:   # one form of the water balance per level
+        del doc["parameters"]["runoff_coefficient"]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
     return tmp_path / "p.yaml"
 

@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gepgeo
+import gepgeo.accounts
 import gepgeo.area
+import gepgeo.kernel
 from gepgeo.services import MEASURES, map_name
 
 from .conftest import make_da
@@ -220,11 +222,20 @@ def _check_against_oracle(case):
             assert int(t.sel(column=f"excluded_pixels.{svc.name}")) == int(out.sum())
             np.testing.assert_allclose(float(t.sel(column=f"excluded_ha.{svc.name}")),
                                        area[out].sum(), rtol=RTOL)
+    tidy = gepgeo.accounts.tidy_table(ds["totals"].values, list(ds["land_type"].values),
+                                      [s.name for s in gepgeo.services.SERVICES],
+                                      np.zeros(gepgeo.kernel.N_MODES, dtype=np.int64))
     for lt in CODES.values():
         sel = orc.lt == lt
         t = ds["totals"].sel(land_type=lt)
         np.testing.assert_allclose(float(t.sel(column="gep_nodata_ha")),
                                    area[sel & ~all_valid].sum(), rtol=RTOL)
+        assert int(t.sel(column="gep_nodata_pixels")) == int((sel & ~all_valid).sum())
+        # the GEP rows of the table count the pixels where the GEP map is nodata
+        row = tidy[(tidy.service == "gep") & (tidy.land_type == lt)].iloc[0]
+        assert row.excluded_pixels == int((sel & ~all_valid).sum())
+        np.testing.assert_allclose(row.excluded_ha, area[sel & ~all_valid].sum(), rtol=RTOL)
+        assert row.excluded_pixels == int(np.isnan(ds["gep"].values[sel]).sum())
         np.testing.assert_allclose(float(t.sel(column="water_clamped_ha")),
                                    area[sel & orc.clamped].sum(), rtol=RTOL)
     return ds
@@ -345,8 +356,42 @@ def test_out_of_domain_counts_equal_a_numpy_count(seed, ny, nx, lu_dtype):
         out = rows[:, None] & (rng.random((ny, nx)) < 0.3) & ~np.isnan(arr)
         arr[out] = spec[k].low - 1.0
         api_params[k] = make_da(arr, lu_da.rio.transform(), lu_da.rio.crs)
-        expected[k] = int((out & (lu != 0)).sum())
+        # counted where the land type supplies services: not on nodata, nor on "mine"
+        # (no_services: it gives 0 whatever its layers say)
+        expected[k] = int((out & (lu != 0) & (lu != 7)).sum())
     ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
                                  domain="mask", chunks=(7, 9)).compute()
     got = {k: int(ds["pixel_stats"].sel(stat=f"out_of_domain.{k}")) for k in keys}
     assert got == expected
+
+
+def test_gep_rows_count_the_pixels_where_the_gep_map_is_nodata():
+    """Two services with nodata on different pixels: the GEP rows' excluded_pixels and
+    excluded_ha are those of the union (where the GEP map is nodata), not the larger count."""
+    import gepgeo.accounts
+
+    rng = np.random.default_rng(5)
+    forms = {k: "table" for k in ALWAYS + ["lambda_over_rho", "water_retention_depth",
+             "grain_output_value_per_ha", "agri_output_value_per_ha"]}
+    forms.update({"rainfall_erosivity_r": "raster", "water_retention_depth": "raster"})
+    lu, lu_da, api_params, oracle_params, area = _build(12, 10, rng, forms, False, 0.0)
+    r = oracle_params["rainfall_erosivity_r"].copy()
+    w = oracle_params["water_retention_depth"].copy()
+    r[:4, :] = np.nan        # soil nodata in the top rows, water nodata in the bottom rows
+    w[-3:, :] = np.nan
+    t, crs = lu_da.rio.transform(), lu_da.rio.crs
+    api_params.update(rainfall_erosivity_r=make_da(r, t, crs), water_retention_depth=make_da(w, t, crs))
+    oracle_params.update(rainfall_erosivity_r=r, water_retention_depth=w)
+    ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
+                                 chunks=(5, 4)).compute()
+    orc = Oracle(lu, CODES, 0, oracle_params, ["mine"], area)
+    gep = orc.densities()[("gep", "value")]
+    tidy = gepgeo.accounts.tidy_table(ds["totals"].values, LTS, [s.name for s in
+                                      gepgeo.services.SERVICES],
+                                      np.zeros(gepgeo.kernel.N_MODES, dtype=np.int64))
+    for lt in ("forest", "cropland", "grass"):
+        sel = (orc.lt == lt) & np.isnan(gep)
+        assert sel.sum() > 0
+        row = tidy[(tidy.service == "gep") & (tidy.land_type == lt)].iloc[0]
+        assert row.excluded_pixels == int(sel.sum())
+        np.testing.assert_allclose(row.excluded_ha, area[sel].sum(), rtol=RTOL)
