@@ -31,7 +31,8 @@ from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .pipeline import Pipeline
-from .run import RunResult, _versions, atomic_folder, run_pipeline
+from .outputs import atomic_folder
+from .run import RunResult, _versions, pipeline_inputs, run_pipeline
 
 __all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
            "extent_account"]
@@ -240,12 +241,15 @@ def _price_years(res: RunResult) -> set[Any]:
 
 def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool = False,
                 quiet: bool = True, resampling: str = "nearest",
-                extra: Any = None, report_args: Any = None) -> CompareResult:
+                extra: Any = None, report_args: Any = None, **run_args: Any) -> CompareResult:
     """Run both scenarios and their comparison into ``out`` (complete or not at all).
 
     ``extra(tmp, before_result, after_result)``, if given, may add files to the comparison
     folder before it is renamed into place (the demo adds its reproduction table), and
-    ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`.
+    ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`; ``run_args``
+    (``max_pixels``, ``check_disk``, ``on_estimate``) to :func:`gepgeo.run.run_pipeline` for each
+    scenario. An existing ``out`` is replaced (``overwrite``) only if gepgeo may replace it
+    (:func:`gepgeo.outputs.check_target`): never one holding either scenario's inputs.
 
     Raises
     ------
@@ -259,9 +263,12 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
     except KeyError:
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
     t0 = time.perf_counter()
-    with atomic_folder(Path(out), overwrite=overwrite) as tmp:
-        rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before")
-        ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after")
+    inputs = pipeline_inputs(before) + pipeline_inputs(after)
+    with atomic_folder(Path(out), overwrite=overwrite, inputs=inputs) as tmp:
+        rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before",
+                          **run_args)
+        ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after",
+                          **run_args)
         yb, ya = _price_years(rb), _price_years(ra)
         if yb and ya and yb != ya:
             raise ConfigError(f"the scenarios' prices are of different years ({sorted(yb)} vs "
