@@ -669,9 +669,9 @@ def native_stderr_captured(cap: CapturedStderr | None = None) -> Iterator[Captur
         yield cap
         return
     try:
-        sink = tempfile.TemporaryFile()
+        sink = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
     except OSError:                  # e.g. the temporary folder's disk is full
-        sink = open(os.devnull, "w+b")
+        sink = open(os.devnull, "w+b")  # noqa: SIM115  (closed in the finally below)
     os.dup2(sink.fileno(), 2)
     ok = False
     try:

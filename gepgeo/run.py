@@ -41,8 +41,8 @@ from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarni
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
                  open_layer, scan_codes, seeded_handles)
 from .outputs import (CapturedStderr, Estimate, _duration, atomic_folder, check_space, check_target,
-                      estimate_output, folder_bytes, human_bytes, native_stderr_captured,
-                      write_failure_error, disk_full_error)
+                      disk_full_error, estimate_output, folder_bytes, human_bytes,
+                      native_stderr_captured, write_failure_error)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
