@@ -31,7 +31,8 @@ from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .pipeline import Pipeline
-from .outputs import atomic_folder
+from .outputs import (CapturedStderr, atomic_folder, disk_full_error, estimate_output, folder_bytes,
+                      native_stderr_captured)
 from .run import RunResult, _versions, pipeline_inputs, run_pipeline
 
 __all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
@@ -235,6 +236,27 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
     return written
 
 
+def _difference_maps_or_disk_full(before: RunResult, after: RunResult, maps_dir: Path,
+                                  out: Path, *, codec: str, resampling: Resampling,
+                                  cog: bool) -> list[str]:
+    """:func:`difference_maps`, with a full disk reported in one line (naming ``out`` and the
+    estimated size of the change maps) instead of GDAL's and libtiff's lines on stderr."""
+    cap = CapturedStderr()
+    try:
+        with native_stderr_captured(cap):
+            return difference_maps(before, after, maps_dir, codec=codec, resampling=resampling,
+                                   cog=cog)
+    except Exception as exc:
+        n = sum(1 for m in before.manifest["maps"] if m == "gep" or m.endswith("_value"))
+        est = estimate_output(before.manifest["grid"]["shape"], n, codec=codec, cog=cog)
+        full = disk_full_error(exc, out, maps_dir, needed=est.bytes,
+                               written=folder_bytes(maps_dir), captured=cap.text)
+        if full is not None:
+            raise full from None
+        cap.replay()
+        raise
+
+
 def _price_years(res: RunResult) -> set[Any]:
     return {p["price_year"] for p in res.manifest["profiles"] if p["price_year"] != "unknown"}
 
@@ -283,8 +305,9 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         lt.to_csv(change / "tables" / "change_by_land_type.csv", index=False, float_format="%.10g")
         tm.to_csv(change / "tables" / "transition_matrix.csv", float_format="%.10g")
         ext.to_csv(change / "tables" / "extent_account.csv", index=False, float_format="%.10g")
-        maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs,
-                               cog=before.options.cog)
+        maps = _difference_maps_or_disk_full(rb, ra, change / "maps", Path(out),
+                                             codec=before.options.codec, resampling=rs,
+                                             cog=before.options.cog)
         manifest = {
             "gepgeo_version": __version__, "kind": "comparison",
             "before": {"pipeline": str(before.source_path), "run": "../before/manifest.json"},

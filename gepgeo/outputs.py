@@ -452,9 +452,13 @@ def atomic_folder(target: Path, *, overwrite: bool = False,
         (tmp / LOCK_NAME).unlink(missing_ok=True)
         _finish(tmp, target, overwrite=overwrite, inputs=inputs)
     except BaseException as exc:
+        full = (disk_full_error(exc, target, target.parent, needed=None)
+                if isinstance(exc, Exception) and not isinstance(exc, GepgeoError) else None)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from None
         if isinstance(exc, OSError) and not isinstance(exc, GepgeoError) and (
-                exc.errno in _ENOSPC or exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
+                exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
             raise _cannot_write(target, exc) from None
         raise
     finally:
@@ -599,7 +603,7 @@ def disk_full_error(exc: BaseException, target: Path, folder: Path, *, needed: i
     if not any(t in text for t in _FULL_TEXTS):
         return None
     free = free_bytes(folder)
-    parts = [f"output folder {str(target)!r}: the disk filled up while writing the maps"]
+    parts = [f"output folder {str(target)!r}: the disk filled up while writing it"]
     if written is not None:
         parts.append(f"{human_bytes(written)} written")
     if needed is not None:

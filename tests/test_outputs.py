@@ -22,7 +22,7 @@ import yaml
 from affine import Affine
 
 import gepgeo.outputs as O
-from gepgeo.errors import DiskSpaceError, OutputError, OutputExistsError
+from gepgeo.errors import OutputError, OutputExistsError
 from gepgeo.outputs import LOCK_NAME, atomic_folder, check_target, remove_stale
 
 from .conftest import run_cli, write_tif
@@ -492,8 +492,39 @@ def test_a_full_disk_while_writing_the_tables(sample, capsys, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", full)
     out = sample / "out"
     code, _, err = run_cli(["run", _pipe(sample), "--out", out, "-q"], capsys)
-    assert code == 2 and "disk is full" in err and str(out) in err, err
+    assert code == 2 and "disk filled up" in err and str(out) in err, err
     assert not out.exists() and _leftovers(sample) == []
+
+
+def test_a_full_disk_while_writing_the_change_maps(sample, capfd, monkeypatch):
+    # compare writes its difference maps itself, outside a run's pass
+    import gepgeo.compare as C
+    from rasterio.errors import RasterioIOError
+
+    def full(self, key, value):
+        os.write(2, b"_tiffWriteProc: No space left on device.\n")
+        raise RasterioIOError("Write failed") from OSError(errno.ENOSPC, "No space left")
+
+    monkeypatch.setattr(C.GeoTiffBlockWriter, "__setitem__", full)
+    out = sample / "cmp"
+    code, _, err = run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
+                            "--out", out, "-q"], capfd)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "_tiffWriteProc" not in err, err
+    assert "disk filled up" in err and str(out) in err and "needed in all" in err
+    assert not out.exists() and _leftovers(sample) == []
+
+
+def test_report_into_a_read_only_folder_is_one_line(run_folder, capsys, monkeypatch):
+    import gepgeo.report as R
+
+    def refuse(*a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(R.tempfile, "mkstemp", refuse)
+    code, _, err = run_cli(["report", run_folder], capsys)
+    assert code == 2 and "Read-only file system" in err and "report.html" in err, err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_the_estimate_checks_the_numbers():
