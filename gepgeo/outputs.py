@@ -37,7 +37,8 @@ from .errors import DiskSpaceError, GepgeoError, OutputError, OutputExistsError
 
 __all__ = ["atomic_folder", "check_target", "is_gepgeo_folder", "remove_stale", "Estimate",
            "estimate_output", "check_space", "LARGE_GRID_PIXELS", "STALE_AGE_S",
-           "disk_full_error", "write_failure_error", "native_stderr_captured", "CapturedStderr", "human_bytes"]
+           "disk_full_error", "write_failure_error", "native_stderr_captured", "CapturedStderr",
+           "human_bytes"]
 
 #: Grids larger than this many pixels need ``--yes`` on the command line (2.5e9 pixels, e.g.
 #: 50 000 x 50 000: about 3.5 min on 2 cores and some 45 GB of maps with the default maps). The
@@ -192,7 +193,7 @@ def _renameat2(src: Path, dst: Path, flags: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
@@ -311,10 +312,15 @@ def _hold_lock(folder: Path) -> int | None:
     except ImportError:  # pragma: no cover - not POSIX
         return None
     fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        pass
+    # a cleaner testing the lock holds it (shared) for an instant: retry for up to a second
+    for _ in range(100):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:       # no locks on this file system: the owner record and age decide
+            break
     record = {"host": _host_id(), "pid": os.getpid(), "started": time.time()}
     os.write(fd, (json.dumps(record) + "\n").encode())
     return fd

@@ -401,56 +401,23 @@ def _written_fraction(writers: list[GeoTiffBlockWriter]) -> float | None:
     return done / total if total else None
 
 
-def _disk_full(exc: BaseException, prep: Prepared, out_dir: Path, where: Path | None,
-               writers: list[GeoTiffBlockWriter], captured: str,
-               extra_maps: list[str] | None) -> Exception | None:
-    """The one-line error for a disk that filled during the pass (``None`` if it did not):
-    names the output folder, what was written and what the whole output needs."""
+def _raise_if_disk_full(exc: Exception, prep: Prepared, out_dir: Path, where: Path | None,
+                        writers: list[GeoTiffBlockWriter], captured: CapturedStderr,
+                        extra_maps: list[str] | None) -> None:
+    """Raise the one-line :class:`DiskSpaceError` if the disk filled during the pass, naming
+    the output folder, what was written and what the whole output needs (the bytes written over
+    the share of blocks written, else :func:`run_estimate`). Otherwise print again what GDAL
+    said about an unexpected error (a bug), and return."""
     written = folder_bytes(out_dir)
     frac = _written_fraction(writers)
     needed = (int(written / frac) if frac and frac > 0.05
               else run_estimate(prep, extra_maps).bytes)
-    return disk_full_error(exc, where or out_dir, out_dir, needed=max(needed, written),
-                           written=written, captured=captured)
-
-
-def _write_maps(prep: Prepared, map_names: list[str], maps_dir: Path,
-                writers: list[GeoTiffBlockWriter], tmp_names: dict[str, Path], client: Any) -> None:
-    """Create the (empty, tiled) GeoTIFF of each map; appends to ``writers`` and ``tmp_names``."""
-    pipe = prep.pipeline
-    info = prep.land_use_info
-    for name in map_names:
-        m = MEASURES[measure_for_map(name)]
-        target = maps_dir / (f"{name}.tmp.tif" if pipe.options.cog else f"{name}.tif")
-        tmp_names[name] = target
-        desc = (f"{m.service}: {m.description}" if m.service != "gep"
-                else "GEP: gross ecosystem product")
-        writers.append(GeoTiffBlockWriter(
-            target, info.shape, info.transform, info.crs, description=desc,
-            unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
-            block=prep.chunk,
-            tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
-                  "water_deficit": pipe.options.water_deficit}))
-
-
-def _compute_dataset(prep: Prepared, map_names: list[str],
-                     writers: list[GeoTiffBlockWriter]) -> Any:
-    """The lazy dataset of the pass (:func:`gepgeo.compute.build_dataset`); gepgeo's warnings
-    raised while building it are added to the run's."""
-    pipe = prep.pipeline
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        zone_arrays, zone_counts = _zone_arrays(prep)
-        ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
-                           area=pipe.options.area, domain=pipe.options.domain,
-                           dtype=np.float32, chunks=prep.chunk,
-                           writers=writers,
-                           zones=zone_arrays or None, zone_counts=zone_counts)
-    for w in caught:
-        if issubclass(w.category, GepgeoWarning):
-            prep.warnings.append(str(w.message))
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return ds
+    full = disk_full_error(exc, where or out_dir, out_dir, needed=max(needed, written),
+                           written=written, captured=captured.text)
+    if full is not None:
+        raise full from None
+    if not isinstance(exc, (RasterioError, GepgeoError)):
+        captured.replay()
 
 
 def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
@@ -466,55 +433,70 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     ------
     DiskSpaceError
         The disk filled up during the pass (``where``, the output folder the user asked for,
-        is named in the message); what GDAL printed about it is not shown.
+        is named in the message); what GDAL and libtiff printed about it is not shown.
     """
     pipe = prep.pipeline
     t0 = time.perf_counter()
     map_names = _map_names(prep, extra_maps)
     maps_dir = out_dir / "maps"
     maps_dir.mkdir()
-    writers: list[GeoTiffBlockWriter] = []
+    info = prep.land_use_info
+    writers = []
     tmp_names = {}
+    for name in map_names:
+        m = MEASURES[measure_for_map(name)]
+        target = maps_dir / (f"{name}.tmp.tif" if pipe.options.cog else f"{name}.tif")
+        tmp_names[name] = target
+        desc = f"{m.service}: {m.description}" if m.service != "gep" else "GEP: gross ecosystem product"
+        writers.append(GeoTiffBlockWriter(
+            target, info.shape, info.transform, info.crs, description=desc,
+            unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
+            block=prep.chunk,
+            tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
+                  "water_deficit": pipe.options.water_deficit}))
     captured = CapturedStderr()
     try:
-        _write_maps(prep, map_names, maps_dir, writers, tmp_names, client)
-        ds = _compute_dataset(prep, map_names, writers)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            zone_arrays, zone_counts = _zone_arrays(prep)
+            ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=map_names,
+                               area=pipe.options.area, domain=pipe.options.domain,
+                               dtype=np.float32, chunks=prep.chunk,
+                               writers=writers,
+                               zones=zone_arrays or None, zone_counts=zone_counts)
+        for w in caught:
+            if issubclass(w.category, GepgeoWarning):
+                prep.warnings.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
         todo = [ds["totals"].data, ds["pixel_stats"].data]
         if "zone_totals" in ds:
             todo.append(ds["zone_totals"].data)
-        # GDAL and libtiff print write errors (one line per tile) straight to stderr
-        with native_stderr_captured(captured):
+        # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
+        with native_stderr_captured(captured), _progress(quiet), _small_gdal_cache():
             try:
-                with _progress(quiet), _small_gdal_cache():
-                    totals, stats, *zone_totals = dask.compute(*todo,
-                                                               scheduler=_scheduler_of(client))
+                totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
                 for w in writers:
                     w.close()
-                t2 = time.perf_counter()
-                if pipe.options.cog:
-                    for name, tmp in tmp_names.items():
-                        copy_to_cog(tmp, maps_dir / f"{name}.tif", codec=pipe.options.codec)
-                        tmp.unlink()
             except BaseException:
-                # Ctrl-C or an error mid-pass: other threads may still be inside a block task;
-                # abort the writers (while stderr is still captured: closing a file on a full
-                # disk prints too) so that the exception raised here reaches the caller
-                for w in writers:
+                for w in writers:   # closing a file on a full disk prints too
                     w.abort()
                 raise
     except BaseException as exc:
+        # Ctrl-C or an error mid-pass: other threads may still be inside a block task; abort
+        # the writers so that the exception raised here is the one that reaches the caller
         for w in writers:
             w.abort()
         if isinstance(exc, Exception):
-            full = _disk_full(exc, prep, out_dir, where, writers, captured.text, extra_maps)
-            if full is not None:
-                raise full from None
-            if not isinstance(exc, (RasterioError, GepgeoError)):
-                captured.replay()     # an unexpected error: keep what GDAL said about it
+            _raise_if_disk_full(exc, prep, out_dir, where, writers, captured, extra_maps)
         raise
     max_pending = max((w.max_pending for w in writers), default=0)
+    t2 = time.perf_counter()
+    if pipe.options.cog:
+        for name, tmp in tmp_names.items():
+            copy_to_cog(tmp, maps_dir / f"{name}.tif", codec=pipe.options.codec)
+            tmp.unlink()
     t3 = time.perf_counter()
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
             "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
