@@ -145,10 +145,13 @@ def check_target(target: Path, inputs: Iterable[Path] = (), *, overwrite: bool =
     target = Path(target)
     if not (target.exists() or target.is_symlink()):
         return
+    why = _why_not_replaceable(target, inputs)
     if not overwrite:
+        if why:       # do not suggest --overwrite where it would be refused
+            raise OutputExistsError(f"output folder {str(target)!r} exists and {why}; choose "
+                                    "another --out")
         raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
                                 "pass --overwrite")
-    why = _why_not_replaceable(target, inputs)
     if why:
         raise OutputError(f"output folder {str(target)!r}: {why}; gepgeo replaces only an output "
                           "folder it created that holds none of the run's inputs; choose "

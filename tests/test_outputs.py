@@ -91,6 +91,9 @@ def test_overwrite_never_replaces_a_file(sample, capsys):
     assert code == 2 and "is a file" in err, err
     assert lu.is_file() and lu.read_bytes() == data
     assert _leftovers(lu.parent) == []
+    # without --overwrite: not told to pass --overwrite, which would be refused
+    code, _, err = run_cli(["run", _pipe(sample), "--out", lu, "-q"], capsys)
+    assert code == 2 and "is a file" in err and "--overwrite" not in err, err
 
 
 def test_overwrite_refuses_a_folder_gepgeo_did_not_create(sample, capsys):
