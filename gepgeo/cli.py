@@ -74,6 +74,21 @@ def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-u
     out_console.print(t)
 
 
+_YES_HELP = ("Run a grid above 2.5e9 pixels, and skip the free-space check (for a grid that is "
+             "mostly nodata, whose maps take far less than estimated).")
+
+
+def _size_args(yes: bool, quiet: bool) -> dict:  # type: ignore[type-arg]
+    """The size guards of a run (``--yes``) and the printed estimate (unless ``--quiet``)."""
+    from .outputs import LARGE_GRID_PIXELS
+
+    def show(est) -> None:  # type: ignore[no-untyped-def]
+        err_console.print(f"gepgeo: {est.summary()}", markup=False, highlight=False)
+
+    return {"max_pixels": None if yes else LARGE_GRID_PIXELS, "check_disk": not yes,
+            "on_estimate": None if quiet else show}
+
+
 @app.command()
 def run(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
@@ -85,6 +100,7 @@ def run(
     workers: Annotated[Optional[int], typer.Option("--workers", help="Start a local dask.distributed cluster of N worker processes.")] = None,
     strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
@@ -92,7 +108,7 @@ def run(
 
     pipe = _with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
-                       workers=workers)
+                       workers=workers, **_size_args(yes, quiet))
     if not quiet:
         _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
     err_console.print(f"wrote {res.out}")
@@ -202,6 +218,7 @@ def compare(
     money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan).")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
@@ -209,7 +226,7 @@ def compare(
 
     res = run_compare(_with_options(load_pipeline(before), cog=cog),
                       _with_options(load_pipeline(after), cog=cog), out, overwrite=overwrite,
-                      quiet=quiet, resampling=resampling)
+                      quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:
         _print_change(res, money_unit)
     err_console.print(f"wrote {res.out}/before, {res.out}/after and {res.out}/change")

@@ -31,7 +31,9 @@ from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .pipeline import Pipeline
-from .run import RunResult, _versions, atomic_folder, run_pipeline
+from .outputs import (CapturedStderr, atomic_folder, disk_full_error, estimate_output, folder_bytes,
+                      native_stderr_captured)
+from .run import RunResult, _versions, pipeline_inputs, run_pipeline
 
 __all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
            "extent_account", "change_by_zone"]
@@ -315,18 +317,42 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
     return written
 
 
+def _difference_maps_or_disk_full(before: RunResult, after: RunResult, maps_dir: Path,
+                                  out: Path, *, codec: str, resampling: Resampling,
+                                  cog: bool) -> list[str]:
+    """:func:`difference_maps`, with a full disk reported in one line (naming ``out`` and the
+    estimated size of the change maps) instead of GDAL's and libtiff's lines on stderr."""
+    cap = CapturedStderr()
+    try:
+        with native_stderr_captured(cap):
+            return difference_maps(before, after, maps_dir, codec=codec, resampling=resampling,
+                                   cog=cog)
+    except Exception as exc:
+        n = sum(1 for m in before.manifest["maps"] if m == "gep" or m.endswith("_value"))
+        est = estimate_output(before.manifest["grid"]["shape"], n, codec=codec, cog=cog)
+        full = disk_full_error(exc, out, maps_dir, needed=est.bytes,
+                               written=folder_bytes(maps_dir), captured=cap.text)
+        if full is not None:
+            raise full from None
+        cap.replay()
+        raise
+
+
 def _price_years(res: RunResult) -> set[Any]:
     return {p["price_year"] for p in res.manifest["profiles"] if p["price_year"] != "unknown"}
 
 
 def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool = False,
                 quiet: bool = True, resampling: str = "nearest",
-                extra: Any = None, report_args: Any = None) -> CompareResult:
+                extra: Any = None, report_args: Any = None, **run_args: Any) -> CompareResult:
     """Run both scenarios and their comparison into ``out`` (complete or not at all).
 
     ``extra(tmp, before_result, after_result)``, if given, may add files to the comparison
     folder before it is renamed into place (the demo adds its reproduction table), and
-    ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`.
+    ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`; ``run_args``
+    (``max_pixels``, ``check_disk``, ``on_estimate``) to :func:`gepgeo.run.run_pipeline` for each
+    scenario. An existing ``out`` is replaced (``overwrite``) only if gepgeo may replace it
+    (:func:`gepgeo.outputs.check_target`): never one holding either scenario's inputs.
 
     Raises
     ------
@@ -340,9 +366,12 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
     except KeyError:
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
     t0 = time.perf_counter()
-    with atomic_folder(Path(out), overwrite=overwrite) as tmp:
-        rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before")
-        ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after")
+    inputs = pipeline_inputs(before) + pipeline_inputs(after)
+    with atomic_folder(Path(out), overwrite=overwrite, inputs=inputs) as tmp:
+        rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before",
+                          **run_args)
+        ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after",
+                          **run_args)
         yb, ya = _price_years(rb), _price_years(ra)
         if yb and ya and yb != ya:
             raise ConfigError(f"the scenarios' prices are of different years ({sorted(yb)} vs "
@@ -357,8 +386,9 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         lt.to_csv(change / "tables" / "change_by_land_type.csv", index=False, float_format="%.10g")
         tm.to_csv(change / "tables" / "transition_matrix.csv", float_format="%.10g")
         ext.to_csv(change / "tables" / "extent_account.csv", index=False, float_format="%.10g")
-        maps = difference_maps(rb, ra, change / "maps", codec=before.options.codec, resampling=rs,
-                               cog=before.options.cog)
+        maps = _difference_maps_or_disk_full(rb, ra, change / "maps", Path(out),
+                                             codec=before.options.codec, resampling=rs,
+                                             cog=before.options.cog)
         tables = ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
                   "tables/transition_matrix.csv", "tables/extent_account.csv"]
         by_zone, zone_note = change_by_zone(rb, ra)

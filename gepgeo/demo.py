@@ -76,7 +76,12 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True) -> DemoR
     import json
 
     from .compare import run_compare
+    from .outputs import check_target
+    from .run import pipeline_inputs
 
+    # refuse a folder that may not be replaced before computing anything
+    check_target(Path(out), [p for s in SCENARIOS for p in pipeline_inputs(_pipeline(s))],
+                 overwrite=overwrite)
     stated: dict[str, float] = {}
     for scenario in SCENARIOS:
         tidy = account(_pipeline(scenario, "jinsha-as-stated"))

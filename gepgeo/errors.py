@@ -22,6 +22,8 @@ __all__ = [
     "UnmappedCodesError",
     "DomainError",
     "OutputExistsError",
+    "OutputError",
+    "DiskSpaceError",
     "GepgeoWarning",
     "AreaScaleWarning",
     "GridAlignmentWarning",
@@ -99,6 +101,15 @@ class DomainError(GepgeoError, ValueError):
 
 class OutputExistsError(GepgeoError, FileExistsError):
     """The output folder exists already and ``--overwrite`` was not given."""
+
+
+class OutputError(GepgeoError, OSError):
+    """The output cannot be written where asked (read-only or unwritable folder), or the folder
+    asked for may not be replaced (not created by gepgeo, holds the run's inputs, is a file)."""
+
+
+class DiskSpaceError(OutputError):
+    """The output's file system has (or had, mid-run) too little free space for the output."""
 
 
 class GepgeoWarning(UserWarning):

@@ -20,6 +20,7 @@ test. Files are written to a temporary file in the same folder and renamed into 
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import io
 import json
@@ -44,7 +45,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
 from . import __version__
-from .errors import InputFileError
+from .errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
 from .styles import MAX_SIDE, Overview, read_overview
 
 __all__ = ["write_run_report", "write_compare_report", "write_report", "pretty_unit"]
@@ -137,22 +138,81 @@ def pretty_unit(unit: str) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written (read-only, no permission, disk full).
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, GepgeoError):
+            raise _unwritable(path, exc) from None
         raise
     return path
 
 
+def _unwritable(path: Path, exc: OSError) -> OutputError:
+    cls = DiskSpaceError if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) else OutputError
+    return cls(f"{str(path)!r}: cannot write it ({exc.strerror or exc})")
+
+
 def _read_json(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """A JSON object from ``path``.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read, is not JSON, or holds something other than an object.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise InputFileError(f"{str(path)!r}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:          # JSONDecodeError, UnicodeDecodeError
+        raise InputFileError(f"{str(path)!r}: not valid JSON ({exc}); the folder is damaged: "
+                             "run gepgeo again to rewrite it") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{str(path)!r}: expected a JSON object, found "
+                             f"{type(doc).__name__}; the folder is damaged: run gepgeo again "
+                             "to rewrite it")
+    return doc
+
+
+#: Keys without which a run's / a comparison's manifest.json cannot make a report.
+RUN_MANIFEST_KEYS = ("gepgeo_version", "grid", "land_use", "inputs", "maps", "tables")
+COMPARISON_MANIFEST_KEYS = ("gepgeo_version", "kind", "maps", "tables")
+
+
+def _read_manifest(path: Path, *, comparison: bool = False) -> dict[str, Any]:
+    """A manifest.json holding every key a report needs.
+
+    Raises
+    ------
+    InputFileError
+        Unreadable, not a JSON object, or missing a key of :data:`RUN_MANIFEST_KEYS`
+        (:data:`COMPARISON_MANIFEST_KEYS` for ``comparison``).
+    """
+    doc = _read_json(path)
+    keys = COMPARISON_MANIFEST_KEYS if comparison else RUN_MANIFEST_KEYS
+    missing = [k for k in keys if k not in doc]
+    if missing:
+        what = "comparison" if comparison else "run"
+        raise InputFileError(f"{str(path)!r}: not a complete gepgeo {what} manifest (missing "
+                             f"{', '.join(missing)}); the folder is damaged: run gepgeo again "
+                             "to rewrite it")
+    return doc
 
 
 def _slug(text: str) -> str:
@@ -1060,7 +1120,7 @@ def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
 def build_run_report(run_dir: Path) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
-    manifest = _read_json(run_dir / "manifest.json")
+    manifest = _read_manifest(run_dir / "manifest.json")
     by_service = _table(run_dir, "gep_by_service.csv")
     by_lt = _table(run_dir, "gep_by_land_type.csv")
     tidy = _table(run_dir, "services_by_land_type.csv")
@@ -1261,8 +1321,8 @@ def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
     """The HTML of a comparison's report (see :func:`write_compare_report`)."""
     compare_dir = Path(compare_dir)
     change_dir = compare_dir / "change"
-    cm = _read_json(change_dir / "manifest.json")
-    runs = {s: _read_json(compare_dir / s / "manifest.json") for s in ("before", "after")
+    cm = _read_manifest(change_dir / "manifest.json", comparison=True)
+    runs = {s: _read_manifest(compare_dir / s / "manifest.json") for s in ("before", "after")
             if (compare_dir / s / "manifest.json").is_file()}
     change = _table(change_dir, "change_by_service.csv")
     years = cm.get("price_years") or {s: _price_years(m) for s, m in runs.items()}
@@ -1377,6 +1437,10 @@ def write_report(folder: Path) -> list[Path]:
     if manifest.is_file() and _read_json(manifest).get("kind") == "comparison":
         folder = folder.parent
     if (folder / "change" / "manifest.json").is_file():
+        _read_manifest(folder / "change" / "manifest.json", comparison=True)
+        for s in ("before", "after"):
+            if (folder / s / "manifest.json").is_file():
+                _read_manifest(folder / s / "manifest.json")
         written = [write_run_report(folder / s) for s in ("before", "after")
                    if (folder / s / "manifest.json").is_file()]
         rep_path = folder / "reproduction.csv"
@@ -1385,6 +1449,7 @@ def write_report(folder: Path) -> list[Path]:
         stated = _read_json(stated_path) if stated_path.is_file() else None
         return written + [write_compare_report(folder, rep, stated)]
     if manifest.is_file():
+        _read_manifest(manifest)
         return [write_run_report(folder)]
     raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
                          "change/manifest.json); give a run folder or a comparison folder")

@@ -18,12 +18,10 @@ import json
 import math
 import os
 import platform
-import shutil
 import threading
 import time
-import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,18 +37,21 @@ from rasterio.errors import RasterioError
 from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
-from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
+from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, InputFileError,
                      ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
                  open_layer, scan_codes, seeded_handles)
+from .outputs import (CapturedStderr, Estimate, _duration, atomic_folder, check_space, check_target,
+                      disk_full_error, estimate_output, folder_bytes, human_bytes,
+                      native_stderr_captured, write_failure_error)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
-           "atomic_folder"]
+           "atomic_folder", "pipeline_inputs", "run_estimate"]
 
 
 @dataclass
@@ -299,54 +300,6 @@ def _col(name: str) -> int:
     return K.COLUMNS.index(name)
 
 
-def _remove_stale(target: Path) -> None:
-    """Remove gepgeo's temporary folders (``.NAME.tmp-PID-XXXXXXXX``) beside ``target`` that
-    were left by killed runs (their process no longer exists)."""
-    for p in target.parent.glob(".*.tmp-*"):
-        try:
-            pid_txt, rand = p.name.rsplit(".tmp-", 1)[1].split("-")
-            pid = int(pid_txt)
-        except (IndexError, ValueError):
-            continue
-        if len(rand) != 8 or not p.is_dir():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
-        except PermissionError:
-            pass
-
-
-@contextmanager
-def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``target``; rename it to ``target`` on success only.
-
-    An existing ``target`` is kept unless ``overwrite``; then it is replaced only once the new
-    folder is complete. On any error the temporary folder is removed.
-    """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
-                                "pass --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def _versions() -> dict[str, str]:
     import numba
     import rasterio
@@ -500,22 +453,75 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
             cluster.close()
 
 
+def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]:
+    """The maps a run writes: GEP, each enabled service's value map (``value_maps``), then the
+    pipeline's ``maps:`` and ``extra_maps``."""
+    pipe = prep.pipeline
+    enabled = prep.plan.enabled_services
+    names = [m for m in DEFAULT_MAPS
+             if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
+    for m in list(pipe.maps) + list(extra_maps or []):
+        if m not in names:
+            names.append(m)
+    return names
+
+
+def run_estimate(prep: Prepared, extra_maps: list[str] | None = None) -> Estimate:
+    """Size of the maps of a prepared run, and a rough time (:func:`gepgeo.outputs.estimate_output`)."""
+    opts = prep.pipeline.options
+    return estimate_output(prep.land_use_info.shape, len(_map_names(prep, extra_maps)),
+                           codec=opts.codec, cog=opts.cog)
+
+
+def _written_fraction(writers: list[GeoTiffBlockWriter]) -> float | None:
+    """Share of the map blocks written so far (local writers write blocks in order)."""
+    done = total = 0
+    for w in writers:
+        nxt = getattr(w, "_next", None)
+        if nxt is None or w.shared:
+            return None
+        done += nxt
+        total += w._ncols * -(-w.shape[0] // w.block)
+    return done / total if total else None
+
+
+def _raise_if_disk_full(exc: Exception, prep: Prepared, out_dir: Path, where: Path | None,
+                        writers: list[GeoTiffBlockWriter], captured: CapturedStderr,
+                        extra_maps: list[str] | None) -> None:
+    """Raise the one-line :class:`DiskSpaceError` if the disk filled during the pass, naming
+    the output folder, what was written and what the whole output needs (the bytes written over
+    the share of blocks written, else :func:`run_estimate`). Otherwise print again what GDAL
+    said about an unexpected error (a bug), and return."""
+    written = folder_bytes(out_dir)
+    frac = _written_fraction(writers)
+    needed = (int(written / frac) if frac and frac > 0.05
+              else run_estimate(prep, extra_maps).bytes)
+    full = disk_full_error(exc, where or out_dir, out_dir, needed=max(needed, written),
+                           written=written, captured=captured.text)
+    if full is not None:
+        raise full from None
+    if not isinstance(exc, (RasterioError, GepgeoError)):
+        captured.replay()
+
+
 def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
-            extra_maps: list[str] | None = None, client: Any = None) -> dict[str, Any]:
+            extra_maps: list[str] | None = None, client: Any = None,
+            where: Path | None = None) -> dict[str, Any]:
     """Compute maps and totals in one pass into ``out_dir`` (an existing, empty folder).
 
     Returns the computed totals, stats and timings (tables are written by :func:`run_pipeline`).
     With a distributed ``client`` the map writers are shared (see
     :class:`gepgeo.io.GeoTiffBlockWriter`).
+
+    Raises
+    ------
+    DiskSpaceError
+        The disk filled up during the pass (``where``, the output folder the user asked for,
+        is named in the message); what GDAL and libtiff printed about it is not shown.
     """
     pipe = prep.pipeline
     t0 = time.perf_counter()
-    enabled = prep.plan.enabled_services
-    map_names = [m for m in DEFAULT_MAPS
-                 if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
-    for m in list(pipe.maps) + list(extra_maps or []):
-        if m not in map_names:
-            map_names.append(m)
+    map_names = _map_names(prep, extra_maps)
     maps_dir = out_dir / "maps"
     maps_dir.mkdir()
     info = prep.land_use_info
@@ -532,6 +538,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             block=prep.chunk, reorder=not pipe.options.cog,   # a COG copy is ordered anyway
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
+    captured = CapturedStderr()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -550,15 +557,23 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         todo = [ds["totals"].data, ds["pixel_stats"].data]
         if "zone_totals" in ds:
             todo.append(ds["zone_totals"].data)
-        with _progress(quiet), _small_gdal_cache():
-            totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
-    except BaseException:
+        # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
+        with native_stderr_captured(captured), _progress(quiet), _small_gdal_cache():
+            try:
+                totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
+                _close_writers(writers)
+            except BaseException:
+                for w in writers:   # closing a file on a full disk prints too
+                    w.abort()
+                raise
+    except BaseException as exc:
         # Ctrl-C or an error mid-pass: other threads may still be inside a block task; abort
         # the writers so that the exception raised here is the one that reaches the caller
         for w in writers:
             w.abort()
+        if isinstance(exc, Exception):
+            _raise_if_disk_full(exc, prep, out_dir, where, writers, captured, extra_maps)
         raise
-    _close_writers(writers)
     max_pending = max((w.max_pending for w in writers), default=0)
     t2 = time.perf_counter()
     if pipe.options.cog:
@@ -642,17 +657,61 @@ def account(pipe: Pipeline) -> pd.DataFrame:
     return accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
 
 
+def pipeline_inputs(pipe: Pipeline) -> list[Path]:
+    """Every file a pipeline names, without opening any: the pipeline file, the land use, the
+    raster layers (``parameters:`` and ``profile.overrides:``), the zones and the profiles given
+    by path. An output folder may never hold one of them (:func:`gepgeo.outputs.check_target`).
+    """
+    from .profiles import _locate
+
+    paths: list[Path] = []
+    if pipe.source_path:
+        paths.append(Path(pipe.source_path))
+    paths.append(pipe.resolve(pipe.land_use.path))
+    specs = list(pipe.parameters.values())
+    if pipe.profile is not None:
+        specs += list(pipe.profile.overrides.values())
+        base = pipe.source_path.parent if pipe.source_path else None
+        for name in (pipe.profile.name, pipe.profile.valuation):
+            if name:
+                try:
+                    paths.append(_locate(name, base))
+                except GepgeoError:
+                    pass          # reported by prepare()
+    paths += [pipe.resolve(s.path) for s in specs if isinstance(s, RasterParam)]
+    paths += [pipe.resolve(z.path) for z in pipe.zones]
+    return paths
+
+
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,
                  quiet: bool = True, extra_maps: list[str] | None = None,
                  scheduler_address: str | None = None,
                  workers: int | None = None, report: bool = True,
-                 final_path: Path | None = None) -> RunResult:
+                 final_path: Path | None = None, max_pixels: int | None = None,
+                 check_disk: bool = True,
+                 on_estimate: Callable[[Estimate], None] | None = None) -> RunResult:
     """Run a pipeline end to end into the run folder ``out`` (or the pipeline's ``output``).
+
+    Parameters
+    ----------
+    max_pixels : int, optional
+        Refuse a land-use grid of more pixels (the command line passes
+        :data:`gepgeo.outputs.LARGE_GRID_PIXELS` unless ``--yes``).
+    check_disk : bool
+        Refuse a run whose maps (estimated, :func:`run_estimate`) exceed the free space at the
+        output.
+    on_estimate : callable, optional
+        Called with the :class:`gepgeo.outputs.Estimate` (grid, size of the maps, rough time)
+        once the inputs' headers are read, before anything is computed.
 
     Raises
     ------
     GepgeoError
         Bad input or configuration; nothing is left behind.
+    OutputExistsError, OutputError
+        ``out`` exists (without ``overwrite``) or may not be replaced, or cannot be written.
+    DiskSpaceError
+        The maps cannot fit, or the disk filled up during the run.
     """
     t0 = time.perf_counter()
     target = out if out is not None else (pipe.resolve(pipe.output) if pipe.output else None)
@@ -660,11 +719,21 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
         raise ConfigError(f"{pipe.source_path or 'pipeline'}: no output folder; give --out DIR or "
                           "`output:` in the pipeline")
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"output folder {str(target)!r} exists; choose another --out or "
-                                "pass --overwrite")
+    check_target(target, pipeline_inputs(pipe), overwrite=overwrite)
     with seeded_handles():   # the reads reuse the handles that read the metadata
         prep = prepare(pipe)
+        est = run_estimate(prep, extra_maps)
+        if on_estimate is not None:
+            on_estimate(est)
+        if max_pixels is not None and est.pixels > max_pixels:
+            h, w = est.shape
+            raise ConfigError(
+                f"land use {str(prep.land_use_info.path)!r}: {w:,} x {h:,} = {est.pixels:,} "
+                f"pixels is more than {max_pixels:,}; its maps need about "
+                f"{human_bytes(est.bytes)} and the run roughly {_duration(est.seconds)}; pass "
+                "--yes to run it anyway")
+        if check_disk:
+            check_space(est, final_path or target)
         return _run_prepared(prep, target, t0, overwrite=overwrite, quiet=quiet,
                              extra_maps=extra_maps, scheduler_address=scheduler_address,
                              workers=workers, report=report, final_path=final_path)
@@ -677,15 +746,20 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
     pipe = prep.pipeline
     address = scheduler_address or pipe.options.scheduler
     nworkers = workers if workers is not None else pipe.options.workers
+    protect = pipeline_inputs(pipe) + list(_input_paths(prep).values())
     with _digests_in_background(_input_paths(prep)) as digests, \
-            atomic_folder(target, overwrite=overwrite) as tmp, \
+            atomic_folder(target, overwrite=overwrite, inputs=protect) as tmp, \
             scheduler(address, nworkers) as client:
         try:
-            res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps, client=client)
+            res = execute(prep, tmp, quiet=quiet, extra_maps=extra_maps, client=client,
+                          where=final_path or target)
         except UnmappedCodesError:
             check_codes(prep)  # complete counts over the whole raster
             raise
         except RasterioError as exc:  # a tile that cannot be read or decoded mid-pass
+            failed = write_failure_error(exc, final_path or target)
+            if failed is not None:
+                raise failed from None
             raise InputFileError(_unreadable_message(prep, exc)) from None
         if not np.asarray(res["totals"])[:, _col("pixels")].sum():
             raise RasterError(f"land use: {str(prep.land_use_info.path)!r} has no valid pixel "

@@ -102,6 +102,8 @@ def test_killed_run_leaves_no_partial_output_and_keeps_the_previous_one(tmp_path
     p = _grid(tmp_path, 3000, 256, codec="deflate")
     out = tmp_path / "out"
     out.mkdir()
+    # a previous gepgeo output (only such a folder may be replaced, issue 19.1)
+    (out / "manifest.json").write_text('{"gepgeo_version": "0.0"}')
     (out / "previous.txt").write_text("the previous result")
     proc = _start(p, out, "--overwrite")
     _wait_for_maps(out, proc)
@@ -110,7 +112,7 @@ def test_killed_run_leaves_no_partial_output_and_keeps_the_previous_one(tmp_path
     stderr = proc.stderr.read()
     assert code != 0, stderr
     assert (out / "previous.txt").read_text() == "the previous result"
-    assert sorted(x.name for x in out.iterdir()) == ["previous.txt"]
+    assert sorted(x.name for x in out.iterdir()) == ["manifest.json", "previous.txt"]
     leftovers = list(tmp_path.glob(".out.tmp-*"))
     if sig == signal.SIGINT:
         assert code == 130, stderr
