@@ -21,9 +21,9 @@ from .errors import brief, file_problem
 
 __all__ = ["MAX_YAML_BYTES", "YamlRefused", "load_yaml_file", "load_yaml_text", "number_hint"]
 
-#: largest pipeline or profile file read, bytes (4 MiB: some 200 000 land-use codes; a
-#: pipeline lists codes and parameters, the data live in rasters)
-MAX_YAML_BYTES = 4 * 2**20
+#: largest pipeline or profile file read, bytes (2 MiB: some 100 000 land-use codes, read in
+#: 2-4 s; a pipeline lists codes and parameters, the data live in rasters)
+MAX_YAML_BYTES = 2 * 2**20
 
 _BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"

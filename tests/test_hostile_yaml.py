@@ -10,7 +10,7 @@ import yaml
 
 from .conftest import run_cli
 
-#: a pipeline or profile this large is refused (gepgeo reads at most 4 MiB)
+#: a pipeline or profile this large is refused (gepgeo reads at most 2 MiB)
 TOO_BIG = 6 * 2**20
 
 def _bomb(levels: int = 7) -> str:
