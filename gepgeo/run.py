@@ -40,8 +40,8 @@ from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoWarning, GridAlignmentWarning, InputFileError, OutputExistsError,
                      RasterError, UnmappedCodesError)
-from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
-                 open_layer, scan_codes, seeded_handles)
+from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, check_nodata_fits, copy_to_cog,
+                 open_aligned, open_layer, scan_codes, seeded_handles)
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, plan
@@ -101,6 +101,8 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
         notes.append(note)
         warnings.warn(note, GridAlignmentWarning, stacklevel=4)
     infos[key] = info
+    check_nodata_fits(spec.nodata, info.dtype,
+                      f"{'parameters' if origin == 'pipeline' else origin}.{key}.nodata")
     unit = spec.unit if spec.unit is not None else info.unit
     nodata = spec.nodata if spec.nodata is not None else info.nodata
     scale = spec.scale if spec.scale is not None else info.scale
@@ -131,6 +133,7 @@ def prepare(pipe: Pipeline) -> Prepared:
             "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64"):
         raise RasterError(f"land use: {str(lu_path)!r} has dtype {lu_info.dtype}; expected integer "
                           "class codes")
+    check_nodata_fits(pipe.land_use.nodata, lu_info.dtype, "land_use.nodata")
     nodata = pipe.land_use.nodata if pipe.land_use.nodata is not None else lu_info.nodata
     if nodata is not None:
         lu_arr.attrs["_FillValue"] = nodata

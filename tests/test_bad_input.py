@@ -238,3 +238,33 @@ def test_every_error_message_is_one_line():
                 errors.UnmappedCodesError, errors.DomainError):
         assert str(cls("layer 'a\nb.tif':\tbad\r")) == "layer 'a\\nb.tif':\\tbad\\r", cls
     assert str(errors.ConfigError("林地 (forest land)")) == "林地 (forest land)"
+
+
+@pytest.mark.parametrize("value", ["1e300", ".inf", "-.inf", ".nan", "300", "-1", "2.5"])
+def test_land_use_nodata_outside_the_dtype_is_refused(sample, capsys, value):
+    """A uint8 land use cannot hold these: exit 2 naming the key and the range (was an
+    OverflowError, exit 1)."""
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    p.write_text(p.read_text().replace("  codes: {", f"  nodata: {value}\n  codes: {{", 1))
+    for cmd in (["validate", p], ["run", p, "--out", sample / "o", "-q"]):
+        code, _, err = run_cli(cmd, capsys)
+        assert code == 2, err
+        assert "land_use.nodata" in err and "uint8" in err and "0 to 255" in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (sample / "o").exists()
+
+
+def test_layer_nodata_outside_the_dtype_is_refused(sample, capsys):
+    """The same for a layer: a uint8 LS raster with ``nodata: 1e300`` (no pixel can equal it)."""
+    src = sample / "data" / "jinsha" / "slope_length_steepness_ls.tif"
+    with rasterio.open(src) as ds:
+        ls = np.clip(ds.read(1), 0, 255).astype(np.uint8)
+        transform, crs = ds.transform, ds.crs
+    write_tif(sample / "data" / "jinsha" / "ls_u8.tif", ls, transform, crs=str(crs))
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    doc = yaml.safe_load(p.read_text())
+    doc["parameters"]["slope_length_steepness_ls"] = {"path": "../data/jinsha/ls_u8.tif",
+                                                      "nodata": 1e300}
+    p.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "parameters.slope_length_steepness_ls.nodata" in err and "uint8" in err
