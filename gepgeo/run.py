@@ -114,6 +114,15 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
     return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
 
 
+def _grid_bounds(info: LayerInfo) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a layer's grid, in its CRS."""
+    from rasterio.transform import array_bounds
+
+    bottom_left_top = array_bounds(info.shape[0], info.shape[1], info.transform)
+    west, south, east, north = bottom_left_top
+    return (min(west, east), min(south, north), max(west, east), max(south, north))
+
+
 def prepare(pipe: Pipeline) -> Prepared:
     """Open inputs lazily and resolve parameters; reads metadata only.
 
@@ -174,7 +183,10 @@ def prepare(pipe: Pipeline) -> Prepared:
         from .zones import read_zones
 
         zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
-                        id_field=zspec.id, name=zspec.name)
+                        id_field=zspec.id, name=zspec.name, grid_bounds=_grid_bounds(lu_info))
+        for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
+            notes.append(note)
+            warnings.warn(note, GepgeoWarning, stacklevel=2)
         if zl.name in names:
             raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
         names.add(zl.name)
