@@ -24,9 +24,7 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
 from . import __version__
+from ._files import atomic_write_text
 from .errors import InputFileError
 from .styles import MAX_SIDE, Overview, read_overview
 
@@ -137,17 +136,9 @@ def pretty_unit(unit: str) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``,
+    with the mode of any other output file (0o644 under the usual umask)."""
+    return atomic_write_text(path, text)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
