@@ -268,3 +268,27 @@ def test_layer_nodata_outside_the_dtype_is_refused(sample, capsys):
     p.write_text(yaml.safe_dump(doc))
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "parameters.slope_length_steepness_ls.nodata" in err and "uint8" in err
+
+
+def test_many_unmapped_codes_give_a_bounded_line_that_keeps_its_hint(sample, capsys):
+    path = sample / "data" / "jinsha" / "landuse_before.tif"
+    with rasterio.open(path, "r+") as src:
+        data = src.read(1)
+        data[:, :60] = (np.arange(data.shape[0] * 60).reshape(-1, 60) % 150 + 100).astype(data.dtype)
+        src.write(data, 1)
+        src.nodata = None
+    code, _, err = run_cli(["validate", sample / "pipelines" / "jinsha_before.yaml"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "and 131 more codes" in err and "set land_use.nodata" in err, err  # 0 and 100..249
+    assert len(err) < 1000
+
+
+def test_error_messages_are_bounded():
+    """Whatever a message quotes, it is at most 1000 characters (with an ellipsis)."""
+    from gepgeo import errors
+
+    for cls in (errors.ConfigError, errors.MissingParameterError, errors.UnmappedCodesError):
+        text = str(cls("bad value " + "x" * 10**6))
+        assert len(text) == 1000 and text.endswith("…"), cls
+    assert errors.brief(list(range(10**6))) == "<list of 1000000 items>"
+    assert len(errors.brief("y" * 10**6)) == 80
