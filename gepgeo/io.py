@@ -37,7 +37,7 @@ from affine import Affine
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import InputFileError, RasterError
+from .errors import InputFileError, RasterError, file_problem
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
            "CODECS", "copy_to_cog"]
@@ -109,8 +109,8 @@ def read_info(path: Path, *, what: str, band: int = 1) -> LayerInfo:
 
 def _open_checked(path: Path, *, what: str, band: int = 1) -> tuple[LayerInfo, Any]:
     """:func:`read_info`, also returning the open dataset (the caller closes or keeps it)."""
-    if not path.exists():
-        raise InputFileError(f"{what}: file {str(path)!r} does not exist")
+    if not path.exists():   # or a symbolic link loop, a broken link: say which
+        raise InputFileError(f"{what}: file {str(path)!r} {file_problem(path) or 'does not exist'}")
     if path.is_dir():
         raise InputFileError(f"{what}: {str(path)!r} is a folder, not a raster file")
     try:

@@ -292,3 +292,12 @@ def test_error_messages_are_bounded():
         assert len(text) == 1000 and text.endswith("…"), cls
     assert errors.brief(list(range(10**6))) == "<list of 1000000 items>"
     assert len(errors.brief("y" * 10**6)) == 80
+
+
+def test_layer_that_is_a_symlink_loop_is_named_as_such(sample, capsys):
+    d = sample / "data" / "jinsha"
+    (d / "loop_a.tif").symlink_to(d / "loop_b.tif")
+    (d / "loop_b.tif").symlink_to(d / "loop_a.tif")
+    p = _set_layer(sample, "../data/jinsha/loop_a.tif")
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "loop_a.tif" in err and "symbolic link loop" in err, err
