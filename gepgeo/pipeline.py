@@ -119,6 +119,25 @@ class LandUse(_Strict):
     nodata: float | None = None
     codes: dict[int, str]
 
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _distinct_codes(cls, v: Any) -> Any:
+        """Refuse two keys that are one code (``1`` and ``"1"``, ``1`` and ``1.0``): the
+        conversion to integers would silently keep only the last."""
+        if not isinstance(v, Mapping):
+            return v
+        seen: dict[Any, Any] = {}
+        for key in v:
+            try:
+                code = int(key) if not isinstance(key, bool) and float(key) == int(float(key)) else key
+            except (TypeError, ValueError, OverflowError):
+                code = key
+            if code in seen:
+                raise ValueError(f"code {code} is given twice ({brief(seen[code])} and "
+                                 f"{brief(key)}); keep one")
+            seen[code] = key
+        return v
+
     @field_validator("codes")
     @classmethod
     def _codes(cls, v: dict[int, str]) -> dict[int, str]:

@@ -144,3 +144,11 @@ def test_number_read_as_text_says_why(sample, capsys, where):
     code, _, err = run_cli(cmd, capsys)
     assert code == 2 and "water_price" in err
     assert "YAML 1.1" in err and "1.0e+3" in err, err
+
+
+def test_two_spellings_of_one_code_are_refused(sample, capsys):
+    """``1`` and ``"1"`` are two YAML keys but one land-use code: the conversion kept the last."""
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    p.write_text(_pipeline_text(sample).replace("codes: {", "codes: {'3': meadow, ", 1))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "code 3 is given twice" in err, err
