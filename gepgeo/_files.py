@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["new_file_mode", "atomic_write_text"]
+__all__ = ["atomic_write_text", "new_file_mode"]
 
 
 def _umask() -> int:

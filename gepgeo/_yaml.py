@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def load_yaml_text(text: str) -> Any:
     yaml.YAMLError
         Malformed YAML.
     """
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a safe loader)
+    return yaml.load(text, Loader=_StrictLoader)   # a safe loader (SafeLoader's subclass)
 
 
 def load_yaml_file(path: Path, what: str, error: type[Exception],
@@ -145,7 +146,7 @@ def number_hint(raw: Any) -> str:
         x = float(raw.strip())
     except ValueError:
         return ""
-    if x != x or x in (float("inf"), float("-inf")):
+    if not math.isfinite(x):
         return ""
     return (f"; YAML 1.1 reads {brief(raw)} as text, not as a number: write it with a decimal "
             f"point and a signed exponent, {_yaml11_float(raw.strip())}")

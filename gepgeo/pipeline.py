@@ -37,8 +37,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._yaml import load_yaml_file, number_hint
-from .errors import (MAX_VALUE, ConfigError, InputFileError, brief, has_control_characters,
-                     shorten)
+from .errors import (
+    MAX_VALUE,
+    ConfigError,
+    InputFileError,
+    brief,
+    has_control_characters,
+    shorten,
+)
 from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",

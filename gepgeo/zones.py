@@ -128,7 +128,7 @@ def _check_unique_ids(ids: list[Any], id_field: str, where: str) -> None:
     read as one (and a join on the id would double them)."""
     first: dict[Any, int] = {}
     for i, z in enumerate(ids):
-        key = None if z is None or (isinstance(z, float) and z != z) else z
+        key = None if z is None or (isinstance(z, float) and np.isnan(z)) else z
         if key is None:
             raise InputFileError(f"{where}: feature {i} has no {id_field!r} (empty); every zone "
                                  "needs an id")
