@@ -216,3 +216,33 @@ def test_user_text_is_printed_literally_and_escaped(sample, capsys):
     assert code == 0, err
     assert "[/red] mine" in out and "\x1b" not in out and "\\x1b[31mred[/x]" in out
     assert "[/b]" in out
+
+
+def test_compare_prints_land_type_names_literally(sample, capsys):
+    """Land-type names head the transition table: markup in them is text, not a crash."""
+    name = "forest [/x] [bold]"
+    for scen in ("before", "after"):
+        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
+              lambda d: d["land_use"]["codes"].update({3: name}))
+    prof = sample / "prof.yaml"
+    from gepgeo.profiles import load_profile
+
+    # the profile's tables name 'forest': rename the land type in a copy of the profile too
+    doc = yaml.safe_load(load_profile("jinsha-as-published").path.read_text())
+
+    def rename(x):
+        if isinstance(x, dict):
+            return {(name if k == "forest" else k): rename(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [name if v == "forest" else rename(v) for v in x]
+        return x
+
+    prof.write_text(yaml.safe_dump(rename(doc), allow_unicode=True))
+    for scen in ("before", "after"):
+        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
+              lambda d: d["profile"].update(name="../prof.yaml"))
+    code, out, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
+                              sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
+                             capsys)
+    assert code == 0, err
+    assert name in out
