@@ -36,7 +36,8 @@ app.add_typer(profiles_app, name="profiles")
 
 # wide enough for the tables when the output is piped to a file (rich defaults to 80 there)
 out_console = Console(width=None if sys.stdout.isatty() else 110)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# soft_wrap: a line on stderr (a long path) is never broken over several lines
+err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _user(text: Any) -> str:

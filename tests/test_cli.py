@@ -246,3 +246,12 @@ def test_compare_prints_land_type_names_literally(sample, capsys):
                              capsys)
     assert code == 0, err
     assert name in out
+
+
+def test_wrote_line_is_one_line_for_a_long_path(sample, capsys):
+    out_dir = sample / ("a-rather-long-folder-name-" * 6) / ("and-another-one-" * 6)
+    assert len(str(out_dir)) > 250
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out", out_dir,
+                            "-q"], capsys)
+    assert code == 0, err
+    assert err.strip() == f"wrote {out_dir}"
