@@ -114,15 +114,6 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
     return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
 
 
-def _grid_bounds(info: LayerInfo) -> tuple[float, float, float, float]:
-    """(left, bottom, right, top) of a layer's grid, in its CRS."""
-    from rasterio.transform import array_bounds
-
-    bottom_left_top = array_bounds(info.shape[0], info.shape[1], info.transform)
-    west, south, east, north = bottom_left_top
-    return (min(west, east), min(south, north), max(west, east), max(south, north))
-
-
 def prepare(pipe: Pipeline) -> Prepared:
     """Open inputs lazily and resolve parameters; reads metadata only.
 
@@ -180,10 +171,11 @@ def prepare(pipe: Pipeline) -> Prepared:
     zones = []
     names: set[str] = set()
     for zspec in pipe.zones:
-        from .zones import read_zones
+        from .zones import grid_bounds, read_zones
 
         zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
-                        id_field=zspec.id, name=zspec.name, grid_bounds=_grid_bounds(lu_info))
+                        id_field=zspec.id, name=zspec.name,
+                        grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
         for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
             notes.append(note)
             warnings.warn(note, GepgeoWarning, stacklevel=2)

@@ -21,7 +21,7 @@ from pyproj import CRS, Geod
 
 from .errors import InputFileError, RasterError, brief, file_problem
 
-__all__ = ["ZoneLayerData", "read_zones", "zone_raster", "polygon_areas_ha"]
+__all__ = ["ZoneLayerData", "grid_bounds", "read_zones", "zone_raster", "polygon_areas_ha"]
 
 
 @dataclass
@@ -63,6 +63,14 @@ def polygon_areas_ha(gdf: Any) -> np.ndarray:
     geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
     return np.array([abs(geod.geometry_area_perimeter(g)[0]) / 1e4 if g is not None else 0.0
                      for g in geo.geometry])
+
+
+def grid_bounds(transform: Affine, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a grid of ``shape`` (rows, columns), in its CRS units."""
+    from rasterio.transform import array_bounds
+
+    west, south, east, north = array_bounds(shape[0], shape[1], transform)
+    return (min(west, east), min(south, north), max(west, east), max(south, north))
 
 
 def read_zones(path: Path, *, grid_crs: Any, layer: str | None = None, id_field: str | None = None,
