@@ -412,7 +412,7 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
                                    processes=True, dashboard_address=None,
                                    env={"GDAL_CACHEMAX": str(RUN_GDAL_CACHE // 2**20)})
             client = Client(cluster, set_as_default=True)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:   # ValueError: a malformed address
         raise ConfigError(f"scheduler {address!r}: cannot connect ({exc})") from None
     try:
         with dask.config.set(scheduler=client):

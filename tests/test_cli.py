@@ -255,3 +255,10 @@ def test_wrote_line_is_one_line_for_a_long_path(sample, capsys):
                             "-q"], capsys)
     assert code == 0, err
     assert err.strip() == f"wrote {out_dir}"
+
+
+def test_malformed_scheduler_address_is_bad_input(sample, capsys):
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out",
+                            sample / "o", "-q", "--scheduler", "not an address"], capsys)
+    assert code == 2 and "scheduler 'not an address'" in err and "internal error" not in err
+    assert not (sample / "o").exists()
