@@ -7,22 +7,28 @@ line on stderr, no traceback); 1 internal error (a bug: the message asks for a r
 
 from __future__ import annotations
 
+import math
 import os
+import signal
 import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
-from .errors import GepgeoError, GepgeoWarning
+from .errors import ConfigError, GepgeoError, GepgeoWarning, one_line, shorten
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# no_args_is_help would print the help and raise a usage error whose message is the help text:
+# without a command, main() prints one line instead
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False,
                   help="gepgeo: Gross Ecosystem Product accounts from land-use rasters.")
 profiles_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                            help="List the shipped parameter profiles, or show one.")
@@ -30,7 +36,28 @@ app.add_typer(profiles_app, name="profiles")
 
 # wide enough for the tables when the output is piped to a file (rich defaults to 80 there)
 out_console = Console(width=None if sys.stdout.isatty() else 110)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# soft_wrap: a line on stderr (a long path) is never broken over several lines
+err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+
+
+def _user(text: Any) -> str:
+    """User text (a name, a path, a note from a file) made safe for rich markup: shown
+    literally (``[/red]`` is not a tag), on one line, with control characters (ANSI escape
+    sequences, line breaks) shown escaped instead of acting on the terminal."""
+    return escape(one_line(str(text)))
+
+
+def _cell(text: Any) -> Text:
+    """A table cell holding user text, shown literally (see :func:`_user`)."""
+    return Text(one_line(str(text)))
+
+
+def _check_money_unit(money_unit: float) -> None:
+    """Refuse a ``--money-unit`` that cannot divide money (0, negative, NaN, infinite)
+    before anything is computed or written."""
+    if not (math.isfinite(money_unit) and money_unit > 0):
+        raise ConfigError(f"--money-unit: expected a positive finite number of yuan (e.g. 1e4), "
+                          f"got {money_unit:g}")
 
 
 def _version(value: bool) -> None:
@@ -52,7 +79,7 @@ def _money(x: float, unit: float) -> str:
 
 def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-untyped-def]
     unit_txt = "yuan a-1" if money_unit == 1 else f"{money_unit:g} yuan a-1"
-    t = Table(title=title, show_lines=False)
+    t = Table(title=_user(title), show_lines=False)
     for col in ("service", "quantity", "amount", "unit", f"value ({unit_txt})", "share of GEP"):
         t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
     svc = res.by_service
@@ -64,11 +91,12 @@ def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-u
         phys = rows[rows.unit != "yuan a-1"]
         first = True
         for _, r in phys.iterrows():
-            t.add_row(service if first else "", r.measure, f"{r.amount:,.2f}", r.unit,
+            t.add_row(_cell(service) if first else "", _cell(r.measure), f"{r.amount:,.2f}",
+                      _cell(r.unit),
                       _money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
             first = False
         if first:
-            t.add_row(service, "", "", "", _money(v, money_unit), f"{share:.2f} %")
+            t.add_row(_cell(service), "", "", "", _money(v, money_unit), f"{share:.2f} %")
     gep = svc[svc.service == "gep"].amount.iloc[0]
     t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
     out_console.print(t)
@@ -97,7 +125,7 @@ def run(
     money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan); files stay in yuan.")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Start a local dask.distributed cluster of N worker processes.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Start a local dask.distributed cluster of N worker processes.")] = None,
     strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
@@ -106,12 +134,13 @@ def run(
     from .pipeline import load_pipeline
     from .run import run_pipeline
 
+    _check_money_unit(money_unit)
     pipe = _with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
         _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
-    err_console.print(f"wrote {res.out}")
+    err_console.print(f"wrote {_user(res.out)}")
 
 
 def _with_options(pipe, *, cog: bool):  # type: ignore[no-untyped-def]
@@ -137,13 +166,14 @@ def validate(
 
     prep = _validate(_strict(load_pipeline(pipeline), strict_grid))
     info = prep.land_use_info
-    out_console.print(f"[green]ok[/green]: {pipeline} — land use {info.shape[1]} x {info.shape[0]} "
-                      f"pixels, {info.crs}; services: {', '.join(prep.plan.enabled_services)}; "
+    out_console.print(f"[green]ok[/green]: {_user(pipeline)} — land use {info.shape[1]} x "
+                      f"{info.shape[0]} pixels, {_user(info.crs)}; services: "
+                      f"{_user(', '.join(prep.plan.enabled_services))}; "
                       f"{len(prep.plan.rasters)} raster layer(s)")
     if prep.plan.unused:
-        out_console.print(f"parameters given but not used: {', '.join(prep.plan.unused)}")
+        out_console.print(f"parameters given but not used: {_user(', '.join(prep.plan.unused))}")
     for note in prep.warnings:
-        out_console.print(f"note: {note}")
+        out_console.print(f"note: {_user(note)}")
 
 
 @app.command()
@@ -194,17 +224,17 @@ def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-de
     svc = res.change_by_service
     for _, r in svc[svc.measure == "value"].iterrows():
         name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
-        t.add_row(name, _money(r.before, money_unit), _money(r.after, money_unit),
+        t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
                   _money(r.change, money_unit),
                   "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
     out_console.print(t)
     t = Table(title="Land-use transitions (ha; rows before, columns after)")
     tm = res.transition
-    t.add_column(tm.index.name or "")
+    t.add_column(_cell(tm.index.name or ""))
     for c in tm.columns:
-        t.add_column(str(c), justify="right")
+        t.add_column(_cell(c), justify="right")
     for lt, row in tm.iterrows():
-        t.add_row(str(lt), *[f"{v:,.2f}" for v in row.values])
+        t.add_row(_cell(lt), *[f"{v:,.2f}" for v in row.values])
     out_console.print(t)
 
 
@@ -224,12 +254,14 @@ def compare(
     from .compare import run_compare
     from .pipeline import load_pipeline
 
+    _check_money_unit(money_unit)
     res = run_compare(_with_options(load_pipeline(before), cog=cog),
                       _with_options(load_pipeline(after), cog=cog), out, overwrite=overwrite,
                       quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:
         _print_change(res, money_unit)
-    err_console.print(f"wrote {res.out}/before, {res.out}/after and {res.out}/change")
+    o = _user(res.out)
+    err_console.print(f"wrote {o}/before, {o}/after and {o}/change")
 
 
 @app.command()
@@ -261,9 +293,9 @@ def demo(
         f"reproduction: {len(rep)} published figures; agreement "
         + ", ".join(f"{k}: {v}" for k, v in sorted(tiers.items()))
         + f"; {len(dev)} figures where the paper disagrees with itself, each with its reason, "
-        f"in {res.out / 'reproduction.csv'}")
-    err_console.print(f"wrote {res.out}/before, {res.out}/after, {res.out}/change and "
-                      f"{res.out}/reproduction.csv")
+        f"in {_user(res.out / 'reproduction.csv')}")
+    o = _user(res.out)
+    err_console.print(f"wrote {o}/before, {o}/after, {o}/change and {o}/reproduction.csv")
 
 
 @app.command()
@@ -274,7 +306,7 @@ def report(
     from .report import write_report
 
     for p in write_report(folder):
-        err_console.print(f"wrote {p}")
+        err_console.print(f"wrote {_user(p)}")
 
 
 @profiles_app.callback()
@@ -287,8 +319,8 @@ def _profiles(ctx: typer.Context) -> None:
             t.add_column(col)
         for name in list_profiles():
             p = load_profile(name)
-            t.add_row(name, p.kind, str(p.price_year), ", ".join(p.scenarios),
-                      str(p.meta.get("title") or ""))
+            t.add_row(_cell(name), _cell(p.kind), _cell(p.price_year), _cell(", ".join(p.scenarios)),
+                      _cell(p.meta.get("title") or ""))
         out_console.print(t)
 
 
@@ -298,28 +330,29 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
     from .profiles import load_profile
 
     p = load_profile(name)
-    out_console.print(f"[bold]{p.name}[/bold] ({p.kind}; price year {p.price_year})")
+    out_console.print(f"[bold]{_user(p.name)}[/bold] ({_user(p.kind)}; price year "
+                      f"{_user(p.price_year)})")
     for k in ("title", "source", "description"):
         if p.meta.get(k):
-            out_console.print(f"{k}: {str(p.meta[k]).strip()}")
+            out_console.print(f"{k}: {_user(str(p.meta[k]).strip())}")
     for sname, params in p.scenarios.items():
-        t = Table(title=f"scenario: {sname}")
+        t = Table(title=f"scenario: {_user(sname)}")
         for col in ("parameter", "value", "unit", "source", "ref", "note"):
             t.add_column(col, overflow="fold")
         for key, pv in params.items():
             val = (f"{pv.value:g}" if pv.kind == "constant"
                    else ", ".join(f"{lt}: {v:g}" for lt, v in pv.value.items()))
-            t.add_row(key, val, pv.unit, pv.source, pv.ref, pv.note)
+            t.add_row(*(_cell(x) for x in (key, val, pv.unit, pv.source, pv.ref, pv.note)))
         out_console.print(t)
     if p.meta.get("not_identifiable"):
         out_console.print("[bold]not identifiable from the source[/bold]")
         for k, v in p.meta["not_identifiable"].items():
-            out_console.print(f"  {k}: {v}")
+            out_console.print(f"  {_user(k)}: {_user(v)}")
     if p.meta.get("alternatives"):
         out_console.print("[bold]alternatives[/bold] (select by overriding the key)")
         for k, v in p.meta["alternatives"].items():
-            out_console.print(f"  {k}: {v.get('key')} = {v.get('value')} {v.get('unit', '')} "
-                              f"({v.get('ref', '')})")
+            out_console.print(_user(f"  {k}: {v.get('key')} = {v.get('value')} "
+                                    f"{v.get('unit', '')} ({v.get('ref', '')})"))
 
 
 @profiles_app.command("template")
@@ -375,39 +408,97 @@ def _exit_interrupted() -> None:
     os._exit(130)
 
 
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    """Exception class ``name`` of click and of the copy of click that typer runs on (typer
+    0.2x bundles its own, ``typer._click``, whose classes are not click's)."""
+    import typer.exceptions
+
+    found = [getattr(click.exceptions, name, None), getattr(typer.exceptions, name, None)]
+    try:
+        from typer._click import exceptions as bundled
+        found.append(getattr(bundled, name, None))
+    except ImportError:  # a typer that uses click itself
+        pass
+    return tuple({c for c in found if isinstance(c, type)})
+
+
+def _usage_line(exc: Any) -> str:
+    """One line for a command-line usage error (unknown option or command, missing or bad
+    argument): the reason and where to find the help."""
+    try:
+        msg = exc.format_message()
+    except Exception:  # noqa: BLE001  (a message is all that is needed)
+        msg = str(exc)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "gepgeo"
+    msg = one_line(str(msg).strip()).rstrip(".")
+    return shorten(f"gepgeo: error: {msg}; see '{path} --help'")
+
+
+def _error_line(text: str) -> None:
+    """Print one line on stderr, literally (no markup, no highlighting, no wrapping)."""
+    err_console.print(shorten(one_line(text)), markup=False, highlight=False, soft_wrap=True)
+
+
+def _listen_to_ctrl_c() -> None:
+    """Make Ctrl-C (SIGINT) interrupt the run even when gepgeo was started with SIGINT ignored,
+    as a non-interactive shell starts a background job (``gepgeo run ... &``): Python then keeps
+    the ignore, and the run would finish and exit 0 whatever ``kill -INT`` said."""
+    import threading
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> str:
+    return f"gepgeo: warning: {shorten(one_line(str(message)))}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gepgeo`` command."""
+    _listen_to_ctrl_c()
     from ._memory import tune_malloc
 
     tune_malloc()
     warnings.simplefilter("default", GepgeoWarning)
-    warnings.formatwarning = lambda m, c, *a, **k: f"gepgeo: warning: {m}\n"  # type: ignore[assignment]
+    warnings.formatwarning = _format_warning  # type: ignore[assignment]
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        _error_line("gepgeo: error: no command given; try 'gepgeo --help' (commands: run, "
+                    "validate, compare, demo, report, profiles)")
+        sys.exit(2)
+    exits = _click_classes("Exit")
+    aborts = _click_classes("Abort")
+    usage = _click_classes("ClickException")
     try:
         # with standalone_mode=False, click/typer *return* the exit code of an interrupted or
         # exited command (130 for Ctrl-C) instead of raising
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=args, prog_name="gepgeo", standalone_mode=False)
         if isinstance(rc, int) and rc != 0:
             if rc == 130:
                 _exit_interrupted()
             sys.exit(rc)
     except GepgeoError as exc:
-        err_console.print(f"gepgeo: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _error_line(f"gepgeo: error: {exc}")
         sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except exits as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except usage as exc:
+        # unknown option or command, missing or malformed argument: bad input, exit 2
+        _error_line(_usage_line(exc))
         sys.exit(2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except aborts:
+        _exit_interrupted()
+    except KeyboardInterrupt:
         _exit_interrupted()
     except Exception as exc:  # a bug, not bad input
         if _caused_by_interrupt(exc):
             _exit_interrupted()
         if os.environ.get("GEPGEO_DEBUG"):
             traceback.print_exc()
-        err_console.print(f"gepgeo: internal error: {type(exc).__name__}: {exc} (please report "
-                          "it; set GEPGEO_DEBUG=1 for the traceback)", markup=False,
-                          highlight=False, soft_wrap=True)
+        _error_line(f"gepgeo: internal error: {type(exc).__name__}: {exc} (please report "
+                    "it; set GEPGEO_DEBUG=1 for the traceback)")
         sys.exit(1)
     sys.exit(0)
 

@@ -287,8 +287,16 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     return out, acc, stats
 
 
+#: codes listed by name in an unmapped-codes message (the rest are counted)
+_MAX_LISTED = 20
+
+
 def _unmapped_message(counts: Mapping[int, int], has_nodata: bool, where: str = "land use") -> str:
-    listed = ", ".join(f"{c} ({n} pixels)" for c, n in sorted(counts.items()))
+    items = sorted(counts.items())
+    listed = ", ".join(f"{c} ({n} pixels)" for c, n in items[:_MAX_LISTED])
+    if len(items) > _MAX_LISTED:   # a message stays one readable line, its hint included
+        rest = items[_MAX_LISTED:]
+        listed += f" and {len(rest)} more codes ({sum(n for _, n in rest)} pixels)"
     hint = "" if has_nodata else "; the raster declares no nodata value: if one of these is nodata, set land_use.nodata"
     return (f"{where}: codes not in the land-use mapping: {listed}; add them under "
             f"land_use.codes{hint}")

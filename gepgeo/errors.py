@@ -8,7 +8,11 @@ name the file, layer or key at fault, and say how to fix it. The command line tu
 
 from __future__ import annotations
 
+import errno
+import os
 import unicodedata
+from pathlib import Path
+from typing import Any
 
 __all__ = [
     "GepgeoError",
@@ -28,7 +32,18 @@ __all__ = [
     "AreaScaleWarning",
     "GridAlignmentWarning",
     "ProfileScopeWarning",
+    "brief",
+    "shorten",
+    "file_problem",
+    "one_line",
 ]
+
+#: longest error message gepgeo prints, characters: a message that quotes a user's value or
+#: lists codes is cut there (with an ellipsis), so that a huge input cannot print a huge line
+MAX_MESSAGE = 1000
+
+#: longest user value quoted in a message, characters (:func:`brief`)
+MAX_VALUE = 80
 
 
 #: Unicode categories that break a line or are invisible control characters
@@ -40,21 +55,84 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """``text`` with line breaks and other control characters escaped (``\\n``), so that a
     name or value from the user's files cannot break a message over several lines."""
     return "".join(ch.encode("unicode_escape").decode("ascii")
                    if unicodedata.category(ch) in _CONTROL_CATEGORIES else ch for ch in text)
 
 
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``…`` when it was cut."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def brief(value: Any, limit: int = MAX_VALUE) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters (``…`` when cut).
+
+    The repr of a large container is never built whole: a YAML document can make a value of
+    millions of items (or, through aliases, of billions) whose full repr would take minutes
+    and gigabytes before being cut.
+    """
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        n = len(value)
+        if n > 8:
+            kind = type(value).__name__
+            return f"<{kind} of {n} items>"
+        if isinstance(value, dict):
+            inner = ", ".join(f"{brief(k, limit)}: {brief(v, limit)}" for k, v in value.items())
+            text = "{" + inner + "}"
+        else:
+            inner = ", ".join(brief(v, limit) for v in value)
+            text = "[" + inner + "]" if isinstance(value, list) else f"{type(value).__name__}({inner})"
+        return shorten(text, limit)
+    if isinstance(value, (str, bytes)):
+        value = value[: limit + 1]    # repr of a slice: never of a megabyte string
+    return shorten(repr(value), limit)
+
+
+def file_problem(path: Path | str) -> str | None:
+    """What keeps ``path`` from being read as a file, as a phrase for a message (``does not
+    exist``, ``is a folder, not a file``, ``is a symbolic link loop`` ...), or None when it is
+    a readable regular file."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (following its links never reaches a file)"
+        if exc.errno == errno.ENOENT and p.is_symlink():
+            try:
+                dest = os.readlink(p)
+            except OSError:
+                dest = "?"
+            return f"is a broken symbolic link (to {dest!r}, which does not exist)"
+        if exc.errno == errno.ENOENT:
+            return "does not exist"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "is not a valid path (name too long)"
+        if exc.errno == errno.ENOTDIR:
+            return "does not exist (a part of its path is a file, not a folder)"
+        return f"cannot be accessed ({exc.strerror or exc})"
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (a device, pipe or socket)"
+    if not os.access(p, os.R_OK):
+        return "cannot be read (permission denied)"
+    return None
+
+
 class GepgeoError(Exception):
     """Root of every error gepgeo raises on purpose (bad input, bad configuration).
 
     Its message is always one line: line breaks that come with user-supplied names or values
-    are shown escaped."""
+    are shown escaped, and it is at most :data:`MAX_MESSAGE` characters long."""
 
     def __str__(self) -> str:
-        return _one_line(super().__str__())
+        return shorten(one_line(super().__str__()))
 
 
 class ConfigError(GepgeoError, ValueError):
@@ -69,7 +147,7 @@ class MissingParameterError(GepgeoError, KeyError):
     """A service needs a parameter that neither the profile nor the pipeline provides."""
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return _one_line(str(self.args[0])) if self.args else ""
+        return shorten(one_line(str(self.args[0]))) if self.args else ""
 
 
 class UnitError(GepgeoError, ValueError):
@@ -92,7 +170,7 @@ class UnmappedCodesError(GepgeoError, KeyError):
     """The land-use raster holds codes that the pipeline's mapping does not declare."""
 
     def __str__(self) -> str:
-        return _one_line(str(self.args[0])) if self.args else ""
+        return shorten(one_line(str(self.args[0]))) if self.args else ""
 
 
 class DomainError(GepgeoError, ValueError):

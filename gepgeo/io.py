@@ -37,7 +37,7 @@ from affine import Affine
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import ConfigError, InputFileError, RasterError
+from .errors import ConfigError, InputFileError, RasterError, file_problem
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
            "CODECS", "copy_to_cog"]
@@ -109,8 +109,8 @@ def read_info(path: Path, *, what: str, band: int = 1) -> LayerInfo:
 
 def _open_checked(path: Path, *, what: str, band: int = 1) -> tuple[LayerInfo, Any]:
     """:func:`read_info`, also returning the open dataset (the caller closes or keeps it)."""
-    if not path.exists():
-        raise InputFileError(f"{what}: file {str(path)!r} does not exist")
+    if not path.exists():   # or a symbolic link loop, a broken link: say which
+        raise InputFileError(f"{what}: file {str(path)!r} {file_problem(path) or 'does not exist'}")
     if path.is_dir():
         raise InputFileError(f"{what}: {str(path)!r} is a folder, not a raster file")
     try:
@@ -917,3 +917,39 @@ def copy_to_cog(src_path: Path, dst_path: Path, *, codec: str = "deflate") -> No
         block //= 2
     rasterio.shutil.copy(src_path, dst_path, driver="COG", OVERVIEWS="AUTO", BLOCKSIZE=block,
                          RESAMPLING="AVERAGE", NUM_THREADS=os.cpu_count() or 1, **opts)
+
+
+def check_nodata_fits(value: float | None, dtype: str, what: str) -> None:
+    """Refuse a nodata value (from the pipeline) that no pixel of a ``dtype`` raster can hold:
+    outside the integer range (``1e300``, ``.inf``, ``-1`` on uint8), NaN or non-integral on
+    an integer raster, finite beyond the float range on a float raster.
+
+    Parameters
+    ----------
+    value : float or None
+        The nodata value given (None: nothing to check).
+    dtype : str
+        The raster band's data type (``uint8``, ``float32`` ...).
+    what : str
+        The pipeline key, for the message (``land_use.nodata``).
+
+    Raises
+    ------
+    RasterError
+        Naming the key, the value and the type's range.
+    """
+    if value is None:
+        return
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not (np.isfinite(value) and float(value).is_integer() and info.min <= value <= info.max):
+            raise RasterError(f"{what}: {value:g} cannot be a pixel value of this {dt.name} raster "
+                              f"(whole numbers {info.min} to {info.max}); give one in that range, "
+                              "or leave it out to use the file's own nodata")
+    elif dt.kind == "f":
+        big = float(np.finfo(dt).max)
+        if np.isfinite(value) and abs(value) > big:
+            raise RasterError(f"{what}: {value:g} cannot be a pixel value of this {dt.name} raster "
+                              f"(finite values up to ±{big:g}); give one in that range, NaN or "
+                              "±inf, or leave it out to use the file's own nodata")

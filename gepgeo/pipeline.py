@@ -34,15 +34,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
-from .errors import ConfigError, InputFileError, has_control_characters
+from .errors import (
+    MAX_VALUE,
+    ConfigError,
+    InputFileError,
+    brief,
+    has_control_characters,
+    shorten,
+)
 from .parameters import PARAM_INDEX, suggest_key
-
-#: PyYAML's libyaml-based safe loader when the wheel has it (10× faster), else the pure one
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
            "ZoneLayer", "Options", "load_pipeline", "parse_pipeline"]
@@ -87,10 +91,10 @@ ParamSpecT = float | ConstantParam | TableParam | RasterParam
 
 def _parse_param(key: str, raw: Any) -> ParamSpecT:
     if key not in PARAM_INDEX:
-        raise ValueError(f"unknown parameter {key!r}{suggest_key(key)}")
+        raise ValueError(f"unknown parameter {brief(key)}{suggest_key(key)}")
     if isinstance(raw, bool):
         raise ValueError(f"{key}: expected a number, {{value: ...}}, {{by_land_type: ...}} or "
-                         f"{{path: ...}}, got {raw!r}")
+                         f"{{path: ...}}, got {brief(raw)}")
     if isinstance(raw, (int, float)):
         return float(raw)
     if isinstance(raw, Mapping):
@@ -103,13 +107,15 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
             model = ConstantParam
         else:
             raise ValueError(f"{key}: give a number, or a mapping with one of 'value', "
-                             f"'by_land_type' or 'path' (got keys {', '.join(map(str, raw))})")
+                             f"'by_land_type' or 'path' (got keys "
+                             f"{', '.join(brief(k) for k in list(raw)[:8])}"
+                             f"{', ...' if len(raw) > 8 else ''})")
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
             raise ValueError(f"{key}.{_first_error(exc)}") from None
     raise ValueError(f"{key}: expected a number, {{value: ...}}, {{by_land_type: ...}} or "
-                     f"{{path: ...}}, got {raw!r}")
+                     f"{{path: ...}}, got {brief(raw)}{number_hint(raw)}")
 
 
 class LandUse(_Strict):
@@ -119,6 +125,25 @@ class LandUse(_Strict):
     band: int = Field(1, ge=1)
     nodata: float | None = None
     codes: dict[int, str]
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _distinct_codes(cls, v: Any) -> Any:
+        """Refuse two keys that are one code (``1`` and ``"1"``, ``1`` and ``1.0``): the
+        conversion to integers would silently keep only the last."""
+        if not isinstance(v, Mapping):
+            return v
+        seen: dict[Any, Any] = {}
+        for key in v:
+            try:
+                code = int(key) if not isinstance(key, bool) and float(key) == int(float(key)) else key
+            except (TypeError, ValueError, OverflowError):
+                code = key
+            if code in seen:
+                raise ValueError(f"code {code} is given twice ({brief(seen[code])} and "
+                                 f"{brief(key)}); keep one")
+            seen[code] = key
+        return v
 
     @field_validator("codes")
     @classmethod
@@ -130,7 +155,7 @@ class LandUse(_Strict):
                 raise ValueError(f"code {code}: land type must be a non-empty name")
             if has_control_characters(lt):
                 # names become table columns, CSV cells and report rows: one line each
-                raise ValueError(f"code {code}: land type {lt!r} contains a line break or "
+                raise ValueError(f"code {code}: land type {brief(lt)} contains a line break or "
                                  "another control character")
         return v
 
@@ -225,15 +250,15 @@ class Pipeline(_Strict):
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+    err = exc.errors(include_input=False, include_url=False)[0]
+    loc = ".".join(shorten(str(x), MAX_VALUE) for x in err["loc"]
+                   if not str(x).startswith("function-"))
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
-        key = str(err["loc"][-1])
-        msg = f"unknown key {key!r}"
-        loc = ".".join(str(x) for x in err["loc"][:-1])
+        msg = f"unknown key {brief(str(err['loc'][-1]))}"
+        loc = ".".join(shorten(str(x), MAX_VALUE) for x in err["loc"][:-1])
         return (f"{loc + ': ' if loc else ''}{msg}; remove it or check its spelling")
     if err["type"] == "missing":
         return f"{loc}: required key is missing"
@@ -282,22 +307,11 @@ def load_pipeline(path: str | Path) -> Pipeline:
     Raises
     ------
     InputFileError
-        The file does not exist or cannot be read.
+        The file does not exist, cannot be read, or is larger than
+        :data:`gepgeo._yaml.MAX_YAML_BYTES`.
     ConfigError
-        The YAML is malformed or does not follow the schema.
+        The YAML is malformed, repeats a key, uses aliases, or does not follow the schema.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"pipeline file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"pipeline file {str(p)!r} cannot be read ({exc})") from None
-    try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}: not valid YAML{at}: {problem}") from None
+    doc = load_yaml_file(p, "pipeline file", InputFileError, ConfigError)
     return parse_pipeline(doc, source=p.resolve())

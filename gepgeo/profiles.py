@@ -16,17 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
-from .errors import ProfileError
+from .errors import ProfileError, brief, file_problem
 from .parameters import PARAM_INDEX, spec_for, suggest_key
 from .resolve import ParamValue
 from .scope import parse_scope
 from .units import conversion_factor
-
-#: PyYAML's libyaml-based safe loader when the wheel has it (10× faster), else the pure one
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = ["Profile", "list_profiles", "load_profile", "resolve_profile_parameters",
            "merge_profiles"]
@@ -97,8 +93,9 @@ def _locate(name_or_path: str | Path, base: Path | None = None) -> Path:
         p = Path(text)
         if not p.is_absolute() and base is not None:
             p = base / p
-        if not p.is_file():
-            raise ProfileError(f"profile file {str(p)!r} does not exist")
+        problem = file_problem(p)
+        if problem is not None:
+            raise ProfileError(f"profile file {str(p)!r} {problem}")
         return p
     p = _shipped_dir() / f"{text}.yaml"
     if not p.is_file():
@@ -112,7 +109,7 @@ def _locate(name_or_path: str | Path, base: Path | None = None) -> Path:
 def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin: str,
            price_year: Any) -> ParamValue:
     if key not in PARAM_INDEX:
-        raise ProfileError(f"{where}: unknown parameter {key!r}{suggest_key(key)}")
+        raise ProfileError(f"{where}: unknown parameter {brief(key)}{suggest_key(key)}")
     spec = spec_for(key, where=where)
     if not isinstance(raw, Mapping):
         raise ProfileError(f"{where}.{key}: expected a mapping with value or by_land_type, unit "
@@ -134,7 +131,8 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
         if value is None:
             raise ProfileError(f"{where}.{key}.value is blank: fill in a number in {unit or 'the canonical unit'}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProfileError(f"{where}.{key}.value: expected a number, got {value!r}")
+            raise ProfileError(f"{where}.{key}.value: expected a number, got {brief(value)}"
+                               f"{number_hint(value)}")
         value = float(value)
     else:
         table = raw["by_land_type"]
@@ -143,12 +141,13 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
         value = {}
         for lt, v in table.items():
             if land_types is not None and lt not in land_types:
-                raise ProfileError(f"{where}.{key}.by_land_type: land type {lt!r} is not in the "
-                                   f"profile's land_types ({', '.join(land_types)})")
+                raise ProfileError(f"{where}.{key}.by_land_type: land type {brief(lt)} is not in "
+                                   f"the profile's land_types ({', '.join(land_types)})")
             if v is None:
-                raise ProfileError(f"{where}.{key}.by_land_type.{lt} is blank: fill in a number")
+                raise ProfileError(f"{where}.{key}.by_land_type.{brief(lt)} is blank: fill in a number")
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got {v!r}")
+                raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got "
+                                   f"{brief(v)}{number_hint(v)}")
             value[str(lt)] = float(v)
     return ParamValue(key, value, unit=unit, source=str(raw.get("source", "") or ""),
                       ref=str(raw.get("ref", "") or ""), note=str(raw.get("note", "") or ""),
@@ -166,10 +165,7 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
         accept, tables naming land types the profile does not declare, an ``extends`` cycle.
     """
     path = _locate(name_or_path, base)
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProfileError(f"profile {str(path)!r}: cannot read it as YAML ({exc})".replace("\n", " ")) from None
+    doc = load_yaml_file(path, "profile file", ProfileError)
     if not isinstance(doc, Mapping):
         raise ProfileError(f"profile {str(path)!r}: expected a mapping at the top level")
     where = f"profile {path.name}"
@@ -178,16 +174,17 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
         bad = sorted(extra)[0]
         close = difflib.get_close_matches(bad, _TOP_KEYS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ProfileError(f"{where}: unknown key {bad!r}{hint}")
+        raise ProfileError(f"{where}: unknown key {brief(bad)}{hint}")
     name = str(doc.get("name") or path.stem)
     if name in _seen:
         raise ProfileError(f"{where}: 'extends' forms a cycle ({' -> '.join(_seen + (name,))})")
     kind = str(doc.get("kind", "full"))
     if kind not in ("full", "valuation"):
-        raise ProfileError(f"{where}: kind must be 'full' or 'valuation', got {kind!r}")
+        raise ProfileError(f"{where}: kind must be 'full' or 'valuation', got {brief(kind)}")
     price_year = doc.get("price_year", "unknown")
     if not (price_year == "unknown" or isinstance(price_year, int)):
-        raise ProfileError(f"{where}: price_year must be a year or 'unknown', got {price_year!r}")
+        raise ProfileError(f"{where}: price_year must be a year or 'unknown', got "
+                           f"{brief(price_year)}")
     parent: Profile | None = None
     if doc.get("extends"):
         parent = load_profile(str(doc["extends"]), base=path.parent, _seen=_seen + (name,))

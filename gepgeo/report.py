@@ -25,9 +25,7 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +43,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
 from . import __version__
+from ._files import atomic_write_text
 from .errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
 from .styles import MAX_SIDE, Overview, read_overview
 
@@ -138,7 +137,8 @@ def pretty_unit(unit: str) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``,
+    with the mode of any other output file (0o644 under the usual umask).
 
     Raises
     ------
@@ -146,20 +146,11 @@ def _atomic_write_text(path: Path, text: str) -> Path:
         The folder cannot be written (read-only, no permission, disk full).
     """
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return atomic_write_text(path, text)
     except OSError as exc:
+        if isinstance(exc, GepgeoError):
+            raise
         raise _unwritable(path, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, GepgeoError):
-            raise _unwritable(path, exc) from None
-        raise
-    return path
 
 
 def _unwritable(path: Path, exc: OSError) -> OutputError:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DomainError, MissingParameterError, UnitError
+from .errors import ConfigError, DomainError, MissingParameterError, UnitError, brief
 from .kernel import MODE, N_MODES
 from .parameters import METHOD_DEFAULTS, PARAMETERS, PARAM_INDEX, spec_for
 from .services import SERVICES
@@ -72,7 +72,7 @@ def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "
     if isinstance(value, ParamValue):
         return value
     if isinstance(value, bool):
-        raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got {value!r}")
+        raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got {brief(value)}")
     unit = ""
     attrs = getattr(value, "attrs", None)
     if attrs is not None:
@@ -447,7 +447,7 @@ def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sna
             try:
                 v = float(raw) * factor
             except (TypeError, ValueError):
-                raise ConfigError(f"{where}: value for {lt!r} is not a number: {raw!r}") from None
+                raise ConfigError(f"{where}: value for {lt!r} is not a number: {brief(raw)}") from None
             _check_domain(pv.key, v, f"{where}, land type {lt!r}")
             table[idx, lts.index(lt)] = v
         del unknown  # land types a profile covers but this landscape does not map are fine

@@ -40,8 +40,8 @@ from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, InputFileError,
                      ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
-from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, copy_to_cog, open_aligned,
-                 open_layer, scan_codes, seeded_handles)
+from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, check_nodata_fits, copy_to_cog,
+                 open_aligned, open_layer, scan_codes, seeded_handles)
 from .outputs import (CapturedStderr, Estimate, _duration, atomic_folder, check_space, check_target,
                       disk_full_error, estimate_output, folder_bytes, human_bytes,
                       native_stderr_captured, write_failure_error)
@@ -108,6 +108,8 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
         notes.append(note)
         warnings.warn(note, GridAlignmentWarning, stacklevel=4)
     infos[key] = info
+    check_nodata_fits(spec.nodata, info.dtype,
+                      f"{'parameters' if origin == 'pipeline' else origin}.{key}.nodata")
     unit = spec.unit if spec.unit is not None else info.unit
     nodata, extra = nodata_pair(info.nodata, spec.nodata)
     scale = spec.scale if spec.scale is not None else info.scale
@@ -162,6 +164,7 @@ def prepare(pipe: Pipeline) -> Prepared:
             "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64"):
         raise RasterError(f"land use: {str(lu_path)!r} has dtype {lu_info.dtype}; expected integer "
                           "class codes")
+    check_nodata_fits(pipe.land_use.nodata, lu_info.dtype, "land_use.nodata")
     nodata, extra = nodata_pair(lu_info.nodata, pipe.land_use.nodata)
     if nodata is not None:
         lu_arr.attrs["_FillValue"] = nodata
@@ -205,10 +208,14 @@ def prepare(pipe: Pipeline) -> Prepared:
     zones = []
     names: set[str] = set()
     for zspec in pipe.zones:
-        from .zones import read_zones
+        from .zones import grid_bounds, read_zones
 
         zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
-                        id_field=zspec.id, name=zspec.name)
+                        id_field=zspec.id, name=zspec.name,
+                        grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
+        for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
+            notes.append(note)
+            warnings.warn(note, GepgeoWarning, stacklevel=2)
         if zl.name in names:
             raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
         names.add(zl.name)
@@ -442,7 +449,7 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
                                    processes=True, dashboard_address=None,
                                    env={"GDAL_CACHEMAX": str(RUN_GDAL_CACHE // 2**20)})
             client = Client(cluster, set_as_default=True)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:   # ValueError: a malformed address
         raise ConfigError(f"scheduler {address!r}: cannot connect ({exc})") from None
     try:
         with dask.config.set(scheduler=client):

@@ -11,8 +11,6 @@ in every legend label.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -20,6 +18,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+
+from ._files import atomic_write_text
 
 __all__ = ["Overview", "read_overview", "write_qml", "style_maps", "SEQUENTIAL_RAMP",
            "DIVERGING_RAMP", "MAX_SIDE"]
@@ -126,15 +126,9 @@ def _label_number(x: float) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through a temporary file in the same folder (mode as any
+    other output file: :func:`gepgeo._files.atomic_write_text`)."""
+    atomic_write_text(path, text)
 
 
 def _hex_to_rgba(colour: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .errors import UnitError
+from .errors import UnitError, brief
 
 __all__ = ["UNIT_FAMILIES", "normalise_unit", "conversion_factor"]
 
@@ -111,4 +111,4 @@ def conversion_factor(unit: str | None, family: str, *, what: str) -> float:
     if norm.lower() in lowered:
         return lowered[norm.lower()]
     accepted = ", ".join(repr(k) for k in table if k)
-    raise UnitError(f"{what}: unknown unit {unit!r}; accepted: {accepted}")
+    raise UnitError(f"{what}: unknown unit {brief(unit)}; accepted: {accepted}")

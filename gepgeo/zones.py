@@ -9,7 +9,7 @@ the block, so no full-size zone raster is ever held.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS, Geod
 
-from .errors import InputFileError, RasterError
+from .errors import InputFileError, RasterError, brief, file_problem
 
-__all__ = ["ZoneLayerData", "read_zones", "zone_raster", "polygon_areas_ha"]
+__all__ = ["ZoneLayerData", "grid_bounds", "read_zones", "zone_raster", "polygon_areas_ha"]
 
 
 @dataclass
@@ -39,6 +39,8 @@ class ZoneLayerData:
         Zone identifiers (the ``id`` attribute, or the feature index).
     polygon_area_ha : numpy.ndarray
         True (ellipsoidal) area of each polygon, ha.
+    warnings : list of str
+        What the analyst should know about the layer (repaired polygons, zones off the grid).
     """
 
     name: str
@@ -46,6 +48,7 @@ class ZoneLayerData:
     gdf: Any
     ids: list[Any]
     polygon_area_ha: np.ndarray
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -62,44 +65,147 @@ def polygon_areas_ha(gdf: Any) -> np.ndarray:
                      for g in geo.geometry])
 
 
+def grid_bounds(transform: Affine, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a grid of ``shape`` (rows, columns), in its CRS units."""
+    from rasterio.transform import array_bounds
+
+    west, south, east, north = array_bounds(shape[0], shape[1], transform)
+    return (min(west, east), min(south, north), max(west, east), max(south, north))
+
+
 def read_zones(path: Path, *, grid_crs: Any, layer: str | None = None, id_field: str | None = None,
-               name: str | None = None) -> ZoneLayerData:
+               name: str | None = None,
+               grid_bounds: tuple[float, float, float, float] | None = None) -> ZoneLayerData:
     """Read a zone layer (GeoPackage, Shapefile, GeoJSON ...) and reproject it to ``grid_crs``.
+
+    Invalid polygons (self-intersecting "bow ties", rings that touch themselves) are repaired
+    with GEOS ``make_valid`` (their area was counted with opposite signs, e.g. 0 ha for a bow
+    tie) and named in a warning. With ``grid_bounds`` (left, bottom, right, top in the grid's
+    CRS), zones that do not overlap the grid are named in a warning (their rows are 0 ha).
 
     Raises
     ------
     InputFileError
-        Missing or unreadable file, unknown layer, no features, no polygons.
+        Missing or unreadable file, unknown layer, no features, no polygons, repeated zone ids.
     RasterError
         The layer has no CRS.
     """
     import geopandas as gpd
 
+    where = f"zones: {str(path)!r}"
     if not path.exists():
-        raise InputFileError(f"zones: file {str(path)!r} does not exist")
+        problem = file_problem(path)   # GDAL opens some folders (a .gdb): only say what is missing
+        raise InputFileError(f"zones: file {str(path)!r} {problem or 'does not exist'}")
     try:
         gdf = gpd.read_file(path, layer=layer)
     except Exception as exc:  # pyogrio raises several classes for unreadable data
-        raise InputFileError(f"zones: {str(path)!r} cannot be read as a vector layer "
+        raise InputFileError(f"{where} cannot be read as a vector layer "
                              f"({str(exc).splitlines()[0]})") from None
     if len(gdf) == 0:
-        raise InputFileError(f"zones: {str(path)!r} has no features")
+        raise InputFileError(f"{where} has no features")
     if gdf.crs is None:
-        raise RasterError(f"zones: {str(path)!r} has no CRS; set one (e.g. ogr2ogr -a_srs)")
+        raise RasterError(f"{where} has no CRS; set one (e.g. ogr2ogr -a_srs)")
     kinds = set(gdf.geom_type.dropna())
     if not kinds <= {"Polygon", "MultiPolygon"}:
-        raise InputFileError(f"zones: {str(path)!r} holds {', '.join(sorted(kinds))} features; "
+        raise InputFileError(f"{where} holds {', '.join(sorted(kinds))} features; "
                              "zones must be polygons")
     if id_field is not None:
         if id_field not in gdf.columns:
-            raise InputFileError(f"zones: {str(path)!r} has no attribute {id_field!r} "
+            raise InputFileError(f"{where} has no attribute {id_field!r} "
                                  f"(attributes: {', '.join(c for c in gdf.columns if c != 'geometry')})")
         ids = gdf[id_field].tolist()
+        _check_unique_ids(ids, id_field, where)
     else:
         ids = list(range(len(gdf)))
+    label = name or path.stem
+    notes: list[str] = []
+    gdf, note = _repair(gdf, ids, label)
+    if note:
+        notes.append(note)
     areas = polygon_areas_ha(gdf)
     gdf = gdf.to_crs(CRS.from_user_input(grid_crs))
-    return ZoneLayerData(name or path.stem, path, gdf, ids, areas)
+    if grid_bounds is not None:
+        note = _off_grid_note(gdf, ids, label, grid_bounds)
+        if note:
+            notes.append(note)
+    return ZoneLayerData(label, path, gdf, ids, areas, notes)
+
+
+def _check_unique_ids(ids: list[Any], id_field: str, where: str) -> None:
+    """Refuse repeated zone ids: the tables are keyed by id, so two zones with one id would
+    read as one (and a join on the id would double them)."""
+    first: dict[Any, int] = {}
+    for i, z in enumerate(ids):
+        key = None if z is None or (isinstance(z, float) and np.isnan(z)) else z
+        if key is None:
+            raise InputFileError(f"{where}: feature {i} has no {id_field!r} (empty); every zone "
+                                 "needs an id")
+        if key in first:
+            raise InputFileError(f"{where}: zone id {brief(z)} ({id_field!r}) is given to "
+                                 f"features {first[key]} and {i}; zone ids must be unique (or "
+                                 "leave out `id:` to number the features)")
+        first[key] = i
+
+
+def _repair(gdf: Any, ids: list[Any], label: str) -> tuple[Any, str | None]:
+    """``gdf`` with invalid polygons made valid (their polygonal part), and a note naming them."""
+    import shapely
+
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    present = np.array([g is not None and not g.is_empty for g in geoms])
+    valid = np.ones(len(geoms), dtype=bool)
+    valid[present] = shapely.is_valid(geoms[present])
+    bad = np.flatnonzero(~valid)
+    if bad.size == 0:
+        return gdf, None
+    reason = shapely.is_valid_reason(geoms[bad[0]])
+    fixed = shapely.make_valid(geoms[bad])
+    # make_valid may return lines or points besides the polygons (a collapsed spike): keep areas
+    fixed = [_polygonal(g) for g in fixed]
+    gdf = gdf.copy()
+    gdf.loc[gdf.index[bad], gdf.geometry.name] = fixed
+    shown = ", ".join(brief(ids[i]) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
+    return gdf, (f"zones {label!r}: {bad.size} polygon(s) were not valid and were repaired "
+                 f"(GEOS make_valid): zone id(s) {shown}; first problem: {reason}. Check them: "
+                 "a self-intersecting polygon's area counts with opposite signs")
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a geometry (a GeometryCollection from ``make_valid``)."""
+    from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+
+    if isinstance(geom, (Polygon, MultiPolygon)):
+        return geom
+    if isinstance(geom, GeometryCollection):
+        parts: list[Any] = []
+        for g in geom.geoms:
+            if isinstance(g, Polygon):
+                parts.append(g)
+            elif isinstance(g, MultiPolygon):
+                parts.extend(g.geoms)
+        return MultiPolygon(parts) if parts else Polygon()
+    return Polygon()
+
+
+def _off_grid_note(gdf: Any, ids: list[Any], label: str,
+                   grid_bounds: tuple[float, float, float, float]) -> str | None:
+    """A note naming the zones that do not overlap the grid (or saying that none does)."""
+    from shapely.geometry import box
+
+    grid = box(*grid_bounds)
+    inside = np.array([g is not None and not g.is_empty and g.intersects(grid)
+                       for g in gdf.geometry])
+    if inside.all():
+        return None
+    if not inside.any():
+        return (f"zones {label!r}: no zone overlaps the land-use grid (layer bounds "
+                f"{', '.join(f'{v:.6g}' for v in gdf.total_bounds)} vs grid "
+                f"{', '.join(f'{v:.6g}' for v in grid_bounds)} in the grid's CRS); every zone "
+                "is 0 ha. Check the layer's CRS and extent")
+    out = np.flatnonzero(~inside)
+    shown = ", ".join(brief(ids[i]) for i in out[:5]) + (", ..." if out.size > 5 else "")
+    return (f"zones {label!r}: {out.size} of {len(inside)} zones do not overlap the land-use "
+            f"grid and are 0 ha: zone id(s) {shown}")
 
 
 def _burn(block_shape: tuple[int, int], r0: int, c0: int, transform: Affine, geoms: list[Any],

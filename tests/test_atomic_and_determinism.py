@@ -272,3 +272,37 @@ def test_writer_refuses_a_window_that_is_not_one_of_its_blocks(tmp_path):
         w[slice(1024, 1300), slice(0, 1000)] = np.ones((276, 1000))   # clipped too short
     w[slice(1024, 1300), slice(1024, 1100)] = np.full((276, 76), 4.0)  # edge block: fine
     w.abort()
+
+
+@pytest.mark.parametrize("inherited", [signal.SIG_IGN, signal.SIG_DFL])
+def test_ctrl_c_during_the_first_compile_exits_130_and_leaves_nothing(sample, tmp_path, inherited):
+    """Ctrl-C while numba compiles the kernel (an empty NUMBA_CACHE_DIR forces the compile, some
+    20 s) exits 130 and leaves nothing, also when gepgeo was started with SIGINT ignored, as a
+    non-interactive shell starts a background job: before, that run finished and exited 0."""
+    import os
+
+    cache = tmp_path / "numba-cache"
+    cache.mkdir()
+    out = sample / "o"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gepgeo", "run", str(sample / "pipelines" / "jinsha_before.yaml"),
+         "--out", str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, inherited))
+    end = time.time() + 120
+    while not list(sample.glob(".o.tmp-*")):      # the pass has started: the kernel compiles
+        if proc.poll() is not None or time.time() > end:
+            proc.kill()
+            pytest.fail(f"the run never reached its pass: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert proc.poll() is None, "the run ended before Ctrl-C"
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the run did not stop within 60 s of Ctrl-C")
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert not out.exists() and not list(sample.glob(".o.tmp-*"))

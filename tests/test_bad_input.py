@@ -272,3 +272,66 @@ def test_same_pixel_grid_smaller_extent_is_not_called_another_grid(sample):
     outside = h * w - (h - 5) * (w - 3)
     assert f"covers only part of it: {outside} of its {h * w} pixels" in msg[0]
     assert res.manifest["warnings"] == msg
+
+
+@pytest.mark.parametrize("value", ["1e300", ".inf", "-.inf", ".nan", "300", "-1", "2.5"])
+def test_land_use_nodata_outside_the_dtype_is_refused(sample, capsys, value):
+    """A uint8 land use cannot hold these: exit 2 naming the key and the range (was an
+    OverflowError, exit 1)."""
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    p.write_text(p.read_text().replace("  codes: {", f"  nodata: {value}\n  codes: {{", 1))
+    for cmd in (["validate", p], ["run", p, "--out", sample / "o", "-q"]):
+        code, _, err = run_cli(cmd, capsys)
+        assert code == 2, err
+        assert "land_use.nodata" in err and "uint8" in err and "0 to 255" in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (sample / "o").exists()
+
+
+def test_layer_nodata_outside_the_dtype_is_refused(sample, capsys):
+    """The same for a layer: a uint8 LS raster with ``nodata: 1e300`` (no pixel can equal it)."""
+    src = sample / "data" / "jinsha" / "slope_length_steepness_ls.tif"
+    with rasterio.open(src) as ds:
+        ls = np.clip(ds.read(1), 0, 255).astype(np.uint8)
+        transform, crs = ds.transform, ds.crs
+    write_tif(sample / "data" / "jinsha" / "ls_u8.tif", ls, transform, crs=str(crs))
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    doc = yaml.safe_load(p.read_text())
+    doc["parameters"]["slope_length_steepness_ls"] = {"path": "../data/jinsha/ls_u8.tif",
+                                                      "nodata": 1e300}
+    p.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "parameters.slope_length_steepness_ls.nodata" in err and "uint8" in err
+
+
+def test_many_unmapped_codes_give_a_bounded_line_that_keeps_its_hint(sample, capsys):
+    path = sample / "data" / "jinsha" / "landuse_before.tif"
+    with rasterio.open(path, "r+") as src:
+        data = src.read(1)
+        data[:, :60] = (np.arange(data.shape[0] * 60).reshape(-1, 60) % 150 + 100).astype(data.dtype)
+        src.write(data, 1)
+        src.nodata = None
+    code, _, err = run_cli(["validate", sample / "pipelines" / "jinsha_before.yaml"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "and 131 more codes" in err and "set land_use.nodata" in err, err  # 0 and 100..249
+    assert len(err) < 1000
+
+
+def test_error_messages_are_bounded():
+    """Whatever a message quotes, it is at most 1000 characters (with an ellipsis)."""
+    from gepgeo import errors
+
+    for cls in (errors.ConfigError, errors.MissingParameterError, errors.UnmappedCodesError):
+        text = str(cls("bad value " + "x" * 10**6))
+        assert len(text) == 1000 and text.endswith("…"), cls
+    assert errors.brief(list(range(10**6))) == "<list of 1000000 items>"
+    assert len(errors.brief("y" * 10**6)) == 80
+
+
+def test_layer_that_is_a_symlink_loop_is_named_as_such(sample, capsys):
+    d = sample / "data" / "jinsha"
+    (d / "loop_a.tif").symlink_to(d / "loop_b.tif")
+    (d / "loop_b.tif").symlink_to(d / "loop_a.tif")
+    p = _set_layer(sample, "../data/jinsha/loop_a.tif")
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "loop_a.tif" in err and "symbolic link loop" in err, err

@@ -142,3 +142,123 @@ def test_module_entry_point_runs_in_a_fresh_process(sample):
     proc = subprocess.run([sys.executable, "-m", "gepgeo", "run", str(bad)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "'oops'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    [], ["run"], ["run", "--bogus", "x.yaml"], ["frobnicate"], ["profiles", "show"],
+    ["run", "{pipe}", "--workers", "x"], ["run", "{pipe}", "--workers", "0"],
+    ["compare", "{pipe}", "{pipe}"],
+])
+def test_usage_errors_exit_2_with_one_line(sample, capsys, args):
+    """Every command-line usage error is bad input: exit 2, one line, no 'internal error'."""
+    pipe = str(sample / "pipelines" / "jinsha_before.yaml")
+    code, out, err = run_cli([a.replace("{pipe}", pipe) for a in args], capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("gepgeo: error: ") and "internal error" not in err
+    assert not list(sample.glob("*out*"))
+
+
+@pytest.mark.parametrize("kind", ["folder", "loop", "dangling"])
+def test_pipeline_that_is_not_a_file_says_what_it_is(tmp_path, capsys, kind):
+    p = tmp_path / "p.yaml"
+    if kind == "folder":
+        p.mkdir()
+        expected = "is a folder"
+    elif kind == "loop":
+        p.symlink_to(tmp_path / "q.yaml")
+        (tmp_path / "q.yaml").symlink_to(p)
+        expected = "symbolic link loop"
+    else:
+        p.symlink_to(tmp_path / "gone.yaml")
+        expected = "broken symbolic link"
+    for cmd in ("run", "validate"):
+        code, _, err = run_cli([cmd, p], capsys)
+        assert code == 2 and expected in err and "does not exist" not in err.split("(")[0], err
+        assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("unit", ["0", "-1e4", "nan", "inf"])
+def test_money_unit_is_checked_before_anything_is_written(sample, capsys, unit):
+    out_dir = sample / "o"
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out", out_dir,
+                            "--money-unit", unit, "-q"], capsys)
+    assert code == 2 and "--money-unit" in err and "internal error" not in err
+    assert not out_dir.exists() and not list(sample.glob(".o.tmp-*"))
+    code, _, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
+                            sample / "pipelines" / "jinsha_after.yaml", "--out", out_dir,
+                            "--money-unit", unit, "-q"], capsys)
+    assert code == 2 and "--money-unit" in err and not out_dir.exists()
+
+
+def test_user_text_is_printed_literally_and_escaped(sample, capsys):
+    """Names and paths from the user are not rich markup, and control characters in them
+    (ANSI escape sequences) are shown escaped, never sent to the terminal."""
+    p = _edit(sample / "pipelines" / "jinsha_after.yaml",
+              lambda d: d.update(name="[/red] run [bold]x", output=None))
+    out_dir = sample / "o[/x] out[v1] \x1b]0;pwned\x07\x1b[2J"
+    code, out, err = run_cli(["run", p, "--out", out_dir], capsys)
+    assert code == 0, err
+    assert out_dir.is_dir()
+    assert "[/red] run [bold]x" in out
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "o[/x] out[v1] \\x1b]0;pwned\\x07\\x1b[2J" in err
+    # validate echoes the pipeline path; profiles show echoes a user profile's text
+    code, out, err = run_cli(["validate", p], capsys)
+    assert code == 0, err
+    prof = sample / "[red]prof.yaml"
+    prof.write_text(yaml.safe_dump({
+        "name": "[/red] mine", "kind": "valuation", "price_year": 2020,
+        "title": "\x1b[31mred[/x]",
+        "parameters": {"water_price": {"value": 2.4, "unit": "yuan m-3",
+                                       "source": "[link=file:///etc]x[/link]", "note": "[/b]"}}}))
+    code, out, err = run_cli(["profiles", "show", prof], capsys)
+    assert code == 0, err
+    assert "[/red] mine" in out and "\x1b" not in out and "\\x1b[31mred[/x]" in out
+    assert "[/b]" in out
+
+
+def test_compare_prints_land_type_names_literally(sample, capsys):
+    """Land-type names head the transition table: markup in them is text, not a crash."""
+    name = "forest [/x] [bold]"
+    for scen in ("before", "after"):
+        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
+              lambda d: d["land_use"]["codes"].update({3: name}))
+    prof = sample / "prof.yaml"
+    from gepgeo.profiles import load_profile
+
+    # the profile's tables name 'forest': rename the land type in a copy of the profile too
+    doc = yaml.safe_load(load_profile("jinsha-as-published").path.read_text())
+
+    def rename(x):
+        if isinstance(x, dict):
+            return {(name if k == "forest" else k): rename(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [name if v == "forest" else rename(v) for v in x]
+        return x
+
+    prof.write_text(yaml.safe_dump(rename(doc), allow_unicode=True))
+    for scen in ("before", "after"):
+        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
+              lambda d: d["profile"].update(name="../prof.yaml"))
+    code, out, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
+                              sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
+                             capsys)
+    assert code == 0, err
+    assert name in out
+
+
+def test_wrote_line_is_one_line_for_a_long_path(sample, capsys):
+    out_dir = sample / ("a-rather-long-folder-name-" * 6) / ("and-another-one-" * 6)
+    assert len(str(out_dir)) > 250
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out", out_dir,
+                            "-q"], capsys)
+    assert code == 0, err
+    assert err.strip() == f"wrote {out_dir}"
+
+
+def test_malformed_scheduler_address_is_bad_input(sample, capsys):
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out",
+                            sample / "o", "-q", "--scheduler", "not an address"], capsys)
+    assert code == 2 and "scheduler 'not an address'" in err and "internal error" not in err
+    assert not (sample / "o").exists()

@@ -391,3 +391,22 @@ def test_browser_renders_compare_report(reports, tmp_path):
     assert count is not None and int(count.group(1)) >= 11
     console = [line for line in res.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert not console, "\n".join(console)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_every_output_file_gets_the_same_mode(sample, umask):
+    """QML styles were 0600 (tempfile.mkstemp) and report.html always 0644 whatever the umask,
+    while maps, tables and the manifest follow the umask: every file is now 0666 & ~umask."""
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import run_pipeline
+
+    old = os.umask(umask)
+    try:
+        out = run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_after.yaml"),
+                           sample / "o", quiet=True).out
+    finally:
+        os.umask(old)
+    modes = {str(f.relative_to(out)): f.stat().st_mode & 0o777
+             for f in out.rglob("*") if f.is_file()}
+    assert any(k.endswith(".qml") for k in modes) and "report.html" in modes
+    assert {k: oct(m) for k, m in modes.items() if m != 0o666 & ~umask} == {}

@@ -189,3 +189,60 @@ def test_zone_outputs_of_reruns_are_byte_identical(setup):
     assert "tables/zones.gpkg" in files[0] and sorted(files[0]) == sorted(files[1])
     for rel, data in files[0].items():
         assert data == files[1][rel], rel
+
+
+def test_self_intersecting_polygon_is_repaired_with_a_warning(setup):
+    """A bow tie (self-intersecting ring) had polygon area 0 ha (its two lobes counted with
+    opposite signs) beside a real rasterised area: it is repaired and named in a warning."""
+    from shapely.geometry import Polygon
+
+    from gepgeo.errors import GepgeoWarning
+
+    tmp_path, bounds, crs = setup
+    left, bottom, right, top = bounds
+    cx, cy = (left + right) / 2, (bottom + top) / 2
+    w, h = (right - left) / 3, (top - bottom) / 3
+    bowtie = Polygon([(cx - w, cy - h), (cx + w, cy + h), (cx + w, cy - h), (cx - w, cy + h)])
+    assert not bowtie.is_valid
+    gpd.GeoDataFrame({"code": ["tie"]}, geometry=[bowtie],
+                     crs=crs).to_file(tmp_path / "z.gpkg", driver="GPKG")
+    pipe = _with_zones(tmp_path, [{"path": "../z.gpkg", "id": "code"}])
+    with pytest.warns(GepgeoWarning, match="not valid and were repaired.*tie"):
+        res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+    assert any("repaired" in w and "'tie'" in w for w in res.manifest["warnings"])
+    zt = pd.read_csv(tmp_path / "out" / "tables" / "services_by_zone.csv")
+    tie = zt[zt.zone_id == "tie"].iloc[0]
+    # two triangles of w × h each (planar; the geodesic area differs by the UTM scale)
+    assert tie.polygon_area_ha == pytest.approx(2 * w * h / 1e4, rel=0.01)
+    assert tie.rasterised_area_ha == pytest.approx(tie.polygon_area_ha, rel=0.1)
+
+
+def test_repeated_zone_ids_are_refused(setup):
+    """Tables are keyed by zone id: two zones sharing one would read as one."""
+    tmp_path, bounds, crs = setup
+    polys, _ = _tiles(bounds)
+    gpd.GeoDataFrame({"parcel_no": [1, 2, 3, 7, 5, 7]}, geometry=polys,
+                     crs=crs).to_file(tmp_path / "z.geojson")
+    pipe = _with_zones(tmp_path, [{"path": "../z.geojson", "id": "parcel_no"}])
+    with pytest.raises(InputFileError, match=r"zone id 7 .*features 3 and 5.*unique"):
+        run_pipeline(pipe, tmp_path / "out", quiet=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_zone_layer_outside_the_grid_gives_a_warning(setup):
+    from gepgeo.errors import GepgeoWarning
+
+    tmp_path, bounds, crs = setup
+    polys, _ = _tiles(bounds, nx=2, ny=1)
+    far = [box(*(np.array(p.bounds) + [1e5, 0, 1e5, 0])) for p in polys]
+    gpd.GeoDataFrame({"n": ["a", "b"]}, geometry=far, crs=crs).to_file(tmp_path / "far.geojson")
+    pipe = _with_zones(tmp_path, [{"path": "../far.geojson", "id": "n"}])
+    with pytest.warns(GepgeoWarning, match="no zone overlaps the land-use grid"):
+        res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+    assert any("no zone overlaps" in w for w in res.manifest["warnings"])
+    # one of two zones outside: named
+    gpd.GeoDataFrame({"n": ["in", "out"]}, geometry=[polys[0], far[1]],
+                     crs=crs).to_file(tmp_path / "half.geojson")
+    pipe = _with_zones(tmp_path, [{"path": "../half.geojson", "id": "n"}])
+    with pytest.warns(GepgeoWarning, match="1 of 2 zones do not overlap.*'out'"):
+        run_pipeline(pipe, tmp_path / "out2", quiet=True)
