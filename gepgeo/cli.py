@@ -183,8 +183,7 @@ def codes(
     nodata: Annotated[Optional[float], typer.Option(help="A nodata value besides the file's own.")] = None,
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the `land_use:` block to this YAML file.")] = None,
 ) -> None:
-    """List a land-use raster's codes with pixels, hectares and share, and print the
-    `land_use:` block to paste into a pipeline (streams the raster: any size)."""
+    """List a land-use raster's codes with pixels, hectares and share, and the `land_use:` block to paste into a pipeline."""
     from rich.markup import escape
 
     from .codes import codes_block, count_codes
