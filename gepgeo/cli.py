@@ -462,10 +462,13 @@ def main(argv: list[str] | None = None) -> None:
     tune_malloc()
     warnings.simplefilter("default", GepgeoWarning)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
+    from .compute import set_compile_notice
+
+    set_compile_notice(lambda msg: _error_line(f"gepgeo: {msg}"))
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         _error_line("gepgeo: error: no command given; try 'gepgeo --help' (commands: run, "
-                    "validate, compare, demo, report, profiles)")
+                    "validate, compare, demo, codes, report, profiles)")
         sys.exit(2)
     exits = _click_classes("Exit")
     aborts = _click_classes("Abort")

@@ -191,6 +191,69 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 _NATIVE_CODES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
+def _codes_dtype(lu_dtype: Any, lu_extra: Sequence[float]) -> np.dtype:
+    """dtype of the land-use codes the kernel receives for a land use of ``lu_dtype``
+    (as :func:`_run_block` converts them)."""
+    lu_dtype = np.dtype(lu_dtype)
+    if lu_dtype.kind == "f" or lu_extra or lu_dtype not in _NATIVE_CODES:
+        return np.dtype(np.int64)
+    return lu_dtype
+
+
+#: called with one line before the kernel is compiled for a new combination of input types
+#: (the command line prints it on stderr); None: silent
+_compile_notice: Any = None
+
+
+def set_compile_notice(fn: Any) -> None:
+    """Set the function called with a one-line notice before a kernel compile (None: silent)."""
+    global _compile_notice
+    _compile_notice = fn
+
+
+def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
+    """Make sure the fused kernel is compiled for this dataset's argument types, in the
+    calling thread and before the pass: loaded from numba's on-disk cache when it holds them,
+    else compiled now (about 20-30 s on 2 cores, once per machine and gepgeo version), after a
+    notice. Returns the seconds spent compiling (0.0 when it was cached).
+
+    Compiling here rather than in the first block task keeps the pass's threads free, makes
+    Ctrl-C land in the main thread and lets the notice reach the screen before the wait.
+    """
+    import time
+
+    import numba
+
+    stack_dtype, direct, lu_extra = static[32], static[33], static[34]
+    out_dtype, nslot, nclass, map_idx = static[27], static[28], static[29], static[26]
+    one = (1, 1)
+    # the order of K.gep_block's parameters, as _run_block passes them
+    args = [np.zeros(one, dtype=_codes_dtype(lu_dtype, lu_extra)), static[0], static[1],
+            static[2], static[3],
+            np.zeros((len(direct), *one), dtype=stack_dtype), static[4], static[5], static[6],
+            static[7], static[8], static[9], static[10], np.zeros((nzl, *one), dtype=np.int32),
+            static[11], np.zeros(one), static[12], static[13], static[14], static[15],
+            static[16], static[17], static[18], static[19], static[20], static[21], static[22],
+            static[23], static[24], static[25], map_idx,
+            np.zeros((map_idx.shape[0], *one), dtype=out_dtype),
+            np.zeros((nslot, nclass, K.N_COLUMNS)), np.zeros((nslot, nclass, K.N_SERVICES)),
+            np.zeros(2 + len(direct), dtype=np.int64)]
+    disp = K.gep_block
+    sig = tuple(numba.typeof(a) for a in args)
+    if sig in disp.overloads:
+        return 0.0
+    try:   # numba's own cache, as Dispatcher.compile would consult it
+        cached = disp._cache.load_overload(sig, disp.targetctx) is not None
+    except Exception:  # pragma: no cover - numba internals changed: just compile
+        cached = False
+    if not cached and _compile_notice is not None:
+        _compile_notice("compiling the computing kernel for this machine and these input types "
+                        "(once: numba caches it for later runs; about 20-40 s)")
+    t0 = time.perf_counter()
+    disp.compile(sig)
+    return 0.0 if cached else time.perf_counter() - t0
+
+
 def _run_block(lu, *rest, nl, nzl, static, sink=None):
     """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
 
@@ -210,6 +273,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
      nclass, domain_policy, layer_names, stack_dtype, direct, lu_extra, lu_where,
      lay_extra) = static
     ny, nx = lu.shape
+    lu = np.ascontiguousarray(lu)   # one compiled kernel variant: C-contiguous codes
     if lu.dtype.kind == "f":
         lu_codes = _float_codes(lu, lu_extra, lu_where)
     elif lu_extra:        # a second nodata code (the pipeline's besides the file's)
@@ -240,7 +304,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     zones = np.empty((nzl, ny, nx), dtype=np.int32)
     for i, blk in enumerate(zones_raw):
         zones[i] = blk
-    area = np.asarray(area_blk, dtype=np.float64)
+    area = np.ascontiguousarray(area_blk, dtype=np.float64)
     if area.ndim == 1:
         area = area.reshape(ny, 1)
     out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
@@ -509,6 +573,8 @@ def build_dataset(
     else:
         map_names = list(dict.fromkeys(maps))
     map_idx = np.array([measure_for_map(m) for m in map_names], dtype=np.int64)
+    if not map_names:    # no map buffer is written: the type the command line's runs use,
+        dtype = np.float32   # so that tables-only passes need no kernel variant of their own
     # layers are stacked per block in float32 when that holds every raw value exactly
     small = all(a.dtype in (np.float32, np.uint8, np.int8, np.uint16, np.int16)
                 for a in layer_arrays)
@@ -532,6 +598,7 @@ def build_dataset(
         np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype, direct,
         lu_extra, lu_where, tuple(lay_extra),
     )
+    compile_kernel(static, lu_d.dtype, len(zone_arrays))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
     for arr in dask_layers:

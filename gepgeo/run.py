@@ -440,17 +440,23 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
 
     if address is not None and workers is not None:
         raise ConfigError("give either a scheduler address or a number of workers, not both")
-    try:
-        if address is not None:
-            client = Client(address, timeout="10s", set_as_default=True)
-            cluster = None
-        else:
-            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                   processes=True, dashboard_address=None,
-                                   env={"GDAL_CACHEMAX": str(RUN_GDAL_CACHE // 2**20)})
-            client = Client(cluster, set_as_default=True)
-    except (OSError, TimeoutError, ValueError) as exc:   # ValueError: a malformed address
-        raise ConfigError(f"scheduler {address!r}: cannot connect ({exc})") from None
+    # a Client registers itself as dask's default scheduler before it connects; one that
+    # fails to connect must not stay the default of the process (later computations in the
+    # same session would be sent to it), so its settings live only inside this context
+    with dask.config.set(scheduler=dask.config.get("scheduler", None)):
+        try:
+            if address is not None:
+                _check_address(address)
+                client = Client(address, timeout="10s", set_as_default=True)
+                cluster = None
+            else:
+                cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                                       processes=True, dashboard_address=None,
+                                       env={"GDAL_CACHEMAX": str(RUN_GDAL_CACHE // 2**20)})
+                client = Client(cluster, set_as_default=True)
+        except (OSError, TimeoutError, ValueError) as exc:   # ValueError: a malformed address
+            _forget_client()
+            raise ConfigError(f"scheduler {address!r}: cannot connect ({exc})") from None
     try:
         with dask.config.set(scheduler=client):
             yield client
@@ -458,6 +464,30 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_address(address: str) -> None:
+    """Raise ValueError for a malformed scheduler address, before a Client is made for it (a
+    Client that fails half-made blocks for 20 s when it is garbage-collected)."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import get_backend
+
+    scheme, loc = parse_address(address)
+    get_backend(scheme)          # ValueError for an unknown scheme
+    if scheme in ("tcp", "tls"):
+        parse_host_port(loc)
+
+
+def _forget_client() -> None:
+    """Drop a client that failed to connect from distributed's registry of default clients."""
+    try:
+        from distributed.client import _del_global_client, _global_clients
+    except ImportError:  # pragma: no cover - distributed's internals moved
+        return
+    for c in list(_global_clients.values()):
+        if c.status != "running":
+            _del_global_client(c)
 
 
 def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]:

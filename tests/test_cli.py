@@ -262,3 +262,29 @@ def test_malformed_scheduler_address_is_bad_input(sample, capsys):
                             sample / "o", "-q", "--scheduler", "not an address"], capsys)
     assert code == 2 and "scheduler 'not an address'" in err and "internal error" not in err
     assert not (sample / "o").exists()
+
+
+@pytest.mark.parametrize("address", ["not an address", "tcp://host:notaport", "foo://x"])
+def test_a_failed_scheduler_leaves_the_session_as_it_was(sample, capsys, address):
+    """A dask Client makes itself the process's default scheduler before it connects: one
+    that failed stayed the default, and every later computation in the session (a notebook,
+    the test-suite) was sent to it; a half-made Client also hung for 20 s when collected."""
+    import gc
+    import time
+
+    import dask
+
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import run_pipeline
+
+    before = dask.config.get("scheduler", None)
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out",
+                            sample / "o", "-q", "--scheduler", address], capsys)
+    assert code == 2 and "cannot connect" in err
+    assert dask.config.get("scheduler", None) == before
+    t0 = time.perf_counter()
+    gc.collect()
+    res = run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_after.yaml"), sample / "p",
+                       quiet=True)
+    assert res.manifest["engine"] == "threads"
+    assert time.perf_counter() - t0 < 15
