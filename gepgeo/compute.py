@@ -239,6 +239,8 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
             np.zeros((nslot, nclass, K.N_COLUMNS)), np.zeros((nslot, nclass, K.N_SERVICES)),
             np.zeros(2 + len(direct), dtype=np.int64)]
     disp = K.gep_block
+    if not hasattr(disp, "overloads"):   # not a numba dispatcher (a test's spy): nothing to do
+        return 0.0
     sig = tuple(numba.typeof(a) for a in args)
     if sig in disp.overloads:
         return 0.0

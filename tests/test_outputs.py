@@ -520,12 +520,12 @@ def test_a_full_disk_while_writing_the_change_maps(sample, capfd, monkeypatch):
 
 
 def test_report_into_a_read_only_folder_is_one_line(run_folder, capsys, monkeypatch):
-    import gepgeo.report as R
+    import gepgeo._files as F   # the report and the styles write through gepgeo._files
 
     def refuse(*a, **k):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(R.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(F.tempfile, "mkstemp", refuse)
     code, _, err = run_cli(["report", run_folder], capsys)
     assert code == 2 and "Read-only file system" in err and "report.html" in err, err
     assert len(err.strip().splitlines()) == 1
