@@ -91,14 +91,17 @@ def _is_ref(table: Any) -> bool:
     return isinstance(table, Mapping) and "csv" in table
 
 
-def expand_csv_tables(params: Any, base: Path, *, where: str) -> None:
+def expand_csv_tables(params: Any, base: Path, *, where: str) -> list[Path]:
     """Replace, in place, every ``by_land_type: {csv:, column:}`` of a ``parameters`` mapping
     (key -> entry) with the table read from the CSV file (relative to ``base``).
 
-    Anything that is not such a reference is left for the schema to check.
+    Anything that is not such a reference is left for the schema to check. Returns the CSV
+    files read: they are inputs of the run (checksummed in the manifest, and never inside a
+    folder an ``--overwrite`` may replace).
     """
+    read: list[Path] = []
     if not isinstance(params, MutableMapping):
-        return
+        return read
     for key, entry in params.items():
         if not isinstance(entry, MutableMapping):
             continue
@@ -110,5 +113,7 @@ def expand_csv_tables(params: Any, base: Path, *, where: str) -> None:
         if extra or not isinstance(table.get("column"), str) or not isinstance(table["csv"], str):
             raise ConfigError(f"{at}: a CSV table is {{csv: FILE, column: NAME}} (both text)")
         path = Path(table["csv"]).expanduser()
-        entry["by_land_type"] = read_land_type_column(
-            path if path.is_absolute() else base / path, table["column"], where=at)
+        path = path if path.is_absolute() else base / path
+        entry["by_land_type"] = read_land_type_column(path, table["column"], where=at)
+        read.append(path)
+    return read

@@ -237,6 +237,8 @@ class Pipeline(_Strict):
     options: Options = Field(default_factory=Options)
     output: Path | None = None
     source_path: Path | None = Field(None, exclude=True)
+    #: CSV files read for ``by_land_type: {csv:, column:}`` tables (inputs of the run)
+    table_files: list[Path] = Field(default_factory=list, exclude=True)
 
     @field_validator("parameters")
     @classmethod
@@ -267,18 +269,22 @@ def _first_error(exc: ValidationError) -> str:
 
 def _with_csv_tables(doc: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """``doc`` with every ``by_land_type: {csv:, column:}`` of ``parameters`` and
-    ``profile.overrides`` read from its CSV file (the caller's mapping is not changed)."""
+    ``profile.overrides`` read from its CSV file (the caller's mapping is not changed), and
+    the files read under ``table_files``."""
     out = dict(doc)
+    files: list[Path] = []
     if isinstance(out.get("parameters"), Mapping):
         out["parameters"] = {k: dict(v) if isinstance(v, Mapping) else v
                              for k, v in out["parameters"].items()}
-        expand_csv_tables(out["parameters"], base, where="parameters")
+        files += expand_csv_tables(out["parameters"], base, where="parameters")
     prof = out.get("profile")
     if isinstance(prof, Mapping) and isinstance(prof.get("overrides"), Mapping):
         out["profile"] = dict(prof)
         out["profile"]["overrides"] = {k: dict(v) if isinstance(v, Mapping) else v
                                        for k, v in prof["overrides"].items()}
-        expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides")
+        files += expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides")
+    if files:
+        out["table_files"] = files
     return out
 
 
@@ -293,6 +299,8 @@ def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
     where = str(source) if source else "pipeline"
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where}: expected a mapping of keys at the top level")
+    if "table_files" in doc:     # filled in from the CSV tables, not a key of the file
+        raise ConfigError(f"{where}: unknown key 'table_files'; remove it or check its spelling")
     doc = _with_csv_tables(doc, source.parent if source else Path.cwd())
     try:
         pipe = Pipeline.model_validate({**doc, "source_path": source})

@@ -202,6 +202,8 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     else:
         sets_raw = {"default": doc.get("parameters") or {}}
     scenarios: dict[str, dict[str, ParamValue]] = {}
+    # CSV files read for tables (the extended profile's too): inputs of a run
+    table_files: list[Path] = list(parent.meta.get("table_files", [])) if parent else []
     if parent is not None:
         scenarios = {s: dict(p) for s, p in parent.scenarios.items()}
     for sname, params in sets_raw.items():
@@ -212,7 +214,7 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
             raise ProfileError(f"{where}: scenario {sname!r} is not in the extended profile "
                                f"{parent.name!r} ({', '.join(parent.scenarios)})")
         params = dict(params)
-        expand_csv_tables(params, path.parent, where=f"{where}.{sname}")
+        table_files += expand_csv_tables(params, path.parent, where=f"{where}.{sname}")
         for key, raw in params.items():
             base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}", land_types or None,
                                         name, price_year)
@@ -234,6 +236,7 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     meta["alternatives"] = dict(alternatives)
     meta["extends"] = doc.get("extends")
     meta["scope"] = parse_scope(doc, where)
+    meta["table_files"] = table_files
     if parent is not None:
         if meta["scope"] is None:
             meta["scope"] = parent.meta.get("scope")

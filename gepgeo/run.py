@@ -695,16 +695,19 @@ def account(pipe: Pipeline) -> pd.DataFrame:
 
 
 def pipeline_inputs(pipe: Pipeline) -> list[Path]:
-    """Every file a pipeline names, without opening any: the pipeline file, the land use, the
-    raster layers (``parameters:`` and ``profile.overrides:``), the zones and the profiles given
-    by path. An output folder may never hold one of them (:func:`gepgeo.outputs.check_target`).
+    """Every file a pipeline names, without opening any raster: the pipeline file, the land
+    use, the raster layers (``parameters:`` and ``profile.overrides:``), the zones, the profiles
+    given by path and the CSV files of tables (the pipeline's and its profiles'). An output folder may never hold one of them (:func:`gepgeo.outputs.check_target`).
     """
     from .profiles import _locate
+
+    from .profiles import load_profile
 
     paths: list[Path] = []
     if pipe.source_path:
         paths.append(Path(pipe.source_path))
     paths.append(pipe.resolve(pipe.land_use.path))
+    paths += list(pipe.table_files)
     specs = list(pipe.parameters.values())
     if pipe.profile is not None:
         specs += list(pipe.profile.overrides.values())
@@ -713,6 +716,7 @@ def pipeline_inputs(pipe: Pipeline) -> list[Path]:
             if name:
                 try:
                     paths.append(_locate(name, base))
+                    paths += load_profile(name, base=base).meta.get("table_files", [])
                 except GepgeoError:
                     pass          # reported by prepare()
     paths += [pipe.resolve(s.path) for s in specs if isinstance(s, RasterParam)]
@@ -838,6 +842,13 @@ def _input_paths(prep: Prepared) -> dict[str, Path]:
     inputs["land_use"] = prep.land_use_info.path
     inputs.update({k: v.path for k, v in prep.layer_infos.items()})
     inputs.update({f"zones:{z.name}": z.path for z in prep.zones})
+    shipped = Path(__file__).resolve().parent / "data" / "profiles"
+    for prof in prep.profiles:
+        if Path(prof.path).resolve().parent != shipped:     # a user's profile file
+            inputs[f"profile:{prof.name}"] = Path(prof.path)
+    for path in [*pipe.table_files,
+                 *(f for prof in prep.profiles for f in prof.meta.get("table_files", []))]:
+        inputs.setdefault(f"table:{path}", path)
     return inputs
 
 

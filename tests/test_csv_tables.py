@@ -77,3 +77,38 @@ def test_missing_csv_file_is_named(sample):
                                           "CSV file .*nope.csv' does not exist"):
         load_pipeline(_pipeline(sample, {"cover_management_c": {
             "by_land_type": {"csv": "nope.csv", "column": "c"}}}))
+
+
+def test_csv_tables_and_user_profiles_are_inputs(sample, capsys):
+    """A CSV table and a profile given by path are inputs like the rasters: checksummed in the
+    manifest, and a gepgeo folder that holds one is never replaced by --overwrite."""
+    import hashlib
+    import json
+
+    from .conftest import run_cli
+
+    out = sample / "run"
+    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out", out,
+                            "-q"], capsys)
+    assert code == 0, err
+    (out / "params.csv").write_text(CSV, encoding="utf-8")     # kept in an old run folder
+    p = _pipeline(sample, {"cover_management_c": {
+        "by_land_type": {"csv": "../run/params.csv", "column": "cover_c"}}})
+    code, _, err = run_cli(["run", p, "--out", out, "--overwrite", "-q"], capsys)
+    assert code == 2 and "params.csv" in err, err
+    assert (out / "params.csv").read_text(encoding="utf-8") == CSV
+    # elsewhere, the run records the CSV and a user profile with their checksums
+    (sample / "pipelines" / "params.csv").write_text(CSV, encoding="utf-8")
+    prof = sample / "pipelines" / "mine.yaml"
+    prof.write_text("name: mine\nkind: valuation\nprice_year: 2020\nextends: jinsha-as-published\n"
+                    "scenarios:\n  before:\n    water_price: {value: 3.0, unit: yuan m-3}\n")
+    doc = yaml.safe_load(p.read_text())
+    doc["profile"]["name"] = "mine.yaml"
+    doc["profile"]["overrides"]["cover_management_c"]["by_land_type"]["csv"] = "params.csv"
+    p.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["run", p, "--out", sample / "run2", "-q"], capsys)
+    assert code == 0, err
+    inputs = json.loads((sample / "run2" / "manifest.json").read_text())["inputs"]
+    by_path = {v["path"]: v for v in inputs.values()}
+    for f in (sample / "pipelines" / "params.csv", prof):
+        assert by_path[str(f)]["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
