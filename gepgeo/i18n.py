@@ -139,11 +139,12 @@ def unit_zh(unit: str) -> str:
     Tokens not known (``CO2``, ``SO2``) stay as given.
     """
     out = []
+    unit = unit.replace("10⁴ yuan", "万元")
     for tok in unit.split(" "):
         m = re.match(rf"^(.*?)([{_SUPERS}]*)$", tok)
         base, power = (m.group(1), m.group(2)) if m else (tok, "")
         out.append(_UNIT_ZH.get(base, base) + power)
-    return " ".join(out).replace("万 元", "万元")
+    return " ".join(out)
 
 
 # --- fonts -----------------------------------------------------------------------------------
@@ -249,7 +250,8 @@ ZH: dict[str, str] = {
     "Price year: before {yb}, after {ya}.": "价格年份：变化前 {yb}，变化后 {ya}。",
     "Scenario reports: {b} · {a}.": "各情景报告：{b} · {a}。",
     # charts and maps
-    "land use": "土地利用", "land-use map": "土地利用图",
+    "land use": "土地利用", "land-use map": "土地利用图", "maps": "地图",
+    "nearest": "最近邻", "bilinear": "双线性", "average": "平均",
     "land use before and after": "变化前后的土地利用",
     "land type (codes)": "土地类型（编码）", "land type": "土地类型",
     "nodata / not classified": "无数据 / 未分类",

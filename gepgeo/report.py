@@ -1205,6 +1205,7 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
         fmts: dict[str, Callable[[Any], str]] = {c: str for c in df.columns}
         fmts["unit"] = lambda v: unit_text(str(v)) if v else ""
         fmts["kind"] = lambda v: t(str(v)) if v else ""
+        fmts["price year"] = lambda v: t(str(v)) if v != "" else ""
         parts.append(df_to_html(df, formats=fmts,
                                 cell_classes={"note": "note wide", "value / path": "val",
                                               "unit": "unit", "ref": "ref"}))
@@ -1740,7 +1741,7 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
                                  _reproduction_section(reproduction, compare_dir, as_stated_gep)))
         nav.append(("reproduction", t("Reproduction")))
     names = " → ".join(m.get("name", s) for s, m in runs.items())
-    alignment = ", ".join(f"{k.replace('_', ' ')} {v}"
+    alignment = ", ".join(f"{t(k.replace('_', ' '))} {t(str(v))}"
                           for k, v in cm.get("alignment", {}).items()) or "n/a"
     header = (f"<h1>{_e(t('GEP comparison: {names}', names=names or compare_dir.name))}</h1>"
               '<div class="sub">'
