@@ -108,7 +108,11 @@ LABELS_ZH: dict[str, str] = {
 LAND_TYPES_ZH = {**LABELS_ZH, "water": "水域", "open_water": "水域", "river": "河流"}
 
 
-def label(name: object, *, land_type: bool = False) -> str:
+#: Measures named like their service (``carbon``: the service 固碳, the quantity 固碳量).
+MEASURES_ZH = {"carbon": "固碳量", "value": "价值"}
+
+
+def label(name: object, *, land_type: bool = False, measure: bool = False) -> str:
     """A service, category, measure or (``land_type``) land-type name in the language in force.
 
     Unknown names stay as given; in English ``gep`` is ``GEP`` and ``_`` a space.
@@ -117,6 +121,8 @@ def label(name: object, *, land_type: bool = False) -> str:
     if lang() == "zh":
         table = LAND_TYPES_ZH if land_type else LABELS_ZH
         key = text.lower()
+        if measure and key in MEASURES_ZH:
+            return MEASURES_ZH[key]
         if key in table:
             return table[key]
         if key.endswith("_value") and key[: -len("_value")] in LABELS_ZH:

@@ -779,7 +779,8 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
                 continue
             if col in LABEL_COLUMNS:
                 lt = col in ("land_type", "land type", "before \\ after")
-                formats[col] = (lambda v, lt=lt: "" if _isnan(v) else label(v, land_type=lt))
+                formats[col] = (lambda v, lt=lt, m=col == "measure": "" if _isnan(v)
+                                else label(v, land_type=lt, measure=m))
             elif col == "unit":
                 formats[col] = lambda v: "" if _isnan(v) else unit_text(str(v))
     rows = []
