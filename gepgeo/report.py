@@ -15,6 +15,13 @@ pyplot state) from decimated reads (longest side ≤ :data:`gepgeo.styles.MAX_SI
 embedded as base64 PNG; the page has inline CSS and no external resource. A tiny inline script
 records on load whether every image decoded (``<body data-images-ok="true">``), for the browser
 test. Files are written to a temporary file in the same folder and renamed into place.
+
+The report is in English or Chinese (``lang``, or the run's ``options.report_lang``): every text
+goes through :func:`gepgeo.i18n.t` and :func:`gepgeo.i18n.label`; the CSV files it links stay
+English. Per-hectare figures stand beside totals (by land type, by zone); change tables are shown
+in the method's service order with rounding noise as 0 (:func:`change_rows`); the price year is
+counted over the resolved prices (:func:`price_year_counts`). Map axes name the CRS as the file
+does, without searching the PROJ database (seconds per map for a WKT without an EPSG code).
 """
 
 from __future__ import annotations
