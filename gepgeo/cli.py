@@ -60,6 +60,24 @@ def _check_money_unit(money_unit: float) -> None:
                           f"got {money_unit:g}")
 
 
+_LANG_HELP = ("Language of report.html: en or zh (Chinese; CSV files stay English). Default: the "
+              "pipeline's options.report_lang, else en.")
+
+
+def _check_lang(lang: Optional[str]) -> None:
+    """Refuse a ``--lang`` the report does not speak, before anything is computed."""
+    from .i18n import LANGS
+
+    if lang is not None and lang not in LANGS:
+        raise ConfigError(f"--lang: expected one of {', '.join(LANGS)}, got {shorten(lang)!r}")
+
+
+def _with_lang(pipe, lang: Optional[str]):  # type: ignore[no-untyped-def]
+    if lang is None:
+        return pipe
+    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"report_lang": lang})})
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gepgeo {__version__}")
@@ -129,13 +147,15 @@ def run(
     strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", help=_LANG_HELP)] = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
     from .run import run_pipeline
 
     _check_money_unit(money_unit)
-    pipe = _with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog)
+    _check_lang(lang)
+    pipe = _with_lang(_with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog), lang)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
@@ -248,14 +268,17 @@ def compare(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
     cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", help=_LANG_HELP)] = None,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
     from .pipeline import load_pipeline
 
     _check_money_unit(money_unit)
-    res = run_compare(_with_options(load_pipeline(before), cog=cog),
-                      _with_options(load_pipeline(after), cog=cog), out, overwrite=overwrite,
+    _check_lang(lang)
+    res = run_compare(_with_lang(_with_options(load_pipeline(before), cog=cog), lang),
+                      _with_lang(_with_options(load_pipeline(after), cog=cog), lang), out,
+                      overwrite=overwrite,
                       quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:
         _print_change(res, money_unit)
@@ -268,11 +291,13 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-out"),
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the reports: en or zh (Chinese; CSV files stay English).")] = None,
 ) -> None:
     """The Jinsha mine reference case (Xu et al.): before vs after restoration, and the paper."""
     from .demo import headline_rows, run_demo
 
-    res = run_demo(out, overwrite=overwrite, quiet=True)
+    _check_lang(lang)
+    res = run_demo(out, overwrite=overwrite, quiet=True, **({"lang": lang} if lang else {}))
     if not quiet:
         for scenario, r in res.runs.items():
             _print_run(r, 1e4, f"Jinsha {scenario} restoration: GEP by service")
@@ -300,11 +325,13 @@ def demo(
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="A run folder, a comparison folder or its change/ folder.")],
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of report.html: en or zh (Chinese). Default: the run's options.report_lang, else en.")] = None,
 ) -> None:
     """Rebuild report.html (and the QML styles) of an output folder from its files."""
     from .report import write_report
 
-    for p in write_report(folder):
+    _check_lang(lang)
+    for p in write_report(folder, lang):
         err_console.print(f"wrote {_user(p)}")
 
 

@@ -64,14 +64,15 @@ def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
     return pipe
 
 
-def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True) -> DemoResult:
+def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
+             lang: str = "en") -> DemoResult:
     """Compare the two Jinsha scenarios into ``out`` and add ``out/reproduction.csv``.
 
     ``out/before``, ``out/after`` and ``out/change`` are the comparison of
     ``pipelines/jinsha_before.yaml`` and ``pipelines/jinsha_after.yaml`` (profile
     ``jinsha-as-published``); the reproduction table sets every published figure of Xu et al.
     beside gepgeo's; the GEP under ``jinsha-as-stated`` (the values the paper prints) is computed
-    by the tables-only path.
+    by the tables-only path. ``lang``: the reports' language (``en`` or ``zh``).
     """
     import json
 
@@ -96,7 +97,12 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True) -> DemoR
         args["reproduction"] = rep
 
     args: dict[str, object] = {"as_stated_gep": stated}
-    res = run_compare(_pipeline("before"), _pipeline("after"), Path(out), overwrite=overwrite,
+    def lang_of(pipe: Pipeline) -> Pipeline:
+        opts = pipe.options.model_copy(update={"report_lang": lang})
+        return pipe.model_copy(update={"options": opts})
+
+    res = run_compare(lang_of(_pipeline("before")), lang_of(_pipeline("after")), Path(out),
+                      overwrite=overwrite,
                       quiet=quiet, extra=add_reproduction, report_args=args)
     runs = {"before": res.before, "after": res.after}
     rep = tables["reproduction"]

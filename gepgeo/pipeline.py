@@ -197,6 +197,8 @@ class Options(_Strict):
     codec: Literal["zstd", "deflate", "none"] = "zstd"
     cog: bool = False
     report: bool = True
+    #: language of report.html: ``en`` or ``zh`` (Chinese; CSV files stay English)
+    report_lang: Literal["en", "zh"] = "en"
     value_maps: bool = True
     scheduler: str | None = None
     workers: int | None = Field(None, ge=1)

@@ -15,11 +15,19 @@ pyplot state) from decimated reads (longest side ≤ :data:`gepgeo.styles.MAX_SI
 embedded as base64 PNG; the page has inline CSS and no external resource. A tiny inline script
 records on load whether every image decoded (``<body data-images-ok="true">``), for the browser
 test. Files are written to a temporary file in the same folder and renamed into place.
+
+The report is in English or Chinese (``lang``, or the run's ``options.report_lang``): every text
+goes through :func:`gepgeo.i18n.t` and :func:`gepgeo.i18n.label`; the CSV files it links stay
+English. Per-hectare figures stand beside totals (by land type, by zone); change tables are shown
+in the method's service order with rounding noise as 0 (:func:`change_rows`); the price year is
+counted over the resolved prices (:func:`price_year_counts`). Map axes name the CRS as the file
+does, without searching the PROJ database (seconds per map for a WKT without an EPSG code).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import html
 import io
@@ -27,8 +35,9 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +54,20 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 from . import __version__
 from ._files import atomic_write_text
 from .errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
+from .i18n import (
+    chart_lang,
+    charts,
+    cjk_font,
+    html_lang,
+    label,
+    lang,
+    t,
+    unit_zh,
+    use_lang,
+)
 from .styles import MAX_SIDE, Overview, read_overview
 
-__all__ = ["write_run_report", "write_compare_report", "write_report", "pretty_unit"]
+__all__ = ["pretty_unit", "write_compare_report", "write_report", "write_run_report"]
 
 #: Money in charts and headlines: 10⁴ yuan (the unit of the Chinese GEP literature).
 MONEY_UNIT = 1.0e4
@@ -109,6 +129,17 @@ def _fmt_sig(x: Any, sig: int = 6) -> str:
         return fmt_number(v)
     decimals = min(8, max(0, sig - 1 - int(math.floor(math.log10(abs(v))))))
     return f"{v:,.{decimals}f}"
+
+
+def money_label() -> str:
+    """The unit of money in charts and headlines: ``10⁴ yuan a⁻¹`` or ``万元/年``."""
+    return t(MONEY_LABEL)
+
+
+def unit_text(unit: str) -> str:
+    """A unit as the report prints it: :func:`pretty_unit`, in Chinese when the report is."""
+    pretty = pretty_unit(unit)
+    return unit_zh(pretty) if lang() == "zh" else pretty
 
 
 def _money(yuan: float) -> str:
@@ -211,7 +242,9 @@ def _slug(text: str) -> str:
 
 
 def _label(name: str) -> str:
-    """``soil_value`` → ``soil value``; ``gep`` → ``GEP``."""
+    """``soil_value`` → ``soil value``; ``gep`` → ``GEP`` (in Chinese: ``土壤保持价值``)."""
+    if lang() == "zh":
+        return label(name)
     if name == "gep":
         return "GEP"
     return name.replace("_", " ").replace("gep", "GEP")
@@ -220,6 +253,12 @@ def _label(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------
+
+def _chart(make: Callable[[], Figure]) -> Figure:
+    """``make()`` with chart text in the chart language (:func:`gepgeo.i18n.chart_lang`)."""
+    with charts():
+        return make()
+
 
 def _png_uri(fig: Figure, *, dpi: int = 100) -> str:
     """The figure as a ``data:image/png;base64,...`` URI."""
@@ -243,22 +282,40 @@ class CrsLabels:
 
 
 def _crs_labels(crs: Any) -> CrsLabels:
-    """``WGS 84 / UTM zone 48N (EPSG:32648)``, ``easting (m)``, ``northing (m)``."""
+    """``WGS 84 / UTM zone 48N (EPSG:32648)``, ``easting (m)``, ``northing (m)``.
+
+    The EPSG code is the one the CRS carries (its WKT ``ID``/``AUTHORITY``): no search of the
+    PROJ database, which took seconds per map for a WKT without a code (an NLCD Albers grid), and
+    one parse per distinct CRS (:func:`_crs_facts` is cached).
+    """
     if crs is None:
-        return CrsLabels("no CRS", "x", "y")
+        return CrsLabels(t("no CRS"), "x", "y")
+    try:
+        text = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
+    except Exception:  # pragma: no cover - a CRS rasterio cannot write as WKT
+        return CrsLabels(str(crs), "x", "y")
+    name, geographic, unit = _crs_facts(text)
+    if geographic:
+        return CrsLabels(name, t("longitude (°)"), t("latitude (°)"))
+    unit = t(unit) if unit in ("m", "ft") else unit
+    return CrsLabels(name, t("easting ({unit})", unit=unit), t("northing ({unit})", unit=unit))
+
+
+@lru_cache(maxsize=32)
+def _crs_facts(text: str) -> tuple[str, bool, str]:
+    """(name with the code the CRS carries, geographic?, linear unit) of a CRS's WKT."""
     from pyproj import CRS
 
     try:
-        pc = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+        pc = CRS.from_user_input(text)
     except Exception:  # pragma: no cover - a CRS pyproj cannot parse
-        return CrsLabels(str(crs), "x", "y")
-    epsg = pc.to_epsg(min_confidence=90)
-    name = f"{pc.name} (EPSG:{epsg})" if epsg else pc.name
-    if pc.is_geographic:
-        return CrsLabels(name, "longitude (°)", "latitude (°)")
+        return text[:80], False, ""
+    ident = pc.to_json_dict().get("id") or {}
+    code = f"{ident.get('authority')}:{ident.get('code')}" if ident.get("code") else ""
+    name = f"{pc.name} ({code})" if code else pc.name
     unit = pc.axis_info[0].unit_name if pc.axis_info else ""
     unit = {"metre": "m", "meter": "m", "foot": "ft", "US survey foot": "ftUS"}.get(unit, unit)
-    return CrsLabels(name, f"easting ({unit})", f"northing ({unit})")
+    return name, bool(pc.is_geographic), unit
 
 
 def _plain_axis(ax: Axes) -> None:
@@ -347,7 +404,8 @@ def _map_figure(path: Path, title: str) -> Figure:
         ov = read_overview(path)
     except (OSError, rasterio.errors.RasterioError) as exc:
         fig = Figure(figsize=(5.2, 4.6), layout="constrained")
-        _no_data_panel(fig.add_subplot(), title, f"cannot read {path.name}: {exc}")
+        _no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
+                                                      exc=exc))
         return fig
     fig = Figure(figsize=(_panel_width([ov]) + 1.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
@@ -355,7 +413,7 @@ def _map_figure(path: Path, title: str) -> Figure:
     cmap, norm = value_scale([data])
     im = _draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
-    cb.set_label(pretty_unit(ov.unit) or "(no unit)", fontsize=8)
+    cb.set_label(unit_text(ov.unit) or t("(no unit)"), fontsize=8)
     cb.ax.tick_params(labelsize=7)
     return fig
 
@@ -388,7 +446,7 @@ class LandUse:
     problem: str = ""
 
     def codes_of(self, land_type: str) -> list[int]:
-        return [c for c, t in self.codes.items() if t == land_type]
+        return [c for c, lt in self.codes.items() if lt == land_type]
 
 
 def _qualitative(n: int) -> list[str]:
@@ -406,26 +464,26 @@ def _land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
         path = run_dir / path
     ov, problem = None, ""
     if not raw:
-        problem = "the manifest names no land-use raster"
+        problem = t("the manifest names no land-use raster")
     elif not path.is_file():
-        problem = f"the land-use raster {path} is not there any more"
+        problem = t("the land-use raster {path} is not there any more", path=path)
     else:
         try:
             ov = read_overview(path)
         except (OSError, rasterio.errors.RasterioError) as exc:
-            problem = f"cannot read the land-use raster {path}: {exc}"
+            problem = t("cannot read the land-use raster {path}: {exc}", path=path, exc=exc)
     fallback = dict(zip(types, _qualitative(len(types))))
     colours = {}
     table = ov.colormap if ov is not None else None
-    for t in types:
+    for lt in types:
         rgba = None
         if table:
             for c in sorted(codes):
-                if codes[c] == t and c in table:
+                if codes[c] == lt and c in table:
                     rgba = table[c]
                     break
         usable = rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0)
-        colours[t] = to_hex([v / 255 for v in rgba[:3]]) if usable else fallback[t]
+        colours[lt] = to_hex([v / 255 for v in rgba[:3]]) if usable else fallback[lt]
     return LandUse(codes, types, colours, ov, path, problem)
 
 
@@ -434,9 +492,9 @@ def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
     assert lu.overview is not None
     data = lu.overview.data
     idx = np.full(data.shape, np.nan)
-    pos = {t: i for i, t in enumerate(types)}
-    for code, t in lu.codes.items():
-        idx[data == code] = pos[t]
+    pos = {lt: i for i, lt in enumerate(types)}
+    for code, lt in lu.codes.items():
+        idx[data == code] = pos[lt]
     return idx
 
 
@@ -455,13 +513,14 @@ def _land_use_figure(panels: Sequence[tuple[str, LandUse]], types: Sequence[str]
             continue
         _draw_map(ax, lu.overview, _class_index(lu, types), cmap=cmap, norm=norm, title=title)
     handles = []
-    for t in types:
-        codes = sorted({c for _, lu in panels for c in lu.codes_of(t)})
-        handles.append(Patch(facecolor=colours[t], edgecolor="#555555", linewidth=0.5,
-                             label=f"{t} ({', '.join(map(str, codes))})"))
+    for lt in types:
+        codes = sorted({c for _, lu in panels for c in lu.codes_of(lt)})
+        handles.append(Patch(facecolor=colours[lt], edgecolor="#555555", linewidth=0.5,
+                             label=f"{label(lt, land_type=True)} ({', '.join(map(str, codes))})"))
     handles.append(Patch(facecolor=NODATA_GREY, edgecolor="#555555", linewidth=0.5,
-                         label="nodata / not classified"))
-    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="land type (codes)",
+                         label=t("nodata / not classified")))
+    fig.legend(handles=handles, loc="outside right center", fontsize=8,
+               title=t("land type (codes)"),
                title_fontsize=8, frameon=False)
     return fig
 
@@ -482,16 +541,17 @@ def _value_by_service_figure(by_service: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     vals = rows["amount"].to_numpy(dtype=float) / MONEY_UNIT
     colours = [CATEGORY_COLOURS.get(c, "#888888") for c in rows["category"]]
-    bars = ax.barh(rows["service"], vals, color=colours)
+    bars = ax.barh([label(s) for s in rows["service"]], vals, color=colours)
     ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
     ax.invert_yaxis()
     ax.margins(x=0.18)
     ax.axvline(0, color="#444444", linewidth=0.6)
-    ax.set_xlabel(f"value ({MONEY_LABEL})", fontsize=9)
-    ax.set_title("Value by service", fontsize=10)
+    ax.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax.set_title(t("Value by service"), fontsize=10)
     ax.tick_params(labelsize=8)
     cats = list(dict.fromkeys(rows["category"]))
-    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#888888"), label=c) for c in cats],
+    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#888888"), label=label(c))
+                       for c in cats],
               fontsize=8, loc="lower right", frameon=False)
     return fig
 
@@ -513,18 +573,18 @@ def _value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str,
         if not np.any(vals):
             continue
         bottom = np.where(vals >= 0, pos, neg)
-        ax.bar(x, vals, bottom=bottom, color=colour, label=row["land_type"], edgecolor="white",
-               linewidth=0.4)
+        ax.bar(x, vals, bottom=bottom, color=colour, label=label(row["land_type"], land_type=True),
+               edgecolor="white", linewidth=0.4)
         pos += np.where(vals >= 0, vals, 0)
         neg += np.where(vals < 0, vals, 0)
-    ax.set_xticks(x, services, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"value ({MONEY_LABEL})", fontsize=9)
-    ax.set_title("Value by land type, per service", fontsize=10)
+    ax.set_xticks(x, [label(s) for s in services], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax.set_title(t("Value by land type, per service"), fontsize=10)
     ax.tick_params(axis="y", labelsize=8)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10
                                                else f"{v:g}"))
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, title="land type", title_fontsize=8, frameon=False)
+        ax.legend(fontsize=8, title=t("land type"), title_fontsize=8, frameon=False)
     return fig
 
 
@@ -544,19 +604,19 @@ def _change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -
     b = rows["before"].to_numpy(dtype=float) / MONEY_UNIT
     a = rows["after"].to_numpy(dtype=float) / MONEY_UNIT
     d = rows["change"].to_numpy(dtype=float) / MONEY_UNIT
-    ax1.barh(y - 0.2, b, height=0.4, color="#9e9e9e", label="before")
-    ax1.barh(y + 0.2, a, height=0.4, color="#2b8cbe", label="after")
-    ax1.set_yticks(y, services, fontsize=8)
+    ax1.barh(y - 0.2, b, height=0.4, color="#9e9e9e", label=t("before"))
+    ax1.barh(y + 0.2, a, height=0.4, color="#2b8cbe", label=t("after"))
+    ax1.set_yticks(y, [label(s) for s in services], fontsize=8)
     ax1.invert_yaxis()
-    ax1.set_xlabel(f"value ({MONEY_LABEL})", fontsize=9)
-    ax1.set_title("Value before and after", fontsize=10)
+    ax1.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax1.set_title(t("Value before and after"), fontsize=10)
     ax1.legend(fontsize=8, frameon=False, loc="lower right")
     bars = ax2.barh(y, d, color=np.where(d >= 0, "#2166ac", "#b2182b"))
     ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
     ax2.axvline(0, color="#444444", linewidth=0.6)
     ax2.margins(x=0.2)
-    ax2.set_xlabel(f"change, after − before ({MONEY_LABEL})", fontsize=9)
-    ax2.set_title("Change by service", fontsize=10)
+    ax2.set_xlabel(t("change, after − before ({unit})", unit=money_label()), fontsize=9)
+    ax2.set_title(t("Change by service"), fontsize=10)
     for ax in (ax1, ax2):
         ax.tick_params(labelsize=8)
     return fig
@@ -579,24 +639,25 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
     for ax, key in zip(axes[:2], ("before", "after")):
         ov = ovs[key]
         if ov is None:
-            _no_data_panel(ax, key, "map missing")
+            _no_data_panel(ax, t(key), t("map missing"))
             continue
         unit = unit or ov.unit
-        ims.append(_draw_map(ax, ov, ov.data.astype(np.float64), cmap=cmap, norm=norm, title=key))
+        ims.append(_draw_map(ax, ov, ov.data.astype(np.float64), cmap=cmap, norm=norm,
+                             title=t(key)))
     if ims:
         cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
                           format=_colourbar_formatter(norm.vmax))
-        cb.set_label(pretty_unit(unit), fontsize=8)
+        cb.set_label(unit_text(unit), fontsize=8)
         cb.ax.tick_params(labelsize=7)
     diff = ovs["after − before"]
     if diff is None:
-        _no_data_panel(axes[2], "after − before", "difference map missing")
+        _no_data_panel(axes[2], t("after − before"), t("difference map missing"))
         return fig
     rng = _finite_range([diff.data])
     dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
-    im = _draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title="after − before")
+    im = _draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=t("after − before"))
     cb = fig.colorbar(im, ax=axes[2], shrink=0.85, format=_colourbar_formatter(dnorm.vmax))
-    cb.set_label(pretty_unit(diff.unit or unit), fontsize=8)
+    cb.set_label(unit_text(diff.unit or unit), fontsize=8)
     cb.ax.tick_params(labelsize=7)
     return fig
 
@@ -670,16 +731,18 @@ window.addEventListener("load", function () {
 def _page(title: str, header: str, nav: Sequence[tuple[str, str]], body: str) -> str:
     """The whole HTML document."""
     links = "".join(f'<a href="#{_e(anchor)}">{_e(text)}</a>' for anchor, text in nav)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+    return (f'<!DOCTYPE html>\n<html lang="{html_lang()}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta name="generator" content="gepgeo {_e(__version__)}">\n'
             f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n"
             f'<body data-images-ok="pending">\n<header>{header}</header>\n'
             f"<nav>{links}</nav>\n<main>\n{body}\n</main>\n"
-            f"<footer>Written by gepgeo {_e(__version__)} from the files of this folder. "
-            f"Maps are decimated to at most {MAX_SIDE} pixels a side for display; the GeoTIFFs "
-            f"hold the full resolution.</footer>\n"
+            f"<footer>{_e(t(FOOTER, version=__version__, side=MAX_SIDE))}</footer>\n"
             f"<script>{IMAGE_CHECK_JS}</script>\n</body>\n</html>\n")
+
+
+FOOTER = ("Written by gepgeo {version} from the files of this folder. Maps are decimated to at "
+          "most {side} pixels a side for display; the GeoTIFFs hold the full resolution.")
 
 
 def _section(anchor: str, title: str, content: str) -> str:
@@ -716,7 +779,17 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
     formats = dict(formats or {})
     cell_classes = dict(cell_classes or {})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
-    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    head = "".join(f"<th>{_e(column_label(c))}</th>" for c in df.columns)
+    if lang() == "zh":
+        for col in df.columns:
+            if col in raw_html or col in formats:
+                continue
+            if col in LABEL_COLUMNS:
+                lt = col in ("land_type", "land type", "before \\ after")
+                formats[col] = (lambda v, lt=lt, m=col == "measure": "" if _isnan(v)
+                                else label(v, land_type=lt, measure=m))
+            elif col == "unit":
+                formats[col] = lambda v: "" if _isnan(v) else unit_text(str(v))
     rows = []
     for i, rec in enumerate(df.itertuples(index=False, name=None)):
         cells = []
@@ -736,11 +809,60 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
             + "\n".join(rows) + "\n</tbody></table>")
 
 
+#: Columns whose cells are names to translate (services, land types, categories, measures).
+LABEL_COLUMNS = ("service", "category", "measure", "land_type", "land type", "before \\ after")
+
+
+def column_label(col: Any) -> str:
+    """A table column's header in the report's language (the CSV keeps the English name)."""
+    text = str(col)
+    if lang() != "zh":
+        return text
+    if text in COLUMNS_ZH:
+        return COLUMNS_ZH[text]
+    for suffix, zh in (("_value_yuan_a-1", "价值（元/年）"), ("_value", "价值")):
+        if text.endswith(suffix) and label(text[: -len(suffix)]) != text[: -len(suffix)]:
+            return label(text[: -len(suffix)]) + zh
+    return label(text, land_type=True)
+
+
+#: Column headers of the tables shown in the report, in Chinese.
+COLUMNS_ZH = {
+    "service": "服务", "category": "类别", "measure": "指标", "unit": "单位", "amount": "数量",
+    "land_type": "土地类型", "land type": "土地类型", "codes": "编码", "pixels": "像元数",
+    "area_ha": "面积（公顷）", "share_pct": "占比（%）", "gep": "GEP（元/年）",
+    "share_of_gep_pct": "占 GEP 比例（%）", "rank": "排序", "before": "变化前", "after": "变化后",
+    "change": "变化量", "change_pct": "变化率（%）", "area_ha_before": "变化前面积（公顷）",
+    "area_ha_after": "变化后面积（公顷）", "zone_layer": "分区图层", "zone_id": "分区编号",
+    "gep_yuan_a-1": "GEP（元/年）", "gep_per_ha_yuan_ha-1_a-1": "单位面积 GEP（元/公顷/年）",
+    "gep_before_yuan_a-1": "变化前 GEP（元/年）", "gep_after_yuan_a-1": "变化后 GEP（元/年）",
+    "change_yuan_a-1": "变化量（元/年）",
+    "gep_per_ha_before_yuan_ha-1_a-1": "变化前单位面积 GEP（元/公顷/年）",
+    "gep_per_ha_after_yuan_ha-1_a-1": "变化后单位面积 GEP（元/公顷/年）",
+    "rasterised_area_ha": "栅格化面积（公顷）", "count": "统计项", "key": "键", "ha": "公顷",
+    "excluded_pixels": "剔除像元数", "excluded_ha": "剔除面积（公顷）",
+    "parameter": "参数", "kind": "类型", "value / path": "取值 / 路径", "source": "来源",
+    "from": "出处", "ref": "文献", "price year": "价格年份", "note": "说明", "name": "名称",
+    "path": "路径", "price_year": "价格年份", "scope": "适用范围", "extent": "范围",
+    "scenarios": "情景", "option": "选项", "value": "取值", "input": "输入", "bytes": "字节",
+    "sha256": "sha256", "verdict": "结论", "tier": "误差等级", "id": "编号",
+    "description": "描述", "paper": "论文", "gepgeo": "gepgeo", "rel_diff": "相对差异",
+    "reason": "原因", "scenario": "情景", "before \\ after": "变化前 \\ 变化后",
+    "jinsha-as-published (this run)": "jinsha-as-published（本次运行）",
+    "paper, Table 4": "论文表 4", "area_before_ha": "变化前面积（公顷）",
+    "area_after_ha": "变化后面积（公顷）", "gep_per_ha": "单位面积 GEP（元/公顷/年）",
+    "value_yuan_a-1": "价值（元/年）", "value_per_ha_yuan_ha-1_a-1": "单位面积价值（元/公顷/年）",
+    "area_ha_total": "面积（公顷）", "opening_ha": "期初（公顷）", "closing_ha": "期末（公顷）",
+    "additions_ha": "增加（公顷）", "reductions_ha": "减少（公顷）", "net_change_ha": "净变化（公顷）",
+}
+
+
 def _fold(html_text: str, n_rows: int, what: str = "the table") -> str:
     """Fold long tables into a <details> element."""
     if n_rows <= LONG_TABLE:
         return html_text
-    return f"<details><summary>show {what} ({n_rows:,} rows)</summary>\n{html_text}\n</details>"
+    return (f"<details><summary>{_e(t('show {what} ({n} rows)', what=t(what), n=f'{n_rows:,}'))}"
+            f"</summary>\n{html_text}\n</details>")
 
 
 def _count_rows(path: Path) -> int:
@@ -763,21 +885,86 @@ def _split_layer(rel: str) -> tuple[str, str]:
     return (file_rel, layer) if sep and "/" not in layer else (rel, "")
 
 
+#: A change no larger than this fraction of the larger of |before| and |after| is rounding noise
+#: (the two sums were added in a different order): the report shows it as 0.
+NOISE_REL = 1.0e-9
+#: Change tables up to this many rows are read whole to be put in service order.
+CHANGE_ROWS_READ = 200_000
+
+
+def change_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """A change table (``service, category, [keys,] measure, ..., before, after, change,
+    change_pct``) as the report shows it.
+
+    Rows in the method's service order (:data:`gepgeo.services.SERVICES`), each category's
+    ``subtotal`` right after the last of its services and ``gep`` last; within a service, the
+    keys (land type, zone) in their order in the file, then the measures in the method's order
+    (value last). A change that is rounding noise, ``|change| ≤ NOISE_REL × max(|before|,
+    |after|)``, is 0 (and its ``change_pct`` 0 where before ≠ 0).
+    """
+    from .services import MEASURES, SERVICES
+
+    if not {"service", "measure"} <= set(df.columns):
+        return df
+    out = df.copy()
+    if {"before", "after", "change"} <= set(out.columns):
+        b = pd.to_numeric(out["before"], errors="coerce").to_numpy(dtype=float)
+        a = pd.to_numeric(out["after"], errors="coerce").to_numpy(dtype=float)
+        d = pd.to_numeric(out["change"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            noise = (d != 0) & (np.abs(d) <= NOISE_REL * np.maximum(np.abs(b), np.abs(a)))
+        if noise.any():
+            out["change"] = np.where(noise, 0.0, d)
+            if "change_pct" in out:
+                pct = pd.to_numeric(out["change_pct"], errors="coerce").to_numpy(dtype=float)
+                out["change_pct"] = np.where(noise & (b != 0), 0.0, pct)
+    names = [sv.name for sv in SERVICES]
+    last = {sv.category: i for i, sv in enumerate(SERVICES)}
+    measures = {(m.service, m.name): i for i, m in enumerate(MEASURES)}
+    cats = out["category"] if "category" in out else pd.Series("", index=out.index)
+
+    def svc_rank(service: str, category: str) -> float:
+        if service in names:
+            return names.index(service)
+        if service == "subtotal":
+            return last.get(category, len(names)) + 0.5
+        return len(names) + (2 if service == "gep" else 1)
+
+    cols = list(out.columns)
+    keys = [c for c in cols[: cols.index("measure")] if c not in ("service", "category")]
+    key_pos: dict[tuple[Any, ...], int] = {}
+    for k in out[keys].itertuples(index=False, name=None):
+        key_pos.setdefault(k, len(key_pos))
+    ranks = [(svc_rank(s, c), key_pos[k], measures.get((s, m), len(measures)))
+             for s, c, k, m in zip(out["service"], cats,
+                                   out[keys].itertuples(index=False, name=None), out["measure"])]
+    order = sorted(range(len(out)), key=lambda i: ranks[i])
+    return out.iloc[order].reset_index(drop=True)
+
+
 def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
-    """``<h3>``, a link to the CSV (relative href) and the table (first rows, folded if long)."""
+    """``<h3>``, a link to the CSV (relative href) and the table (first rows, folded if long).
+
+    Change tables (``change_by_*.csv``) are shown in service order with rounding noise as 0
+    (:func:`change_rows`); the CSV keeps its rows as written.
+    """
     file_rel, layer = _split_layer(rel)
     path = folder / file_rel
     head = f'<h3 id="{_e(_slug(rel))}">{_e(title)}</h3>'
     if not path.is_file():
-        return f'{head}<p class="warn">{_e(file_rel)} is missing from this folder.</p>'
+        return f'{head}<p class="warn">{_e(t("{file} is missing from this folder.", file=file_rel))}</p>'
     if path.suffix.lower() != ".csv":
-        what = f", layer {_e(layer)}" if layer else ""
+        what = _e(t(", layer {layer}", layer=layer)) if layer else ""
         return (f'{head}<p class="csv"><a href="{_e(file_rel)}">{_e(file_rel)}</a>{what} '
-                "(not shown here)</p>")
+                f"{_e(t('(not shown here)'))}</p>")
     n = _count_rows(path)
-    df = pd.read_csv(path, nrows=TABLE_ROWS)
-    link = f'<p class="csv">CSV: <a href="{_e(rel)}">{_e(rel)}</a> · {n:,} rows</p>'
-    more = (f'<p class="note">The first {TABLE_ROWS:,} of {n:,} rows; the CSV has them all.</p>'
+    if path.stem.startswith("change_by_") and n <= CHANGE_ROWS_READ:
+        df = change_rows(pd.read_csv(path, dtype={"zone_id": str})).head(TABLE_ROWS)
+    else:
+        df = pd.read_csv(path, nrows=TABLE_ROWS)
+    link = (f'<p class="csv">CSV: <a href="{_e(rel)}">{_e(rel)}</a> · '
+            f'{_e(t("{n} rows", n=f"{n:,}"))}</p>')
+    more = (f'<p class="note">{_e(t("The first {k} of {n} rows; the CSV has them all.", k=f"{TABLE_ROWS:,}", n=f"{n:,}"))}</p>'
             if n > TABLE_ROWS else "")
     intro_html = f'<p class="muted">{intro}</p>' if intro else ""
     return head + intro_html + link + _fold(df_to_html(df), n) + more
@@ -802,6 +989,40 @@ def _gep_total(by_service: pd.DataFrame | None) -> float | None:
 def _price_years(manifest: Mapping[str, Any]) -> list[str]:
     years = [str(p.get("price_year", "unknown")) for p in manifest.get("profiles", [])]
     return list(dict.fromkeys(years)) or ["unknown"]
+
+
+def _is_price(name: str, rec: Mapping[str, Any]) -> bool:
+    """A resolved parameter is a price when its canonical unit is money (``yuan ...``)."""
+    from .parameters import PARAM_INDEX, PARAMETERS
+
+    unit = PARAMETERS[PARAM_INDEX[name]].unit if name in PARAM_INDEX else str(rec.get("unit", ""))
+    return unit.split(" ")[0] == "yuan"
+
+
+def price_year_counts(manifest: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(price year, number of prices) over the run's resolved prices, years in order and
+    ``unknown`` last; a price from the pipeline (no profile) has an unknown year.
+
+    Without any price (``valuation: false``), the profiles' declared years with count 0.
+    """
+    counts: dict[str, int] = {}
+    for name, rec in manifest.get("parameters", {}).items():
+        if rec.get("kind") == "raster" or not _is_price(name, rec):
+            continue
+        year = rec.get("price_year")
+        key = "unknown" if year in (None, "", "unknown") else str(year)
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return [(", ".join(_price_years(manifest)), 0)]
+    return sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", kv[0]))
+
+
+def price_year_text(counts: Sequence[tuple[str, int]]) -> str:
+    """``2010``; ``2010 for 8 prices; unknown for 3`` when the prices do not share one year."""
+    if len(counts) == 1:
+        return t("unknown") if counts[0][0] == "unknown" else counts[0][0]
+    return t("; ").join(t("{year} for {n} prices", year=t("unknown") if y == "unknown" else y,
+                          n=n) for y, n in counts)
 
 
 def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
@@ -878,69 +1099,79 @@ def _pixel_section(run_dir: Path, manifest: Mapping[str, Any], tidy: pd.DataFram
     rows = []
     for key, count in manifest.get("pixel_stats", {}).items():
         if key.startswith("out_of_domain."):
-            text = f"out of domain: {key.split('.', 1)[1]} (value outside its valid range)"
+            text = t("out of domain: {layer} (value outside its valid range)",
+                     layer=key.split(".", 1)[1])
         else:
-            text = _STAT_TEXT.get(key, key.replace("_", " "))
+            text = t(_STAT_TEXT[key]) if key in _STAT_TEXT else key.replace("_", " ")
         rows.append({"count": text, "key": key, "pixels": int(count),
                      "ha": count * px_ha if px_ha is not None else np.nan})
     wd = manifest.get("water_deficit", {})
     if wd:
-        rows.append({"count": f"water: P − R − ET < 0 clamped to 0 (policy: {wd.get('policy')})"
+        rows.append({"count": t("water: P − R − ET < 0 clamped to 0 (policy: {policy})",
+                                policy=wd.get("policy"))
                      if wd.get("policy") == "clamp" else
-                     f"water: negative P − R − ET kept (policy: {wd.get('policy')})",
+                     t("water: negative P − R − ET kept (policy: {policy})",
+                       policy=wd.get("policy")),
                      "key": "water_deficit.clamped_pixels",
                      "pixels": int(wd.get("clamped_pixels", 0)),
                      "ha": wd.get("clamped_pixels", 0) * px_ha if px_ha is not None else np.nan})
-    parts = ['<p class="muted">Counts over the whole grid from the run\'s single pass '
-             "(manifest <code>pixel_stats</code> and <code>water_deficit</code>)"
-             + (f"; one pixel is {fmt_number(px_ha)} ha." if px_ha else ".") + "</p>"]
+    parts = ['<p class="muted">' + t("Counts over the whole grid from the run's single pass "
+                                     "(manifest <code>pixel_stats</code> and "
+                                     "<code>water_deficit</code>)")
+             + (t("; one pixel is {ha} ha.", ha=fmt_number(px_ha)) if px_ha else t("."))
+             + "</p>"]
     if rows:
         parts.append(df_to_html(pd.DataFrame(rows),
                                 cell_classes={"key": "", "count": ""},
                                 formats={"key": str}))
     exc = _excluded_by_service(tidy)
     if exc is not None:
-        parts.append("<h3>Pixels excluded per service</h3>"
-                     '<p class="muted">Pixels of a classified land type left out of a service '
-                     "because a layer it needs is nodata there (from "
-                     '<a href="tables/services_by_land_type.csv">'
-                     "tables/services_by_land_type.csv</a>, summed over land types).</p>")
+        parts.append(f"<h3>{t('Pixels excluded per service')}</h3>"
+                     '<p class="muted">'
+                     + t("Pixels of a classified land type left out of a service because a layer "
+                         "it needs is nodata there (from {link}, summed over land types).",
+                         link='<a href="tables/services_by_land_type.csv">'
+                              "tables/services_by_land_type.csv</a>") + "</p>")
         parts.append(df_to_html(exc))
     parts.append(_coverage_text(run_dir, manifest, exc, gep, lu_area))
     warn = manifest.get("warnings") or []
-    parts.append("<h3>Warnings</h3>")
+    parts.append(f"<h3>{t('Warnings')}</h3>")
     if warn:
         parts.append('<ul class="warnings">' + "".join(f"<li>{_e(w)}</li>" for w in warn)
                      + "</ul>")
     else:
-        parts.append('<p class="muted">None.</p>')
+        parts.append(f'<p class="muted">{t("None.")}</p>')
     return "\n".join(parts)
 
 
 def _coverage_text(run_dir: Path, manifest: Mapping[str, Any], exc: pd.DataFrame | None,
                    gep: float | None, lu_area: float | None) -> str:
     """How much of the classified area the GEP map covers, vs the table GEP."""
-    head = "<h3>GEP map and table GEP</h3>"
+    head = f"<h3>{t('GEP map and table GEP')}</h3>"
     stats = manifest.get("pixel_stats", {})
     excluded = exc is not None and bool((exc["excluded_pixels"] > 0).any())
     out_dom = any(v for k, v in stats.items() if k.startswith("out_of_domain."))
     if not excluded and not out_dom:
-        return (head + "<p>No service left out any classified pixel: the GEP map is valid on the "
-                f"whole classified area{f' ({fmt_number(lu_area)} ha)' if lu_area else ''}, so "
-                "Σ(GEP map × pixel area) equals the table GEP.</p>")
+        return (head + "<p>" + t("No service left out any classified pixel: the GEP map is valid "
+                                 "on the whole classified area{area}, so Σ(GEP map × pixel area) "
+                                 "equals the table GEP.",
+                                 area=t(" ({ha} ha)", ha=fmt_number(lu_area)) if lu_area else "")
+                + "</p>")
     gep_map = run_dir / manifest.get("maps", {}).get("gep", "maps/gep.tif")
     cov = _map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
     if cov is None or lu_area is None or gep is None:
-        return head + ('<p class="warn">Some pixels are excluded from some services, so the GEP '
-                       "map (nodata where any service is) covers less than the classified area; "
-                       "the GEP map could not be read to measure by how much.</p>")
+        return head + ('<p class="warn">' + t(
+            "Some pixels are excluded from some services, so the GEP map (nodata where any "
+            "service is) covers less than the classified area; the GEP map could not be read to "
+            "measure by how much.") + "</p>")
     _n, ha, total = cov
-    return (head + f"<p>The GEP map is nodata wherever any service is, so it covers "
-            f"{fmt_number(ha)} ha of the {fmt_number(lu_area)} ha classified: "
-            f"<strong>{fmt_number(lu_area - ha)} ha</strong> where some service is nodata. "
-            f"Σ(GEP map × pixel area) = {_money(total)} × 10⁴ yuan a⁻¹ against the table GEP of "
-            f"{_money(gep)} × 10⁴ yuan a⁻¹ (the table counts each service wherever that service "
-            "is valid).</p>")
+    return (head + "<p>" + t(
+        "The GEP map is nodata wherever any service is, so it covers {ha} ha of the {lu} ha "
+        "classified: <strong>{gap} ha</strong> where some service is nodata. Σ(GEP map × pixel "
+        "area) = {total} {money} against the table GEP of {gep} {money} (the table counts each "
+        "service wherever that service is valid).", ha=fmt_number(ha), lu=fmt_number(lu_area),
+        gap=fmt_number(lu_area - ha), total=_money(total), gep=_money(gep),
+        money=t("× 10⁴ yuan a⁻¹")) + "</p>")
 
 
 def _param_value(rec: Mapping[str, Any]) -> str:
@@ -962,10 +1193,10 @@ def _param_number(v: Any) -> str:
 
 def _parameters_section(manifest: Mapping[str, Any]) -> str:
     """Profiles, every resolved parameter with its source, options, inputs and versions."""
-    parts = ["<h3>Profiles</h3>"]
+    parts = [f"<h3>{t('Profiles')}</h3>"]
     prof = pd.DataFrame(manifest.get("profiles", []))
     parts.append(df_to_html(prof, formats={c: str for c in prof.columns}) if len(prof)
-                 else '<p class="muted">No profile: every parameter comes from the pipeline.</p>')
+                 else f'<p class="muted">{t("No profile: every parameter comes from the pipeline.")}</p>')
     recs = []
     for name, rec in manifest.get("parameters", {}).items():
         recs.append({"parameter": name, "kind": rec.get("kind", ""),
@@ -973,34 +1204,39 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
                      "source": rec.get("source", "") if rec.get("kind") != "raster" else "raster",
                      "from": rec.get("origin", ""), "ref": rec.get("ref", ""),
                      "price year": rec.get("price_year", ""), "note": rec.get("note", "")})
-    parts.append(f"<h3>Resolved parameters ({len(recs)})</h3>"
-                 '<p class="muted">Every parameter the run used, in the unit the method uses; '
-                 "<em>from</em> is the profile or the pipeline that set it.</p>")
+    parts.append(f"<h3>{t('Resolved parameters ({n})', n=len(recs))}</h3>"
+                 '<p class="muted">' + t("Every parameter the run used, in the unit the method "
+                                         "uses; <em>from</em> is the profile or the pipeline "
+                                         "that set it.") + "</p>")
     if recs:
         df = pd.DataFrame(recs)
-        parts.append(df_to_html(df, formats={c: str for c in df.columns},
+        fmts: dict[str, Callable[[Any], str]] = {c: str for c in df.columns}
+        fmts["unit"] = lambda v: unit_text(str(v)) if v else ""
+        fmts["kind"] = lambda v: t(str(v)) if v else ""
+        fmts["price year"] = lambda v: t(str(v)) if v != "" else ""
+        parts.append(df_to_html(df, formats=fmts,
                                 cell_classes={"note": "note wide", "value / path": "val",
                                               "unit": "unit", "ref": "ref"}))
     unused = manifest.get("parameters_not_used") or []
     if unused:
-        parts.append(f'<p class="muted">Given but not used: {_e(", ".join(unused))}.</p>')
+        parts.append(f'<p class="muted">{_e(t("Given but not used: {names}.", names=", ".join(unused)))}</p>')
     for note in manifest.get("parameter_forms") or []:
-        parts.append(f'<p class="muted">Form used: {_e(note)}.</p>')
+        parts.append(f'<p class="muted">{_e(t("Form used: {note}.", note=note))}</p>')
     opts = manifest.get("options", {})
     if opts:
-        parts.append("<h3>Options</h3>")
+        parts.append(f"<h3>{t('Options')}</h3>")
         parts.append(df_to_html(pd.DataFrame({"option": list(opts),
                                               "value": [str(v) for v in opts.values()]})))
     inputs = manifest.get("inputs", {})
     if inputs:
-        parts.append("<h3>Inputs</h3>")
+        parts.append(f"<h3>{t('Inputs')}</h3>")
         df = pd.DataFrame([{"input": k, "path": v.get("path", ""),
                             "bytes": v.get("size_bytes", np.nan),
                             "sha256": v.get("sha256", "")} for k, v in inputs.items()])
         parts.append(df_to_html(df, formats={"sha256": str}, cell_classes={"sha256": ""}))
     versions = manifest.get("versions", {})
     if versions:
-        parts.append('<p class="muted">Versions: ' + _e(", ".join(f"{k} {v}" for k, v
+        parts.append('<p class="muted">' + _e(t("Versions: ")) + _e(", ".join(f"{k} {v}" for k, v
                                                              in versions.items())) + "</p>")
     return "\n".join(parts)
 
@@ -1008,37 +1244,42 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
 def _run_header(manifest: Mapping[str, Any], gep: float | None, lu_area: float | None) -> str:
     name = manifest.get("name", "run")
     scen = manifest.get("scenario")
-    profiles = ", ".join(p.get("name", "") for p in manifest.get("profiles", [])) or "none"
-    sub = f"scenario {scen} · " if scen else ""
-    return (f"<h1>GEP account: {_e(name)}</h1>"
-            f'<div class="sub">{_e(sub)}profile {_e(profiles)} · '
-            f"{len(manifest.get('services', []))} services · gepgeo "
-            f"{_e(manifest.get('gepgeo_version', __version__))}</div>")
+    profiles = ", ".join(p.get("name", "") for p in manifest.get("profiles", [])) or t("none")
+    sub = t("scenario {s} · ", s=scen) if scen else ""
+    return (f"<h1>{_e(t('GEP account: {name}', name=name))}</h1>"
+            f'<div class="sub">{_e(sub)}'
+            + _e(t("profile {p} · {n} services · gepgeo {v}", p=profiles,
+                   n=len(manifest.get("services", [])),
+                   v=manifest.get("gepgeo_version", __version__))) + "</div>")
 
 
 def _scope_banner(notes: Sequence[str] | None) -> str:
     """A warning at the top of the report for each profile used outside its declared extent."""
     if not notes:
         return ""
-    return "".join(f'<p class="warn scope"><strong>Parameters from another landscape.</strong> '
-                   f"{_e(n)}</p>" for n in notes)
+    return "".join(f'<p class="warn scope"><strong>{t("Parameters from another landscape.")}'
+                   f"</strong> {_e(n)}</p>" for n in notes)
 
 
-def _headline(gep: float | None, years: Sequence[str], lu_area: float | None,
+def _headline(gep: float | None, years: Sequence[tuple[str, int]], lu_area: float | None,
               manifest: Mapping[str, Any]) -> str:
+    """KPIs and the GEP sentence; ``years`` from :func:`price_year_counts`."""
     kpis = []
     if gep is not None:
-        kpis.append(_kpi(_money(gep), f"GEP, {MONEY_LABEL} ({fmt_number(gep)} yuan a⁻¹)"))
-    kpis.append(_kpi(", ".join(years), "price year"))
+        kpis.append(_kpi(_money(gep), _e(t("GEP, {unit} ({yuan} yuan a⁻¹)", unit=money_label(),
+                                           yuan=fmt_number(gep)))))
+    yrs = price_year_text(years)
+    kpis.append(_kpi(yrs, _e(t("price year"))))
     if lu_area is not None:
-        kpis.append(_kpi(fmt_number(lu_area), "ha classified"))
+        kpis.append(_kpi(fmt_number(lu_area), _e(t("ha classified"))))
     shape = manifest.get("grid", {}).get("shape")
     if shape:
-        kpis.append(_kpi(f"{shape[0]:,} × {shape[1]:,}", "grid rows × columns"))
-    yrs = ", ".join(years)
+        kpis.append(_kpi(f"{shape[0]:,} × {shape[1]:,}", _e(t("grid rows × columns"))))
     return (f'<div class="kpis">{"".join(kpis)}</div>'
-            f'<p>GEP = <strong>{_money(gep) if gep is not None else "n/a"} × 10⁴ yuan a⁻¹'
-            f"</strong> at prices of year <strong>{_e(yrs)}</strong> (price year: {_e(yrs)}).</p>")
+            "<p>" + t("GEP = <strong>{gep} {money}</strong> at prices of year <strong>{yrs}"
+                      "</strong> (price year: {yrs}).",
+                      gep=_money(gep) if gep is not None else "n/a", money=t("× 10⁴ yuan a⁻¹"),
+                      yrs=_e(yrs)) + "</p>")
 
 
 def _ordered_maps(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -1054,19 +1295,61 @@ def _maps_section(run_dir: Path, manifest: Mapping[str, Any]) -> str:
     for name, rel in _ordered_maps(manifest):
         path = run_dir / rel
         if not path.is_file():
-            figs.append(f'<p class="warn">{_e(rel)} is missing.</p>')
+            figs.append(f'<p class="warn">{_e(t("{file} is missing.", file=rel))}</p>')
             continue
-        fig = _map_figure(path, _label(name))
-        figs.append(_figure(_img(fig, f"map of {_label(name)}"),
+        fig = _chart(lambda path=path, name=name: _map_figure(path, _label(name)))
+        figs.append(_figure(_img(fig, t("map of {what}", what=_label(name))),
                             f'<a href="{_e(rel)}">{_e(rel)}</a>'))
-    return ('<p class="muted">Densities per hectare; each map has its own colour scale; grey is '
-            'nodata.</p><div class="grid">' + "".join(figs) + "</div>")
+    return ('<p class="muted">' + t("Densities per hectare; each map has its own colour scale; "
+                                    "grey is nodata.") + '</p><div class="grid">'
+            + "".join(figs) + "</div>")
+
+
+def land_type_per_ha(by_land_type: pd.DataFrame) -> pd.DataFrame:
+    """Per land type (rows of ``gep_by_land_type.csv``, the total last): area (ha), GEP
+    (yuan a⁻¹) and GEP per hectare (yuan ha⁻¹ a⁻¹), then each service's value per hectare
+    (yuan ha⁻¹ a⁻¹); per-hectare figures are empty for a land type of no area."""
+    area = by_land_type["area_ha"].astype(float)
+    ok = area > 0
+    safe = area.where(ok, 1.0)
+    out = pd.DataFrame({"land_type": by_land_type["land_type"], "area_ha": area,
+                        "gep_yuan_a-1": by_land_type["gep"].astype(float)})
+    out["gep_per_ha_yuan_ha-1_a-1"] = np.where(ok, out["gep_yuan_a-1"] / safe, np.nan)
+    for col in [c for c in by_land_type.columns if c.endswith("_value")]:
+        out[f"{col}_per_ha_yuan_ha-1_a-1"] = np.where(ok, by_land_type[col].astype(float) / safe,
+                                                      np.nan)
+    return out.reset_index(drop=True)
+
+
+def _per_ha_column(col: str) -> str:
+    """Header of a ``<service>_value_per_ha_yuan_ha-1_a-1`` column."""
+    svc = col.removesuffix("_value_per_ha_yuan_ha-1_a-1")
+    if lang() == "zh":
+        return f"{label(svc)}（元/公顷/年）"
+    return f"{label(svc)} per ha (yuan ha⁻¹ a⁻¹)"
+
+
+def _land_type_per_ha_section(by_land_type: pd.DataFrame) -> str:
+    table = land_type_per_ha(by_land_type)
+    cols = {c: _per_ha_column(c) for c in table.columns if c.endswith("_value_per_ha_yuan_ha-1_a-1")}
+    if lang() != "zh":
+        cols.update({"gep_yuan_a-1": "GEP (yuan a⁻¹)",
+                     "gep_per_ha_yuan_ha-1_a-1": "GEP per ha (yuan ha⁻¹ a⁻¹)"})
+    shown = table.rename(columns=cols)
+    return (f"<h3>{t('Value per hectare by land type')}</h3>"
+            '<p class="muted">' + t("GEP and each service's value of a land type divided by its "
+                                    "area: yuan ha⁻¹ a⁻¹ beside the totals (from {link}).",
+                                    link='<a href="tables/gep_by_land_type.csv">'
+                                         "tables/gep_by_land_type.csv</a>") + "</p>"
+            + df_to_html(shown, row_classes=["total" if lt == "total" else ""
+                                             for lt in table["land_type"]]))
 
 
 def zone_totals(by_zone: pd.DataFrame) -> pd.DataFrame:
     """Per zone (rows of ``services_by_zone.csv``): its attributes, rasterised area (ha), GEP
     (yuan a⁻¹), GEP per hectare of that area (yuan ha⁻¹ a⁻¹; empty for a zone with no valid
-    pixel) and each service's value (yuan a⁻¹), all summed over land types."""
+    pixel) and each service's value (yuan a⁻¹) with its value per hectare (yuan ha⁻¹ a⁻¹), all
+    summed over land types."""
     keys = ["zone_layer", "zone_id"]
     attrs = [c for c in by_zone.columns if c.startswith("zone_") and c not in keys]
     values = by_zone[by_zone["measure"] == "value"]
@@ -1083,8 +1366,10 @@ def zone_totals(by_zone: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         table["gep_per_ha_yuan_ha-1_a-1"] = np.where(area > 0, gep / area.where(area > 0, 1.0),
                                                      np.nan)
-    for s in [c for c in wide.columns if c != "gep"]:
-        table[f"{s}_value_yuan_a-1"] = out[s]
+        for s in [c for c in wide.columns if c != "gep"]:
+            table[f"{s}_value_yuan_a-1"] = out[s]
+            table[f"{s}_value_per_ha_yuan_ha-1_a-1"] = np.where(
+                area > 0, out[s] / area.where(area > 0, 1.0), np.nan)
     return table
 
 
@@ -1094,11 +1379,14 @@ def _zones_section(run_dir: Path) -> str | None:
     if not path.is_file():
         return None
     table = zone_totals(pd.read_csv(path, dtype={"zone_id": str}))
-    intro = ('<p class="muted">Totals per zone, summed over land types; area is the zone\'s '
-             "valid land-use pixels (pixel-centre rule); GEP per ha is GEP over that area. Every "
-             'measure per zone and land type: <a href="tables/services_by_zone.csv">'
-             "tables/services_by_zone.csv</a>.</p>")
-    return intro + _fold(df_to_html(table), len(table), "the zones")
+    shown = table.rename(columns={c: _per_ha_column(c) for c in table.columns
+                                  if c.endswith("_value_per_ha_yuan_ha-1_a-1")})
+    intro = ('<p class="muted">' + t(
+        "Totals per zone, summed over land types; area is the zone's valid land-use pixels "
+        "(pixel-centre rule); GEP per ha is GEP over that area, and each service's value per ha "
+        "stands beside its total. Every measure per zone and land type: {link}.",
+        link='<a href="tables/services_by_zone.csv">tables/services_by_zone.csv</a>') + "</p>")
+    return intro + _fold(df_to_html(shown), len(table), "the zones")
 
 
 def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
@@ -1108,53 +1396,93 @@ def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
     return float(tot["area_ha"].iloc[0]) if len(tot) else float(land_use["area_ha"].sum())
 
 
-def build_run_report(run_dir: Path) -> str:
+def report_lang(manifest: Mapping[str, Any], requested: str | None = None) -> str:
+    """The report's language: ``requested`` (``--lang``), else the run's ``options.report_lang``,
+    else English."""
+    code = requested or manifest.get("options", {}).get("report_lang") or "en"
+    return str(code)
+
+
+@contextlib.contextmanager
+def _report_context(code: str) -> Iterator[None]:
+    """Build a report in language ``code``: text via :func:`gepgeo.i18n.t`, and the charts in a
+    CJK font when the report is Chinese and one is installed."""
+    with use_lang(code):
+        font = cjk_font() if code == "zh" else None
+        if font is None:
+            yield
+            return
+        from matplotlib import rc_context
+
+        # a list of families: glyphs missing from the CJK font (⁻, ²) fall back to DejaVu Sans
+        with rc_context({"font.family": [font, "DejaVu Sans"], "axes.unicode_minus": False}):
+            yield
+
+
+def _font_note() -> str:
+    """One note when a Chinese report's charts are in English for want of a CJK font."""
+    if lang() == "zh" and chart_lang() == "en":
+        return ('<p class="note font-note">' + t(
+            "The charts are labelled in English: no font with Chinese characters is installed "
+            "for matplotlib (e.g. Debian's fonts-noto-cjk).") + "</p>")
+    return ""
+
+
+def build_run_report(run_dir: Path, lang: str | None = None) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir / "manifest.json")
+    with _report_context(report_lang(manifest, lang)):
+        return _build_run_report(run_dir, manifest)
+
+
+def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
     by_service = _table(run_dir, "gep_by_service.csv")
     by_lt = _table(run_dir, "gep_by_land_type.csv")
     tidy = _table(run_dir, "services_by_land_type.csv")
     lu_table = _table(run_dir, "land_use.csv")
     gep = _gep_total(by_service)
     lu_area = _land_use_total(lu_table)
-    years = _price_years(manifest)
+    years = price_year_counts(manifest)
     lu = _land_use(run_dir, manifest)
 
-    sections = [_section("summary", "Summary", _scope_banner(manifest.get("scope_warnings"))
+    sections = [_section("summary", t("Summary"),
+                         _scope_banner(manifest.get("scope_warnings")) + _font_note()
                          + _headline(gep, years, lu_area, manifest))]
-    lu_html = _figure(_img(_land_use_figure([("land use", lu)], lu.types, lu.colours),
-                           "land-use map"), _e(str(lu.path)))
+    lu_fig = _chart(lambda: _land_use_figure([(t("land use"), lu)], lu.types, lu.colours))
+    lu_html = _figure(_img(lu_fig, t("land-use map")), _e(str(lu.path)))
     if lu.problem:
         lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
-    sections.append(_section("land-use", "Land use", lu_html))
-    sections.append(_section("maps", "Maps", _maps_section(run_dir, manifest)))
+    sections.append(_section("land-use", t("Land use"), lu_html))
+    sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest)))
     charts = []
     if by_service is not None:
-        charts.append(_figure(_img(_value_by_service_figure(by_service), "value by service")))
+        charts.append(_figure(_img(_chart(lambda: _value_by_service_figure(by_service)),
+                                   t("value by service"))))
     if by_lt is not None:
-        charts.append(_figure(_img(_value_by_land_type_figure(by_lt, lu.colours),
-                                   "value by land type")))
-    sections.append(_section("values", "Value by service and land type", "".join(charts)))
-    sections.append(_section("pixels", "Pixel counts, exclusions and warnings",
+        charts.append(_figure(_img(_chart(lambda: _value_by_land_type_figure(by_lt, lu.colours)),
+                                   t("value by land type"))))
+        charts.append(_land_type_per_ha_section(by_lt))
+    sections.append(_section("values", t("Value by service and land type"), "".join(charts)))
+    sections.append(_section("pixels", t("Pixel counts, exclusions and warnings"),
                              _pixel_section(run_dir, manifest, tidy, gep, lu_area)))
     zones = _zones_section(run_dir)
     if zones is not None:
-        sections.append(_section("zones", "Zones", zones))
-    tables = [_csv_block(run_dir, rel, Path(rel).stem.replace("_", " "))
+        sections.append(_section("zones", t("Zones"), zones))
+    tables = [_csv_block(run_dir, rel, t(Path(rel).stem.replace("_", " ")))
               for rel in manifest.get("tables", [])]
-    sections.append(_section("tables", "Tables", "\n".join(tables)))
-    sections.append(_section("parameters", "Parameters and provenance",
+    sections.append(_section("tables", t("Tables"), "\n".join(tables)))
+    sections.append(_section("parameters", t("Parameters and provenance"),
                              _parameters_section(manifest)))
-    nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
-           ("values", "Values"), ("pixels", "Pixels")]
-    nav += [("zones", "Zones")] if zones is not None else []
-    nav += [("tables", "Tables"), ("parameters", "Parameters")]
-    return _page(f"gepgeo report: {manifest.get('name', run_dir.name)}",
+    nav = [("summary", t("Summary")), ("land-use", t("Land use")), ("maps", t("Maps")),
+           ("values", t("Values")), ("pixels", t("Pixels"))]
+    nav += [("zones", t("Zones"))] if zones is not None else []
+    nav += [("tables", t("Tables")), ("parameters", t("Parameters"))]
+    return _page(t("gepgeo report: {name}", name=manifest.get("name", run_dir.name)),
                  _run_header(manifest, gep, lu_area), nav, "\n".join(sections))
 
 
-def write_run_report(run_dir: Path) -> Path:
+def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
     """Write ``run_dir/report.html`` from the files of a run folder.
 
     Parameters
@@ -1162,6 +1490,8 @@ def write_run_report(run_dir: Path) -> Path:
     run_dir : Path
         A run folder (``manifest.json``, ``tables/``, ``maps/``); the land-use raster is read
         from the path recorded in the manifest (the report notes it if it has gone).
+    lang : {"en", "zh"}, optional
+        The report's language; by default the run's ``options.report_lang`` (English if none).
 
     Returns
     -------
@@ -1169,35 +1499,38 @@ def write_run_report(run_dir: Path) -> Path:
         The report written (atomically: temporary file and rename).
     """
     run_dir = Path(run_dir)
-    return _atomic_write_text(run_dir / "report.html", build_run_report(run_dir))
+    return _atomic_write_text(run_dir / "report.html", build_run_report(run_dir, lang))
 
 
 # --------------------------------------------------------------------------------------------
 # comparison report
 # --------------------------------------------------------------------------------------------
 
-def _compare_headline(change: pd.DataFrame | None, years: Mapping[str, Sequence[str]]) -> str:
+def _compare_headline(change: pd.DataFrame | None,
+                      years: Mapping[str, Sequence[tuple[str, int]]]) -> str:
+    """KPIs and sentences of a comparison; ``years``: scenario → :func:`price_year_counts`."""
     kpis = []
     gep_rows = (change[(change["service"] == "gep") & (change["measure"] == "value")]
                 if change is not None else pd.DataFrame())
     text = ""
+    money = money_label()
     if len(gep_rows):
         r = gep_rows.iloc[0]
         b, a, d, pct = (float(r["before"]), float(r["after"]), float(r["change"]),
                         r.get("change_pct", np.nan))
-        kpis += [_kpi(_money(b), f"GEP before, {MONEY_LABEL}"),
-                 _kpi(_money(a), f"GEP after, {MONEY_LABEL}"),
-                 _kpi(f"{d / MONEY_UNIT:+,.2f}", f"change, {MONEY_LABEL}"
-                      + (f" ({float(pct):+,.1f} %)" if not _isnan(pct) else ""),
+        kpis += [_kpi(_money(b), _e(t("GEP before, {unit}", unit=money))),
+                 _kpi(_money(a), _e(t("GEP after, {unit}", unit=money))),
+                 _kpi(f"{d / MONEY_UNIT:+,.2f}", _e(t("change, {unit}", unit=money)
+                      + (f" ({float(pct):+,.1f} %)" if not _isnan(pct) else "")),
                       "up" if d >= 0 else "down")]
-        text = (f"<p>GEP went from <strong>{_money(b)}</strong> to <strong>{_money(a)}</strong> "
-                f"× 10⁴ yuan a⁻¹, a change of <strong>{d / MONEY_UNIT:+,.2f}</strong> × 10⁴ yuan "
-                "a⁻¹.</p>")
-    yb = ", ".join(years.get("before", ["unknown"]))
-    ya = ", ".join(years.get("after", ["unknown"]))
-    kpis.append(_kpi(yb if yb == ya else f"{yb} / {ya}", "price year"))
+        text = "<p>" + t("GEP went from <strong>{b}</strong> to <strong>{a}</strong> {money}, a "
+                         "change of <strong>{d}</strong> {money}.", b=_money(b), a=_money(a),
+                         d=f"{d / MONEY_UNIT:+,.2f}", money=t("× 10⁴ yuan a⁻¹")) + "</p>"
+    yb = price_year_text(years.get("before", [("unknown", 0)]))
+    ya = price_year_text(years.get("after", [("unknown", 0)]))
+    kpis.append(_kpi(yb if yb == ya else f"{yb} / {ya}", _e(t("price year"))))
     return (f'<div class="kpis">{"".join(kpis)}</div>{text}'
-            f"<p>Price year: before {_e(yb)}, after {_e(ya)}.</p>")
+            "<p>" + _e(t("Price year: before {yb}, after {ya}.", yb=yb, ya=ya)) + "</p>")
 
 
 def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) -> str:
@@ -1206,14 +1539,45 @@ def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) 
     order = sorted(maps, key=lambda n: (n != "gep_change", list(maps).index(n)))
     for name in order:
         base = name.removesuffix("_change")
-        fig = _comparison_figure(_label(base), compare_dir / "before" / "maps" / f"{base}.tif",
-                                 compare_dir / "after" / "maps" / f"{base}.tif",
-                                 compare_dir / "change" / maps[name])
-        figs.append(_figure(_img(fig, f"{_label(base)} before, after and change", dpi=90),
-                            f'difference map: <a href="{_e(maps[name])}">{_e(maps[name])}</a>'))
-    return ('<p class="muted">Before and after share one colour scale per row; the difference '
-            "(after − before, on the before grid) is red for losses and blue for gains, symmetric "
-            "about 0; grey is nodata.</p>" + "".join(figs))
+        fig = _chart(lambda base=base, name=name: _comparison_figure(
+            _label(base), compare_dir / "before" / "maps" / f"{base}.tif",
+            compare_dir / "after" / "maps" / f"{base}.tif", compare_dir / "change" / maps[name]))
+        figs.append(_figure(_img(fig, t("{what} before, after and change", what=_label(base)),
+                                 dpi=90),
+                            _e(t("difference map: ")) +
+                            f'<a href="{_e(maps[name])}">{_e(maps[name])}</a>'))
+    return ('<p class="muted">' + t(
+        "Before and after share one colour scale per row; the difference (after − before, on the "
+        "before grid) is red for losses and blue for gains, symmetric about 0; grey is nodata.")
+        + "</p>" + "".join(figs))
+
+
+def land_type_change_per_ha(change_by_land_type: pd.DataFrame) -> pd.DataFrame:
+    """GEP of each land type before and after (yuan a⁻¹), its area (ha) and GEP per hectare
+    (yuan ha⁻¹ a⁻¹) in each scenario, from ``change_by_land_type.csv``'s GEP rows."""
+    gep = change_by_land_type[(change_by_land_type["service"] == "gep")
+                              & (change_by_land_type["measure"] == "value")]
+    out = pd.DataFrame({"land_type": gep["land_type"],
+                        "area_ha_before": gep["area_ha_before"].astype(float),
+                        "gep_before_yuan_a-1": gep["before"].astype(float),
+                        "area_ha_after": gep["area_ha_after"].astype(float),
+                        "gep_after_yuan_a-1": gep["after"].astype(float)})
+    for scen in ("before", "after"):
+        area = out[f"area_ha_{scen}"]
+        out[f"gep_per_ha_{scen}_yuan_ha-1_a-1"] = np.where(
+            area > 0, out[f"gep_{scen}_yuan_a-1"] / area.where(area > 0, 1.0), np.nan)
+    return out.reset_index(drop=True)
+
+
+def _land_type_change_section(change_dir: Path) -> str | None:
+    lt = _table(change_dir, "change_by_land_type.csv")
+    if lt is None or not {"area_ha_before", "area_ha_after"} <= set(lt.columns):
+        return None
+    table = land_type_change_per_ha(lt)
+    return (f"<h3>{t('GEP per hectare by land type')}</h3>"
+            '<p class="muted">' + t("GEP of each land type over its area in each scenario "
+                                    "(yuan ha⁻¹ a⁻¹), beside the totals.") + "</p>"
+            + df_to_html(table))
 
 
 def _reproduction_section(rep: pd.DataFrame, compare_dir: Path,
@@ -1225,16 +1589,17 @@ def _reproduction_section(rep: pd.DataFrame, compare_dir: Path,
     tiers = rep["tier"].value_counts()
     summary = ", ".join(f"{t}: {int(tiers.get(t, 0))}" for t in TIER_CLASSES if t in tiers)
     n_nr = int((rep["verdict"] == "NOT-REPRODUCIBLE").sum())
-    parts.append(f"<p>{len(rep)} published figures beside gepgeo's ({link}). Agreement "
-                 f"{_e(summary)}. {n_nr} figures are NOT-REPRODUCIBLE: the paper disagrees with "
-                 "itself there; the reason is given on each row.</p>")
+    parts.append("<p>" + t("{n} published figures beside gepgeo's ({link}). Agreement "
+                           "{summary}. {n_nr} figures are NOT-REPRODUCIBLE: the paper disagrees "
+                           "with itself there; the reason is given on each row.", n=len(rep),
+                           link=link, summary=_e(summary), n_nr=n_nr) + "</p>")
     if as_stated_gep:
         parts.append(_as_stated_table(rep, compare_dir, as_stated_gep))
     counts = (rep.groupby(["verdict", "tier"], sort=False).size().unstack(fill_value=0)
               .reindex(columns=[t for t in TIER_CLASSES if t in tiers]).fillna(0).astype(int))
     counts.insert(0, "verdict", counts.index)
-    parts.append("<h3>Verdicts by tier</h3>" + df_to_html(counts.reset_index(drop=True)))
-    parts.append("<h3>All figures</h3>")
+    parts.append(f"<h3>{t('Verdicts by tier')}</h3>" + df_to_html(counts.reset_index(drop=True)))
+    parts.append(f"<h3>{t('All figures')}</h3>")
     parts.append(_reproduction_rows(rep))
     return "\n".join(parts)
 
@@ -1253,10 +1618,11 @@ def _as_stated_table(rep: pd.DataFrame, compare_dir: Path,
             row["paper, Table 4"] = f"{float(paper[f'T4.{scen}.gep']):,.2f}"
         rows.append(row)
     df = pd.DataFrame(rows)
-    return ("<h3>GEP under the two Jinsha profiles</h3>"
-            f'<p class="muted">{MONEY_LABEL}. <em>jinsha-as-published</em> holds the values that '
-            "reproduce the paper's Table 4; <em>jinsha-as-stated</em> the values the paper prints "
-            "(N and P contents, air rates).</p>"
+    return (f"<h3>{t('GEP under the two Jinsha profiles')}</h3>"
+            '<p class="muted">' + t(
+                "{unit}. <em>jinsha-as-published</em> holds the values that reproduce the "
+                "paper's Table 4; <em>jinsha-as-stated</em> the values the paper prints (N and P "
+                "contents, air rates).", unit=money_label()) + "</p>"
             + df_to_html(df, cell_classes={c: "num" for c in df.columns if c != "scenario"}))
 
 
@@ -1288,7 +1654,7 @@ def _zone_change_section(change_dir: Path, cm: Mapping[str, Any]) -> str | None:
     path = change_dir / "tables" / "change_by_zone.csv"
     if not path.is_file():
         note = cm.get("zones")
-        return f'<p class="note">{_e(note)}.</p>' if note else None
+        return f'<p class="note">{_e(t(str(note)))}.</p>' if note else None
     rows = pd.read_csv(path, dtype={"zone_id": str})
     gep = rows[(rows["service"] == "gep") & (rows["measure"] == "value")]
     table = gep[["zone_layer", "zone_id", "area_ha_before", "area_ha_after"]].copy()
@@ -1301,46 +1667,66 @@ def _zone_change_section(change_dir: Path, cm: Mapping[str, Any]) -> str | None:
             area = gep[f"area_ha_{s}"]
             table[f"gep_per_ha_{s}_yuan_ha-1_a-1"] = np.where(
                 area > 0, gep[s] / area.where(area > 0, 1.0), np.nan)
-    intro = ('<p class="muted">GEP per zone in each scenario (each rasterised on its own grid), '
-             "summed over land types; every service and measure: "
-             '<a href="tables/change_by_zone.csv">tables/change_by_zone.csv</a>.</p>')
+    intro = ('<p class="muted">' + t(
+        "GEP per zone in each scenario (each rasterised on its own grid), summed over land "
+        "types; every service and measure: {link}.",
+        link='<a href="tables/change_by_zone.csv">tables/change_by_zone.csv</a>') + "</p>")
     return intro + _fold(df_to_html(table.reset_index(drop=True)), len(table), "the zones")
 
 
 def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
-                         as_stated_gep: Mapping[str, float] | None = None) -> str:
+                         as_stated_gep: Mapping[str, float] | None = None,
+                         lang: str | None = None) -> str:
     """The HTML of a comparison's report (see :func:`write_compare_report`)."""
     compare_dir = Path(compare_dir)
     change_dir = compare_dir / "change"
     cm = _read_manifest(change_dir / "manifest.json", comparison=True)
     runs = {s: _read_manifest(compare_dir / s / "manifest.json") for s in ("before", "after")
             if (compare_dir / s / "manifest.json").is_file()}
+    code = lang or report_lang(runs.get("before", {}))
+    with _report_context(code):
+        return _build_compare_report(compare_dir, cm, runs, reproduction, as_stated_gep)
+
+
+def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
+                          runs: Mapping[str, Mapping[str, Any]],
+                          reproduction: pd.DataFrame | None,
+                          as_stated_gep: Mapping[str, float] | None) -> str:
+    change_dir = compare_dir / "change"
     change = _table(change_dir, "change_by_service.csv")
-    years = cm.get("price_years") or {s: _price_years(m) for s, m in runs.items()}
+    if change is not None:
+        change = change_rows(change)
+    years: dict[str, list[tuple[str, int]]] = {
+        s: [(", ".join(v), 0)] for s, v in (cm.get("price_years") or {}).items()}
+    years.update({s: price_year_counts(m) for s, m in runs.items()})
 
     scope = [f"{s}: {w}" for s, m in runs.items() for w in m.get("scope_warnings") or []]
-    sections = [_section("summary", "Summary", _scope_banner(scope)
+    sections = [_section("summary", t("Summary"), _scope_banner(scope) + _font_note()
                          + _compare_headline(change, years)
-                         + '<p>Scenario reports: <a href="../before/report.html">before</a> · '
-                         '<a href="../after/report.html">after</a>.</p>')]
+                         + "<p>" + t("Scenario reports: {b} · {a}.",
+                                     b=f'<a href="../before/report.html">{t("before")}</a>',
+                                     a=f'<a href="../after/report.html">{t("after")}</a>')
+                         + "</p>")]
     lus = {s: _land_use(compare_dir / s, m) for s, m in runs.items()}
     if lus:
-        types = list(dict.fromkeys(t for lu in lus.values() for t in lu.types))
+        types = list(dict.fromkeys(lt for lu in lus.values() for lt in lu.types))
         colours: dict[str, str] = {}
         for lu in lus.values():
-            colours.update({t: c for t, c in lu.colours.items() if t not in colours})
-        fig = _land_use_figure(list(lus.items()), types, colours)
-        problems = "".join(f'<p class="warn">{_e(s)}: {_e(lu.problem)}</p>'
+            colours.update({k: c for k, c in lu.colours.items() if k not in colours})
+        fig = _chart(lambda: _land_use_figure([(t(s), lu) for s, lu in lus.items()], types,
+                                              colours))
+        problems = "".join(f'<p class="warn">{_e(t(s))}: {_e(lu.problem)}</p>'
                            for s, lu in lus.items() if lu.problem)
-        sections.append(_section("land-use", "Land use before and after",
-                                 problems + _figure(_img(fig, "land use before and after"))))
-    sections.append(_section("maps", "Maps: before, after and difference",
+        sections.append(_section("land-use", t("Land use before and after"),
+                                 problems + _figure(_img(fig, t("land use before and after")))))
+    sections.append(_section("maps", t("Maps: before, after and difference"),
                              _change_maps_section(compare_dir, cm)))
     if change is not None:
-        sections.append(_section("change", "Change by service",
-                                 _figure(_img(_change_by_service_figure(
-                                     change, runs.get("before", {}).get("services", [])),
-                                              "change by service"))))
+        order = runs.get("before", {}).get("services", [])
+        fig = _chart(lambda: _change_by_service_figure(change, order))
+        per_ha = _land_type_change_section(change_dir) or ""
+        sections.append(_section("change", t("Change by service"),
+                                 _figure(_img(fig, t("change by service"))) + per_ha))
     titles = {"change_by_service": "Change by service and measure",
               "change_by_land_type": "Change by land type",
               "transition_matrix": "Land-use transition matrix (ha; before in rows, after in "
@@ -1349,30 +1735,38 @@ def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
               "change_by_zone": "Change by zone, service and measure"}
     zones = _zone_change_section(change_dir, cm)
     if zones is not None:
-        sections.append(_section("zones", "Change by zone", zones))
-    tables = [_csv_block(change_dir, rel, titles.get(Path(rel).stem, Path(rel).stem))
+        sections.append(_section("zones", t("Change by zone"), zones))
+    tables = [_csv_block(change_dir, rel, t(titles.get(Path(rel).stem, Path(rel).stem)),
+                         t(CHANGE_TABLE_NOTE) if Path(rel).stem.startswith("change_by_") else "")
               for rel in cm.get("tables", [])]
-    sections.append(_section("tables", "Tables", "\n".join(tables)))
-    nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
-           ("change", "Change")]
-    nav += [("zones", "Zones")] if zones is not None else []
-    nav += [("tables", "Tables")]
+    sections.append(_section("tables", t("Tables"), "\n".join(tables)))
+    nav = [("summary", t("Summary")), ("land-use", t("Land use")), ("maps", t("Maps")),
+           ("change", t("Change"))]
+    nav += [("zones", t("Zones"))] if zones is not None else []
+    nav += [("tables", t("Tables"))]
     if reproduction is not None:
-        sections.append(_section("reproduction", "Reproduction of Xu et al.",
+        sections.append(_section("reproduction", t("Reproduction of Xu et al."),
                                  _reproduction_section(reproduction, compare_dir, as_stated_gep)))
-        nav.append(("reproduction", "Reproduction"))
+        nav.append(("reproduction", t("Reproduction")))
     names = " → ".join(m.get("name", s) for s, m in runs.items())
-    alignment = ", ".join(f"{k.replace('_', ' ')} {v}"
+    alignment = ", ".join(f"{t(k.replace('_', ' '))} {t(str(v))}"
                           for k, v in cm.get("alignment", {}).items()) or "n/a"
-    header = (f"<h1>GEP comparison: {_e(names or compare_dir.name)}</h1>"
-              f'<div class="sub">before and after · aligned to the before grid: '
-              f"{_e(alignment)} · gepgeo {_e(cm.get('gepgeo_version', __version__))}</div>")
-    return _page(f"gepgeo comparison: {names or compare_dir.name}", header, nav,
+    header = (f"<h1>{_e(t('GEP comparison: {names}', names=names or compare_dir.name))}</h1>"
+              '<div class="sub">'
+              + _e(t("before and after · aligned to the before grid: {alignment} · gepgeo {v}",
+                     alignment=alignment, v=cm.get("gepgeo_version", __version__))) + "</div>")
+    return _page(t("gepgeo comparison: {names}", names=names or compare_dir.name), header, nav,
                  "\n".join(sections))
 
 
+CHANGE_TABLE_NOTE = ("In the method's service order, each category's subtotal after its services "
+                     "and GEP last; a change within 10⁻⁹ of the larger of before and after "
+                     "(rounding noise) is shown as 0. The CSV holds the numbers as computed.")
+
+
 def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
-                         as_stated_gep: dict[str, float] | None = None) -> Path:
+                         as_stated_gep: dict[str, float] | None = None,
+                         lang: str | None = None) -> Path:
     """Write ``compare_dir/change/report.html`` (and the scenario reports if they lack one).
 
     Parameters
@@ -1385,6 +1779,8 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
     as_stated_gep : dict, optional
         Scenario → GEP (yuan a⁻¹) under ``jinsha-as-stated``, shown in 10⁴ yuan beside the runs'
         GEP under ``jinsha-as-published``.
+    lang : {"en", "zh"}, optional
+        The report's language; by default the before run's ``options.report_lang``.
 
     Returns
     -------
@@ -1392,11 +1788,12 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
         ``compare_dir/change/report.html``.
     """
     compare_dir = Path(compare_dir)
+    kw = {"lang": lang} if lang else {}
     for scen in ("before", "after"):
         run = compare_dir / scen
         if (run / "manifest.json").is_file() and not (run / "report.html").is_file():
-            write_run_report(run)
-    text = build_compare_report(compare_dir, reproduction, as_stated_gep)
+            write_run_report(run, **kw)
+    text = build_compare_report(compare_dir, reproduction, as_stated_gep, lang)
     return _atomic_write_text(compare_dir / "change" / "report.html", text)
 
 
@@ -1404,7 +1801,7 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
 # any output folder
 # --------------------------------------------------------------------------------------------
 
-def write_report(folder: Path) -> list[Path]:
+def write_report(folder: Path, lang: str | None = None) -> list[Path]:
     """Rebuild the report(s) of any gepgeo output folder (for ``gepgeo report DIR``).
 
     * a comparison (``DIR/change/manifest.json``), or its ``change`` folder: both scenario
@@ -1412,6 +1809,9 @@ def write_report(folder: Path) -> list[Path]:
       ``DIR/reproduction.csv`` exists (and the as-stated totals if ``DIR/as_stated_gep.json``,
       ``{"before": yuan, "after": yuan}``, exists);
     * a run folder (``DIR/manifest.json``): its report.
+
+    ``lang`` (``en``/``zh``): the reports' language; by default each run's
+    ``options.report_lang``.
 
     Returns
     -------
@@ -1432,15 +1832,16 @@ def write_report(folder: Path) -> list[Path]:
         for s in ("before", "after"):
             if (folder / s / "manifest.json").is_file():
                 _read_manifest(folder / s / "manifest.json")
-        written = [write_run_report(folder / s) for s in ("before", "after")
+        kw = {"lang": lang} if lang else {}
+        written = [write_run_report(folder / s, **kw) for s in ("before", "after")
                    if (folder / s / "manifest.json").is_file()]
         rep_path = folder / "reproduction.csv"
         rep = pd.read_csv(rep_path) if rep_path.is_file() else None
         stated_path = folder / "as_stated_gep.json"
         stated = _read_json(stated_path) if stated_path.is_file() else None
-        return written + [write_compare_report(folder, rep, stated)]
+        return written + [write_compare_report(folder, rep, stated, **kw)]
     if manifest.is_file():
         _read_manifest(manifest)
-        return [write_run_report(folder)]
+        return [write_run_report(folder, **({"lang": lang} if lang else {}))]
     raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
                          "change/manifest.json); give a run folder or a comparison folder")

@@ -410,3 +410,364 @@ def test_every_output_file_gets_the_same_mode(sample, umask):
              for f in out.rglob("*") if f.is_file()}
     assert any(k.endswith(".qml") for k in modes) and "report.html" in modes
     assert {k: oct(m) for k, m in modes.items() if m != 0o666 & ~umask} == {}
+
+
+# --- issue 21: a report a director can read ---------------------------------------------------
+
+ALBERS_WKT = (  # NLCD's Albers as its GeoTIFFs carry it: no EPSG code anywhere in the WKT
+    'PROJCS["Albers_Conical_Equal_Area",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",'
+    '6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
+    'PROJECTION["Albers_Conic_Equal_Area"],PARAMETER["latitude_of_center",23],'
+    'PARAMETER["longitude_of_center",-96],PARAMETER["standard_parallel_1",29.5],'
+    'PARAMETER["standard_parallel_2",45.5],PARAMETER["false_easting",0],'
+    'PARAMETER["false_northing",0],UNIT["meters",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+
+
+def _section_html(text: str, anchor: str) -> str:
+    return text.split(f'id="{anchor}"', 1)[1].split("</section>", 1)[0]
+
+
+def _cells(table_html: str, col: int) -> list[str]:
+    """Text of column ``col`` of each body row of an HTML table."""
+    body = table_html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[col]))
+            for r in rows]
+
+
+def test_per_hectare_beside_totals_by_land_type(demo, pages):
+    """Each land type's GEP and service values per hectare (yuan ha⁻¹ a⁻¹) stand beside the
+    totals in the run report, and GEP per ha of each land type in each scenario in the
+    comparison's."""
+    import pandas as pd
+
+    for which in ("before", "after"):
+        lt = pd.read_csv(demo.out / which / "tables" / "gep_by_land_type.csv")
+        values = _section_html(pages[which], "values")
+        assert "Value per hectare by land type" in values
+        assert "GEP per ha (yuan ha⁻¹ a⁻¹)" in values
+        assert "soil per ha (yuan ha⁻¹ a⁻¹)" in values
+        for _, row in lt.iterrows():
+            if row["area_ha"] > 0 and row["gep"] > 0:
+                assert fmt_number(row["gep"] / row["area_ha"]) in values, row["land_type"]
+                assert fmt_number(row["soil_value"] / row["area_ha"]) in values, row["land_type"]
+    change = pd.read_csv(demo.out / "change" / "tables" / "change_by_land_type.csv")
+    gep = change[(change.service == "gep") & (change.measure == "value")]
+    part = _section_html(pages["change"], "change")
+    assert "GEP per hectare by land type" in part
+    for _, row in gep.iterrows():
+        for s in ("before", "after"):
+            if row[f"area_ha_{s}"] > 0 and row[s] > 0:
+                assert fmt_number(row[s] / row[f"area_ha_{s}"]) in part, (row["land_type"], s)
+
+
+def test_zone_totals_give_each_service_per_hectare():
+    import pandas as pd
+
+    from gepgeo.report import zone_totals
+
+    rows = []
+    for zid, area, soil, water in (("a", 10.0, 50.0, 30.0), ("b", 0.0, 0.0, 0.0)):
+        for lt, share in (("forest", 0.25), ("grassland", 0.75)):
+            for svc, v in (("soil", soil), ("water", water), ("gep", soil + water)):
+                rows.append({"zone_layer": "park", "zone_id": zid, "service": svc,
+                             "land_type": lt, "measure": "value", "amount": v * share,
+                             "rasterised_area_ha": area})
+    table = zone_totals(pd.DataFrame(rows)).set_index("zone_id")
+    assert table.loc["a", "soil_value_per_ha_yuan_ha-1_a-1"] == pytest.approx(5.0)
+    assert table.loc["a", "water_value_per_ha_yuan_ha-1_a-1"] == pytest.approx(3.0)
+    assert table.loc["a", "gep_per_ha_yuan_ha-1_a-1"] == pytest.approx(8.0)
+    assert np.isnan(table.loc["b", "soil_value_per_ha_yuan_ha-1_a-1"])   # no area: empty
+
+
+def test_change_rows_service_order_subtotals_and_noise():
+    import pandas as pd
+
+    from gepgeo.report import change_rows
+
+    def row(service, category, measure, before, after):
+        change = after - before
+        return {"service": service, "category": category, "measure": measure, "unit": "u",
+                "before": before, "after": after, "change": change,
+                "change_pct": 100 * change / before if before else np.nan}
+
+    noisy_after = 1234.5678 + 1234.5678 * 4e-13           # an fsum in another order
+    df = pd.DataFrame([
+        row("agriculture", "provisioning", "value", 10.0, 12.0),
+        row("air", "regulating", "value", 1.0, 2.0),
+        row("air", "regulating", "so2", 1.0, 1.5),
+        row("gep", "total", "value", 1245.5678, noisy_after + 14.0),
+        row("landscape", "cultural", "value", 1.0, 1.0),
+        row("soil", "regulating", "value", 1234.5678, noisy_after),
+        row("subtotal", "cultural", "value", 1.0, 1.0),
+        row("subtotal", "provisioning", "value", 10.0, 12.0),
+        row("subtotal", "regulating", "value", 1235.5678, noisy_after + 2.0),
+        row("water", "regulating", "value", 0.0, 0.0),
+    ])
+    assert df.loc[5, "change"] != 0                       # the noise is there in the CSV
+    out = change_rows(df)
+    assert list(zip(out.service, out.category, out.measure)) == [
+        ("agriculture", "provisioning", "value"), ("subtotal", "provisioning", "value"),
+        ("water", "regulating", "value"), ("soil", "regulating", "value"),
+        ("air", "regulating", "so2"), ("air", "regulating", "value"),
+        ("subtotal", "regulating", "value"), ("landscape", "cultural", "value"),
+        ("subtotal", "cultural", "value"), ("gep", "total", "value")]
+    soil = out[out.service == "soil"].iloc[0]
+    assert soil["change"] == 0 and soil["change_pct"] == 0
+    assert out[out.service == "gep"].iloc[0]["change"] == pytest.approx(3.0)    # real change kept
+    assert out[out.service == "agriculture"].iloc[0]["change"] == 2.0
+
+
+def test_compare_report_change_table_in_service_order(demo, pages):
+    from gepgeo.services import SERVICES
+
+    block = pages["change"].split('id="tables-change-by-service-csv"', 1)[1].split("</table>")[0]
+    services = _cells(block, 0)
+    categories = _cells(block, 1)
+    order = list(dict.fromkeys(services))
+    expected = []
+    for i, sv in enumerate(SERVICES):
+        expected.append(sv.name)
+        if i + 1 == len(SERVICES) or SERVICES[i + 1].category != sv.category:
+            expected.append("subtotal")
+    expected.append("gep")
+    assert [s for s in order if s != "subtotal"] == [s for s in expected if s != "subtotal"]
+    # each subtotal right after the last service of its category
+    seq = [(s, c) for s, c in zip(services, categories)]
+    for i, (s, c) in enumerate(seq):
+        if s == "subtotal":
+            prev = seq[i - 1]
+            assert prev[0] != "subtotal" and prev[1] == c, (i, s, c, prev)
+
+
+def test_price_year_headline_counts_unknown_prices(demo, tmp_path):
+    """Prices from a profile of 2010 and prices of unknown year: the headline says both."""
+    run = tmp_path / "run"
+    shutil.copytree(demo.out / "before", run)
+    m = json.loads((run / "manifest.json").read_text())
+    prices = [k for k, r in m["parameters"].items() if r.get("unit", "").startswith("yuan")]
+    assert len(prices) >= 4
+    dated = prices[: len(prices) // 2]
+    for k in dated:
+        m["parameters"][k]["price_year"] = 2010
+    for k in prices[len(prices) // 2:]:
+        m["parameters"][k].pop("price_year", None)       # e.g. a price set in the pipeline
+    m["profiles"][0]["price_year"] = 2010
+    (run / "manifest.json").write_text(json.dumps(m))
+    text = write_run_report(run).read_text(encoding="utf-8")
+    summary = _section_html(text, "summary")
+    n, u = len(dated), len(prices) - len(dated)
+    assert f"2010 for {n} prices; unknown for {u} prices" in summary
+    for k in prices:                                      # all known: just the year
+        m["parameters"][k]["price_year"] = 2010
+    (run / "manifest.json").write_text(json.dumps(m))
+    summary = _section_html(write_run_report(run).read_text(encoding="utf-8"), "summary")
+    assert "<strong>2010</strong>" in summary and "unknown" not in summary
+
+
+def test_report_needs_no_crs_identification(demo, tmp_path, monkeypatch):
+    """A CRS lookup took 2.8 s per map on an NLCD Albers grid (a WKT without an EPSG code):
+    the report no longer searches the PROJ database, and names the CRS as the file does."""
+    import pyproj
+    import rasterio
+    from rasterio.crs import CRS as RioCRS
+
+    run = tmp_path / "run"
+    shutil.copytree(demo.out / "before", run)
+    m = json.loads((run / "manifest.json").read_text())
+    lu = tmp_path / "landuse_albers.tif"
+    shutil.copy(m["inputs"]["land_use"]["path"], lu)
+    m["inputs"]["land_use"]["path"] = str(lu)
+    (run / "manifest.json").write_text(json.dumps(m))
+    for tif in [lu, *sorted((run / "maps").glob("*.tif"))]:
+        with rasterio.open(tif, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
+            dst.crs = RioCRS.from_wkt(ALBERS_WKT)
+
+    def searched(*_a, **_k):
+        raise AssertionError("the report searched the PROJ database for the CRS")
+
+    for name in ("to_epsg", "to_authority", "list_authority"):   # pyproj's identification
+        monkeypatch.setattr(pyproj.CRS, name, searched)
+    text = write_run_report(run).read_text(encoding="utf-8")
+    assert text.count("<img") >= 13
+
+
+# --- Chinese ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zh(demo, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zh") / "demo"
+    shutil.copytree(demo.out, out)
+    write_report(out, lang="zh")
+    return out
+
+
+def _visible_text(page: str) -> str:
+    """The text a reader sees, up to the sections that quote their sources (profiles' notes and
+    references, the paper's reasons): no tags, scripts, image data or link targets."""
+    body = page.split("<body", 1)[1]
+    for quoted in ('<section id="parameters">', '<section id="reproduction">'):
+        body = body.split(quoted, 1)[0]
+    body = re.sub(r"<script>.*?</script>", "", body, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.mark.parametrize("which", ["before", "after", "change"])
+def test_chinese_report(zh, which):
+    from gepgeo.i18n import cjk_font
+
+    path = zh / which / "report.html"
+    page = path.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page
+    text = _visible_text(page)
+    for heading in ("概要", "地图", "表格", "参数及来源" if which != "change" else "Xu 等论文结果复现"):
+        assert f">{heading}<" in page
+    for english in ("Summary", "Maps", "Tables", "Land use", "price year", "10⁴ yuan",
+                    "Value by service", "Warnings", "Parameters and provenance", "rows"):
+        assert english not in text, english
+    assert "万元/年" in text
+    for zh_land_type in ("采矿用地", "旱地", "林地", "草地", "建设用地"):
+        assert zh_land_type in text
+    for zh_service in ("土壤保持", "水源涵养", "固碳", "气候调节"):
+        assert zh_service in text
+    for header in ("<th>服务</th>", "<th>土地类型</th>" if which != "change" else "<th>变化量</th>"):
+        assert header in page
+    assert "元 年⁻¹" in text                     # units in the tables (yuan a-1)
+    if cjk_font() is not None:
+        assert "图表标注为英文" not in text          # the charts are in Chinese too
+    # the CSV files stay machine-readable English
+    for csv in (zh / which / "tables").glob("*.csv"):
+        assert csv.read_bytes().decode("ascii")
+
+
+def test_chinese_from_pipeline_option_and_cli(demo, tmp_path, capsys):
+    """``options.report_lang: zh`` (recorded in the manifest) makes ``gepgeo report`` write
+    Chinese; ``--lang en`` overrides it; an unknown language is a one-line usage error."""
+    from .conftest import run_cli
+
+    run = tmp_path / "run"
+    shutil.copytree(demo.out / "before", run)
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["options"]["report_lang"] == "en"
+    m["options"]["report_lang"] = "zh"
+    (run / "manifest.json").write_text(json.dumps(m))
+    code, _, _ = run_cli(["report", run], capsys)
+    assert code == 0
+    assert '<html lang="zh-CN">' in (run / "report.html").read_text(encoding="utf-8")
+    code, _, _ = run_cli(["report", run, "--lang", "en"], capsys)
+    assert code == 0
+    assert '<html lang="en">' in (run / "report.html").read_text(encoding="utf-8")
+    code, _, err = run_cli(["report", run, "--lang", "fr"], capsys)
+    assert code == 2 and "--lang" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pipeline_report_lang_option(sample):
+    import yaml
+
+    from gepgeo.errors import GepgeoError
+    from gepgeo.pipeline import load_pipeline
+
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    doc = yaml.safe_load(p.read_text())
+    doc.setdefault("options", {})["report_lang"] = "zh"
+    p.write_text(yaml.safe_dump(doc))
+    assert load_pipeline(p).options.report_lang == "zh"
+    doc["options"]["report_lang"] = "fr"
+    p.write_text(yaml.safe_dump(doc))
+    with pytest.raises(GepgeoError, match="report_lang"):
+        load_pipeline(p)
+
+
+def test_chinese_without_cjk_font_falls_back(demo, tmp_path, monkeypatch):
+    """No CJK font for matplotlib: the page is Chinese, the charts English, and one note says so."""
+    import gepgeo.i18n as I
+
+    monkeypatch.setattr(I, "cjk_font", lambda: None)
+    with I.use_lang("zh"):
+        assert I.chart_lang() == "en"
+        with I.charts():
+            assert I.t("Value by service") == "Value by service"
+            assert I.label("forest", land_type=True) == "forest"
+        assert I.t("Value by service") == "各服务价值"
+    run = tmp_path / "run"
+    shutil.copytree(demo.out / "before", run)
+    text = write_run_report(run, lang="zh").read_text(encoding="utf-8")
+    assert text.count("图表标注为英文") == 1
+    assert '<html lang="zh-CN">' in text
+
+
+def test_labels_and_units_in_chinese():
+    from gepgeo.i18n import label, unit_zh, use_lang
+
+    with use_lang("zh"):
+        assert label("water", land_type=True) == "水域" and label("water") == "水源涵养"
+        assert label("shrub", land_type=True) == "灌木林地"
+        assert label("Dryland", land_type=True) == "旱地"
+        assert label("my_odd_class", land_type=True) == "my_odd_class"    # unknown: as given
+        assert label("soil_value") == "土壤保持价值"
+    assert label("soil") == "soil"                                        # English by default
+    assert unit_zh("yuan ha⁻¹ a⁻¹") == "元 公顷⁻¹ 年⁻¹"
+    assert unit_zh("10⁴ yuan") == "万元"
+    assert unit_zh("t CO2 a⁻¹") == "吨 CO2 年⁻¹"
+
+
+#: Added to a copy of the Chinese report for the browser test: draws characters of the page's
+#: own headings on a canvas in the page's font and compares the bitmaps. Distinct characters
+#: drawn with real glyphs differ from each other; a missing glyph is drawn as the same box
+#: (tofu) whatever the character, like two unassigned code points (the control pair).
+GLYPH_CHECK_JS = """
+<script>
+window.addEventListener("load", function () {
+  var font = getComputedStyle(document.querySelector("h2")).fontFamily;
+  function bitmap(ch) {
+    var c = document.createElement("canvas"); c.width = 64; c.height = 64;
+    var g = c.getContext("2d");
+    g.fillStyle = "#fff"; g.fillRect(0, 0, 64, 64);
+    g.fillStyle = "#000"; g.font = "40px " + font; g.textBaseline = "top";
+    g.fillText(ch, 8, 8);
+    var d = g.getImageData(0, 0, 64, 64).data, s = [], ink = 0;
+    for (var i = 0; i < d.length; i += 4) { var v = d[i] < 128 ? 1 : 0; ink += v; s.push(v); }
+    return {key: s.join(""), ink: ink, width: g.measureText(ch).width};
+  }
+  var text = Array.prototype.map.call(document.querySelectorAll("h1, h2, nav a, th"),
+                                      function (e) { return e.textContent; }).join("");
+  var chars = Array.from(new Set(Array.from(text).filter(function (ch) {
+    return /[\\u4e00-\\u9fff]/.test(ch); }))).slice(0, 40);
+  var tofu = bitmap("\\u0378"), tofu2 = bitmap("\\u0379");
+  var seen = {}, bad = [];
+  chars.forEach(function (ch) {
+    var b = bitmap(ch);
+    if (b.ink === 0 || b.key === tofu.key || seen[b.key]) bad.push(ch);
+    seen[b.key] = ch;
+  });
+  var control = tofu.key === tofu2.key ? "tofu-detected" : "no-tofu-control";
+  document.body.setAttribute("data-glyphs", chars.length + ":" + bad.join("") + ":" + control);
+});
+</script>
+"""
+
+
+@BROWSER
+def test_browser_draws_the_chinese_report(zh, tmp_path):
+    """Headless Chromium renders the Chinese report with real glyphs (no missing-glyph boxes)."""
+    page = (zh / "change" / "report.html").read_text(encoding="utf-8")
+    probe = zh / "change" / "report-glyphs.html"
+    probe.write_text(page.replace("</body>", GLYPH_CHECK_JS + "</body>"), encoding="utf-8")
+    res = _chromium(tmp_path / "ud", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    assert res.returncode == 0, res.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", res.stdout)
+    assert body is not None
+    found = re.search(r'data-glyphs="(\d+):([^":]*):([a-z-]+)"', body.group(0))
+    assert found is not None, body.group(0)
+    n, missing, control = int(found.group(1)), found.group(2), found.group(3)
+    assert n >= 20, "too few Chinese characters in the headings to check"
+    assert control == "tofu-detected", "the check cannot tell a missing glyph"
+    assert missing == "", (f"drawn as missing-glyph boxes: {missing} (install a CJK font, e.g. "
+                           "apt-get install fonts-noto-cjk)")
+    assert 'data-images-ok="true"' in body.group(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "change_report_zh.png"
+    shot.unlink(missing_ok=True)
+    res = _chromium(tmp_path / "ud2", "--hide-scrollbars", f"--screenshot={shot}",
+                    "--window-size=1400,2000", (zh / "change" / "report.html").as_uri())
+    assert res.returncode == 0 and shot.is_file()
