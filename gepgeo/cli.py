@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import ConfigError, GepgeoError, GepgeoWarning, one_line, shorten
+from .errors import ConfigError, GepgeoError, GepgeoWarning, ProblemsError, one_line, shorten
 
 # no_args_is_help would print the help and raise a usage error whose message is the help text:
 # without a command, main() prints one line instead
@@ -478,6 +478,12 @@ def main(argv: list[str] | None = None) -> None:
             if rc == 130:
                 _exit_interrupted()
             sys.exit(rc)
+    except ProblemsError as exc:
+        # every problem on its own line, then the count (gepgeo validate / run)
+        for problem in exc.problems:
+            _error_line(f"gepgeo: error: {problem}")
+        _error_line(f"gepgeo: {len(exc.problems)} problems found; fix them and run again")
+        sys.exit(2)
     except GepgeoError as exc:
         _error_line(f"gepgeo: error: {exc}")
         sys.exit(2)

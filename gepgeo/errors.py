@@ -28,6 +28,8 @@ __all__ = [
     "OutputExistsError",
     "OutputError",
     "DiskSpaceError",
+    "ProblemsError",
+    "Problems",
     "GepgeoWarning",
     "AreaScaleWarning",
     "GridAlignmentWarning",
@@ -188,6 +190,74 @@ class OutputError(GepgeoError, OSError):
 
 class DiskSpaceError(OutputError):
     """The output's file system has (or had, mid-run) too little free space for the output."""
+
+
+class ProblemsError(GepgeoError, ValueError):
+    """Several independent problems found at once (``gepgeo validate`` and ``gepgeo run``
+    report every problem of a pipeline and its profiles, not the first one only).
+
+    Attributes
+    ----------
+    problems : list of str
+        One line per problem (each bounded like any gepgeo message).
+    errors : list of GepgeoError
+        The errors themselves, in the order found.
+    """
+
+    def __init__(self, errors: list[GepgeoError]) -> None:
+        self.errors = list(errors)
+        self.problems = [str(e) for e in self.errors]
+        super().__init__(f"{len(self.problems)} problems: " + "; ".join(self.problems))
+
+
+class Problems:
+    """Collects the :class:`GepgeoError` of independent checks, to report them all at once.
+
+    Use ``with problems.check(): ...`` around each independent check, then
+    :meth:`raise_if_any`: one problem is raised as itself (its own class and message), several
+    as one :class:`ProblemsError`.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[GepgeoError] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def add(self, exc: GepgeoError) -> None:
+        """Record ``exc`` (the problems of a :class:`ProblemsError` one by one); the same
+        message is recorded once."""
+        for e in (exc.errors if isinstance(exc, ProblemsError) else [exc]):
+            if str(e) not in {str(x) for x in self.errors}:
+                self.errors.append(e)
+
+    def check(self) -> "_Check":
+        """A context that records a :class:`GepgeoError` raised inside it instead of raising."""
+        return _Check(self)
+
+    def raise_if_any(self) -> None:
+        """Raise the one problem found, or a :class:`ProblemsError` of all of them."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ProblemsError(self.errors)
+
+
+class _Check:
+    def __init__(self, problems: Problems) -> None:
+        self._problems = problems
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: Any, exc: Any, tb: Any) -> bool:
+        if exc is not None and isinstance(exc, GepgeoError):
+            self._problems.add(exc)
+            return True
+        return False
 
 
 class GepgeoWarning(UserWarning):

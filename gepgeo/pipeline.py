@@ -41,6 +41,7 @@ from .csvtables import expand_csv_tables
 from .errors import (
     MAX_VALUE,
     ConfigError,
+    Problems,
     InputFileError,
     brief,
     has_control_characters,
@@ -250,7 +251,17 @@ class Pipeline(_Strict):
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_input=False, include_url=False)[0]
+    return _format_error(exc.errors(include_input=False, include_url=False)[0])
+
+
+def _all_errors(exc: ValidationError) -> list[str]:
+    """Every error of a validation, one line each (the same text :func:`_first_error` gives
+    for the first), without repeats."""
+    out = [_format_error(e) for e in exc.errors(include_input=False, include_url=False)]
+    return list(dict.fromkeys(out))
+
+
+def _format_error(err: Any) -> str:
     loc = ".".join(shorten(str(x), MAX_VALUE) for x in err["loc"]
                    if not str(x).startswith("function-"))
     msg = err["msg"]
@@ -265,20 +276,40 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def _with_csv_tables(doc: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def _split_params(raw: Any, loc: str) -> tuple[Any, list[str]]:
+    """The parameters of ``raw`` (a ``parameters:`` or ``profile.overrides:`` mapping) that
+    parse, and one line (``loc: problem``) per parameter that does not: each parameter is
+    checked on its own, so that every bad one is reported at once."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    good: dict[Any, Any] = {}
+    problems = []
+    for k, v in raw.items():
+        try:
+            _parse_param(k, v)
+        except ValueError as exc:
+            problems.append(f"{loc}: {exc}")
+            continue
+        good[k] = v
+    return good, problems
+
+
+def _with_csv_tables(doc: Mapping[str, Any], base: Path,
+                     problems: Problems | None = None) -> dict[str, Any]:
     """``doc`` with every ``by_land_type: {csv:, column:}`` of ``parameters`` and
     ``profile.overrides`` read from its CSV file (the caller's mapping is not changed)."""
     out = dict(doc)
     if isinstance(out.get("parameters"), Mapping):
         out["parameters"] = {k: dict(v) if isinstance(v, Mapping) else v
                              for k, v in out["parameters"].items()}
-        expand_csv_tables(out["parameters"], base, where="parameters")
+        expand_csv_tables(out["parameters"], base, where="parameters", problems=problems)
     prof = out.get("profile")
     if isinstance(prof, Mapping) and isinstance(prof.get("overrides"), Mapping):
         out["profile"] = dict(prof)
         out["profile"]["overrides"] = {k: dict(v) if isinstance(v, Mapping) else v
                                        for k, v in prof["overrides"].items()}
-        expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides")
+        expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides",
+                          problems=problems)
     return out
 
 
@@ -293,11 +324,26 @@ def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
     where = str(source) if source else "pipeline"
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where}: expected a mapping of keys at the top level")
-    doc = _with_csv_tables(doc, source.parent if source else Path.cwd())
+    problems = Problems()
+    doc = _with_csv_tables(doc, source.parent if source else Path.cwd(), problems)
+    found: list[str] = []
+    doc["parameters"], bad = _split_params(doc.get("parameters", {}), "parameters")
+    found += bad
+    prof = doc.get("profile")
+    if isinstance(prof, Mapping) and "overrides" in prof:
+        prof = dict(prof)
+        prof["overrides"], bad = _split_params(prof["overrides"], "profile.overrides")
+        doc["profile"] = prof
+        found += bad
+    pipe = None
     try:
         pipe = Pipeline.model_validate({**doc, "source_path": source})
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {_first_error(exc)}") from None
+        found += _all_errors(exc)
+    for line in found:
+        problems.add(ConfigError(f"{where}: {line}"))
+    problems.raise_if_any()
+    assert pipe is not None
     return pipe
 
 

@@ -38,7 +38,7 @@ from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, InputFileError,
-                     ProfileScopeWarning,
+                     MissingParameterError, Problems, ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, check_nodata_fits, copy_to_cog,
                  open_aligned, open_layer, scan_codes, seeded_handles)
@@ -151,8 +151,94 @@ def prepare(pipe: Pipeline) -> Prepared:
     Raises
     ------
     GepgeoError
-        Any problem with the files, the profile or the parameters, as one clear message.
+        One problem with the files, the profile or the parameters, as one clear message.
+    ProblemsError
+        Several problems: each independent check (each key, profile entry, file, missing
+        parameter, value out of its domain) is made, and every problem is reported at once.
     """
+    # independent checks: each problem is collected, all are reported at once (gepgeo validate)
+    problems = Problems()
+    lu_arr = lu_info = None
+    chunk = pipe.options.chunk_size or CHUNK
+    with problems.check():
+        lu_arr, lu_info, chunk = _open_land_use(pipe)
+    profiles: list[Profile] = []
+    # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
+    levels: list[tuple[str, dict[str, ParamValue]]] = []
+    if pipe.profile is not None:
+        base_dir = pipe.source_path.parent if pipe.source_path else None
+        with problems.check():
+            prof = load_profile(pipe.profile.name, base=base_dir)
+            profiles.append(prof)
+            levels.append((f"profile {prof.name!r}", prof.parameters(pipe.profile.scenario)))
+        if pipe.profile.valuation:
+            with problems.check():
+                val = load_profile(pipe.profile.valuation, base=base_dir)
+                profiles.append(val)
+                levels.append((f"profile {val.name!r}",
+                               val.parameters(pipe.profile.valuation_scenario)))
+    lts = list(dict.fromkeys(pipe.land_use.codes.values()))
+    infos: dict[str, LayerInfo] = {}
+    notes: list[str] = []
+
+    def given_by(specs: Mapping[str, Any], origin: str) -> dict[str, ParamValue]:
+        out: dict[str, ParamValue] = {}
+        for key, spec in specs.items():
+            if lu_info is None and isinstance(spec, RasterParam):
+                continue   # cannot be aligned to a land use that did not open
+            with problems.check():
+                out[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, origin,
+                                           notes)
+        return out
+
+    if pipe.profile is not None:
+        levels.append(("profile.overrides",
+                       given_by(pipe.profile.overrides, "profile.overrides")))
+    levels.append(("parameters", given_by(pipe.parameters, "pipeline")))
+    pl = None
+    # a profile entry or layer that failed is not given: that it is then "missing" says nothing new
+    incomplete = bool(problems)
+    planned = Problems()
+    with planned.check():
+        given, form_notes = merge_levels(levels)
+        pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
+                  water_deficit=pipe.options.water_deficit)
+        pl.form_notes = form_notes
+    for exc in planned.errors:
+        if not (incomplete and isinstance(exc, MissingParameterError)):
+            problems.add(exc)
+    for m in pipe.maps:
+        with problems.check():
+            measure_for_map(m)
+    zones = []
+    names: set[str] = set()
+    for zspec in pipe.zones:
+        if lu_info is None:
+            break
+        from .zones import grid_bounds, read_zones
+
+        with problems.check():
+            zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
+                            id_field=zspec.id, name=zspec.name,
+                            grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
+            for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
+                notes.append(note)
+                warnings.warn(note, GepgeoWarning, stacklevel=2)
+            if zl.name in names:
+                raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a "
+                                  "`name:`")
+            names.add(zl.name)
+            zones.append(zl)
+    problems.raise_if_any()
+    assert pl is not None and lu_info is not None
+    scope_notes = _scope_warnings(profiles, lu_info)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes + scope_notes,
+                    zones=zones, chunk=chunk, scope_warnings=scope_notes)
+
+
+def _open_land_use(pipe: Pipeline) -> tuple[Any, LayerInfo, int]:
+    """The land-use raster of a pipeline, opened lazily and checked (CRS, integer codes,
+    nodata), with the block side of the run."""
     lu_path = pipe.resolve(pipe.land_use.path)
     lu_arr, lu_info = open_layer(lu_path, what="land use", band=pipe.land_use.band,
                                  chunks=pipe.options.chunk_size)
@@ -173,56 +259,7 @@ def prepare(pipe: Pipeline) -> Prepared:
         lu_arr.attrs.pop("_FillValue", None)
         lu_arr = lu_arr.rio.write_nodata(None)
     lu_arr.attrs["nodata_extra"] = extra
-    profiles: list[Profile] = []
-    # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
-    levels: list[tuple[str, dict[str, ParamValue]]] = []
-    if pipe.profile is not None:
-        base_dir = pipe.source_path.parent if pipe.source_path else None
-        prof = load_profile(pipe.profile.name, base=base_dir)
-        profiles.append(prof)
-        levels.append((f"profile {prof.name!r}", prof.parameters(pipe.profile.scenario)))
-        if pipe.profile.valuation:
-            val = load_profile(pipe.profile.valuation, base=base_dir)
-            profiles.append(val)
-            levels.append((f"profile {val.name!r}",
-                           val.parameters(pipe.profile.valuation_scenario)))
-    lts = list(dict.fromkeys(pipe.land_use.codes.values()))
-    for prof in profiles:
-        covered = set(prof.meta.get("land_types") or [])
-        del covered  # coverage is checked per parameter by resolve.plan
-    infos: dict[str, LayerInfo] = {}
-    notes: list[str] = []
-    if pipe.profile is not None:
-        levels.append(("profile.overrides", {
-            key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "profile.overrides",
-                                 notes) for key, spec in pipe.profile.overrides.items()}))
-    levels.append(("parameters", {
-        key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
-        for key, spec in pipe.parameters.items()}))
-    given, form_notes = merge_levels(levels)
-    pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
-              water_deficit=pipe.options.water_deficit)
-    pl.form_notes = form_notes
-    for m in pipe.maps:
-        measure_for_map(m)
-    zones = []
-    names: set[str] = set()
-    for zspec in pipe.zones:
-        from .zones import grid_bounds, read_zones
-
-        zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
-                        id_field=zspec.id, name=zspec.name,
-                        grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
-        for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
-            notes.append(note)
-            warnings.warn(note, GepgeoWarning, stacklevel=2)
-        if zl.name in names:
-            raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
-        names.add(zl.name)
-        zones.append(zl)
-    scope_notes = _scope_warnings(profiles, lu_info)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes + scope_notes,
-                    zones=zones, chunk=chunk, scope_warnings=scope_notes)
+    return lu_arr, lu_info, chunk
 
 
 def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
@@ -333,6 +370,10 @@ def _param_record(pv: ParamValue) -> dict[str, Any]:
         rec["path"] = pv.source
     else:
         rec["value"] = pv.value if pv.kind == "constant" else dict(pv.value)
+    if pv.kind == "table" and pv.origins:
+        # a table merged from several levels: which level (profile name, profile.overrides,
+        # pipeline) gave each land type's value
+        rec["origin_by_land_type"] = {lt: pv.origin_of(lt) for lt in dict(pv.value)}
     for k in ("ref", "note"):
         if getattr(pv, k):
             rec[k] = getattr(pv, k)
