@@ -80,9 +80,12 @@ def _money(x: float, unit: float) -> str:
 def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-untyped-def]
     unit_txt = "yuan a-1" if money_unit == 1 else f"{money_unit:g} yuan a-1"
     t = Table(title=_user(title), show_lines=False)
-    for col in ("service", "quantity", "amount", "unit", f"value ({unit_txt})", "share of GEP"):
-        t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
     svc = res.by_service
+    valued = bool((svc.service == "gep").any())   # False: quantities only (valuation: false)
+    cols = ("service", "quantity", "amount", "unit") + (
+        (f"value ({unit_txt})", "share of GEP") if valued else ())
+    for col in cols:
+        t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
     for service in svc[(svc.service != "subtotal") & (svc.service != "gep")].service.unique():
         rows = svc[svc.service == service]
         value = rows[rows.measure == "value"]
@@ -91,14 +94,16 @@ def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-u
         phys = rows[rows.unit != "yuan a-1"]
         first = True
         for _, r in phys.iterrows():
+            money = ((_money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
+                     if valued else ())
             t.add_row(_cell(service) if first else "", _cell(r.measure), f"{r.amount:,.2f}",
-                      _cell(r.unit),
-                      _money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
+                      _cell(r.unit), *money)
             first = False
-        if first:
+        if first and valued:
             t.add_row(_cell(service), "", "", "", _money(v, money_unit), f"{share:.2f} %")
-    gep = svc[svc.service == "gep"].amount.iloc[0]
-    t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
+    if valued:
+        gep = svc[svc.service == "gep"].amount.iloc[0]
+        t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
     out_console.print(t)
 
 
@@ -139,7 +144,8 @@ def run(
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
-        _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
+        what = "GEP" if res.manifest.get("valuation", True) else "quantities"
+        _print_run(res, money_unit, f"{res.manifest['name']}: {what} by service")
     err_console.print(f"wrote {_user(res.out)}")
 
 

@@ -218,6 +218,9 @@ class Pipeline(_Strict):
         Parameters given by the pipeline (win over the profile).
     services : list of str, optional
         Services to compute (default all eight).
+    valuation : bool
+        False: physical quantities only (no prices needed; no value maps, no GEP, tables
+        without value rows).
     zones : list of ZoneLayer
     maps : list of str
         Extra maps to write besides GEP and the service values.
@@ -233,6 +236,7 @@ class Pipeline(_Strict):
     profile: ProfileRef | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     services: list[str] | None = None
+    valuation: bool = True
     zones: list[ZoneLayer] = Field(default_factory=list)
     maps: list[str] = Field(default_factory=list)
     options: Options = Field(default_factory=Options)

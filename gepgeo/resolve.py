@@ -26,7 +26,7 @@ from .services import SERVICES
 from .units import conversion_factor, normalise_unit
 
 __all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters", "FORMS",
-           "merge_levels", "merge_param"]
+           "merge_levels", "merge_param", "PRICE_PARAMETERS", "VALUE_ONLY_SERVICES"]
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,21 @@ def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
     return merged, notes
 
 
-def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
+#: Parameters that are prices or money (yuan): not needed when a run computes physical
+#: quantities only (``valuation: false``). The landscape value is money through and through.
+PRICE_PARAMETERS: frozenset[str] = frozenset({
+    "dredging_cost", "n_fertilizer_price", "p_fertilizer_price", "k_fertilizer_price",
+    "water_price", "so2_charge", "nox_charge", "dust_charge", "carbon_price", "oxygen_price",
+    "electricity_price", "crop_price", "agri_output_value_per_ha", "grain_price", "grain_yield",
+    "grain_output_value_per_ha", "landscape_equivalent_factor", "equivalent_value_coefficient",
+})
+
+#: Services that have no physical quantity (only a value): not computed without valuation
+VALUE_ONLY_SERVICES: tuple[str, ...] = ("landscape",)
+
+
+def _modes(avail: Mapping[str, ParamValue], water_deficit: str,
+           valuation: bool = True) -> np.ndarray:
     modes = np.zeros(N_MODES, dtype=np.int64)
     if "water_retention_depth" in avail:
         modes[MODE["water"]] = 0
@@ -243,6 +257,8 @@ def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
     modes[MODE["grain"]] = 0 if "grain_output_value_per_ha" in avail else 1
     modes[MODE["agriculture"]] = 0 if ("agri_output_value_per_ha" in avail
                                        or "crop_yield" not in avail) else 1
+    if not valuation:   # the product mass (crop yield) is the quantity: no value per ha
+        modes[MODE["agriculture"]] = 1
     if water_deficit not in ("clamp", "signed"):
         raise ConfigError(f"water_deficit: expected 'clamp' or 'signed', got {water_deficit!r}")
     modes[MODE["water_signed"]] = 1 if water_deficit == "signed" else 0
@@ -250,8 +266,15 @@ def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
     return modes
 
 
-def required_parameters(service: str, modes: np.ndarray) -> tuple[str, ...]:
-    """Keys a service needs under the formula variants ``modes`` (see :func:`plan`)."""
+def required_parameters(service: str, modes: np.ndarray, valuation: bool = True
+                        ) -> tuple[str, ...]:
+    """Keys a service needs under the formula variants ``modes`` (see :func:`plan`); without
+    ``valuation``, only those of its physical quantities (no :data:`PRICE_PARAMETERS`)."""
+    keys = _required(service, modes)
+    return keys if valuation else tuple(k for k in keys if k not in PRICE_PARAMETERS)
+
+
+def _required(service: str, modes: np.ndarray) -> tuple[str, ...]:
     if service == "agriculture":
         return (("agri_output_value_per_ha",) if modes[MODE["agriculture"]] == 0
                 else ("crop_yield", "crop_price"))
@@ -329,6 +352,8 @@ class Plan:
     water_deficit: str = "clamp"
     #: which form of a quantity won where two levels gave different ones (:func:`merge_levels`)
     form_notes: list[str] = field(default_factory=list)
+    #: False: physical quantities only (prices are 0 inside the kernel; no value is written)
+    valuation: bool = True
 
     @property
     def enabled_services(self) -> list[str]:
@@ -398,6 +423,7 @@ def plan(
     no_services: Iterable[str] = (),
     services: Iterable[str] | None = None,
     water_deficit: str = "clamp",
+    valuation: bool = True,
 ) -> Plan:
     """Check and arrange parameters for the kernel.
 
@@ -413,6 +439,11 @@ def plan(
         Services to compute; all eight by default.
     water_deficit : {"clamp", "signed"}
         Policy for negative P − R − ET.
+    valuation : bool
+        False: physical quantities only. No price is needed (:data:`PRICE_PARAMETERS`; the
+        kernel is given 0 for each, so every value it computes is 0 and is not written), the
+        agriculture service needs a crop yield, and services with only a value
+        (:data:`VALUE_ONLY_SERVICES`) are left out (an error when asked for by name).
 
     Raises
     ------
@@ -438,12 +469,20 @@ def plan(
         if s not in names:
             problems.add(ConfigError(f"services: unknown service {s!r}; choose from "
                                      f"{', '.join(names)}"))
+    if not valuation:
+        if services is None:
+            chosen = [s for s in names if s not in VALUE_ONLY_SERVICES]
+        for s in chosen:
+            if s in VALUE_ONLY_SERVICES:
+                problems.add(ConfigError(
+                    f"services: {s!r} has no physical quantity, only a value; remove it from "
+                    "services or set valuation: true"))
     avail: dict[str, ParamValue] = dict(given)
     for key, val in METHOD_DEFAULTS.items():
         if key not in avail:
             avail[key] = ParamValue(key, val, source="method default", ref="METHOD.md",
                                     origin="method")
-    modes = _modes(avail, water_deficit)
+    modes = _modes(avail, water_deficit, valuation)
     supplying = [lt for lt in lts if lt not in nos]
     nparam = len(PARAMETERS)
     table = np.full((nparam, max(len(lts), 1)), np.nan, dtype=np.float64)
@@ -459,7 +498,7 @@ def plan(
         if sname not in chosen:
             continue
         on[si] = 1
-        for key in required_parameters(sname, modes):
+        for key in required_parameters(sname, modes, valuation):
             pv = avail.get(key)
             if pv is None:
                 if key not in missing:   # one line per parameter, for the first service
@@ -475,6 +514,10 @@ def plan(
                       problems)
             if pv.kind == "raster":
                 need[si] |= 1 << layer_of[key]
+    if not valuation:
+        # prices are 0: the kernel's values are 0 and no value is written
+        for key in PRICE_PARAMETERS:
+            table[PARAM_INDEX[key], :] = 0.0
     if len(rasters) > 62:
         problems.add(ConfigError("more than 62 raster layers are not supported in one run"))
     supplies = np.array([0 if lt in nos else 1 for lt in lts] or [1], dtype=np.uint8)
@@ -483,7 +526,7 @@ def plan(
         _check_given(given[k], avail, problems)
     problems.raise_if_any()
     return Plan(lts, table, src, rasters, factors, on, need, modes, supplies, used, unused,
-                water_deficit)
+                water_deficit, valuation=valuation)
 
 
 def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname,

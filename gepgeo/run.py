@@ -48,7 +48,7 @@ from .outputs import (CapturedStderr, Estimate, _duration, atomic_folder, check_
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
-from .services import MEASURES
+from .services import MEASURES, map_name
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
            "atomic_folder", "pipeline_inputs", "run_estimate"]
@@ -202,14 +202,16 @@ def prepare(pipe: Pipeline) -> Prepared:
     with planned.check():
         given, form_notes = merge_levels(levels)
         pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
-                  water_deficit=pipe.options.water_deficit)
+                  water_deficit=pipe.options.water_deficit, valuation=pipe.valuation)
         pl.form_notes = form_notes
     for exc in planned.errors:
         if not (incomplete and isinstance(exc, MissingParameterError)):
             problems.add(exc)
     for m in pipe.maps:
         with problems.check():
-            measure_for_map(m)
+            if MEASURES[measure_for_map(m)].is_value and not pipe.valuation:
+                raise ConfigError(f"maps: {m!r} is a value map; a run with valuation: false "
+                                  "writes quantities only")
     zones = []
     names: set[str] = set()
     for zspec in pipe.zones:
@@ -435,16 +437,25 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray,
         offset += zl.count
         tidies = [accounts.tidy_table(block[z], pl.land_types, pl.enabled_services, pl.modes)
                   for z in range(zl.count)]
+        if not pl.valuation:   # quantities only
+            tidies = [accounts.without_values(t) for t in tidies]
         rast_area = block[:, :, K.COL_AREA].sum(axis=1)
         frames.append(zone_table(zl, tidies, rast_area))
         gdf = zl.gdf.copy()
         gdf["zone_id"] = zl.ids
         gdf["polygon_area_ha"] = zl.polygon_area_ha
         gdf["rasterised_area_ha"] = rast_area
-        for s in pl.enabled_services:
-            col = K.COLUMNS.index(f"{s}.value")
-            gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
-        gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
+        if pl.valuation:
+            for s in pl.enabled_services:
+                col = K.COLUMNS.index(f"{s}.value")
+                gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
+            gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
+        else:   # the physical quantities instead (their units: services_by_zone.csv)
+            for i in accounts.measures_in_use(pl.enabled_services, pl.modes):
+                m = MEASURES[i]
+                if not m.is_value:
+                    col = K.COLUMNS.index(f"{m.service}.{m.name}")
+                    gdf[map_name(m)] = block[:, :, col].sum(axis=1)
         with _fixed_gpkg_date():
             gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
         written.append(f"tables/zones.gpkg:{zl.name}")
@@ -503,13 +514,20 @@ def scheduler(address: str | None = None, workers: int | None = None) -> Iterato
 
 def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]:
     """The maps a run writes: GEP, each enabled service's value map (``value_maps``), then the
-    pipeline's ``maps:`` and ``extra_maps``."""
+    pipeline's ``maps:`` and ``extra_maps``. Without valuation (``valuation: false``): the
+    physical quantity maps of the enabled services instead, and never a value map."""
     pipe = prep.pipeline
     enabled = prep.plan.enabled_services
-    names = [m for m in DEFAULT_MAPS
-             if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
+    if not prep.plan.valuation:
+        names = [map_name(MEASURES[i])
+                 for i in accounts.measures_in_use(enabled, prep.plan.modes)
+                 if not MEASURES[i].is_value]
+    else:
+        names = [m for m in DEFAULT_MAPS
+                 if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
     for m in list(pipe.maps) + list(extra_maps or []):
-        if m not in names:
+        if m not in names and (prep.plan.valuation
+                               or not MEASURES[measure_for_map(m)].is_value):
             names.append(m)
     return names
 
@@ -702,7 +720,8 @@ def account(pipe: Pipeline) -> pd.DataFrame:
             check_codes(prep)
             raise
     pl = prep.plan
-    return accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
+    tidy = accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
+    return tidy if pl.valuation else accounts.without_values(tidy)
 
 
 def pipeline_inputs(pipe: Pipeline) -> list[Path]:
@@ -819,12 +838,16 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
         lu_tab = accounts.land_use_table(totals, pl.land_types, prep.codes)
         by_svc = accounts.gep_by_service(tidy)
         by_lt = accounts.gep_by_land_type(tidy)
+        if not pl.valuation:   # quantities only: no value row, no GEP, no value table
+            tidy, by_svc = accounts.without_values(tidy), accounts.without_values(by_svc)
+            by_lt = by_lt.iloc[0:0]
         tables = tmp / "tables"
         tables.mkdir()
         tidy.to_csv(tables / "services_by_land_type.csv", index=False, float_format="%.10g")
         lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
         by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
-        by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
+        if pl.valuation:
+            by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
         zone_files, by_zone = (_write_zone_tables(prep, res["zone_totals"], tables)
                                if res["zone_totals"] is not None else ([], None))
         manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
@@ -906,6 +929,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                       "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,
         "services": prep.plan.enabled_services,
+        # false: physical quantities only (no prices used, no value maps, no GEP)
+        "valuation": prep.plan.valuation,
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
         # alternative forms of one quantity given at two levels: which won (resolve.merge_levels)
@@ -917,7 +942,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "pixel_stats": stats,
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
         "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
-                   "tables/gep_by_service.csv", "tables/gep_by_land_type.csv"],
+                   "tables/gep_by_service.csv"]
+        + (["tables/gep_by_land_type.csv"] if prep.plan.valuation else []),
         "warnings": prep.warnings,
         "scope_warnings": prep.scope_warnings,
         "versions": _versions(),

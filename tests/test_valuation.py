@@ -1,0 +1,91 @@
+"""Physical quantities without money (issue 21 item 3): ``valuation: false`` needs no price,
+writes the quantity maps and tables only (no value map, no GEP, no value row), and the
+manifest and report say so."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import yaml
+
+from gepgeo.profiles import load_profile
+from gepgeo.resolve import PRICE_PARAMETERS
+
+from .conftest import run_cli
+
+#: the soil service's physical parameters (RUSLE, sediment, nutrients): no price among them
+SOIL_QUANTITIES = ("soil_erodibility_k", "cover_management_c", "support_practice_p",
+                   "lambda_over_rho", "soil_n_content", "soil_p_content",
+                   "n_to_fertilizer_factor", "p_to_fertilizer_factor")
+
+
+def _soil_pipeline(sample, **changes):
+    """The Jinsha 'after' pipeline on a profile holding the soil quantities only."""
+    doc = yaml.safe_load(load_profile("jinsha-as-published").path.read_text())
+    after = doc["scenarios"]["after"]
+    assert not set(SOIL_QUANTITIES) & PRICE_PARAMETERS
+    prof = {"name": "soil-quantities", "land_types": doc["land_types"],
+            "parameters": {k: after[k] for k in SOIL_QUANTITIES}}
+    (sample / "soil.yaml").write_text(yaml.safe_dump(prof))
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    pipe = yaml.safe_load(p.read_text())
+    pipe["profile"] = {"name": "../soil.yaml"}
+    pipe.update({"services": ["soil"], "maps": [], "options": {}, **changes})
+    p.write_text(yaml.safe_dump(pipe))
+    return p
+
+
+def test_soil_without_prices_writes_quantities_only(sample, capsys):
+    p = _soil_pipeline(sample, valuation=False)
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 0, err
+    out = sample / "out"
+    code, stdout, err = run_cli(["run", p, "--out", out], capsys)
+    assert code == 0, err
+    maps = sorted(f.stem for f in (out / "maps").glob("*.tif"))
+    assert maps == ["n_fertilizer", "p_fertilizer", "sediment_volume", "soil_retention"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["valuation"] is False and manifest["services"] == ["soil"]
+    assert not PRICE_PARAMETERS & set(manifest["parameters"])
+    assert not (out / "tables" / "gep_by_land_type.csv").exists()
+    for name in ("services_by_land_type", "gep_by_service"):
+        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        assert len(table) and "yuan a-1" not in set(table["unit"]), name
+        assert "gep" not in set(table["service"]) and "value" not in set(table["measure"])
+    tidy = pd.read_csv(out / "tables" / "services_by_land_type.csv")
+    assert tidy[tidy.measure == "soil_retention"].amount.sum() > 0
+    # the report's text (not its embedded images, whose base64 may spell anything)
+    report = re.sub(r"data:[^\"')]*", "", (out / "report.html").read_text())
+    assert "GEP" not in report and "10⁴ yuan" not in report
+    assert "GEP" not in stdout and "yuan" not in stdout
+
+
+def test_soil_quantities_equal_those_of_a_valued_run(sample, capsys):
+    """Turning valuation off changes no quantity."""
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import account
+
+    p = _soil_pipeline(sample, valuation=False)
+    quantities = account(load_pipeline(p))
+    doc = yaml.safe_load(p.read_text())
+    doc["valuation"] = True
+    doc["profile"] = {"name": "jinsha-as-published", "scenario": "after"}
+    p.write_text(yaml.safe_dump(doc))
+    valued = account(load_pipeline(p))
+    valued = valued[valued.unit != "yuan a-1"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(quantities, valued)
+
+
+def test_without_valuation_prices_are_not_asked_for(sample, capsys):
+    """With valuation the same pipeline names the missing prices; without, it needs none,
+    and asking for a value map or a value-only service is refused."""
+    p = _soil_pipeline(sample)
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "dredging_cost" in err and "n_fertilizer_price" in err
+    p = _soil_pipeline(sample, valuation=False, services=["soil", "landscape"],
+                       maps=["soil_value"])
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 2 and "'landscape' has no physical quantity" in err
+    assert "'soil_value' is a value map" in err and "2 problems" in err
