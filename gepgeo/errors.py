@@ -209,6 +209,9 @@ class ProblemsError(GepgeoError, ValueError):
         self.problems = [str(e) for e in self.errors]
         super().__init__(f"{len(self.problems)} problems: " + "; ".join(self.problems))
 
+    def __str__(self) -> str:  # never quoted (a KeyError would quote it)
+        return shorten(one_line(str(self.args[0]))) if self.args else ""
+
 
 class Problems:
     """Collects the :class:`GepgeoError` of independent checks, to report them all at once.
@@ -239,11 +242,33 @@ class Problems:
         return _Check(self)
 
     def raise_if_any(self) -> None:
-        """Raise the one problem found, or a :class:`ProblemsError` of all of them."""
+        """Raise the one problem found, or a :class:`ProblemsError` of all of them; when
+        every problem is of one class (e.g. :class:`ProfileError`), the ProblemsError is an
+        instance of that class too, so that callers catching it still do."""
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
-            raise ProblemsError(self.errors)
+            raise _problems_class({type(e) for e in self.errors})(self.errors)
+
+
+_PROBLEM_CLASSES: dict[type, type] = {}
+
+
+def _problems_class(kinds: set[type]) -> type:
+    """:class:`ProblemsError`, or a subclass of it and of the one class of all problems."""
+    if len(kinds) != 1:
+        return ProblemsError
+    kind = next(iter(kinds))
+    if kind is ProblemsError or issubclass(kind, ProblemsError):
+        return ProblemsError
+    if kind not in _PROBLEM_CLASSES:
+        try:
+            _PROBLEM_CLASSES[kind] = type(f"{kind.__name__}s", (ProblemsError, kind),
+                                          {"__str__": ProblemsError.__str__,
+                                           "__module__": __name__})
+        except TypeError:   # bases whose layouts cannot be combined
+            _PROBLEM_CLASSES[kind] = ProblemsError
+    return _PROBLEM_CLASSES[kind]
 
 
 class _Check:
