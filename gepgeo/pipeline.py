@@ -25,7 +25,11 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
 * ``{path: r.tif, unit: "MJ mm ha-1 h-1 a-1", band: 1, nodata: -9999, scale: 0.1, offset: 0}``: a
   raster layer (unit, scale and offset default to the GeoTIFF's own tags).
 
-``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s).
+``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s); a table over
+a table wins land type by land type (:func:`gepgeo.resolve.merge_param`).
+
+``valuation: false`` computes physical quantities only: no price is needed and no value, GEP or
+value map is written.
 """
 
 from __future__ import annotations
