@@ -18,7 +18,7 @@ from typing import Any
 
 from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
-from .errors import Problems, ProfileError, brief, file_problem
+from .errors import GepgeoError, Problems, ProfileError, brief, file_problem
 from .parameters import PARAM_INDEX, spec_for, suggest_key
 from .resolve import ParamValue, merge_param
 from .scope import parse_scope
@@ -205,6 +205,7 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     else:
         sets_raw = {"default": doc.get("parameters") or {}}
     scenarios: dict[str, dict[str, ParamValue]] = {}
+    failed: set[str] = set()   # keys of the entries that did not load
     if parent is not None:
         scenarios = {s: dict(p) for s, p in parent.scenarios.items()}
     for sname, params in sets_raw.items():
@@ -218,11 +219,16 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
                                       f"profile {parent.name!r} ({', '.join(parent.scenarios)})"))
             continue
         params = dict(params)
+        keys = set(params)
         expand_csv_tables(params, path.parent, where=f"{where}.{sname}", problems=problems)
+        failed |= {str(k) for k in keys - set(params)}
         for key, raw in params.items():
+            before = len(problems)
             with problems.check():
                 base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}",
                                             land_types or None, name, price_year)
+            if len(problems) > before:
+                failed.add(str(key))
         scenarios[str(sname)] = base_set
     alternatives = doc.get("alternatives") or {}
     for aname, alt in alternatives.items():
@@ -236,9 +242,9 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
             fields = {k: v for k, v in alt.items() if k not in ("key", "scenario")}
             _entry(str(alt["key"]), fields, f"{where}.alternatives.{aname}",
                    land_types or None, name, price_year)
+    scope = None
     with problems.check():
         scope = parse_scope(doc, where)
-    problems.raise_if_any()
     meta = {k: doc.get(k) for k in ("title", "version", "source", "description",
                                     "not_identifiable")}
     meta["land_types"] = land_types
@@ -251,7 +257,16 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
         for k in ("title", "source", "description", "not_identifiable"):
             if meta.get(k) is None:
                 meta[k] = parent.meta.get(k)
-    return Profile(name, path, kind, price_year, scenarios, meta)
+    prof = Profile(name, path, kind, price_year, scenarios, meta)
+    try:
+        problems.raise_if_any()
+    except GepgeoError as exc:
+        # what did load, and the keys that did not: gepgeo validate goes on with the rest
+        # and does not report a key that failed here as missing as well
+        exc.partial = prof          # type: ignore[attr-defined]
+        exc.failed_keys = failed    # type: ignore[attr-defined]
+        raise
+    return prof
 
 
 def merge_profiles(*sets: Mapping[str, ParamValue]) -> dict[str, ParamValue]:

@@ -504,9 +504,11 @@ def plan(
                 if key not in missing:   # one line per parameter, for the first service
                     missing.add(key)
                     lt_txt = ", ".join(supplying) or "(none)"
-                    problems.add(MissingParameterError(
+                    exc = MissingParameterError(
                         f"service {sname!r} needs parameter {key!r} for land types {lt_txt}; "
-                        f"give it in the profile or under `parameters:` in the pipeline"))
+                        f"give it in the profile or under `parameters:` in the pipeline")
+                    exc.key = key   # type: ignore[attr-defined]
+                    problems.add(exc)
                 continue
             if key not in used:
                 used[key] = pv

@@ -165,18 +165,30 @@ def prepare(pipe: Pipeline) -> Prepared:
     profiles: list[Profile] = []
     # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
     levels: list[tuple[str, dict[str, ParamValue]]] = []
+    # keys given but unusable (a profile entry, a layer that failed): not reported as missing too
+    failed: set[str] = set()
+    incomplete = False   # True: a whole profile failed, so "missing" says nothing new
     if pipe.profile is not None:
         base_dir = pipe.source_path.parent if pipe.source_path else None
-        with problems.check():
-            prof = load_profile(pipe.profile.name, base=base_dir)
-            profiles.append(prof)
-            levels.append((f"profile {prof.name!r}", prof.parameters(pipe.profile.scenario)))
-        if pipe.profile.valuation:
-            with problems.check():
-                val = load_profile(pipe.profile.valuation, base=base_dir)
-                profiles.append(val)
-                levels.append((f"profile {val.name!r}",
-                               val.parameters(pipe.profile.valuation_scenario)))
+        for name, scenario in ((pipe.profile.name, pipe.profile.scenario),
+                               (pipe.profile.valuation, pipe.profile.valuation_scenario)):
+            if not name:
+                continue
+            try:
+                prof = load_profile(name, base=base_dir)
+            except GepgeoError as exc:
+                problems.add(exc)
+                prof = getattr(exc, "partial", None)   # go on with the entries that loaded
+                failed |= set(getattr(exc, "failed_keys", ()))
+            if prof is None:
+                incomplete = True
+                continue
+            try:
+                levels.append((f"profile {prof.name!r}", prof.parameters(scenario)))
+                profiles.append(prof)
+            except GepgeoError as exc:
+                problems.add(exc)
+                incomplete = True
     lts = list(dict.fromkeys(pipe.land_use.codes.values()))
     infos: dict[str, LayerInfo] = {}
     notes: list[str] = []
@@ -185,10 +197,14 @@ def prepare(pipe: Pipeline) -> Prepared:
         out: dict[str, ParamValue] = {}
         for key, spec in specs.items():
             if lu_info is None and isinstance(spec, RasterParam):
+                failed.add(key)
                 continue   # cannot be aligned to a land use that did not open
+            before = len(problems)
             with problems.check():
                 out[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, origin,
                                            notes)
+            if len(problems) > before:
+                failed.add(key)
         return out
 
     if pipe.profile is not None:
@@ -196,8 +212,6 @@ def prepare(pipe: Pipeline) -> Prepared:
                        given_by(pipe.profile.overrides, "profile.overrides")))
     levels.append(("parameters", given_by(pipe.parameters, "pipeline")))
     pl = None
-    # a profile entry or layer that failed is not given: that it is then "missing" says nothing new
-    incomplete = bool(problems)
     planned = Problems()
     with planned.check():
         given, form_notes = merge_levels(levels)
@@ -205,7 +219,9 @@ def prepare(pipe: Pipeline) -> Prepared:
                   water_deficit=pipe.options.water_deficit, valuation=pipe.valuation)
         pl.form_notes = form_notes
     for exc in planned.errors:
-        if not (incomplete and isinstance(exc, MissingParameterError)):
+        # a profile entry or layer that failed is not given: that it is missing says nothing new
+        if not (isinstance(exc, MissingParameterError)
+                and (incomplete or getattr(exc, "key", None) in failed)):
             problems.add(exc)
     for m in pipe.maps:
         with problems.check():

@@ -105,8 +105,12 @@ def test_validate_reports_every_problem_at_once(setup, capsys):
     assert code == 2
     assert any("soil_n_contnet" in ln for ln in lines)
     assert any("yuan per bucket" in ln for ln in lines)
-    # (what the profile then lacks is reported once its entries load: a bad entry is not given)
-    assert len(lines) == 2 and "2 problems" in err.splitlines()[-1]
+    # what the profile lacks is reported too; a key whose entry failed is not reported twice
+    assert sum("dredging_cost" in ln for ln in lines) == 1
+    assert sum("water_price" in ln for ln in lines) == 1
+    # ... and the misspelt key's parameter is missing: 4 problems
+    assert any("needs parameter 'soil_n_content'" in ln for ln in lines)
+    assert len(lines) == 4 and "4 problems" in err.splitlines()[-1]
     out = tmp_path / "out"
     code2, _, err2 = run_cli(["run", p, "--out", out, "--quiet"], capsys)
     assert code2 == 2 and err2 == err and not out.exists()
