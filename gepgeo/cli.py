@@ -227,11 +227,21 @@ def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-de
     for col in ("service", "before", "after", "change", "change %"):
         t.add_column(col, justify="left" if col == "service" else "right")
     svc = res.change_by_service
-    for _, r in svc[svc.measure == "value"].iterrows():
-        name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
-        t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
-                  _money(r.change, money_unit),
-                  "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
+    values = svc[svc.measure == "value"]
+    if len(values):
+        for _, r in values.iterrows():
+            name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
+            t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
+                      _money(r.change, money_unit),
+                      "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
+    else:   # valuation: false: the physical quantities instead
+        t = Table(title="Change by service (physical quantities)")
+        for col in ("service", "quantity", "unit", "before", "after", "change", "change %"):
+            t.add_column(col, justify="left" if col in ("service", "quantity", "unit") else "right")
+        for _, r in svc.iterrows():
+            t.add_row(_cell(r.service), _cell(r.measure), _cell(r.unit), f"{r.before:,.2f}",
+                      f"{r.after:,.2f}", f"{r.change:,.2f}",
+                      "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
     out_console.print(t)
     t = Table(title="Land-use transitions (ha; rows before, columns after)")
     tm = res.transition

@@ -89,3 +89,25 @@ def test_without_valuation_prices_are_not_asked_for(sample, capsys):
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "'landscape' has no physical quantity" in err
     assert "'soil_value' is a value map" in err and "2 problems" in err
+
+
+def test_compare_of_quantities(sample, capsys):
+    """Two runs without valuation compare their quantities; a valued and an unvalued run are
+    not compared."""
+    p = _soil_pipeline(sample, valuation=False)
+    doc = yaml.safe_load(p.read_text())
+    doc["land_use"]["path"] = "../data/jinsha/landuse_before.tif"
+    before = sample / "pipelines" / "q_before.yaml"
+    before.write_text(yaml.safe_dump(doc))
+    out = sample / "cmp"
+    code, stdout, err = run_cli(["compare", before, p, "--out", out], capsys)
+    assert code == 0, err
+    change = pd.read_csv(out / "change" / "tables" / "change_by_service.csv")
+    assert set(change.measure) == {"soil_retention", "sediment_volume", "n_fertilizer",
+                                   "p_fertilizer"}
+    assert "soil_retention" in stdout and "yuan" not in stdout
+    doc["valuation"] = True
+    doc["profile"] = {"name": "jinsha-as-published", "scenario": "before"}
+    before.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["compare", before, p, "--out", sample / "cmp2"], capsys)
+    assert code == 2 and "same valuation" in err and not (sample / "cmp2").exists()
