@@ -8,6 +8,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 import yaml
 
 from gepgeo.profiles import load_profile
@@ -111,3 +112,30 @@ def test_compare_of_quantities(sample, capsys):
     before.write_text(yaml.safe_dump(doc))
     code, _, err = run_cli(["compare", before, p, "--out", sample / "cmp2"], capsys)
     assert code == 2 and "same valuation" in err and not (sample / "cmp2").exists()
+
+
+def test_zones_without_valuation_hold_quantities(sample):
+    """Zone tables and layers of a run without valuation: quantities, no value, no GEP."""
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import run_pipeline
+
+    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
+        b, crs = src.bounds, src.crs
+    mid = (b.left + b.right) / 2 + 2.5     # off the pixel edges
+    gpd.GeoDataFrame({"code": ["W", "E"]},
+                     geometry=[box(b.left - 10, b.bottom - 10, mid, b.top + 10),
+                               box(mid, b.bottom - 10, b.right + 10, b.top + 10)],
+                     crs=crs).to_file(sample / "halves.gpkg", layer="halves", driver="GPKG")
+    p = _soil_pipeline(sample, valuation=False,
+                       zones=[{"path": "../halves.gpkg", "layer": "halves", "id": "code"}])
+    res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
+    zt = pd.read_csv(sample / "out" / "tables" / "services_by_zone.csv")
+    assert "yuan a-1" not in set(zt.unit) and "gep" not in set(zt.service)
+    g = gpd.read_file(sample / "out" / "tables" / "zones.gpkg", layer="halves")
+    assert "gep" not in g.columns and "soil_value" not in g.columns
+    total = res.tidy.query("measure == 'soil_retention'").amount.sum()
+    assert total > 0 and g.soil_retention.sum() == pytest.approx(total, rel=1e-9)
