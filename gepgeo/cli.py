@@ -450,6 +450,10 @@ def _usage_line(exc: Any) -> str:
     return shorten(f"gepgeo: error: {msg}; see '{path} --help'")
 
 
+#: most problems printed one per line (``gepgeo validate``); the count line gives the rest
+MAX_PROBLEM_LINES = 100
+
+
 def _error_line(text: str) -> None:
     """Print one line on stderr, literally (no markup, no highlighting, no wrapping)."""
     err_console.print(shorten(one_line(text)), markup=False, highlight=False, soft_wrap=True)
@@ -496,9 +500,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(rc)
     except ProblemsError as exc:
         # every problem on its own line, then the count (gepgeo validate / run)
-        for problem in exc.problems:
+        for problem in exc.problems[:MAX_PROBLEM_LINES]:
             _error_line(f"gepgeo: error: {problem}")
-        _error_line(f"gepgeo: {len(exc.problems)} problems found; fix them and run again")
+        more = len(exc.problems) - MAX_PROBLEM_LINES
+        _error_line(f"gepgeo: {len(exc.problems)} problems found"
+                    + (f" ({more} more not shown)" if more > 0 else "")
+                    + "; fix them and run again")
         sys.exit(2)
     except GepgeoError as exc:
         _error_line(f"gepgeo: error: {exc}")

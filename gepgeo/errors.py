@@ -223,6 +223,7 @@ class Problems:
 
     def __init__(self) -> None:
         self.errors: list[GepgeoError] = []
+        self._seen: set[str] = set()
 
     def __bool__(self) -> bool:
         return bool(self.errors)
@@ -234,7 +235,9 @@ class Problems:
         """Record ``exc`` (the problems of a :class:`ProblemsError` one by one); the same
         message is recorded once."""
         for e in (exc.errors if isinstance(exc, ProblemsError) else [exc]):
-            if str(e) not in {str(x) for x in self.errors}:
+            text = str(e)
+            if text not in self._seen:
+                self._seen.add(text)
                 self.errors.append(e)
 
     def check(self) -> "_Check":

@@ -183,3 +183,14 @@ def test_layered_tables_merge_per_land_type_across_units():
     # a constant over a table still replaces it whole
     const = {"oxygen_price": ParamValue("oxygen_price", 4.0, unit="yuan t-1", origin="pipe")}
     assert merge_levels([("full", full), ("pipe", const)])[0]["oxygen_price"].value == 4.0
+
+
+def test_many_problems_print_a_bounded_list(setup, capsys):
+    """A pipeline with thousands of bad keys prints at most 100 problem lines and the count."""
+    tmp_path, prof = setup
+    p = _use(tmp_path, prof, parameters={f"no_such_key_{i}": 1.0 for i in range(3000)})
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 101
+    assert lines[-1].startswith("gepgeo: 3000 problems found (2900 more not shown)")
+    assert all(len(ln) <= 1000 for ln in lines)
