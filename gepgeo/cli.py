@@ -376,6 +376,7 @@ def profiles_template(
     services: Annotated[Optional[str], typer.Option("--services", help="Comma-separated services (default: all eight).")] = None,
     name: Annotated[str, typer.Option("--name", help="The profile's name.")] = "my-landscape",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of printing (never replaces a file).")] = None,
+    no_valuation: Annotated[bool, typer.Option("--no-valuation", help="Physical parameters only, no prices (for a pipeline with valuation: false).")] = False,
 ) -> None:
     """Write a blank profile: every parameter the services need, with unit, domain and source to fill in."""
     from .template import profile_template
@@ -383,7 +384,8 @@ def profiles_template(
     def split(text: str) -> list[str]:
         return [t.strip() for t in text.split(",") if t.strip()]
 
-    text = profile_template(split(land_types), split(services) if services else None, name=name)
+    text = profile_template(split(land_types), split(services) if services else None, name=name,
+                            valuation=not no_valuation)
     if out is None:
         sys.stdout.write(text)
         return

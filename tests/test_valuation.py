@@ -139,3 +139,16 @@ def test_zones_without_valuation_hold_quantities(sample):
     assert "gep" not in g.columns and "soil_value" not in g.columns
     total = res.tidy.query("measure == 'soil_retention'").amount.sum()
     assert total > 0 and g.soil_retention.sum() == pytest.approx(total, rel=1e-9)
+
+
+def test_template_without_valuation_asks_for_no_price():
+    from gepgeo.template import template_keys
+
+    keys = dict(template_keys(["soil"], valuation=False))["soil"]
+    assert set(SOIL_QUANTITIES) - {"lambda_over_rho"} <= set(keys)
+    assert not PRICE_PARAMETERS & set(keys)
+    priced = dict(template_keys(["soil"]))["soil"]
+    assert {"dredging_cost", "n_fertilizer_price", "p_fertilizer_price"} <= set(priced)
+    everything = dict(template_keys(None, valuation=False))
+    assert "landscape" not in everything and everything["agriculture"] == ["crop_yield"]
+    assert not PRICE_PARAMETERS & {k for ks in everything.values() for k in ks}
