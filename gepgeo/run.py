@@ -301,11 +301,14 @@ def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
 
 def check_codes(prep: Prepared) -> dict[int, int]:
     """Scan the land-use raster once; raise :class:`UnmappedCodesError` for undeclared codes."""
-    info = prep.land_use_info
-    first, extra = nodata_pair(info.nodata, prep.pipeline.land_use.nodata)
+    return _check_codes(prep.land_use_info, prep.pipeline)
+
+
+def _check_codes(info: LayerInfo, pipe: Pipeline) -> dict[int, int]:
+    first, extra = nodata_pair(info.nodata, pipe.land_use.nodata)
     nodata = ([first] if first is not None else []) + list(extra)
     counts = scan_codes(info.path, band=info.band, nodata=nodata)
-    missing = {c: n for c, n in counts.items() if c not in prep.codes}
+    missing = {c: n for c, n in counts.items() if c not in pipe.land_use.codes}
     if missing:
         raise UnmappedCodesError(_unmapped(missing, bool(nodata)))
     return counts
@@ -317,9 +320,19 @@ def _unmapped(missing: Mapping[int, int], has_nodata: bool) -> str:
 
 
 def validate(pipe: Pipeline) -> Prepared:
-    """``gepgeo validate``: everything :func:`prepare` does, plus the land-use code scan."""
-    prep = prepare(pipe)
-    check_codes(prep)
+    """``gepgeo validate``: everything :func:`prepare` does, plus the land-use code scan
+    (made, and its problem reported with the others, also when :func:`prepare` finds some)."""
+    problems = Problems()
+    prep = None
+    with problems.check():
+        prep = prepare(pipe)
+    with problems.check():
+        if prep is not None:
+            check_codes(prep)
+        else:   # the land use's own problem, if any, is the same message: reported once
+            _check_codes(_open_land_use(pipe)[1], pipe)
+    problems.raise_if_any()
+    assert prep is not None
     return prep
 
 

@@ -194,3 +194,15 @@ def test_many_problems_print_a_bounded_list(setup, capsys):
     assert code == 2 and len(lines) == 101
     assert lines[-1].startswith("gepgeo: 3000 problems found (2900 more not shown)")
     assert all(len(ln) <= 1000 for ln in lines)
+
+
+def test_unmapped_codes_are_reported_with_the_other_problems(setup, capsys):
+    tmp_path, prof = setup
+    del prof["scenarios"]["after"]["dredging_cost"]
+    p = _use(tmp_path, prof, land_use={"path": "../data/jinsha/landuse_after.tif",
+                                       "codes": {1: "mining", 2: "dryland", 3: "forest",
+                                                 5: "construction"}})
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 3, err
+    assert "dredging_cost" in lines[0] and "codes not in the land-use mapping: 4" in lines[1] and "2 problems" in lines[2]
