@@ -24,7 +24,14 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import ConfigError, GepgeoError, GepgeoWarning, ProblemsError, one_line, shorten
+from .errors import (
+    ConfigError,
+    GepgeoError,
+    GepgeoWarning,
+    ProblemsError,
+    one_line,
+    shorten,
+)
 
 # no_args_is_help would print the help and raise a usage error whose message is the help text:
 # without a command, main() prints one line instead

@@ -12,6 +12,7 @@ import errno
 import os
 import unicodedata
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 __all__ = [
@@ -240,7 +241,7 @@ class Problems:
                 self._seen.add(text)
                 self.errors.append(e)
 
-    def check(self) -> "_Check":
+    def check(self) -> _Check:
         """A context that records a :class:`GepgeoError` raised inside it instead of raising."""
         return _Check(self)
 
@@ -281,7 +282,8 @@ class _Check:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, typ: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         if exc is not None and isinstance(exc, GepgeoError):
             self._problems.add(exc)
             return True

@@ -45,8 +45,8 @@ from .csvtables import expand_csv_tables
 from .errors import (
     MAX_VALUE,
     ConfigError,
-    Problems,
     InputFileError,
+    Problems,
     brief,
     has_control_characters,
     shorten,

@@ -52,8 +52,7 @@ def template_keys(services: list[str] | None = None, *, valuation: bool = True
     ConfigError
         An unknown service name.
     """
-    from .kernel import N_MODES
-    from .kernel import MODE
+    from .kernel import MODE, N_MODES
     from .resolve import VALUE_ONLY_SERVICES, required_parameters
 
     chosen = list(_SERVICE_NAMES) if not services else services

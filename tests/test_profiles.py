@@ -141,7 +141,7 @@ def test_override_of_one_land_type_keeps_the_others(setup, capsys):
     type with the profile's; the manifest names the level of each land type's value."""
     import json
 
-    tmp_path, prof = setup
+    tmp_path, _ = setup
     p = tmp_path / "pipelines" / "jinsha_after.yaml"
     doc = yaml.safe_load(p.read_text())
     doc["profile"]["overrides"] = {"cover_management_c": {"by_land_type": {"forest": 0.002}}}
