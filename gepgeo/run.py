@@ -89,7 +89,7 @@ class RunResult:
     by_zone: pd.DataFrame | None = None
 
 
-def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
+def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | None, chunk: int,
                     infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
@@ -99,7 +99,7 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
     if isinstance(spec, TableParam):
         return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
                           source=spec.source or "pipeline", note=spec.note or "", origin=origin)
-    assert isinstance(spec, RasterParam)
+    assert isinstance(spec, RasterParam) and lu_info is not None   # a raster needs the grid
     path = pipe.resolve(spec.path)
     arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
                                    chunks=chunk, resampling=spec.resampling,
@@ -174,20 +174,21 @@ def prepare(pipe: Pipeline) -> Prepared:
                                (pipe.profile.valuation, pipe.profile.valuation_scenario)):
             if not name:
                 continue
+            prof: Profile | None
             try:
                 prof = load_profile(name, base=base_dir)
-            except GepgeoError as exc:
-                problems.add(exc)
-                prof = getattr(exc, "partial", None)   # go on with the entries that loaded
-                failed |= set(getattr(exc, "failed_keys", ()))
+            except GepgeoError as bad:
+                problems.add(bad)
+                prof = getattr(bad, "partial", None)   # go on with the entries that loaded
+                failed |= set(getattr(bad, "failed_keys", ()))
             if prof is None:
                 incomplete = True
                 continue
             try:
                 levels.append((f"profile {prof.name!r}", prof.parameters(scenario)))
                 profiles.append(prof)
-            except GepgeoError as exc:
-                problems.add(exc)
+            except GepgeoError as bad:
+                problems.add(bad)
                 incomplete = True
     lts = list(dict.fromkeys(pipe.land_use.codes.values()))
     infos: dict[str, LayerInfo] = {}
@@ -218,11 +219,11 @@ def prepare(pipe: Pipeline) -> Prepared:
         pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
                   water_deficit=pipe.options.water_deficit, valuation=pipe.valuation)
         pl.form_notes = form_notes
-    for exc in planned.errors:
+    for err in planned.errors:
         # a profile entry or layer that failed is not given: that it is missing says nothing new
-        if not (isinstance(exc, MissingParameterError)
-                and (incomplete or getattr(exc, "key", None) in failed)):
-            problems.add(exc)
+        if not (isinstance(err, MissingParameterError)
+                and (incomplete or str(getattr(err, "key", "")) in failed)):
+            problems.add(err)
     for m in pipe.maps:
         with problems.check():
             if MEASURES[measure_for_map(m)].is_value and not pipe.valuation:
