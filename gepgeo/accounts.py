@@ -17,7 +17,7 @@ from . import kernel as K
 from .services import MEASURES, SERVICE_INDEX, SERVICES
 
 __all__ = ["TIDY_COLUMNS", "tidy_table", "gep_by_service", "gep_by_land_type",
-           "land_use_table", "measures_in_use"]
+           "land_use_table", "measures_in_use", "without_values"]
 
 TIDY_COLUMNS = ["service", "category", "land_type", "measure", "amount", "unit", "area_ha",
                 "excluded_pixels", "excluded_ha"]
@@ -161,3 +161,9 @@ def land_use_table(totals: np.ndarray, land_types: Sequence[str],
         rows.append((lt, cs, int(round(pixels[c])), float(area[c]), _share(area[c], total)))
     rows.append(("total", "", int(round(pixels.sum())), total, 100.0 if total else np.nan))
     return pd.DataFrame(rows, columns=["land_type", "codes", "pixels", "area_ha", "share_pct"])
+
+
+def without_values(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without its money rows (unit yuan a⁻¹: values, subtotals, GEP): the tables of
+    a run without valuation (``valuation: false``) hold physical quantities only."""
+    return table[table["unit"] != "yuan a-1"].reset_index(drop=True)

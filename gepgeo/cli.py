@@ -24,7 +24,14 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import ConfigError, GepgeoError, GepgeoWarning, one_line, shorten
+from .errors import (
+    ConfigError,
+    GepgeoError,
+    GepgeoWarning,
+    ProblemsError,
+    one_line,
+    shorten,
+)
 
 # no_args_is_help would print the help and raise a usage error whose message is the help text:
 # without a command, main() prints one line instead
@@ -98,9 +105,12 @@ def _money(x: float, unit: float) -> str:
 def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-untyped-def]
     unit_txt = "yuan a-1" if money_unit == 1 else f"{money_unit:g} yuan a-1"
     t = Table(title=_user(title), show_lines=False)
-    for col in ("service", "quantity", "amount", "unit", f"value ({unit_txt})", "share of GEP"):
-        t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
     svc = res.by_service
+    valued = bool((svc.service == "gep").any())   # False: quantities only (valuation: false)
+    cols = ("service", "quantity", "amount", "unit") + (
+        (f"value ({unit_txt})", "share of GEP") if valued else ())
+    for col in cols:
+        t.add_column(col, justify="right" if col not in ("service", "quantity", "unit") else "left")
     for service in svc[(svc.service != "subtotal") & (svc.service != "gep")].service.unique():
         rows = svc[svc.service == service]
         value = rows[rows.measure == "value"]
@@ -109,14 +119,16 @@ def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-u
         phys = rows[rows.unit != "yuan a-1"]
         first = True
         for _, r in phys.iterrows():
+            money = ((_money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
+                     if valued else ())
             t.add_row(_cell(service) if first else "", _cell(r.measure), f"{r.amount:,.2f}",
-                      _cell(r.unit),
-                      _money(v, money_unit) if first else "", f"{share:.2f} %" if first else "")
+                      _cell(r.unit), *money)
             first = False
-        if first:
+        if first and valued:
             t.add_row(_cell(service), "", "", "", _money(v, money_unit), f"{share:.2f} %")
-    gep = svc[svc.service == "gep"].amount.iloc[0]
-    t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
+    if valued:
+        gep = svc[svc.service == "gep"].amount.iloc[0]
+        t.add_row("GEP", "", "", "", _money(float(gep), money_unit), "100.00 %")
     out_console.print(t)
 
 
@@ -159,7 +171,8 @@ def run(
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
-        _print_run(res, money_unit, f"{res.manifest['name']}: GEP by service")
+        what = "GEP" if res.manifest.get("valuation", True) else "quantities"
+        _print_run(res, money_unit, f"{res.manifest['name']}: {what} by service")
     err_console.print(f"wrote {_user(res.out)}")
 
 
@@ -241,11 +254,21 @@ def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-de
     for col in ("service", "before", "after", "change", "change %"):
         t.add_column(col, justify="left" if col == "service" else "right")
     svc = res.change_by_service
-    for _, r in svc[svc.measure == "value"].iterrows():
-        name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
-        t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
-                  _money(r.change, money_unit),
-                  "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
+    values = svc[svc.measure == "value"]
+    if len(values):
+        for _, r in values.iterrows():
+            name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
+            t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
+                      _money(r.change, money_unit),
+                      "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
+    else:   # valuation: false: the physical quantities instead
+        t = Table(title="Change by service (physical quantities)")
+        for col in ("service", "quantity", "unit", "before", "after", "change", "change %"):
+            t.add_column(col, justify="left" if col in ("service", "quantity", "unit") else "right")
+        for _, r in svc.iterrows():
+            t.add_row(_cell(r.service), _cell(r.measure), _cell(r.unit), f"{r.before:,.2f}",
+                      f"{r.after:,.2f}", f"{r.change:,.2f}",
+                      "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
     out_console.print(t)
     t = Table(title="Land-use transitions (ha; rows before, columns after)")
     tm = res.transition
@@ -387,6 +410,7 @@ def profiles_template(
     services: Annotated[Optional[str], typer.Option("--services", help="Comma-separated services (default: all eight).")] = None,
     name: Annotated[str, typer.Option("--name", help="The profile's name.")] = "my-landscape",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of printing (never replaces a file).")] = None,
+    no_valuation: Annotated[bool, typer.Option("--no-valuation", help="Physical parameters only, no prices (for a pipeline with valuation: false).")] = False,
 ) -> None:
     """Write a blank profile: every parameter the services need, with unit, domain and source to fill in."""
     from .template import profile_template
@@ -394,7 +418,8 @@ def profiles_template(
     def split(text: str) -> list[str]:
         return [t.strip() for t in text.split(",") if t.strip()]
 
-    text = profile_template(split(land_types), split(services) if services else None, name=name)
+    text = profile_template(split(land_types), split(services) if services else None, name=name,
+                            valuation=not no_valuation)
     if out is None:
         sys.stdout.write(text)
         return
@@ -461,6 +486,10 @@ def _usage_line(exc: Any) -> str:
     return shorten(f"gepgeo: error: {msg}; see '{path} --help'")
 
 
+#: most problems printed one per line (``gepgeo validate``); the count line gives the rest
+MAX_PROBLEM_LINES = 100
+
+
 def _error_line(text: str) -> None:
     """Print one line on stderr, literally (no markup, no highlighting, no wrapping)."""
     err_console.print(shorten(one_line(text)), markup=False, highlight=False, soft_wrap=True)
@@ -508,6 +537,15 @@ def main(argv: list[str] | None = None) -> None:
             if rc == 130:
                 _exit_interrupted()
             sys.exit(rc)
+    except ProblemsError as exc:
+        # every problem on its own line, then the count (gepgeo validate / run)
+        for problem in exc.problems[:MAX_PROBLEM_LINES]:
+            _error_line(f"gepgeo: error: {problem}")
+        more = len(exc.problems) - MAX_PROBLEM_LINES
+        _error_line(f"gepgeo: {len(exc.problems)} problems found"
+                    + (f" ({more} more not shown)" if more > 0 else "")
+                    + "; fix them and run again")
+        sys.exit(2)
     except GepgeoError as exc:
         _error_line(f"gepgeo: error: {exc}")
         sys.exit(2)

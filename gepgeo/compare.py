@@ -357,7 +357,8 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
     Raises
     ------
     ConfigError
-        The scenarios' profiles have different known price years.
+        The scenarios' profiles have different known price years, or one has
+        ``valuation: false`` and the other not.
     GridMismatchError
         The two land-use grids do not overlap.
     """
@@ -365,6 +366,11 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         rs = Resampling[resampling]
     except KeyError:
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
+    if before.valuation != after.valuation:
+        # values on one side and none on the other would read as a change of the whole value
+        b, a = (str(p.valuation).lower() for p in (before, after))
+        raise ConfigError(f"{after.source_path or 'after'}: valuation is {a} but {b} for the "
+                          "before scenario; give both the same valuation")
     t0 = time.perf_counter()
     inputs = pipeline_inputs(before) + pipeline_inputs(after)
     with atomic_folder(Path(out), overwrite=overwrite, inputs=inputs) as tmp:

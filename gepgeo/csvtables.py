@@ -15,7 +15,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, GepgeoError, Problems
 
 __all__ = ["MAX_CSV_BYTES", "expand_csv_tables", "read_land_type_column"]
 
@@ -91,29 +91,39 @@ def _is_ref(table: Any) -> bool:
     return isinstance(table, Mapping) and "csv" in table
 
 
-def expand_csv_tables(params: Any, base: Path, *, where: str) -> list[Path]:
+def expand_csv_tables(params: Any, base: Path, *, where: str,
+                      problems: Problems | None = None) -> list[Path]:
     """Replace, in place, every ``by_land_type: {csv:, column:}`` of a ``parameters`` mapping
     (key -> entry) with the table read from the CSV file (relative to ``base``).
 
-    Anything that is not such a reference is left for the schema to check. Returns the CSV
-    files read: they are inputs of the run (checksummed in the manifest, and never inside a
-    folder an ``--overwrite`` may replace).
+    Anything that is not such a reference is left for the schema to check. With ``problems``,
+    a reference that cannot be read is recorded there and its key removed from ``params``
+    (every bad reference is reported, not the first only); without, the first one raises.
+    Returns the CSV files read: they are inputs of the run (checksummed in the manifest, and
+    never inside a folder an ``--overwrite`` may replace).
     """
     read: list[Path] = []
     if not isinstance(params, MutableMapping):
         return read
-    for key, entry in params.items():
+    for key, entry in list(params.items()):
         if not isinstance(entry, MutableMapping):
             continue
         table = entry.get("by_land_type")
         if not _is_ref(table):
             continue
-        at = f"{where}.{key}.by_land_type"
-        extra = set(table) - _REF_KEYS
-        if extra or not isinstance(table.get("column"), str) or not isinstance(table["csv"], str):
-            raise ConfigError(f"{at}: a CSV table is {{csv: FILE, column: NAME}} (both text)")
-        path = Path(table["csv"]).expanduser()
-        path = path if path.is_absolute() else base / path
-        entry["by_land_type"] = read_land_type_column(path, table["column"], where=at)
-        read.append(path)
+        try:
+            at = f"{where}.{key}.by_land_type"
+            extra = set(table) - _REF_KEYS
+            if (extra or not isinstance(table.get("column"), str)
+                    or not isinstance(table["csv"], str)):
+                raise ConfigError(f"{at}: a CSV table is {{csv: FILE, column: NAME}} (both text)")
+            path = Path(table["csv"]).expanduser()
+            path = path if path.is_absolute() else base / path
+            entry["by_land_type"] = read_land_type_column(path, table["column"], where=at)
+            read.append(path)
+        except GepgeoError as exc:
+            if problems is None:
+                raise
+            problems.add(exc)
+            del params[key]
     return read

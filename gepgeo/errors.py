@@ -12,6 +12,7 @@ import errno
 import os
 import unicodedata
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "OutputExistsError",
     "OutputError",
     "DiskSpaceError",
+    "ProblemsError",
+    "Problems",
     "GepgeoWarning",
     "AreaScaleWarning",
     "GridAlignmentWarning",
@@ -188,6 +191,103 @@ class OutputError(GepgeoError, OSError):
 
 class DiskSpaceError(OutputError):
     """The output's file system has (or had, mid-run) too little free space for the output."""
+
+
+class ProblemsError(GepgeoError, ValueError):
+    """Several independent problems found at once (``gepgeo validate`` and ``gepgeo run``
+    report every problem of a pipeline and its profiles, not the first one only).
+
+    Attributes
+    ----------
+    problems : list of str
+        One line per problem (each bounded like any gepgeo message).
+    errors : list of GepgeoError
+        The errors themselves, in the order found.
+    """
+
+    def __init__(self, errors: list[GepgeoError]) -> None:
+        self.errors = list(errors)
+        self.problems = [str(e) for e in self.errors]
+        super().__init__(f"{len(self.problems)} problems: " + "; ".join(self.problems))
+
+    def __str__(self) -> str:  # never quoted (a KeyError would quote it)
+        return shorten(one_line(str(self.args[0]))) if self.args else ""
+
+
+class Problems:
+    """Collects the :class:`GepgeoError` of independent checks, to report them all at once.
+
+    Use ``with problems.check(): ...`` around each independent check, then
+    :meth:`raise_if_any`: one problem is raised as itself (its own class and message), several
+    as one :class:`ProblemsError`.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[GepgeoError] = []
+        self._seen: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def add(self, exc: GepgeoError) -> None:
+        """Record ``exc`` (the problems of a :class:`ProblemsError` one by one); the same
+        message is recorded once."""
+        for e in (exc.errors if isinstance(exc, ProblemsError) else [exc]):
+            text = str(e)
+            if text not in self._seen:
+                self._seen.add(text)
+                self.errors.append(e)
+
+    def check(self) -> _Check:
+        """A context that records a :class:`GepgeoError` raised inside it instead of raising."""
+        return _Check(self)
+
+    def raise_if_any(self) -> None:
+        """Raise the one problem found, or a :class:`ProblemsError` of all of them; when
+        every problem is of one class (e.g. :class:`ProfileError`), the ProblemsError is an
+        instance of that class too, so that callers catching it still do."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise _problems_class({type(e) for e in self.errors})(self.errors)
+
+
+_PROBLEM_CLASSES: dict[type, type] = {}
+
+
+def _problems_class(kinds: set[type]) -> type:
+    """:class:`ProblemsError`, or a subclass of it and of the one class of all problems."""
+    if len(kinds) != 1:
+        return ProblemsError
+    kind = next(iter(kinds))
+    if kind is ProblemsError or issubclass(kind, ProblemsError):
+        return ProblemsError
+    if kind not in _PROBLEM_CLASSES:
+        try:
+            _PROBLEM_CLASSES[kind] = type(f"{kind.__name__}s", (ProblemsError, kind),
+                                          {"__str__": ProblemsError.__str__,
+                                           "__module__": __name__})
+        except TypeError:   # bases whose layouts cannot be combined
+            _PROBLEM_CLASSES[kind] = ProblemsError
+    return _PROBLEM_CLASSES[kind]
+
+
+class _Check:
+    def __init__(self, problems: Problems) -> None:
+        self._problems = problems
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is not None and isinstance(exc, GepgeoError):
+            self._problems.add(exc)
+            return True
+        return False
 
 
 class GepgeoWarning(UserWarning):

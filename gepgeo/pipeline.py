@@ -25,7 +25,11 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
 * ``{path: r.tif, unit: "MJ mm ha-1 h-1 a-1", band: 1, nodata: -9999, scale: 0.1, offset: 0}``: a
   raster layer (unit, scale and offset default to the GeoTIFF's own tags).
 
-``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s).
+``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s); a table over
+a table wins land type by land type (:func:`gepgeo.resolve.merge_param`).
+
+``valuation: false`` computes physical quantities only: no price is needed and no value, GEP or
+value map is written.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from .errors import (
     MAX_VALUE,
     ConfigError,
     InputFileError,
+    Problems,
     brief,
     has_control_characters,
     shorten,
@@ -219,6 +224,9 @@ class Pipeline(_Strict):
         Parameters given by the pipeline (win over the profile).
     services : list of str, optional
         Services to compute (default all eight).
+    valuation : bool
+        False: physical quantities only (no prices needed; no value maps, no GEP, tables
+        without value rows).
     zones : list of ZoneLayer
     maps : list of str
         Extra maps to write besides GEP and the service values.
@@ -234,6 +242,7 @@ class Pipeline(_Strict):
     profile: ProfileRef | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     services: list[str] | None = None
+    valuation: bool = True
     zones: list[ZoneLayer] = Field(default_factory=list)
     maps: list[str] = Field(default_factory=list)
     options: Options = Field(default_factory=Options)
@@ -254,7 +263,17 @@ class Pipeline(_Strict):
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_input=False, include_url=False)[0]
+    return _format_error(exc.errors(include_input=False, include_url=False)[0])
+
+
+def _all_errors(exc: ValidationError) -> list[str]:
+    """Every error of a validation, one line each (the same text :func:`_first_error` gives
+    for the first), without repeats."""
+    out = [_format_error(e) for e in exc.errors(include_input=False, include_url=False)]
+    return list(dict.fromkeys(out))
+
+
+def _format_error(err: Any) -> str:
     loc = ".".join(shorten(str(x), MAX_VALUE) for x in err["loc"]
                    if not str(x).startswith("function-"))
     msg = err["msg"]
@@ -269,7 +288,26 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def _with_csv_tables(doc: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def _split_params(raw: Any, loc: str) -> tuple[Any, list[str]]:
+    """The parameters of ``raw`` (a ``parameters:`` or ``profile.overrides:`` mapping) that
+    parse, and one line (``loc: problem``) per parameter that does not: each parameter is
+    checked on its own, so that every bad one is reported at once."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    good: dict[Any, Any] = {}
+    problems = []
+    for k, v in raw.items():
+        try:
+            _parse_param(k, v)
+        except ValueError as exc:
+            problems.append(f"{loc}: {exc}")
+            continue
+        good[k] = v
+    return good, problems
+
+
+def _with_csv_tables(doc: Mapping[str, Any], base: Path,
+                     problems: Problems | None = None) -> dict[str, Any]:
     """``doc`` with every ``by_land_type: {csv:, column:}`` of ``parameters`` and
     ``profile.overrides`` read from its CSV file (the caller's mapping is not changed), and
     the files read under ``table_files``."""
@@ -278,13 +316,15 @@ def _with_csv_tables(doc: Mapping[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(out.get("parameters"), Mapping):
         out["parameters"] = {k: dict(v) if isinstance(v, Mapping) else v
                              for k, v in out["parameters"].items()}
-        files += expand_csv_tables(out["parameters"], base, where="parameters")
+        files += expand_csv_tables(out["parameters"], base, where="parameters",
+                                   problems=problems)
     prof = out.get("profile")
     if isinstance(prof, Mapping) and isinstance(prof.get("overrides"), Mapping):
         out["profile"] = dict(prof)
         out["profile"]["overrides"] = {k: dict(v) if isinstance(v, Mapping) else v
                                        for k, v in prof["overrides"].items()}
-        files += expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides")
+        files += expand_csv_tables(out["profile"]["overrides"], base, where="profile.overrides",
+                                   problems=problems)
     if files:
         out["table_files"] = files
     return out
@@ -303,11 +343,26 @@ def parse_pipeline(doc: Any, *, source: Path | None = None) -> Pipeline:
         raise ConfigError(f"{where}: expected a mapping of keys at the top level")
     if "table_files" in doc:     # filled in from the CSV tables, not a key of the file
         raise ConfigError(f"{where}: unknown key 'table_files'; remove it or check its spelling")
-    doc = _with_csv_tables(doc, source.parent if source else Path.cwd())
+    problems = Problems()
+    doc = _with_csv_tables(doc, source.parent if source else Path.cwd(), problems)
+    found: list[str] = []
+    doc["parameters"], bad = _split_params(doc.get("parameters", {}), "parameters")
+    found += bad
+    prof = doc.get("profile")
+    if isinstance(prof, Mapping) and "overrides" in prof:
+        prof = dict(prof)
+        prof["overrides"], bad = _split_params(prof["overrides"], "profile.overrides")
+        doc["profile"] = prof
+        found += bad
+    pipe = None
     try:
         pipe = Pipeline.model_validate({**doc, "source_path": source})
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {_first_error(exc)}") from None
+        found += _all_errors(exc)
+    for line in found:
+        problems.add(ConfigError(f"{where}: {line}"))
+    problems.raise_if_any()
+    assert pipe is not None
     return pipe
 
 

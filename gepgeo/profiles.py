@@ -18,9 +18,9 @@ from typing import Any
 
 from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
-from .errors import ProfileError, brief, file_problem
+from .errors import GepgeoError, Problems, ProfileError, brief, file_problem
 from .parameters import PARAM_INDEX, spec_for, suggest_key
-from .resolve import ParamValue
+from .resolve import ParamValue, merge_param
 from .scope import parse_scope
 from .units import conversion_factor
 
@@ -169,25 +169,28 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     if not isinstance(doc, Mapping):
         raise ProfileError(f"profile {str(path)!r}: expected a mapping at the top level")
     where = f"profile {path.name}"
-    extra = set(doc) - _TOP_KEYS
-    if extra:
-        bad = sorted(extra)[0]
-        close = difflib.get_close_matches(bad, _TOP_KEYS, n=1)
+    # every problem of the entries is collected and reported at once (gepgeo validate)
+    problems = Problems()
+    for bad in sorted(set(doc) - _TOP_KEYS, key=str):
+        close = difflib.get_close_matches(str(bad), _TOP_KEYS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ProfileError(f"{where}: unknown key {brief(bad)}{hint}")
+        problems.add(ProfileError(f"{where}: unknown key {brief(bad)}{hint}"))
     name = str(doc.get("name") or path.stem)
     if name in _seen:
         raise ProfileError(f"{where}: 'extends' forms a cycle ({' -> '.join(_seen + (name,))})")
     kind = str(doc.get("kind", "full"))
     if kind not in ("full", "valuation"):
-        raise ProfileError(f"{where}: kind must be 'full' or 'valuation', got {brief(kind)}")
+        problems.add(ProfileError(f"{where}: kind must be 'full' or 'valuation', got "
+                                  f"{brief(kind)}"))
     price_year = doc.get("price_year", "unknown")
     if not (price_year == "unknown" or isinstance(price_year, int)):
-        raise ProfileError(f"{where}: price_year must be a year or 'unknown', got "
-                           f"{brief(price_year)}")
+        problems.add(ProfileError(f"{where}: price_year must be a year or 'unknown', got "
+                                  f"{brief(price_year)}"))
     parent: Profile | None = None
     if doc.get("extends"):
-        parent = load_profile(str(doc["extends"]), base=path.parent, _seen=_seen + (name,))
+        with problems.check():
+            parent = load_profile(str(doc["extends"]), base=path.parent,
+                                  _seen=_seen + (name,))
     land_types = doc.get("land_types")
     if land_types is None and parent is not None:
         land_types = parent.meta.get("land_types")
@@ -204,38 +207,53 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
     scenarios: dict[str, dict[str, ParamValue]] = {}
     # CSV files read for tables (the extended profile's too): inputs of a run
     table_files: list[Path] = list(parent.meta.get("table_files", [])) if parent else []
+    failed: set[str] = set()   # keys of the entries that did not load
     if parent is not None:
         scenarios = {s: dict(p) for s, p in parent.scenarios.items()}
     for sname, params in sets_raw.items():
         if not isinstance(params, Mapping):
-            raise ProfileError(f"{where}.scenarios.{sname}: expected a mapping of parameters")
+            problems.add(ProfileError(f"{where}.scenarios.{sname}: expected a mapping of "
+                                      "parameters"))
+            continue
         base_set = scenarios.get(str(sname), {})
         if parent is not None and str(sname) not in scenarios:
-            raise ProfileError(f"{where}: scenario {sname!r} is not in the extended profile "
-                               f"{parent.name!r} ({', '.join(parent.scenarios)})")
+            problems.add(ProfileError(f"{where}: scenario {sname!r} is not in the extended "
+                                      f"profile {parent.name!r} ({', '.join(parent.scenarios)})"))
+            continue
         params = dict(params)
-        table_files += expand_csv_tables(params, path.parent, where=f"{where}.{sname}")
+        keys = set(params)
+        table_files += expand_csv_tables(params, path.parent, where=f"{where}.{sname}",
+                                         problems=problems)
+        failed |= {str(k) for k in keys - set(params)}
         for key, raw in params.items():
-            base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}", land_types or None,
-                                        name, price_year)
+            before = len(problems)
+            with problems.check():
+                base_set[str(key)] = _entry(str(key), raw, f"{where}.{sname}",
+                                            land_types or None, name, price_year)
+            if len(problems) > before:
+                failed.add(str(key))
         scenarios[str(sname)] = base_set
     alternatives = doc.get("alternatives") or {}
     for aname, alt in alternatives.items():
-        if not isinstance(alt, Mapping) or "key" not in alt:
-            raise ProfileError(f"{where}.alternatives.{aname}: expected a mapping with 'key'")
-        extra = set(alt) - _ALT_KEYS
-        if extra:
-            raise ProfileError(f"{where}.alternatives.{aname}: unknown field(s) "
-                               f"{', '.join(sorted(extra))}")
-        fields = {k: v for k, v in alt.items() if k not in ("key", "scenario")}
-        _entry(str(alt["key"]), fields, f"{where}.alternatives.{aname}", land_types or None,
-               name, price_year)
+        with problems.check():
+            if not isinstance(alt, Mapping) or "key" not in alt:
+                raise ProfileError(f"{where}.alternatives.{aname}: expected a mapping with 'key'")
+            extra = set(alt) - _ALT_KEYS
+            if extra:
+                raise ProfileError(f"{where}.alternatives.{aname}: unknown field(s) "
+                                   f"{', '.join(sorted(extra))}")
+            fields = {k: v for k, v in alt.items() if k not in ("key", "scenario")}
+            _entry(str(alt["key"]), fields, f"{where}.alternatives.{aname}",
+                   land_types or None, name, price_year)
+    scope = None
+    with problems.check():
+        scope = parse_scope(doc, where)
     meta = {k: doc.get(k) for k in ("title", "version", "source", "description",
                                     "not_identifiable")}
     meta["land_types"] = land_types
     meta["alternatives"] = dict(alternatives)
     meta["extends"] = doc.get("extends")
-    meta["scope"] = parse_scope(doc, where)
+    meta["scope"] = scope
     meta["table_files"] = table_files
     if parent is not None:
         if meta["scope"] is None:
@@ -243,14 +261,25 @@ def load_profile(name_or_path: str | Path, *, base: Path | None = None,
         for k in ("title", "source", "description", "not_identifiable"):
             if meta.get(k) is None:
                 meta[k] = parent.meta.get(k)
-    return Profile(name, path, kind, price_year, scenarios, meta)
+    prof = Profile(name, path, kind, price_year, scenarios, meta)
+    try:
+        problems.raise_if_any()
+    except GepgeoError as exc:
+        # what did load, and the keys that did not: gepgeo validate goes on with the rest
+        # and does not report a key that failed here as missing as well
+        exc.partial = prof          # type: ignore[attr-defined]
+        exc.failed_keys = failed    # type: ignore[attr-defined]
+        raise
+    return prof
 
 
 def merge_profiles(*sets: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
-    """Merge parameter sets key by key; later sets win."""
+    """Merge parameter sets key by key, and a table over a table land type by land type
+    (:func:`gepgeo.resolve.merge_param`); later sets win."""
     out: dict[str, ParamValue] = {}
     for s in sets:
-        out.update(s)
+        for key, pv in s.items():
+            out[key] = merge_param(out[key], pv, out) if key in out else pv
     return out
 
 

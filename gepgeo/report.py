@@ -1432,6 +1432,8 @@ def build_run_report(run_dir: Path, lang: str | None = None) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir / "manifest.json")
+    if manifest.get("valuation") is False:   # physical quantities only: no money anywhere
+        return _quantities_report(run_dir, manifest)
     with _report_context(report_lang(manifest, lang)):
         return _build_run_report(run_dir, manifest)
 
@@ -1845,3 +1847,44 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
         return [write_run_report(folder, **({"lang": lang} if lang else {}))]
     raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
                          "change/manifest.json); give a run folder or a comparison folder")
+
+
+def _quantities_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+    """The report of a run without valuation (``valuation: false``): the physical quantities
+    by service, the land use, the quantity maps, the tables and the parameters; no money."""
+    by_service = _table(run_dir, "gep_by_service.csv")
+    lu_area = _land_use_total(_table(run_dir, "land_use.csv"))
+    lu = _land_use(run_dir, manifest)
+    rows = []
+    if by_service is not None:
+        for r in by_service.itertuples(index=False):
+            rows.append(f"<tr><td>{_e(r.service)}</td><td>{_e(r.measure)}</td>"
+                        f'<td class="num">{_e(fmt_number(r.amount))}</td><td>{_e(r.unit)}</td></tr>')
+    kpis = [_kpi(fmt_number(lu_area), "ha classified")] if lu_area is not None else []
+    summary = (_scope_banner(manifest.get("scope_warnings"))
+               + f'<div class="kpis">{"".join(kpis)}</div>'
+               + "<p>Physical quantities only (<code>valuation: false</code>): no prices were "
+               "used and no value is computed.</p>"
+               + "<table><thead><tr><th>service</th><th>quantity</th><th>amount</th>"
+               "<th>unit</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    lu_html = _figure(_img(_land_use_figure([("land use", lu)], lu.types, lu.colours),
+                           "land-use map"), _e(str(lu.path)))
+    if lu.problem:
+        lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
+    warn = manifest.get("warnings") or []
+    notes = "".join(f'<p class="warn">{_e(w)}</p>' for w in warn)
+    tables = [_csv_block(run_dir, rel, Path(rel).stem.replace("_", " "))
+              for rel in manifest.get("tables", [])]
+    sections = [_section("summary", "Summary", summary + notes),
+                _section("land-use", "Land use", lu_html),
+                _section("maps", "Maps", _maps_section(run_dir, manifest)),
+                _section("tables", "Tables", "\n".join(tables)),
+                _section("parameters", "Parameters and provenance",
+                         _parameters_section(manifest))]
+    nav = [("summary", "Summary"), ("land-use", "Land use"), ("maps", "Maps"),
+           ("tables", "Tables"), ("parameters", "Parameters")]
+    name = manifest.get("name", run_dir.name)
+    header = (f"<h1>Physical quantities: {_e(name)}</h1>"
+              f'<div class="sub">{len(manifest.get("services", []))} services · no valuation · '
+              f"gepgeo {_e(manifest.get('gepgeo_version', __version__))}</div>")
+    return _page(f"gepgeo report: {name}", header, nav, "\n".join(sections))

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DomainError, MissingParameterError, UnitError, brief
+from .errors import (ConfigError, DomainError, GepgeoError, MissingParameterError, Problems,
+                     UnitError,
+                     brief)
 from .kernel import MODE, N_MODES
 from .parameters import METHOD_DEFAULTS, PARAMETERS, PARAM_INDEX, spec_for
 from .services import SERVICES
 from .units import conversion_factor, normalise_unit
 
 __all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters", "FORMS",
-           "merge_levels"]
+           "merge_levels", "merge_param", "PRICE_PARAMETERS", "VALUE_ONLY_SERVICES"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,14 @@ class ParamValue:
     note: str = ""
     price_year: str | int | None = None
     origin: str = ""  # profile name or "pipeline"
+    #: for a table merged from several levels (:func:`merge_param`): the origin of each land
+    #: type's value (None: every value has ``origin``)
+    origins: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def origin_of(self, land_type: str) -> str:
+        """Where the value of ``land_type`` comes from (a table merged from several levels
+        names each land type's level)."""
+        return (self.origins or {}).get(land_type, self.origin)
 
     @property
     def kind(self) -> str:
@@ -123,12 +133,40 @@ def _clashing_pair(keys: Sequence[str], forms: Mapping[str, tuple[str, ...]]
     return min(pairs, key=lambda ab: forms_of(ab[0]) + forms_of(ab[1]))
 
 
+def merge_param(low: ParamValue, high: ParamValue,
+                given: Mapping[str, ParamValue] | None = None) -> ParamValue:
+    """``high`` given over ``low`` for one key: a table over a table merges land type by land
+    type (``high`` wins for the land types it gives, ``low`` keeps the others); anything else
+    is replaced whole.
+
+    Tables in different units are both converted to the parameter's canonical unit first
+    (``given``, the other parameters, serves a carbon price per t C). The merged value records
+    which level gave each land type (:attr:`ParamValue.origins`).
+    """
+    if low.kind != "table" or high.kind != "table":
+        return high
+    lo, hi = dict(low.value), dict(high.value)
+    unit = high.unit
+    if normalise_unit(low.unit) != normalise_unit(high.unit):
+        try:
+            f_lo, f_hi = _factor(low, given or {}), _factor(high, given or {})
+            lo = {k: float(v) * f_lo for k, v in lo.items()}
+            hi = {k: float(v) * f_hi for k, v in hi.items()}
+        except (GepgeoError, TypeError, ValueError):
+            return high   # its unit or values are reported when it is used
+        unit = spec_for(high.key, where=high.origin or "parameters").unit
+    origins = {lt: low.origin_of(lt) for lt in lo}
+    origins.update({lt: high.origin_of(lt) for lt in hi})
+    return replace(high, value={**lo, **hi}, unit=unit, origins=origins)
+
+
 def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
                  ) -> tuple[dict[str, ParamValue], list[str]]:
     """Merge the parameter sets of several levels, lowest first (profile, valuation profile,
     ``profile.overrides``, pipeline ``parameters:``; or profile, then API parameters).
 
-    A later level wins key by key. For a quantity given in alternative forms (:data:`FORMS`,
+    A later level wins key by key, and land type by land type for a table given over a table
+    (:func:`merge_param`). For a quantity given in alternative forms (:data:`FORMS`,
     e.g. ``runoff`` or ``runoff_coefficient``), the form of the highest level that gives one
     wins as a whole: the keys of the other forms, from lower levels, are left out and a note
     says which won.
@@ -152,8 +190,10 @@ def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
     """
     merged: dict[str, ParamValue] = {}
     for _, params in levels:
-        merged.update(params)
+        for key, pv in params.items():
+            merged[key] = merge_param(merged[key], pv, merged) if key in merged else pv
     notes: list[str] = []
+    problems = Problems()
     for quantity, forms in FORMS.items():
         group = {k for fk in forms.values() for k in fk}
         cand = list(forms)
@@ -164,9 +204,10 @@ def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
             fits = _forms_fitting(keys, forms)
             if not fits:
                 a, b = _clashing_pair(keys, forms)
-                raise ConfigError(
+                problems.add(ConfigError(
                     f"{level}: {a!r} and {b!r} are two forms of the {quantity}; give only one "
-                    f"of them (forms: {'; '.join(' + '.join(fk) for fk in forms.values())})")
+                    f"of them (forms: {'; '.join(' + '.join(fk) for fk in forms.values())})"))
+                continue
             narrowed = [f for f in cand if f in fits]
             if narrowed:
                 cand = narrowed
@@ -185,11 +226,26 @@ def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
     for _, params in levels:
         for pv in params.values():
             if id(pv) not in kept:
-                _check_given(pv, merged)
+                _check_given(pv, merged, problems)
+    problems.raise_if_any()
     return merged, notes
 
 
-def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
+#: Parameters that are prices or money (yuan): not needed when a run computes physical
+#: quantities only (``valuation: false``). The landscape value is money through and through.
+PRICE_PARAMETERS: frozenset[str] = frozenset({
+    "dredging_cost", "n_fertilizer_price", "p_fertilizer_price", "k_fertilizer_price",
+    "water_price", "so2_charge", "nox_charge", "dust_charge", "carbon_price", "oxygen_price",
+    "electricity_price", "crop_price", "agri_output_value_per_ha", "grain_price", "grain_yield",
+    "grain_output_value_per_ha", "landscape_equivalent_factor", "equivalent_value_coefficient",
+})
+
+#: Services that have no physical quantity (only a value): not computed without valuation
+VALUE_ONLY_SERVICES: tuple[str, ...] = ("landscape",)
+
+
+def _modes(avail: Mapping[str, ParamValue], water_deficit: str,
+           valuation: bool = True) -> np.ndarray:
     modes = np.zeros(N_MODES, dtype=np.int64)
     if "water_retention_depth" in avail:
         modes[MODE["water"]] = 0
@@ -201,6 +257,8 @@ def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
     modes[MODE["grain"]] = 0 if "grain_output_value_per_ha" in avail else 1
     modes[MODE["agriculture"]] = 0 if ("agri_output_value_per_ha" in avail
                                        or "crop_yield" not in avail) else 1
+    if not valuation:   # the product mass (crop yield) is the quantity: no value per ha
+        modes[MODE["agriculture"]] = 1
     if water_deficit not in ("clamp", "signed"):
         raise ConfigError(f"water_deficit: expected 'clamp' or 'signed', got {water_deficit!r}")
     modes[MODE["water_signed"]] = 1 if water_deficit == "signed" else 0
@@ -208,8 +266,15 @@ def _modes(avail: Mapping[str, ParamValue], water_deficit: str) -> np.ndarray:
     return modes
 
 
-def required_parameters(service: str, modes: np.ndarray) -> tuple[str, ...]:
-    """Keys a service needs under the formula variants ``modes`` (see :func:`plan`)."""
+def required_parameters(service: str, modes: np.ndarray, valuation: bool = True
+                        ) -> tuple[str, ...]:
+    """Keys a service needs under the formula variants ``modes`` (see :func:`plan`); without
+    ``valuation``, only those of its physical quantities (no :data:`PRICE_PARAMETERS`)."""
+    keys = _required(service, modes)
+    return keys if valuation else tuple(k for k in keys if k not in PRICE_PARAMETERS)
+
+
+def _required(service: str, modes: np.ndarray) -> tuple[str, ...]:
     if service == "agriculture":
         return (("agri_output_value_per_ha",) if modes[MODE["agriculture"]] == 0
                 else ("crop_yield", "crop_price"))
@@ -287,6 +352,8 @@ class Plan:
     water_deficit: str = "clamp"
     #: which form of a quantity won where two levels gave different ones (:func:`merge_levels`)
     form_notes: list[str] = field(default_factory=list)
+    #: False: physical quantities only (prices are 0 inside the kernel; no value is written)
+    valuation: bool = True
 
     @property
     def enabled_services(self) -> list[str]:
@@ -325,20 +392,28 @@ def _check_domain(key: str, value: float, where: str) -> None:
                           f"[{spec.low}, {spec.high}] ({spec.unit})")
 
 
-def _check_given(pv: ParamValue, given: Mapping[str, ParamValue]) -> None:
+def _check_given(pv: ParamValue, given: Mapping[str, ParamValue],
+                 problems: Problems | None = None) -> None:
     """Check a constant or table that no enabled service uses against its domain all the same
-    (a value out of its domain is wrong wherever it comes from); rasters are checked per pixel."""
+    (a value out of its domain is wrong wherever it comes from); rasters are checked per pixel.
+    Every value out of its domain is recorded in ``problems`` (else the first raises)."""
     if pv.kind == "raster":
         return
+    own = Problems() if problems is None else problems
     where = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
-    factor = _factor(pv, given)
-    items = [("", pv.value)] if pv.kind == "constant" else list(dict(pv.value).items())
-    for lt, raw in items:
-        try:
-            v = float(raw) * factor
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: value for {lt!r} is not a number: {raw!r}") from None
-        _check_domain(pv.key, v, where + (f", land type {lt!r}" if lt else ""))
+    with own.check():
+        factor = _factor(pv, given)
+        items = [("", pv.value)] if pv.kind == "constant" else list(dict(pv.value).items())
+        for lt, raw in items:
+            with own.check():
+                try:
+                    v = float(raw) * factor
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{where}: value for {lt!r} is not a number: "
+                                      f"{raw!r}") from None
+                _check_domain(pv.key, v, where + (f", land type {lt!r}" if lt else ""))
+    if problems is None:
+        own.raise_if_any()
 
 
 def plan(
@@ -348,6 +423,7 @@ def plan(
     no_services: Iterable[str] = (),
     services: Iterable[str] | None = None,
     water_deficit: str = "clamp",
+    valuation: bool = True,
 ) -> Plan:
     """Check and arrange parameters for the kernel.
 
@@ -363,6 +439,11 @@ def plan(
         Services to compute; all eight by default.
     water_deficit : {"clamp", "signed"}
         Policy for negative P − R − ET.
+    valuation : bool
+        False: physical quantities only. No price is needed (:data:`PRICE_PARAMETERS`; the
+        kernel is given 0 for each, so every value it computes is 0 and is not written), the
+        agriculture service needs a crop yield, and services with only a value
+        (:data:`VALUE_ONLY_SERVICES`) are left out (an error when asked for by name).
 
     Raises
     ------
@@ -374,21 +455,34 @@ def plan(
     lts = list(dict.fromkeys(land_types))
     lt_index = {lt: i for i, lt in enumerate(lts)}
     nos = set(no_services)
+    # every problem (each missing parameter, each value out of its domain) is collected and
+    # reported at once
+    problems = Problems()
     for lt in nos:
         if lt not in lt_index:
-            raise ConfigError(f"no_services: land type {lt!r} is not in the land-use mapping "
-                              f"(land types: {', '.join(lts)})")
+            problems.add(ConfigError(
+                f"no_services: land type {lt!r} is not in the land-use mapping "
+                f"(land types: {', '.join(lts)})"))
     names = [s.name for s in SERVICES]
     chosen = names if services is None else list(services)
     for s in chosen:
         if s not in names:
-            raise ConfigError(f"services: unknown service {s!r}; choose from {', '.join(names)}")
+            problems.add(ConfigError(f"services: unknown service {s!r}; choose from "
+                                     f"{', '.join(names)}"))
+    if not valuation:
+        if services is None:
+            chosen = [s for s in names if s not in VALUE_ONLY_SERVICES]
+        for s in chosen:
+            if s in VALUE_ONLY_SERVICES:
+                problems.add(ConfigError(
+                    f"services: {s!r} has no physical quantity, only a value; remove it from "
+                    "services or set valuation: true"))
     avail: dict[str, ParamValue] = dict(given)
     for key, val in METHOD_DEFAULTS.items():
         if key not in avail:
             avail[key] = ParamValue(key, val, source="method default", ref="METHOD.md",
                                     origin="method")
-    modes = _modes(avail, water_deficit)
+    modes = _modes(avail, water_deficit, valuation)
     supplying = [lt for lt in lts if lt not in nos]
     nparam = len(PARAMETERS)
     table = np.full((nparam, max(len(lts), 1)), np.nan, dtype=np.float64)
@@ -399,58 +493,85 @@ def plan(
     need = np.zeros(len(SERVICES), dtype=np.int64)
     used: dict[str, ParamValue] = {}
     layer_of: dict[str, int] = {}
+    missing: set[str] = set()
     for si, sname in enumerate(names):
         if sname not in chosen:
             continue
         on[si] = 1
-        for key in required_parameters(sname, modes):
+        for key in required_parameters(sname, modes, valuation):
             pv = avail.get(key)
             if pv is None:
-                lt_txt = ", ".join(supplying) or "(none)"
-                raise MissingParameterError(
-                    f"service {sname!r} needs parameter {key!r} for land types {lt_txt}; give it "
-                    f"in the profile or under `parameters:` in the pipeline")
+                if key not in missing:   # one line per parameter, for the first service
+                    missing.add(key)
+                    lt_txt = ", ".join(supplying) or "(none)"
+                    exc = MissingParameterError(
+                        f"service {sname!r} needs parameter {key!r} for land types {lt_txt}; "
+                        f"give it in the profile or under `parameters:` in the pipeline")
+                    exc.key = key   # type: ignore[attr-defined]
+                    problems.add(exc)
+                continue
             if key not in used:
                 used[key] = pv
-                _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname)
+                _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname,
+                      problems)
             if pv.kind == "raster":
                 need[si] |= 1 << layer_of[key]
+    if not valuation:
+        # prices are 0: the kernel's values are 0 and no value is written
+        for key in PRICE_PARAMETERS:
+            table[PARAM_INDEX[key], :] = 0.0
     if len(rasters) > 62:
-        raise ConfigError("more than 62 raster layers are not supported in one run")
+        problems.add(ConfigError("more than 62 raster layers are not supported in one run"))
     supplies = np.array([0 if lt in nos else 1 for lt in lts] or [1], dtype=np.uint8)
     unused = sorted(k for k in given if k not in used)
     for k in unused:
-        _check_given(given[k], avail)
+        _check_given(given[k], avail, problems)
+    problems.raise_if_any()
     return Plan(lts, table, src, rasters, factors, on, need, modes, supplies, used, unused,
-                water_deficit)
+                water_deficit, valuation=valuation)
 
 
-def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname) -> None:
+def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sname,
+          problems: Problems) -> None:
+    """Put one parameter into the kernel's table (constants, tables) or layer list (rasters),
+    in canonical units; each problem (unit, missing land type, value out of domain) is
+    recorded in ``problems``."""
     idx = PARAM_INDEX[pv.key]
-    factor = _factor(pv, avail)
     where = f"parameter {pv.key!r}" + (f" ({pv.origin})" if pv.origin else "")
+    try:
+        factor = _factor(pv, avail)
+    except GepgeoError as exc:
+        problems.add(exc)
+        if pv.kind == "raster":   # keep the layer slots consistent for the services' masks
+            layer_of[pv.key] = len(rasters)
+            src[idx] = len(rasters)
+            rasters.append(pv)
+            factors.append(1.0)
+        return
     if pv.kind == "constant":
         v = float(pv.value) * factor
-        _check_domain(pv.key, v, where)
+        with problems.check():
+            _check_domain(pv.key, v, where)
         table[idx, :] = v
     elif pv.kind == "table":
         values = dict(pv.value)
-        unknown = [lt for lt in values if lt not in lts]
         missing = [lt for lt in supplying if lt not in values]
         if missing:
-            raise MissingParameterError(
+            problems.add(MissingParameterError(
                 f"service {sname!r}: {where} has no value for land type(s) "
-                f"{', '.join(missing)}; add them to its table or declare them under no_services")
+                f"{', '.join(missing)}; add them to its table or declare them under no_services"))
         for lt, raw in values.items():
             if lt not in lts:
-                continue
-            try:
-                v = float(raw) * factor
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: value for {lt!r} is not a number: {brief(raw)}") from None
-            _check_domain(pv.key, v, f"{where}, land type {lt!r}")
-            table[idx, lts.index(lt)] = v
-        del unknown  # land types a profile covers but this landscape does not map are fine
+                continue   # land types a profile covers but this landscape does not map are fine
+            at = f"parameter {pv.key!r}" + (f" ({pv.origin_of(lt)})" if pv.origin_of(lt) else "")
+            with problems.check():
+                try:
+                    v = float(raw) * factor
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{at}: value for {lt!r} is not a number: "
+                                      f"{brief(raw)}") from None
+                _check_domain(pv.key, v, f"{at}, land type {lt!r}")
+                table[idx, lts.index(lt)] = v
     else:
         layer_of[pv.key] = len(rasters)
         src[idx] = len(rasters)

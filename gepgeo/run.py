@@ -38,7 +38,7 @@ from . import __version__
 from . import accounts
 from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, InputFileError,
-                     ProfileScopeWarning,
+                     MissingParameterError, Problems, ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
 from .io import (CHUNK, GeoTiffBlockWriter, LayerInfo, auto_chunk, check_nodata_fits, copy_to_cog,
                  open_aligned, open_layer, scan_codes, seeded_handles)
@@ -48,7 +48,7 @@ from .outputs import (CapturedStderr, Estimate, _duration, atomic_folder, check_
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
-from .services import MEASURES
+from .services import MEASURES, map_name
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
            "atomic_folder", "pipeline_inputs", "run_estimate"]
@@ -89,7 +89,7 @@ class RunResult:
     by_zone: pd.DataFrame | None = None
 
 
-def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
+def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | None, chunk: int,
                     infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
@@ -99,7 +99,7 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo, chu
     if isinstance(spec, TableParam):
         return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
                           source=spec.source or "pipeline", note=spec.note or "", origin=origin)
-    assert isinstance(spec, RasterParam)
+    assert isinstance(spec, RasterParam) and lu_info is not None   # a raster needs the grid
     path = pipe.resolve(spec.path)
     arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
                                    chunks=chunk, resampling=spec.resampling,
@@ -151,8 +151,113 @@ def prepare(pipe: Pipeline) -> Prepared:
     Raises
     ------
     GepgeoError
-        Any problem with the files, the profile or the parameters, as one clear message.
+        One problem with the files, the profile or the parameters, as one clear message.
+    ProblemsError
+        Several problems: each independent check (each key, profile entry, file, missing
+        parameter, value out of its domain) is made, and every problem is reported at once.
     """
+    # independent checks: each problem is collected, all are reported at once (gepgeo validate)
+    problems = Problems()
+    lu_arr = lu_info = None
+    chunk = pipe.options.chunk_size or CHUNK
+    with problems.check():
+        lu_arr, lu_info, chunk = _open_land_use(pipe)
+    profiles: list[Profile] = []
+    # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
+    levels: list[tuple[str, dict[str, ParamValue]]] = []
+    # keys given but unusable (a profile entry, a layer that failed): not reported as missing too
+    failed: set[str] = set()
+    incomplete = False   # True: a whole profile failed, so "missing" says nothing new
+    if pipe.profile is not None:
+        base_dir = pipe.source_path.parent if pipe.source_path else None
+        for name, scenario in ((pipe.profile.name, pipe.profile.scenario),
+                               (pipe.profile.valuation, pipe.profile.valuation_scenario)):
+            if not name:
+                continue
+            prof: Profile | None
+            try:
+                prof = load_profile(name, base=base_dir)
+            except GepgeoError as bad:
+                problems.add(bad)
+                prof = getattr(bad, "partial", None)   # go on with the entries that loaded
+                failed |= set(getattr(bad, "failed_keys", ()))
+            if prof is None:
+                incomplete = True
+                continue
+            try:
+                levels.append((f"profile {prof.name!r}", prof.parameters(scenario)))
+                profiles.append(prof)
+            except GepgeoError as bad:
+                problems.add(bad)
+                incomplete = True
+    lts = list(dict.fromkeys(pipe.land_use.codes.values()))
+    infos: dict[str, LayerInfo] = {}
+    notes: list[str] = []
+
+    def given_by(specs: Mapping[str, Any], origin: str) -> dict[str, ParamValue]:
+        out: dict[str, ParamValue] = {}
+        for key, spec in specs.items():
+            if lu_info is None and isinstance(spec, RasterParam):
+                failed.add(key)
+                continue   # cannot be aligned to a land use that did not open
+            before = len(problems)
+            with problems.check():
+                out[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, origin,
+                                           notes)
+            if len(problems) > before:
+                failed.add(key)
+        return out
+
+    if pipe.profile is not None:
+        levels.append(("profile.overrides",
+                       given_by(pipe.profile.overrides, "profile.overrides")))
+    levels.append(("parameters", given_by(pipe.parameters, "pipeline")))
+    pl = None
+    planned = Problems()
+    with planned.check():
+        given, form_notes = merge_levels(levels)
+        pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
+                  water_deficit=pipe.options.water_deficit, valuation=pipe.valuation)
+        pl.form_notes = form_notes
+    for err in planned.errors:
+        # a profile entry or layer that failed is not given: that it is missing says nothing new
+        if not (isinstance(err, MissingParameterError)
+                and (incomplete or str(getattr(err, "key", "")) in failed)):
+            problems.add(err)
+    for m in pipe.maps:
+        with problems.check():
+            if MEASURES[measure_for_map(m)].is_value and not pipe.valuation:
+                raise ConfigError(f"maps: {m!r} is a value map; a run with valuation: false "
+                                  "writes quantities only")
+    zones = []
+    names: set[str] = set()
+    for zspec in pipe.zones:
+        if lu_info is None:
+            break
+        from .zones import grid_bounds, read_zones
+
+        with problems.check():
+            zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
+                            id_field=zspec.id, name=zspec.name,
+                            grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
+            for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
+                notes.append(note)
+                warnings.warn(note, GepgeoWarning, stacklevel=2)
+            if zl.name in names:
+                raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a "
+                                  "`name:`")
+            names.add(zl.name)
+            zones.append(zl)
+    problems.raise_if_any()
+    assert pl is not None and lu_info is not None
+    scope_notes = _scope_warnings(profiles, lu_info)
+    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes + scope_notes,
+                    zones=zones, chunk=chunk, scope_warnings=scope_notes)
+
+
+def _open_land_use(pipe: Pipeline) -> tuple[Any, LayerInfo, int]:
+    """The land-use raster of a pipeline, opened lazily and checked (CRS, integer codes,
+    nodata), with the block side of the run."""
     lu_path = pipe.resolve(pipe.land_use.path)
     lu_arr, lu_info = open_layer(lu_path, what="land use", band=pipe.land_use.band,
                                  chunks=pipe.options.chunk_size)
@@ -173,56 +278,7 @@ def prepare(pipe: Pipeline) -> Prepared:
         lu_arr.attrs.pop("_FillValue", None)
         lu_arr = lu_arr.rio.write_nodata(None)
     lu_arr.attrs["nodata_extra"] = extra
-    profiles: list[Profile] = []
-    # the levels parameters come from, lowest first: a later level wins (resolve.merge_levels)
-    levels: list[tuple[str, dict[str, ParamValue]]] = []
-    if pipe.profile is not None:
-        base_dir = pipe.source_path.parent if pipe.source_path else None
-        prof = load_profile(pipe.profile.name, base=base_dir)
-        profiles.append(prof)
-        levels.append((f"profile {prof.name!r}", prof.parameters(pipe.profile.scenario)))
-        if pipe.profile.valuation:
-            val = load_profile(pipe.profile.valuation, base=base_dir)
-            profiles.append(val)
-            levels.append((f"profile {val.name!r}",
-                           val.parameters(pipe.profile.valuation_scenario)))
-    lts = list(dict.fromkeys(pipe.land_use.codes.values()))
-    for prof in profiles:
-        covered = set(prof.meta.get("land_types") or [])
-        del covered  # coverage is checked per parameter by resolve.plan
-    infos: dict[str, LayerInfo] = {}
-    notes: list[str] = []
-    if pipe.profile is not None:
-        levels.append(("profile.overrides", {
-            key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "profile.overrides",
-                                 notes) for key, spec in pipe.profile.overrides.items()}))
-    levels.append(("parameters", {
-        key: _pipeline_param(key, spec, pipe, lu_info, chunk, infos, "pipeline", notes)
-        for key, spec in pipe.parameters.items()}))
-    given, form_notes = merge_levels(levels)
-    pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
-              water_deficit=pipe.options.water_deficit)
-    pl.form_notes = form_notes
-    for m in pipe.maps:
-        measure_for_map(m)
-    zones = []
-    names: set[str] = set()
-    for zspec in pipe.zones:
-        from .zones import grid_bounds, read_zones
-
-        zl = read_zones(pipe.resolve(zspec.path), grid_crs=lu_info.crs, layer=zspec.layer,
-                        id_field=zspec.id, name=zspec.name,
-                        grid_bounds=grid_bounds(lu_info.transform, lu_info.shape))
-        for note in zl.warnings:   # repaired polygons, zones off the grid: also in the manifest
-            notes.append(note)
-            warnings.warn(note, GepgeoWarning, stacklevel=2)
-        if zl.name in names:
-            raise ConfigError(f"zones: two zone layers are named {zl.name!r}; give each a `name:`")
-        names.add(zl.name)
-        zones.append(zl)
-    scope_notes = _scope_warnings(profiles, lu_info)
-    return Prepared(pipe, lu_arr, lu_info, pl, profiles, infos, warnings=notes + scope_notes,
-                    zones=zones, chunk=chunk, scope_warnings=scope_notes)
+    return lu_arr, lu_info, chunk
 
 
 def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
@@ -246,11 +302,14 @@ def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
 
 def check_codes(prep: Prepared) -> dict[int, int]:
     """Scan the land-use raster once; raise :class:`UnmappedCodesError` for undeclared codes."""
-    info = prep.land_use_info
-    first, extra = nodata_pair(info.nodata, prep.pipeline.land_use.nodata)
+    return _check_codes(prep.land_use_info, prep.pipeline)
+
+
+def _check_codes(info: LayerInfo, pipe: Pipeline) -> dict[int, int]:
+    first, extra = nodata_pair(info.nodata, pipe.land_use.nodata)
     nodata = ([first] if first is not None else []) + list(extra)
     counts = scan_codes(info.path, band=info.band, nodata=nodata)
-    missing = {c: n for c, n in counts.items() if c not in prep.codes}
+    missing = {c: n for c, n in counts.items() if c not in pipe.land_use.codes}
     if missing:
         raise UnmappedCodesError(_unmapped(missing, bool(nodata)))
     return counts
@@ -262,9 +321,19 @@ def _unmapped(missing: Mapping[int, int], has_nodata: bool) -> str:
 
 
 def validate(pipe: Pipeline) -> Prepared:
-    """``gepgeo validate``: everything :func:`prepare` does, plus the land-use code scan."""
-    prep = prepare(pipe)
-    check_codes(prep)
+    """``gepgeo validate``: everything :func:`prepare` does, plus the land-use code scan
+    (made, and its problem reported with the others, also when :func:`prepare` finds some)."""
+    problems = Problems()
+    prep = None
+    with problems.check():
+        prep = prepare(pipe)
+    with problems.check():
+        if prep is not None:
+            check_codes(prep)
+        else:   # the land use's own problem, if any, is the same message: reported once
+            _check_codes(_open_land_use(pipe)[1], pipe)
+    problems.raise_if_any()
+    assert prep is not None
     return prep
 
 
@@ -333,6 +402,10 @@ def _param_record(pv: ParamValue) -> dict[str, Any]:
         rec["path"] = pv.source
     else:
         rec["value"] = pv.value if pv.kind == "constant" else dict(pv.value)
+    if pv.kind == "table" and pv.origins:
+        # a table merged from several levels: which level (profile name, profile.overrides,
+        # pipeline) gave each land type's value
+        rec["origin_by_land_type"] = {lt: pv.origin_of(lt) for lt in dict(pv.value)}
     for k in ("ref", "note"):
         if getattr(pv, k):
             rec[k] = getattr(pv, k)
@@ -394,16 +467,25 @@ def _write_zone_tables(prep: Prepared, zone_totals: np.ndarray,
         offset += zl.count
         tidies = [accounts.tidy_table(block[z], pl.land_types, pl.enabled_services, pl.modes)
                   for z in range(zl.count)]
+        if not pl.valuation:   # quantities only
+            tidies = [accounts.without_values(t) for t in tidies]
         rast_area = block[:, :, K.COL_AREA].sum(axis=1)
         frames.append(zone_table(zl, tidies, rast_area))
         gdf = zl.gdf.copy()
         gdf["zone_id"] = zl.ids
         gdf["polygon_area_ha"] = zl.polygon_area_ha
         gdf["rasterised_area_ha"] = rast_area
-        for s in pl.enabled_services:
-            col = K.COLUMNS.index(f"{s}.value")
-            gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
-        gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
+        if pl.valuation:
+            for s in pl.enabled_services:
+                col = K.COLUMNS.index(f"{s}.value")
+                gdf[f"{s}_value"] = block[:, :, col].sum(axis=1)
+            gdf["gep"] = block[:, :, K.GEP_COLUMN].sum(axis=1)
+        else:   # the physical quantities instead (their units: services_by_zone.csv)
+            for i in accounts.measures_in_use(pl.enabled_services, pl.modes):
+                m = MEASURES[i]
+                if not m.is_value:
+                    col = K.COLUMNS.index(f"{m.service}.{m.name}")
+                    gdf[map_name(m)] = block[:, :, col].sum(axis=1)
         with _fixed_gpkg_date():
             gdf.to_file(gpkg, layer=zl.name, driver="GPKG")
         written.append(f"tables/zones.gpkg:{zl.name}")
@@ -492,13 +574,20 @@ def _forget_client() -> None:
 
 def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]:
     """The maps a run writes: GEP, each enabled service's value map (``value_maps``), then the
-    pipeline's ``maps:`` and ``extra_maps``."""
+    pipeline's ``maps:`` and ``extra_maps``. Without valuation (``valuation: false``): the
+    physical quantity maps of the enabled services instead, and never a value map."""
     pipe = prep.pipeline
     enabled = prep.plan.enabled_services
-    names = [m for m in DEFAULT_MAPS
-             if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
+    if not prep.plan.valuation:
+        names = [map_name(MEASURES[i])
+                 for i in accounts.measures_in_use(enabled, prep.plan.modes)
+                 if not MEASURES[i].is_value]
+    else:
+        names = [m for m in DEFAULT_MAPS
+                 if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
     for m in list(pipe.maps) + list(extra_maps or []):
-        if m not in names:
+        if m not in names and (prep.plan.valuation
+                               or not MEASURES[measure_for_map(m)].is_value):
             names.append(m)
     return names
 
@@ -691,7 +780,8 @@ def account(pipe: Pipeline) -> pd.DataFrame:
             check_codes(prep)
             raise
     pl = prep.plan
-    return accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
+    tidy = accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
+    return tidy if pl.valuation else accounts.without_values(tidy)
 
 
 def pipeline_inputs(pipe: Pipeline) -> list[Path]:
@@ -812,12 +902,16 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
         lu_tab = accounts.land_use_table(totals, pl.land_types, prep.codes)
         by_svc = accounts.gep_by_service(tidy)
         by_lt = accounts.gep_by_land_type(tidy)
+        if not pl.valuation:   # quantities only: no value row, no GEP, no value table
+            tidy, by_svc = accounts.without_values(tidy), accounts.without_values(by_svc)
+            by_lt = by_lt.iloc[0:0]
         tables = tmp / "tables"
         tables.mkdir()
         tidy.to_csv(tables / "services_by_land_type.csv", index=False, float_format="%.10g")
         lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
         by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
-        by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
+        if pl.valuation:
+            by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
         zone_files, by_zone = (_write_zone_tables(prep, res["zone_totals"], tables)
                                if res["zone_totals"] is not None else ([], None))
         manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
@@ -906,6 +1000,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                       "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,
         "services": prep.plan.enabled_services,
+        # false: physical quantities only (no prices used, no value maps, no GEP)
+        "valuation": prep.plan.valuation,
         "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
         # alternative forms of one quantity given at two levels: which won (resolve.merge_levels)
@@ -917,7 +1013,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "pixel_stats": stats,
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
         "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
-                   "tables/gep_by_service.csv", "tables/gep_by_land_type.csv"],
+                   "tables/gep_by_service.csv"]
+        + (["tables/gep_by_land_type.csv"] if prep.plan.valuation else []),
         "warnings": prep.warnings,
         "scope_warnings": prep.scope_warnings,
         "versions": _versions(),

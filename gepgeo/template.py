@@ -41,29 +41,40 @@ _ALTERNATIVES = {
 _SERVICE_NAMES = tuple(s.name for s in SERVICES)
 
 
-def template_keys(services: list[str] | None = None) -> list[tuple[str, list[str]]]:
-    """(service, parameter keys) for each chosen service, in service order, each key once.
+def template_keys(services: list[str] | None = None, *, valuation: bool = True
+                  ) -> list[tuple[str, list[str]]]:
+    """(service, parameter keys) for each chosen service, in service order, each key once;
+    without ``valuation``, no price (:data:`gepgeo.resolve.PRICE_PARAMETERS`) and no
+    value-only service (landscape).
 
     Raises
     ------
     ConfigError
         An unknown service name.
     """
-    from .kernel import N_MODES
-    from .resolve import required_parameters
+    from .kernel import MODE, N_MODES
+    from .resolve import VALUE_ONLY_SERVICES, required_parameters
 
     chosen = list(_SERVICE_NAMES) if not services else services
     unknown = [s for s in chosen if s not in _SERVICE_NAMES]
     if unknown:
         raise ConfigError(f"--services: unknown service {unknown[0]!r} (services: "
                           f"{', '.join(_SERVICE_NAMES)})")
+    if not valuation:
+        value_only = [s for s in chosen if s in VALUE_ONLY_SERVICES and services]
+        if value_only:
+            raise ConfigError(f"--services: {value_only[0]!r} has only a value; leave it out "
+                              "with --no-valuation")
+        chosen = [s for s in chosen if s not in VALUE_ONLY_SERVICES]
     modes = np.zeros(N_MODES, dtype=np.int64)
+    if not valuation:
+        modes[MODE["agriculture"]] = 1   # the crop yield is the quantity
     seen: set[str] = set()
     out = []
     for name in _SERVICE_NAMES:
         if name not in chosen:
             continue
-        keys = [k for k in required_parameters(name, modes) if k not in seen]
+        keys = [k for k in required_parameters(name, modes, valuation) if k not in seen]
         seen.update(keys)
         out.append((name, keys))
     return out
@@ -81,7 +92,7 @@ def _name_ok(text: str) -> bool:
 
 
 def profile_template(land_types: list[str], services: list[str] | None = None, *,
-                     name: str = "my-landscape") -> str:
+                     name: str = "my-landscape", valuation: bool = True) -> str:
     """The YAML text of a blank profile for ``land_types`` and ``services``.
 
     Parameters
@@ -93,6 +104,8 @@ def profile_template(land_types: list[str], services: list[str] | None = None, *
         Service names (default: all eight).
     name : str
         The profile's name.
+    valuation : bool
+        False: the physical parameters only, for a pipeline with ``valuation: false``.
 
     Raises
     ------
@@ -126,7 +139,7 @@ def profile_template(land_types: list[str], services: list[str] | None = None, *
         "parameters:",
     ]
     defaults = []
-    for service, keys in template_keys(services):
+    for service, keys in template_keys(services, valuation=valuation):
         lines.append(f"  # --- {service}")
         for key in keys:
             spec = spec_for(key, where="template")

@@ -78,3 +78,131 @@ def test_user_profile_with_a_wrong_unit(setup, capsys):
     prof["scenarios"]["after"]["water_price"]["unit"] = "yuan per bucket"
     code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
     assert code == 2 and "water_price" in err and "yuan per bucket" in err
+
+
+def test_validate_reports_every_problem_at_once(setup, capsys):
+    """Issue 21 item 3: independent problems of a profile and two of a pipeline's
+    parameters come out together, one line each, with the count; `run` refuses with the same
+    list and writes nothing."""
+    tmp_path, prof = setup
+    after = prof["scenarios"]["after"]
+    after["soil_n_contnet"] = after.pop("soil_n_content")           # misspelt key
+    after["water_price"]["unit"] = "yuan per bucket"                 # unknown unit
+    del after["dredging_cost"]                                       # missing parameter
+    p = _use(tmp_path, prof, parameters={"support_practice_p": "high",
+                                         "cover_managment_c": 0.1})
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = [ln for ln in err.splitlines() if ln.startswith("gepgeo: error:")]
+    assert code == 2
+    # the pipeline's schema is checked first: both of its bad parameters at once
+    assert len(lines) == 2 and "support_practice_p" in err and "cover_managment_c" in err
+    assert "2 problems" in err
+    # with the pipeline fixed, every problem of the profile comes out
+    shutil.copy(sample_root() / "pipelines" / "jinsha_after.yaml", p)
+    p = _use(tmp_path, prof)
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = [ln for ln in err.splitlines() if ln.startswith("gepgeo: error:")]
+    assert code == 2
+    assert any("soil_n_contnet" in ln for ln in lines)
+    assert any("yuan per bucket" in ln for ln in lines)
+    # what the profile lacks is reported too; a key whose entry failed is not reported twice
+    assert sum("dredging_cost" in ln for ln in lines) == 1
+    assert sum("water_price" in ln for ln in lines) == 1
+    # ... and the misspelt key's parameter is missing: 4 problems
+    assert any("needs parameter 'soil_n_content'" in ln for ln in lines)
+    assert len(lines) == 4 and "4 problems" in err.splitlines()[-1]
+    out = tmp_path / "out"
+    code2, _, err2 = run_cli(["run", p, "--out", out, "--quiet"], capsys)
+    assert code2 == 2 and err2 == err and not out.exists()
+
+
+def test_missing_parameters_are_listed_together(setup, capsys):
+    """Every missing parameter of a profile is named, not the first only."""
+    tmp_path, prof = setup
+    after = prof["scenarios"]["after"]
+    for key in ("dredging_cost", "water_price", "oxygen_price"):
+        del after[key]
+    code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
+    assert code == 2
+    for key in ("dredging_cost", "water_price", "oxygen_price"):
+        assert sum(key in ln for ln in err.splitlines()) == 1, (key, err)
+    assert "3 problems" in err
+
+
+def test_one_problem_keeps_the_one_line_message(setup, capsys):
+    tmp_path, prof = setup
+    del prof["scenarios"]["after"]["dredging_cost"]
+    code, _, err = run_cli(["validate", _use(tmp_path, prof)], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("gepgeo: error: service")
+
+
+def test_override_of_one_land_type_keeps_the_others(setup, capsys):
+    """Issue 21 item 3: `profile.overrides` (and `parameters:`) tables merge land type by land
+    type with the profile's; the manifest names the level of each land type's value."""
+    import json
+
+    tmp_path, _ = setup
+    p = tmp_path / "pipelines" / "jinsha_after.yaml"
+    doc = yaml.safe_load(p.read_text())
+    doc["profile"]["overrides"] = {"cover_management_c": {"by_land_type": {"forest": 0.002}}}
+    doc.setdefault("parameters", {})["support_practice_p"] = {"by_land_type": {"dryland": 0.5}}
+    p.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli(["validate", p], capsys)
+    assert code == 0, err
+    out = tmp_path / "out"
+    code, _, err = run_cli(["run", p, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    params = json.loads((out / "manifest.json").read_text())["parameters"]
+    c = params["cover_management_c"]
+    assert c["value"] == {"dryland": 0.13, "forest": 0.002, "grassland": 0.04}
+    assert c["origin_by_land_type"] == {"dryland": "jinsha-as-published",
+                                        "forest": "profile.overrides",
+                                        "grassland": "jinsha-as-published"}
+    sp = params["support_practice_p"]
+    assert sp["value"] == {"dryland": 0.5, "forest": 1.0, "grassland": 1.0}
+    assert sp["origin_by_land_type"]["dryland"] == "pipeline"
+
+
+def test_layered_tables_merge_per_land_type_across_units():
+    """A valuation level's table over a full profile's table: the later wins per land type,
+    the others are kept, and tables in different units are merged in the canonical unit."""
+    from gepgeo.profiles import merge_profiles
+    from gepgeo.resolve import ParamValue, merge_levels
+
+    full = {"oxygen_price": ParamValue("oxygen_price", {"forest": 400.0, "dryland": 300.0},
+                                       unit="yuan t-1", origin="full")}
+    val = {"oxygen_price": ParamValue("oxygen_price", {"forest": 1.5}, unit="yuan kg-1",
+                                      origin="prices")}
+    for merged in (merge_levels([("full", full), ("prices", val)])[0],
+                   merge_profiles(full, val)):
+        op = merged["oxygen_price"]
+        assert op.unit == "yuan t-1"
+        assert op.value["dryland"] == 300.0
+        assert op.value["forest"] == pytest.approx(1.5 * 1000.0)
+        assert op.origin_of("forest") == "prices" and op.origin_of("dryland") == "full"
+    # a constant over a table still replaces it whole
+    const = {"oxygen_price": ParamValue("oxygen_price", 4.0, unit="yuan t-1", origin="pipe")}
+    assert merge_levels([("full", full), ("pipe", const)])[0]["oxygen_price"].value == 4.0
+
+
+def test_many_problems_print_a_bounded_list(setup, capsys):
+    """A pipeline with thousands of bad keys prints at most 100 problem lines and the count."""
+    tmp_path, prof = setup
+    p = _use(tmp_path, prof, parameters={f"no_such_key_{i}": 1.0 for i in range(3000)})
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 101
+    assert lines[-1].startswith("gepgeo: 3000 problems found (2900 more not shown)")
+    assert all(len(ln) <= 1000 for ln in lines)
+
+
+def test_unmapped_codes_are_reported_with_the_other_problems(setup, capsys):
+    tmp_path, prof = setup
+    del prof["scenarios"]["after"]["dredging_cost"]
+    p = _use(tmp_path, prof, land_use={"path": "../data/jinsha/landuse_after.tif",
+                                       "codes": {1: "mining", 2: "dryland", 3: "forest",
+                                                 5: "construction"}})
+    code, _, err = run_cli(["validate", p], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 3, err
+    assert "dredging_cost" in lines[0] and "codes not in the land-use mapping: 4" in lines[1] and "2 problems" in lines[2]
