@@ -392,6 +392,22 @@ def _check_domain(key: str, value: float, where: str) -> None:
                           f"[{spec.low}, {spec.high}] ({spec.unit})")
 
 
+def _canonical(key: str, raw: Any, factor: float, where: str, lt: str) -> float:
+    """One constant or table value in the canonical unit, checked against its domain.
+
+    Raises
+    ------
+    ConfigError, DomainError
+        Not a number, or outside the parameter's domain (``where`` and ``lt`` name it).
+    """
+    try:
+        v = float(raw) * factor
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: value for {lt!r} is not a number: {brief(raw)}") from None
+    _check_domain(key, v, where + (f", land type {lt!r}" if lt else ""))
+    return v
+
+
 def _check_given(pv: ParamValue, given: Mapping[str, ParamValue],
                  problems: Problems | None = None) -> None:
     """Check a constant or table that no enabled service uses against its domain all the same
@@ -406,12 +422,7 @@ def _check_given(pv: ParamValue, given: Mapping[str, ParamValue],
         items = [("", pv.value)] if pv.kind == "constant" else list(dict(pv.value).items())
         for lt, raw in items:
             with own.check():
-                try:
-                    v = float(raw) * factor
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{where}: value for {lt!r} is not a number: "
-                                      f"{raw!r}") from None
-                _check_domain(pv.key, v, where + (f", land type {lt!r}" if lt else ""))
+                _canonical(pv.key, raw, factor, where, lt)
     if problems is None:
         own.raise_if_any()
 
@@ -561,17 +572,13 @@ def _fill(pv, avail, table, src, rasters, factors, layer_of, lts, supplying, sna
                 f"service {sname!r}: {where} has no value for land type(s) "
                 f"{', '.join(missing)}; add them to its table or declare them under no_services"))
         for lt, raw in values.items():
-            if lt not in lts:
-                continue   # land types a profile covers but this landscape does not map are fine
             at = f"parameter {pv.key!r}" + (f" ({pv.origin_of(lt)})" if pv.origin_of(lt) else "")
             with problems.check():
-                try:
-                    v = float(raw) * factor
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{at}: value for {lt!r} is not a number: "
-                                      f"{brief(raw)}") from None
-                _check_domain(pv.key, v, f"{at}, land type {lt!r}")
-                table[idx, lts.index(lt)] = v
+                # checked even for land types this landscape does not map (a wrong value is
+                # wrong wherever it stands, as for parameters no service uses)
+                v = _canonical(pv.key, raw, factor, at, lt)
+                if lt in lts:
+                    table[idx, lts.index(lt)] = v
     else:
         layer_of[pv.key] = len(rasters)
         src[idx] = len(rasters)
