@@ -211,6 +211,15 @@ def set_compile_notice(fn: Any) -> None:
     _compile_notice = fn
 
 
+def _kernel_args(static: tuple[Any, ...], lu_codes: np.ndarray, layers: np.ndarray,
+                 zones: np.ndarray, area: np.ndarray, out: np.ndarray, acc: np.ndarray,
+                 dacc: np.ndarray, stats: np.ndarray) -> tuple[Any, ...]:
+    """The arguments of :func:`gepgeo.kernel.gep_block` in its order: a block's arrays and the
+    dataset's ``static`` tuple (one place, shared by the pass and :func:`compile_kernel`)."""
+    return (lu_codes, *static[0:4], layers, *static[4:11], zones, static[11], area,
+            *static[12:27], out, acc, dacc, stats)
+
+
 def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
     """Make sure the fused kernel is compiled for this dataset's argument types, in the
     calling thread and before the pass: loaded from numba's on-disk cache when it holds them,
@@ -227,17 +236,12 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
     stack_dtype, direct, lu_extra = static[32], static[33], static[34]
     out_dtype, nslot, nclass, map_idx = static[27], static[28], static[29], static[26]
     one = (1, 1)
-    # the order of K.gep_block's parameters, as _run_block passes them
-    args = [np.zeros(one, dtype=_codes_dtype(lu_dtype, lu_extra)), static[0], static[1],
-            static[2], static[3],
-            np.zeros((len(direct), *one), dtype=stack_dtype), static[4], static[5], static[6],
-            static[7], static[8], static[9], static[10], np.zeros((nzl, *one), dtype=np.int32),
-            static[11], np.zeros(one), static[12], static[13], static[14], static[15],
-            static[16], static[17], static[18], static[19], static[20], static[21], static[22],
-            static[23], static[24], static[25], map_idx,
-            np.zeros((map_idx.shape[0], *one), dtype=out_dtype),
-            np.zeros((nslot, nclass, K.N_COLUMNS)), np.zeros((nslot, nclass, K.N_SERVICES)),
-            np.zeros(2 + len(direct), dtype=np.int64)]
+    args = _kernel_args(
+        static, np.zeros(one, dtype=_codes_dtype(lu_dtype, lu_extra)),
+        np.zeros((len(direct), *one), dtype=stack_dtype), np.zeros((nzl, *one), dtype=np.int32),
+        np.zeros(one), np.zeros((map_idx.shape[0], *one), dtype=out_dtype),
+        np.zeros((nslot, nclass, K.N_COLUMNS)), np.zeros((nslot, nclass, K.N_SERVICES)),
+        np.zeros(2 + len(direct), dtype=np.int64))
     disp = K.gep_block
     if not hasattr(disp, "overloads"):   # not a numba dispatcher (a test's spy): nothing to do
         return 0.0
@@ -314,11 +318,7 @@ def _run_block(lu, *rest, nl, nzl, static, sink=None):
     acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
-    K.gep_block(lu_codes, lu_nodata, lu_has_nodata, lut, lut_offset,
-                layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-                src, zones, zone_offset, area, table, supplies, on, dyn, need, modes,
-                msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out,
-                acc, dacc, stats)
+    K.gep_block(*_kernel_args(static, lu_codes, layers, zones, area, out, acc, dacc, stats))
     K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
