@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
 import traceback
 import warnings
@@ -496,14 +495,13 @@ def _error_line(text: str) -> None:
 
 
 def _listen_to_ctrl_c() -> None:
-    """Make Ctrl-C (SIGINT) interrupt the run even when gepgeo was started with SIGINT ignored,
-    as a non-interactive shell starts a background job (``gepgeo run ... &``): Python then keeps
-    the ignore, and the run would finish and exit 0 whatever ``kill -INT`` said."""
-    import threading
+    """Make Ctrl-C (SIGINT) interrupt the run, and never be lost (:mod:`gepgeo._interrupt`):
+    also when gepgeo was started with SIGINT ignored, as a non-interactive shell starts a
+    background job (``gepgeo run ... &``), and when it lands in a native callback while numba
+    compiles; before, such runs finished and exited 0 whatever ``kill -INT`` said."""
+    from . import _interrupt
 
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _interrupt.install()
 
 
 def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> str:

@@ -28,6 +28,7 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS
 
+from . import _interrupt
 from . import io as _gio
 from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
@@ -257,6 +258,7 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
                         "(once: numba caches it for later runs; about 20-40 s)")
     t0 = time.perf_counter()
     disp.compile(sig)
+    _interrupt.check()   # a Ctrl-C inside numba's native callbacks is printed and dropped
     return 0.0 if cached else time.perf_counter() - t0
 
 

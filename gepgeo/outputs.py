@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import _interrupt
 from .errors import DiskSpaceError, GepgeoError, OutputError, OutputExistsError
 
 __all__ = ["atomic_folder", "check_target", "is_gepgeo_folder", "remove_stale", "Estimate",
@@ -458,6 +459,7 @@ def atomic_folder(target: Path, *, overwrite: bool = False,
     try:
         lock_fd = _hold_lock(tmp)
         yield tmp
+        _interrupt.check()   # a Ctrl-C swallowed on the way never becomes a finished output
         (tmp / LOCK_NAME).unlink(missing_ok=True)
         _finish(tmp, target, overwrite=overwrite, inputs=inputs)
     except BaseException as exc:

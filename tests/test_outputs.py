@@ -553,3 +553,57 @@ def test_check_target_api(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(OutputError, match="not created by gepgeo"):
         check_target(tmp_path / "x", overwrite=True)
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_run_before_its_output_appears(tmp_path, monkeypatch):
+    """Ctrl-C that lands in a native callback (llvmlite's cache hook while numba compiles) is
+    printed as "Exception ignored" and dropped by Python: the recording handler keeps it, and
+    the output folder is not put in place (CI once saw such a run finish and exit 0)."""
+    import gepgeo._interrupt as interrupt
+
+    monkeypatch.setattr(interrupt, "_requested", type(interrupt._requested)())
+    target = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(target) as tmp:
+            (tmp / "manifest.json").write_text("{}")
+            try:                                   # what a ctypes callback does with it
+                interrupt._on_sigint(2, None)
+            except KeyboardInterrupt:
+                pass
+    assert interrupt.requested()
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_compile_step_raises_a_swallowed_ctrl_c(monkeypatch):
+    """After the kernel's compile, a Ctrl-C recorded meanwhile is raised in the main thread."""
+    import gepgeo._interrupt as interrupt
+    from gepgeo import compute
+
+    monkeypatch.setattr(interrupt, "_requested", type(interrupt._requested)())
+    calls = []
+
+    class Disp:                                   # a dispatcher whose compile swallows Ctrl-C
+        overloads: dict = {}
+
+        class _cache:                             # noqa: N801
+            @staticmethod
+            def load_overload(sig, ctx):
+                return None
+
+        targetctx = None
+
+        def compile(self, sig):
+            calls.append(sig)
+            try:
+                interrupt._on_sigint(2, None)
+            except KeyboardInterrupt:
+                pass
+
+    monkeypatch.setattr(compute.K, "gep_block", Disp())
+    monkeypatch.setattr(compute, "_kernel_args", lambda *a, **k: (np.zeros(1),))
+    with pytest.raises(KeyboardInterrupt):
+        static = [None] * 40
+        static[26], static[27], static[28], static[29] = np.zeros((1, 1)), np.float32, 1, 1
+        static[32], static[33], static[34] = np.float32, (), None
+        compute.compile_kernel(tuple(static), np.uint8, 0)
+    assert calls
