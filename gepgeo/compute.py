@@ -262,7 +262,65 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
     return 0.0 if cached else time.perf_counter() - t0
 
 
+class PassCancelled(Exception):
+    """A block task of a pass that has already failed or been interrupted did not start."""
+
+
+class _BlockTasks:
+    """The block tasks running in this process's threads, and whether new ones may start.
+
+    When a pass fails or is interrupted, ``dask.compute`` raises at once while tasks already
+    started in other threads run on (their writes then fail quietly, the writers being
+    aborted), and tasks already queued in the thread pool may still start. :meth:`cancel`
+    stops the queued ones at their first line and :meth:`wait_idle` waits for the running
+    ones, so that the caller can give native stderr back only when nothing of the pass can
+    print any more. One pass runs at a time in a process (:meth:`reset` starts one).
+    """
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cancelled = False
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            if self._cancelled:
+                raise PassCancelled("the pass was aborted")
+            self._n += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._n -= 1
+            if self._n == 0:
+                self._cond.notify_all()
+
+    def reset(self) -> None:
+        """Let block tasks start (at the start of a pass)."""
+        with self._cond:
+            self._cancelled = False
+
+    def cancel(self) -> None:
+        """Refuse every block task that has not started yet (the pass failed)."""
+        with self._cond:
+            self._cancelled = True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no block task runs (at most ``timeout`` s); whether none does."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._n == 0, timeout)
+
+
+#: the block tasks running in this process (see :class:`_BlockTasks`)
+block_tasks = _BlockTasks()
+
+
 def _run_block(lu, *rest, nl, nzl, static, sink=None):
+    """A block task (:func:`_compute_block`), counted in :data:`block_tasks`."""
+    with block_tasks:
+        return _compute_block(lu, *rest, nl=nl, nzl=nzl, static=static, sink=sink)
+
+
+def _compute_block(lu, *rest, nl, nzl, static, sink=None):
     """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
 
     ``rest`` holds the blocks of the ``nl`` layers given as dask arrays, of the ``nzl`` zone
@@ -617,6 +675,7 @@ def build_dataset(
         sink = tuple(writers)
     if sink is not None or any(direct):
         args += [_block_origins(blocks), "yx"]
+    block_tasks.reset()   # a pass that failed earlier in this process no longer stops tasks
     from dask.base import tokenize
     token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
                      area_d.name, static, [id(w) for w in sink or ()])

@@ -36,7 +36,7 @@ from rasterio.errors import RasterioError
 
 from . import __version__
 from . import accounts
-from .compute import DEFAULT_MAPS, build_dataset, measure_for_map
+from .compute import DEFAULT_MAPS, block_tasks, build_dataset, measure_for_map
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning, InputFileError,
                      MissingParameterError, Problems, ProfileScopeWarning,
                      RasterError, UnmappedCodesError)
@@ -685,12 +685,18 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             todo.append(ds["zone_totals"].data)
         # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
         with native_stderr_captured(captured), _progress(quiet), _small_gdal_cache():
+            block_tasks.reset()
             try:
                 totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
                 _close_writers(writers)
             except BaseException:
+                # tasks queued in the thread pool must not start, and those already started
+                # run on in other threads (their writes now fail): wait for them while
+                # native stderr is still captured
+                block_tasks.cancel()
                 for w in writers:   # closing a file on a full disk prints too
                     w.abort()
+                block_tasks.wait_idle(timeout=ABORT_WAIT_S)
                 raise
     except BaseException as exc:
         # Ctrl-C or an error mid-pass: other threads may still be inside a block task; abort
@@ -727,6 +733,10 @@ def _close_writers(writers: list[GeoTiffBlockWriter]) -> None:
     for w in writers:
         w.close()
 
+
+#: after a failed or interrupted pass, how long to wait for block tasks still running in other
+#: threads (about one block each) before native stderr is given back, s
+ABORT_WAIT_S = 30.0
 
 #: GDAL block cache during a run, bytes. Each block is read once and written once, so a large
 #: cache only holds dead tiles: at 4000² with 5 float32 layers the default (5 % of RAM) added
