@@ -192,6 +192,10 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 _NATIVE_CODES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
+#: layer dtypes that float32 holds exactly: layers stacked in float32 (the common kernel variant)
+_SMALL_LAYERS = tuple(np.dtype(d) for d in (np.float32, np.uint8, np.int8, np.uint16, np.int16))
+
+
 def _codes_dtype(lu_dtype: Any, lu_extra: Sequence[float]) -> np.dtype:
     """dtype of the land-use codes the kernel receives for a land use of ``lu_dtype``
     (as :func:`_run_block` converts them)."""
@@ -221,10 +225,32 @@ def _kernel_args(static: tuple[Any, ...], lu_codes: np.ndarray, layers: np.ndarr
             *static[12:27], out, acc, dacc, stats)
 
 
-def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
+def variant_reason(lu_dtype: Any, lu_extra: Sequence[float], layers: Mapping[str, Any],
+                   out_dtype: Any) -> str:
+    """Why a dataset needs a kernel variant of its own (``""`` for the common one: land use
+    in 8- or 16-bit unsigned integers with one nodata code, layers that float32 holds exactly,
+    float32 maps), for the compile notice. ``layers`` maps layer names to their dtypes."""
+    why = []
+    lu_dtype = np.dtype(lu_dtype)
+    if lu_dtype.kind == "f":
+        why.append(f"land use stored as {lu_dtype}")
+    elif lu_dtype not in _NATIVE_CODES:
+        why.append(f"land use stored as {lu_dtype}")
+    elif lu_extra:
+        why.append("a second land-use nodata code")
+    wide = [n for n, d in layers.items() if np.dtype(d) not in _SMALL_LAYERS]
+    if wide:
+        why.append(f"{', '.join(wide)} stored as {np.dtype(layers[wide[0]])}" if len(wide) == 1
+                   else f"layers stored in 32/64-bit types ({', '.join(wide)})")
+    if np.dtype(out_dtype) != np.float32:
+        why.append(f"{np.dtype(out_dtype)} maps")
+    return "; ".join(why)
+
+
+def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str = "") -> float:
     """Make sure the fused kernel is compiled for this dataset's argument types, in the
     calling thread and before the pass: loaded from numba's on-disk cache when it holds them,
-    else compiled now (about 20-30 s on 2 cores, once per machine and gepgeo version), after a
+    else compiled now (about 10-15 s on 2 cores, once per machine and gepgeo version), after a
     notice. Returns the seconds spent compiling (0.0 when it was cached).
 
     Compiling here rather than in the first block task keeps the pass's threads free, makes
@@ -254,8 +280,9 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int) -> float:
     except Exception:  # pragma: no cover - numba internals changed: just compile
         cached = False
     if not cached and _compile_notice is not None:
-        _compile_notice("compiling the computing kernel for this machine and these input types "
-                        "(once: numba caches it for later runs; about 20-40 s)")
+        reason = f"input types of its own: {why}" if why else "this machine"
+        _compile_notice(f"compiling the computing kernel for {reason} (once: numba caches it "
+                        "for later runs; about 10-20 s)")
     t0 = time.perf_counter()
     disp.compile(sig)
     _interrupt.check()   # a Ctrl-C inside numba's native callbacks is printed and dropped
@@ -638,8 +665,7 @@ def build_dataset(
     if not map_names:    # no map buffer is written: the type the command line's runs use,
         dtype = np.float32   # so that tables-only passes need no kernel variant of their own
     # layers are stacked per block in float32 when that holds every raw value exactly
-    small = all(a.dtype in (np.float32, np.uint8, np.int8, np.uint16, np.int16)
-                for a in layer_arrays)
+    small = all(a.dtype in _SMALL_LAYERS for a in layer_arrays)
     stack_dtype = np.dtype(np.float32 if small else np.float64)
     # layers read unchanged from a file are read by the kernel task itself, into the stack
     direct = tuple(_gio.block_source(a) if a.dtype == stack_dtype else None
@@ -660,7 +686,9 @@ def build_dataset(
         np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype, direct,
         lu_extra, lu_where, tuple(lay_extra),
     )
-    compile_kernel(static, lu_d.dtype, len(zone_arrays))
+    compile_kernel(static, lu_d.dtype, len(zone_arrays),
+                   why=variant_reason(lu_d.dtype, lu_extra,
+                                      {n: a.dtype for n, a in zip(names, layer_arrays)}, dtype))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
     for arr in dask_layers:

@@ -306,7 +306,7 @@ def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
 N_SCRATCH = 3
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_start, run_cls):
     """Row of ``vals`` holding parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's
     decoded row when a raster supplies it, else row ``scratch``, filled here with the table
@@ -344,14 +344,16 @@ def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
     the row, so that LLVM vectorises it; the formulas are those of :mod:`gepgeo.services`.
     Every other measure of the service is ``driver × coef`` (see :func:`linear_coefficients`).
     """
+    # parameter indices go in as np.int64: numba types a bare global constant as a literal and
+    # compiles _param_index once per constant (10 variants, seconds of first-run compile)
     if lin[S_S] != 0:
         ds = drv[S_S]
         os_ = ok[S_S]
-        r = vals[_param_index(P_R, pv, cls, vals, src, nl, j0, j1,
+        r = vals[_param_index(np.int64(P_R), pv, cls, vals, src, nl, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
-        k = vals[_param_index(P_K, pv, cls, vals, src, nl + 1, j0, j1,
+        k = vals[_param_index(np.int64(P_K), pv, cls, vals, src, nl + 1, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
-        ls = vals[_param_index(P_LS, pv, cls, vals, src, nl + 2, j0, j1,
+        ls = vals[_param_index(np.int64(P_LS), pv, cls, vals, src, nl + 2, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
         if _cp_by_land_type(src):    # (1 − C·P) is in the coefficients: driver R·K·LS
             for j in range(j0, j1):
@@ -360,9 +362,9 @@ def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
         else:
             for j in range(j0, j1):
                 ds[j] = r[j] * k[j] * ls[j]
-            c = vals[_param_index(P_C, pv, cls, vals, src, nl, j0, j1,
+            c = vals[_param_index(np.int64(P_C), pv, cls, vals, src, nl, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
-            p = vals[_param_index(P_P, pv, cls, vals, src, nl + 1, j0, j1,
+            p = vals[_param_index(np.int64(P_P), pv, cls, vals, src, nl + 1, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
             for j in range(j0, j1):
                 q = soil_retention(ds[j], 1.0, 1.0, c[j], p[j])
@@ -373,23 +375,23 @@ def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
         dw = drv[S_W]
         ow = ok[S_W]
         if wm == 0:
-            depth = vals[_param_index(P_DEPTH, pv, cls, vals, src, nl, j0, j1,
+            depth = vals[_param_index(np.int64(P_DEPTH), pv, cls, vals, src, nl, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
             for j in range(j0, j1):
                 _clamp_water(depth[j], ow[j] != 0, signed, dw, clamp_out, j)
         else:
-            precip = vals[_param_index(P_PRECIP, pv, cls, vals, src, nl, j0, j1,
+            precip = vals[_param_index(np.int64(P_PRECIP), pv, cls, vals, src, nl, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
-            et = vals[_param_index(P_ET, pv, cls, vals, src, nl + 1, j0, j1,
+            et = vals[_param_index(np.int64(P_ET), pv, cls, vals, src, nl + 1, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
             if wm == 1:
-                rc = vals[_param_index(P_RCOEF, pv, cls, vals, src, nl + 2, j0, j1,
+                rc = vals[_param_index(np.int64(P_RCOEF), pv, cls, vals, src, nl + 2, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
                 for j in range(j0, j1):
                     d = balance_depth(precip[j], precip[j] * rc[j], et[j])
                     _clamp_water(d, ow[j] != 0, signed, dw, clamp_out, j)
             else:
-                runoff = vals[_param_index(P_RUNOFF, pv, cls, vals, src, nl + 2, j0, j1,
+                runoff = vals[_param_index(np.int64(P_RUNOFF), pv, cls, vals, src, nl + 2, j0, j1,
                              long_runs, nruns, run_start, run_cls)]
                 for j in range(j0, j1):
                     d = balance_depth(precip[j], runoff[j], et[j])
@@ -405,7 +407,7 @@ def _clamp_water(d, valid, signed, out, clamp_out, j):
     out[j] = 0.0 if (clamp or not valid) else d
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _cp_by_land_type(src):
     """True when neither C nor P comes from a raster: the soil driver is then R·K·LS and the
     per-land-type factor (1 − C·P) of RUSLE is folded into the coefficients (two gathers
@@ -493,7 +495,9 @@ def class_densities(table, supplies, on, modes, nmeas):
         cls[c] = c if supplies[c] != 0 else -1
     no_layers = np.empty((0, nclass), dtype=np.float64)
     no_src = np.full(nparam, -1, dtype=np.int64)
-    _services_row(table, cls, 0, nclass, no_layers, no_src, modes, on, ok, dclass, clamp)
+    # the same argument types as gep_block's call: one compiled variant serves both
+    _services_row(table, cls, np.uint64(0), np.uint64(nclass), no_layers, no_src, modes, on, ok,
+                  dclass, clamp)
     return dclass, clamp
 
 
@@ -584,7 +588,7 @@ def _dot_run(x, w):
     return t
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
              drv_s, drv_w, lin_soil, lin_water):
     """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
@@ -612,7 +616,7 @@ def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, b
         _add_linear_run(acc, dacc, sl, c, S_W, bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
     """For linear service ``s`` over a run (see :func:`_add_run`): Σ driver × area, and the
     pixels and hectares left out (``bad``)."""
@@ -626,7 +630,7 @@ def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
         acc[sl, c, COL_EXCL_HA + s] += _dot_run(bad, w)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _class_runs(cls, jl, jh, chg, run_start, run_cls):
     """Runs of one land type in ``cls[jl:jh]``: run r is ``run_start[r]..run_start[r + 1]-1``
     of land type ``run_cls[r]``; returns the number of runs.
@@ -1011,9 +1015,9 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 for r in range(nruns):
                     c = run_cls[r]
                     if c < nclass:
-                        _add_run(acc, dacc, 0, c, run_start[r], run_start[r + 1], row_area,
-                                 area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s, drv_w,
-                                 lin_soil, lin_water)
+                        _add_run(acc, dacc, np.int64(0), c, run_start[r], run_start[r + 1],
+                                 row_area, area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s,
+                                 drv_w, lin_soil, lin_water)
             else:
                 zrow = zones[t - 1, i]
                 zoff = 1 + zone_offset[t - 1]

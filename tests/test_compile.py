@@ -52,3 +52,18 @@ def test_tables_only_passes_share_the_command_line_variant():
     n = len(K.gep_block.overloads)
     np.testing.assert_array_equal(a["totals"].values, b["totals"].values)
     assert len(K.gep_block.overloads) == n
+
+
+def test_the_compile_notice_says_which_input_needs_a_variant_of_its_own():
+    """The common variant (8/16-bit land use, layers float32 holds exactly, float32 maps) has
+    no reason to give; a float64 factor layer or a 32-bit land use is named."""
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    assert compute.variant_reason(np.uint8, (), {"rainfall_erosivity_r": f32}, f32) == ""
+    assert compute.variant_reason(np.uint16, (), {"k": np.dtype(np.int16)}, f32) == ""
+    why = compute.variant_reason(np.uint8, (), {"rainfall_erosivity_r": f32,
+                                                "slope_length_steepness_ls": f64}, f32)
+    assert why == "slope_length_steepness_ls stored as float64"
+    why = compute.variant_reason(np.int32, (), {}, f64)
+    assert "land use stored as int32" in why and "float64 maps" in why
+    assert "second land-use nodata" in compute.variant_reason(np.uint8, (255.0,), {}, f32)
+    assert "float32" in compute.variant_reason(np.float32, (), {}, f32)
