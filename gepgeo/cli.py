@@ -240,7 +240,7 @@ def codes(
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise GepgeoError(f"--write: cannot write {str(write)!r} ({exc.strerror})") from None
-        err_console.print(f"wrote {escape(str(write))}", highlight=False)
+        err_console.print(f"wrote {_user(write)}", highlight=False)
     if any(not c.integral for c in table.codes):
         raise GepgeoError(f"land use: {str(land_use)!r} holds values that are not whole numbers "
                           f"(e.g. {next(c.code for c in table.codes if not c.integral):.7g}); "
@@ -429,7 +429,7 @@ def profiles_template(
         raise GepgeoError(f"--out: {str(out)!r} exists already; give a new file name") from None
     except OSError as exc:
         raise GepgeoError(f"--out: cannot write {str(out)!r} ({exc.strerror})") from None
-    err_console.print(f"wrote {out}", markup=False, highlight=False)
+    err_console.print(f"wrote {_user(out)}", highlight=False)
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:

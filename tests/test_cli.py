@@ -288,3 +288,49 @@ def test_a_failed_scheduler_leaves_the_session_as_it_was(sample, capsys, address
                        quiet=True)
     assert res.manifest["engine"] == "threads"
     assert time.perf_counter() - t0 < 15
+
+
+def test_an_output_key_with_escape_sequences_is_printed_escaped(sample, capsys):
+    """The pipeline's own ``output:`` key (not only ``--out``) is user text: printed escaped."""
+    target = sample / "o[/x] \x1b]0;pwned\x07\x1b[2J"
+    p = _edit(sample / "pipelines" / "jinsha_after.yaml",
+              lambda d: d.update(output=str(target)))
+    code, out, err = run_cli(["run", p], capsys)
+    assert code == 0, err
+    assert target.is_dir()
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "o[/x] \\x1b]0;pwned\\x07\\x1b[2J" in err
+
+
+def test_paths_written_by_codes_and_profiles_template_are_printed_escaped(tmp_path, capsys):
+    from affine import Affine
+
+    from .conftest import write_tif
+
+    lu = np.array([[1, 2], [2, 1]], dtype=np.uint8)
+    path = write_tif(tmp_path / "lu.tif", lu, Affine(10, 0, 0, 0, -10, 0), nodata=0)
+    for args, name in ((["codes", path, "--write"], "c[bold]x\x1b[2J.yaml"),
+                       (["profiles", "template", "--land-types", "forest", "--out"],
+                        "p[bold]x\x1b[2J.yaml")):
+        code, out, err = run_cli([*args, tmp_path / name], capsys)
+        assert code == 0, err
+        assert (tmp_path / name).is_file()
+        assert "\x1b" not in out + err and name.replace("\x1b", "\\x1b") in err
+
+
+def test_an_unreadable_pipeline_is_one_line_naming_it(sample, capsys, monkeypatch):
+    """Permission denied (simulated: the tests may run as root, who reads any file)."""
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    real = Path.read_text
+
+    def denied(self, *a, **k):
+        if self == p:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    code, out, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(p) in lines[0] and "cannot be read (Permission denied)" in lines[0]
+    assert not (sample / "o").exists()
