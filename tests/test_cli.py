@@ -332,5 +332,6 @@ def test_an_unreadable_pipeline_is_one_line_naming_it(sample, capsys, monkeypatc
     code, out, err = run_cli(["run", p, "--out", sample / "o"], capsys)
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and str(p) in lines[0] and "cannot be read (Permission denied)" in lines[0]
+    assert len(lines) == 1 and str(p) in lines[0]
+    assert "cannot be read (Permission denied)" in lines[0]
     assert not (sample / "o").exists()
