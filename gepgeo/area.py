@@ -52,6 +52,31 @@ def _q(phi: np.ndarray, e: float) -> np.ndarray:
     return (1.0 - e * e) * (s / (1.0 - es * es) - (1.0 / (2.0 * e)) * np.log((1.0 - es) / (1.0 + es)))
 
 
+def ellipsoid_of(crs: CRS) -> Any:
+    """The ellipsoid of ``crs`` (a :class:`pyproj.crs.Ellipsoid`).
+
+    Raises
+    ------
+    RasterError
+        ``crs`` has none (an engineering or other local CRS): true areas cannot be computed.
+    """
+    ell = crs.ellipsoid
+    if ell is None:
+        raise RasterError(f"the CRS {crs.name!r} has no ellipsoid, so true areas cannot be "
+                          "computed on it; assign or warp the rasters to a geographic or "
+                          "projected CRS")
+    return ell
+
+
+def _geodetic(crs: CRS) -> CRS:
+    """The geodetic CRS of ``crs`` (same error as :func:`ellipsoid_of` when it has none)."""
+    geo = crs.geodetic_crs
+    if geo is None:
+        ellipsoid_of(crs)     # raises for a CRS without an ellipsoid
+        raise RasterError(f"the CRS {crs.name!r} has no geodetic CRS")
+    return geo
+
+
 def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarray:
     """True area of the cells of each row of a north-up geographic grid on its ellipsoid, ha.
 
@@ -61,7 +86,7 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
     crs = _as_pyproj(crs)
     if transform.b != 0 or transform.d != 0:
         raise RasterError("a rotated geographic grid is not supported; warp it north-up first")
-    ell = crs.ellipsoid
+    ell = ellipsoid_of(crs)
     a = ell.semi_major_metre
     inv_f = ell.inverse_flattening
     f = 0.0 if not inv_f or math.isinf(inv_f) else 1.0 / inv_f
@@ -77,7 +102,7 @@ def geographic_row_area_ha(transform: Affine, crs: CRS, height: int) -> np.ndarr
 def _to_lonlat(crs: CRS) -> Callable[[Any, Any], tuple[Any, Any]]:
     """(x, y) in ``crs`` → (lon, lat) in degrees on its own geodetic CRS (longitude from its
     prime meridian): the projection's inverse, no datum shift, ~0.4 ms to set up."""
-    geo = crs.geodetic_crs
+    geo = _geodetic(crs)
     to_geo = Transformer.from_crs(crs, geo, always_xy=True)
     rad = geo.axis_info[0].unit_conversion_factor if geo.axis_info else math.pi / 180.0
     scale = rad * 180.0 / math.pi
@@ -101,7 +126,7 @@ def _equal_area(crs: CRS, lon0: float, lat0: float) -> Callable[[Any, Any], tupl
     instead of ~12 ms of database lookups (once per run, and once per block with
     ``area: ellipsoidal``).
     """
-    ell = crs.ellipsoid
+    ell = ellipsoid_of(crs)
     inv_f = ell.inverse_flattening
     shape = (f"+a={ell.semi_major_metre!r} +rf={inv_f!r}" if inv_f and not math.isinf(inv_f)
              else f"+R={ell.semi_major_metre!r}")

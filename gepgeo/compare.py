@@ -263,10 +263,11 @@ def extent_account(matrix: pd.DataFrame) -> pd.DataFrame:
                          "additions_ha": closing - diag, "reductions_ha": opening - diag})
     rows["net_change_ha"] = rows.additions_ha - rows.reductions_ha
     rows["closing_ha"] = closing
-    total = {"land_type": "total", **{c: float(rows[c].sum()) for c in rows.columns[1:]}}
+    sums = {c: float(rows[c].sum()) for c in rows.columns[1:]}
     # the total net change is 0 by construction; drop the summation round-off (~1e-15 ha)
-    if abs(total["net_change_ha"]) <= 1e-9 * max(total["opening_ha"], 1.0):
-        total["net_change_ha"] = 0.0
+    if abs(sums["net_change_ha"]) <= 1e-9 * max(sums["opening_ha"], 1.0):
+        sums["net_change_ha"] = 0.0
+    total = {"land_type": "total", **sums}
     return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)
 
 

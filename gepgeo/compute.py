@@ -276,7 +276,8 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str
     if sig in disp.overloads:
         return 0.0
     try:   # numba's own cache, as Dispatcher.compile would consult it
-        cached = disp._cache.load_overload(sig, disp.targetctx) is not None
+        cache: Any = disp._cache  # type: ignore[attr-defined]
+        cached = cache.load_overload(sig, disp.targetctx) is not None
     except Exception:  # pragma: no cover - numba internals changed: just compile
         cached = False
     if not cached and _compile_notice is not None:
@@ -633,7 +634,8 @@ def build_dataset(
         highs.append(min(spec.high, big))
     nl = len(layer_arrays)
     # zones
-    zone_names = list((zones or {}).keys())
+    zone_map: Mapping[str, Any] = zones or {}
+    zone_names = list(zone_map)
     zone_arrays = []
     zone_offset = np.zeros(len(zone_names), dtype=np.int64)
     total = 0
@@ -642,7 +644,7 @@ def build_dataset(
             raise ConfigError(f"zones: give zone_counts[{zn!r}] (number of zones of that layer)")
         zone_offset[i] = total
         total += int(zone_counts[zn])
-        zone_arrays.append(_as_dask(zones[zn], blocks, f"zones {zn}").astype(np.int32))
+        zone_arrays.append(_as_dask(zone_map[zn], blocks, f"zones {zn}").astype(np.int32))
     nslot = 1 + total
     nclass = max(len(pl.land_types), 1)
     # area
@@ -799,18 +801,18 @@ def _ordered_sums(raw: da.Array, token: str, acc_shape: tuple[int, ...],
     for i in range(nby):
         prev: Any = None
         for b in range(0, nbx, batch):
-            k = (name + "-row", i, b // batch)
+            k: tuple[Any, ...] = (name + "-row", i, b // batch)
             dsk[k] = (_fold, prev, *[(raw.name, i, j) for j in range(b, min(b + batch, nbx))])
             prev = k
         k = (name + "-rows", i)
         dsk[k] = (_fold_rows, outer, prev)
         outer = k
-    fold = HighLevelGraph.from_collections(name, dsk, dependencies=[raw])
+    fold = HighLevelGraph.from_collections(name, dsk, dependencies=[raw])  # type: ignore[list-item]
     out = []
     for i, (what, shape, dtype) in enumerate((("totals", acc_shape, np.float64),
                                                ("pixelstats", stats_shape, np.int64))):
         oname = f"gepgeo-{what}-{token}"
-        layers = dict(fold.layers)
+        layers: dict[str, Any] = dict(fold.layers)
         layers[oname] = {(oname,) + (0,) * len(shape): (_pick, outer, i)}
         deps = dict(fold.dependencies)
         deps[oname] = {name}

@@ -111,6 +111,7 @@ def expand_csv_tables(params: Any, base: Path, *, where: str,
         table = entry.get("by_land_type")
         if not _is_ref(table):
             continue
+        assert isinstance(table, Mapping)
         try:
             at = f"{where}.{key}.by_land_type"
             extra = set(table) - _REF_KEYS

@@ -397,7 +397,7 @@ def remove_stale(target: Path, now: float | None = None) -> list[Path]:
     """Remove gepgeo's temporary folders (``.NAME.tmp-PID-XXXXXXXX``) beside ``target`` that
     were left by killed runs (see :func:`_is_stale`); the folders removed."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(Path(target).parent.glob(".*.tmp-*"))
     except OSError:

@@ -19,6 +19,7 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS, Geod
 
+from .area import ellipsoid_of
 from .errors import InputFileError, RasterError, brief, file_problem
 
 __all__ = ["ZoneLayerData", "grid_bounds", "read_zones", "zone_raster", "polygon_areas_ha"]
@@ -58,8 +59,8 @@ class ZoneLayerData:
 def polygon_areas_ha(gdf: Any) -> np.ndarray:
     """True area of each polygon on the ellipsoid of its CRS, ha (pyproj geodesic areas)."""
     crs = CRS.from_user_input(gdf.crs)
+    ell = ellipsoid_of(crs)
     geo = gdf.to_crs(crs.geodetic_crs) if not crs.is_geographic else gdf
-    ell = crs.ellipsoid
     geod = Geod(a=ell.semi_major_metre, b=ell.semi_minor_metre)
     return np.array([abs(geod.geometry_area_perimeter(g)[0]) / 1e4 if g is not None else 0.0
                      for g in geo.geometry])

@@ -58,3 +58,17 @@ def test_utm_near_central_meridian_does_not_warn(recwarn):
     rows = row_areas_ha(t, CRS.from_epsg(32648), (5, 5))
     assert np.allclose(rows, 0.01)
     assert not [w for w in recwarn if issubclass(w.category, AreaScaleWarning)]
+
+
+def test_a_crs_without_an_ellipsoid_is_a_clear_error():
+    """True areas need an ellipsoid; a local engineering CRS has none: one clear line."""
+    from pyproj import CRS
+
+    from gepgeo.area import ellipsoid_of
+    from gepgeo.errors import RasterError
+
+    local = CRS.from_wkt('LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],'
+                         'AXIS["Northing",NORTH]]')
+    with pytest.raises(RasterError, match="site grid.*has no ellipsoid"):
+        ellipsoid_of(local)
+    assert ellipsoid_of(CRS.from_epsg(4326)).semi_major_metre == 6378137.0
