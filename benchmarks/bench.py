@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -420,6 +420,7 @@ def run_xarray_dask(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
     import dask
     import rioxarray
     import xarray as xr
+
     from gepgeo.io import CODECS
 
     paths = input_paths(folder)
@@ -853,7 +854,7 @@ def machine_info() -> dict[str, str]:
     except OSError:
         commit = ""
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu, "cores": str(os.cpu_count()),
         "ram": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),

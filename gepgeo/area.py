@@ -222,7 +222,7 @@ def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
         return None
     try:
         k = areal_scale(transform, crs, shape)
-    except Exception:  # pragma: no cover - projections pyproj cannot evaluate
+    except Exception:  # noqa: BLE001  # pragma: no cover - projections pyproj cannot evaluate
         k = 1.0
     if abs(k - 1.0) > AREA_SCALE_TOLERANCE:
         warnings.warn(

@@ -13,7 +13,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -23,14 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .errors import (
-    ConfigError,
-    GepgeoError,
-    GepgeoWarning,
-    ProblemsError,
-    one_line,
-    shorten,
-)
+from .errors import ConfigError, GepgeoError, GepgeoWarning, ProblemsError, one_line, shorten
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 # no_args_is_help would print the help and raise a usage error whose message is the help text:
 # without a command, main() prints one line instead
@@ -69,8 +65,20 @@ def _check_money_unit(money_unit: float) -> None:
 _LANG_HELP = ("Language of report.html: en or zh (Chinese; CSV files stay English). Default: the "
               "pipeline's options.report_lang, else en.")
 
+# Options shared by several commands, declared once (help text and flags)
+_PipelineArg = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
+_Overwrite = Annotated[bool, typer.Option(help="Replace an existing output folder.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")]
+_StrictGrid = Annotated[bool, typer.Option(
+    "--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")]
+_Cog = Annotated[bool, typer.Option(
+    "--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")]
+_Lang = Annotated[str | None, typer.Option("--lang", help=_LANG_HELP)]
+_OutFolder = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 
-def _check_lang(lang: Optional[str]) -> None:
+
+
+def _check_lang(lang: str | None) -> None:
     """Refuse a ``--lang`` the report does not speak, before anything is computed."""
     from .i18n import LANGS
 
@@ -78,10 +86,6 @@ def _check_lang(lang: Optional[str]) -> None:
         raise ConfigError(f"--lang: expected one of {', '.join(LANGS)}, got {shorten(lang)!r}")
 
 
-def _with_lang(pipe, lang: Optional[str]):  # type: ignore[no-untyped-def]
-    if lang is None:
-        return pipe
-    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"report_lang": lang})})
 
 
 def _version(value: bool) -> None:
@@ -91,7 +95,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[Optional[bool], typer.Option(
+def _main(version: Annotated[bool | None, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None
           ) -> None:
     """gepgeo: Gross Ecosystem Product accounts from land-use rasters."""
@@ -133,6 +137,7 @@ def _print_run(res, money_unit: float, title: str) -> None:  # type: ignore[no-u
 
 _YES_HELP = ("Run a grid above 2.5e9 pixels, and skip the free-space check (for a grid that is "
              "mostly nodata, whose maps take far less than estimated).")
+_Yes = Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)]
 
 
 def _size_args(yes: bool, quiet: bool) -> dict:  # type: ignore[type-arg]
@@ -148,17 +153,24 @@ def _size_args(yes: bool, quiet: bool) -> dict:  # type: ignore[type-arg]
 
 @app.command()
 def run(
-    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: the pipeline's `output`).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
-    money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan); files stay in yuan.")] = 1.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Start a local dask.distributed cluster of N worker processes.")] = None,
-    strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
-    cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
-    lang: Annotated[Optional[str], typer.Option("--lang", help=_LANG_HELP)] = None,
+    pipeline: _PipelineArg,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (default: the pipeline's `output`).")] = None,
+    overwrite: _Overwrite = False,
+    money_unit: Annotated[float, typer.Option(
+        "--money-unit",
+        help="Show money in this many yuan (1e4 for 10^4 yuan); files stay in yuan.")] = 1.0,
+    quiet: _Quiet = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler",
+        help="Address of a running dask.distributed scheduler (tcp://host:8786).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1,
+        help="Start a local dask.distributed cluster of N worker processes.")] = None,
+    strict_grid: _StrictGrid = False,
+    cog: _Cog = False,
+    yes: _Yes = False,
+    lang: _Lang = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
@@ -166,7 +178,8 @@ def run(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    pipe = _with_lang(_with_options(_strict(load_pipeline(pipeline), strict_grid), cog=cog), lang)
+    pipe = _with_options(load_pipeline(pipeline), strict_grid=strict_grid, cog=cog,
+                         report_lang=lang)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
@@ -175,28 +188,25 @@ def run(
     err_console.print(f"wrote {_user(res.out)}")
 
 
-def _with_options(pipe, *, cog: bool):  # type: ignore[no-untyped-def]
-    if not cog:
+def _with_options(pipe: Pipeline, **given: Any) -> Pipeline:
+    """``pipe`` with the options given on the command line (those not None or False; a flag
+    left off keeps the pipeline's own setting)."""
+    given = {k: v for k, v in given.items() if v is not None and v is not False}
+    if not given:
         return pipe
-    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": True})})
-
-
-def _strict(pipe, strict_grid: bool):  # type: ignore[no-untyped-def]
-    if not strict_grid:
-        return pipe
-    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"strict_grid": True})})
+    return pipe.model_copy(update={"options": pipe.options.model_copy(update=given)})
 
 
 @app.command()
 def validate(
-    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
-    strict_grid: Annotated[bool, typer.Option("--strict-grid", help="Refuse layers not on the land-use grid instead of aligning them.")] = False,
+    pipeline: _PipelineArg,
+    strict_grid: _StrictGrid = False,
 ) -> None:
     """Check a pipeline and open its inputs (metadata and land-use codes) without computing."""
     from .pipeline import load_pipeline
     from .run import validate as _validate
 
-    prep = _validate(_strict(load_pipeline(pipeline), strict_grid))
+    prep = _validate(_with_options(load_pipeline(pipeline), strict_grid=strict_grid))
     info = prep.land_use_info
     out_console.print(f"[green]ok[/green]: {_user(pipeline)} — land use {info.shape[1]} x "
                       f"{info.shape[0]} pixels, {_user(info.crs)}; services: "
@@ -212,11 +222,13 @@ def validate(
 def codes(
     land_use: Annotated[Path, typer.Argument(help="Land-use raster.")],
     band: Annotated[int, typer.Option(help="Band number.")] = 1,
-    nodata: Annotated[Optional[float], typer.Option(help="A nodata value besides the file's own.")] = None,
-    write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Also write the `land_use:` block to this YAML file.")] = None,
+    nodata: Annotated[float | None, typer.Option(
+        help="A nodata value besides the file's own.")] = None,
+    write: Annotated[Path | None, typer.Option(
+        "--write", "-w", help="Also write the `land_use:` block to this YAML file.")] = None,
 ) -> None:
-    """List a land-use raster's codes with pixels, hectares and share, and the `land_use:` block to paste into a pipeline."""
-    from rich.markup import escape
+    """List a land-use raster's codes with pixels, hectares and share, and the `land_use:`
+    block to paste into a pipeline."""
 
     from .codes import codes_block, count_codes
 
@@ -256,7 +268,8 @@ def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-de
     values = svc[svc.measure == "value"]
     if len(values):
         for _, r in values.iterrows():
-            name = r.category if r.service == "subtotal" else ("GEP" if r.service == "gep" else r.service)
+            name = (r.category if r.service == "subtotal"
+                    else "GEP" if r.service == "gep" else r.service)
             t.add_row(_cell(name), _money(r.before, money_unit), _money(r.after, money_unit),
                       _money(r.change, money_unit),
                       "" if r.change_pct != r.change_pct else f"{r.change_pct:+.1f} %")
@@ -283,14 +296,18 @@ def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-de
 def compare(
     before: Annotated[Path, typer.Argument(help="Pipeline of the first scenario (before, t0).")],
     after: Annotated[Path, typer.Argument(help="Pipeline of the second scenario (after, t1).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
-    resampling: Annotated[str, typer.Option(help="Resampling of the after maps onto the before grid when the grids differ: nearest (default; unchanged pixels give exactly 0), bilinear, average (land use is always nearest).")] = "nearest",
-    money_unit: Annotated[float, typer.Option("--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan).")] = 1.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")] = False,
-    cog: Annotated[bool, typer.Option("--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help=_YES_HELP)] = False,
-    lang: Annotated[Optional[str], typer.Option("--lang", help=_LANG_HELP)] = None,
+    out: _OutFolder,
+    overwrite: _Overwrite = False,
+    resampling: Annotated[str, typer.Option(
+        help="Resampling of the after maps onto the before grid when the grids differ: nearest "
+             "(default; unchanged pixels give exactly 0), bilinear, average (land use is always "
+             "nearest).")] = "nearest",
+    money_unit: Annotated[float, typer.Option(
+        "--money-unit", help="Show money in this many yuan (1e4 for 10^4 yuan).")] = 1.0,
+    quiet: _Quiet = False,
+    cog: _Cog = False,
+    yes: _Yes = False,
+    lang: _Lang = None,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
@@ -298,8 +315,8 @@ def compare(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    res = run_compare(_with_lang(_with_options(load_pipeline(before), cog=cog), lang),
-                      _with_lang(_with_options(load_pipeline(after), cog=cog), lang), out,
+    res = run_compare(_with_options(load_pipeline(before), cog=cog, report_lang=lang),
+                      _with_options(load_pipeline(after), cog=cog, report_lang=lang), out,
                       overwrite=overwrite,
                       quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:
@@ -310,10 +327,12 @@ def compare(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-out"),
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    out: _OutFolder = Path("demo-out"),
+    overwrite: _Overwrite = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the reports: en or zh (Chinese; CSV files stay English).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang",
+        help="Language of the reports: en or zh (Chinese; CSV files stay English).")] = None,
 ) -> None:
     """The Jinsha mine reference case (Xu et al.): before vs after restoration, and the paper."""
     from .demo import headline_rows, run_demo
@@ -346,8 +365,11 @@ def demo(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A run folder, a comparison folder or its change/ folder.")],
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of report.html: en or zh (Chinese). Default: the run's options.report_lang, else en.")] = None,
+    folder: Annotated[Path, typer.Argument(
+        help="A run folder, a comparison folder or its change/ folder.")],
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Language of report.html: en or zh (Chinese). Default: the run's "
+                       "options.report_lang, else en.")] = None,
 ) -> None:
     """Rebuild report.html (and the QML styles) of an output folder from its files."""
     from .report import write_report
@@ -367,8 +389,8 @@ def _profiles(ctx: typer.Context) -> None:
             t.add_column(col)
         for name in list_profiles():
             p = load_profile(name)
-            t.add_row(_cell(name), _cell(p.kind), _cell(p.price_year), _cell(", ".join(p.scenarios)),
-                      _cell(p.meta.get("title") or ""))
+            t.add_row(_cell(name), _cell(p.kind), _cell(p.price_year),
+                      _cell(", ".join(p.scenarios)), _cell(p.meta.get("title") or ""))
         out_console.print(t)
 
 
@@ -405,13 +427,22 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or path
 
 @profiles_app.command("template")
 def profiles_template(
-    land_types: Annotated[str, typer.Option("--land-types", help="Comma-separated land types that supply services, e.g. forest,cropland,grassland.")],
-    services: Annotated[Optional[str], typer.Option("--services", help="Comma-separated services (default: all eight).")] = None,
+    land_types: Annotated[str, typer.Option(
+        "--land-types",
+        help="Comma-separated land types that supply services, e.g. forest,cropland,grassland.")],
+    services: Annotated[str | None, typer.Option(
+        "--services", help="Comma-separated services (default: all eight).")] = None,
     name: Annotated[str, typer.Option("--name", help="The profile's name.")] = "my-landscape",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of printing (never replaces a file).")] = None,
-    no_valuation: Annotated[bool, typer.Option("--no-valuation", help="Physical parameters only, no prices (for a pipeline with valuation: false).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o",
+        help="Write to this file instead of printing (never replaces a file).")] = None,
+    no_valuation: Annotated[bool, typer.Option(
+        "--no-valuation",
+        help="Physical parameters only, no prices (for a pipeline with valuation: false).",
+    )] = False,
 ) -> None:
-    """Write a blank profile: every parameter the services need, with unit, domain and source to fill in."""
+    """Write a blank profile: every parameter the services need, with unit, domain and source
+    to fill in."""
     from .template import profile_template
 
     def split(text: str) -> list[str]:
@@ -557,7 +588,7 @@ def main(argv: list[str] | None = None) -> None:
         _exit_interrupted()
     except KeyboardInterrupt:
         _exit_interrupted()
-    except Exception as exc:  # a bug, not bad input
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input
         if _caused_by_interrupt(exc):
             _exit_interrupted()
         if os.environ.get("GEPGEO_DEBUG"):

@@ -75,7 +75,7 @@ def _nodata_of(arr: xr.DataArray) -> float | None:
     if nd is None:
         try:
             nd = arr.rio.nodata
-        except Exception:  # pragma: no cover - rio accessor unavailable
+        except Exception:  # noqa: BLE001  # pragma: no cover - no rio accessor
             nd = None
     return None if nd is None else float(nd)
 
@@ -156,7 +156,7 @@ def _grid_of(land_use: xr.DataArray) -> tuple[Affine, CRS | None]:
     try:
         transform = land_use.rio.transform()
         crs = land_use.rio.crs
-    except Exception as exc:  # pragma: no cover
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover
         raise RasterError(f"land use: cannot read its grid ({exc})") from None
     return transform, (CRS.from_user_input(crs) if crs is not None else None)
 
@@ -278,7 +278,7 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str
     try:   # numba's own cache, as Dispatcher.compile would consult it
         cache: Any = disp._cache  # type: ignore[attr-defined]
         cached = cache.load_overload(sig, disp.targetctx) is not None
-    except Exception:  # pragma: no cover - numba internals changed: just compile
+    except Exception:  # noqa: BLE001  # pragma: no cover - numba internals changed
         cached = False
     if not cached and _compile_notice is not None:
         reason = f"input types of its own: {why}" if why else "this machine"

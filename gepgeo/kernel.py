@@ -279,7 +279,7 @@ def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
             dens[j, M_A_VNOX] = nox * (vals[l_P_CNOX, j] if l_P_CNOX >= 0 else pv[P_CNOX, c])
             dens[j, M_A_VDUST] = dust * (vals[l_P_CDUST, j] if l_P_CDUST >= 0 else pv[P_CDUST, c])
             dens[j, M_A_V] = dens[j, M_A_VSO2] + dens[j, M_A_VNOX] + dens[j, M_A_VDUST]
-        if ((on_S_C and ok[S_C, j] != 0)) or ((on_S_O and ok[S_O, j] != 0)):
+        if (on_S_C and ok[S_C, j] != 0) or (on_S_O and ok[S_O, j] != 0):
             cf = carbon_fixed((vals[l_P_CRATE, j] if l_P_CRATE >= 0 else pv[P_CRATE, c]), (vals[l_P_BETA, j] if l_P_BETA >= 0 else pv[P_BETA, c]))
             co2 = (vals[l_P_CO2C, j] if l_P_CO2C >= 0 else pv[P_CO2C, c]) * cf
             if (on_S_C and ok[S_C, j] != 0):

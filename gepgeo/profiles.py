@@ -124,7 +124,7 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
     if not (key == "carbon_price" and unit.replace(" ", "").lower() == "yuant-1c"):
         try:
             conversion_factor(unit, spec.family, what=f"{where}.{key}")
-        except Exception as exc:
+        except GepgeoError as exc:
             raise ProfileError(str(exc)) from None
     if "value" in raw:
         value: Any = raw["value"]

@@ -21,7 +21,7 @@ from .errors import (ConfigError, DomainError, GepgeoError, MissingParameterErro
                      UnitError,
                      brief)
 from .kernel import MODE, N_MODES
-from .parameters import METHOD_DEFAULTS, PARAMETERS, PARAM_INDEX, spec_for
+from .parameters import METHOD_DEFAULTS, PARAM_INDEX, PARAMETERS, spec_for
 from .services import SERVICES
 from .units import conversion_factor, normalise_unit
 

@@ -99,7 +99,7 @@ def read_zones(path: Path, *, grid_crs: Any, layer: str | None = None, id_field:
         raise InputFileError(f"zones: file {str(path)!r} {problem or 'does not exist'}")
     try:
         gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several classes for unreadable data
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises several classes
         raise InputFileError(f"{where} cannot be read as a vector layer "
                              f"({str(exc).splitlines()[0]})") from None
     if len(gdf) == 0:
