@@ -65,7 +65,7 @@ from .i18n import (
     unit_zh,
     use_lang,
 )
-from .styles import MAX_SIDE, Overview, read_overview
+from .styles import MAX_SIDE, Overview, Previews, preview_of, read_overview
 
 __all__ = ["pretty_unit", "write_compare_report", "write_report", "write_run_report"]
 
@@ -398,10 +398,11 @@ def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
     return height * ratio + 1.1
 
 
-def _map_figure(path: Path, title: str) -> Figure:
-    """One density map with its colour bar (unit) in map coordinates."""
+def _map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Figure:
+    """One density map with its colour bar (unit) in map coordinates (``preview``: its
+    decimated pixels, if the run sampled them; see :func:`gepgeo.styles.read_overview`)."""
     try:
-        ov = read_overview(path)
+        ov = read_overview(path, preview=preview)
     except (OSError, rasterio.errors.RasterioError) as exc:
         fig = Figure(figsize=(5.2, 4.6), layout="constrained")
         _no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
@@ -1290,14 +1291,16 @@ def _ordered_maps(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     return sorted(maps, key=lambda m: key[m[0]])
 
 
-def _maps_section(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _maps_section(run_dir: Path, manifest: Mapping[str, Any],
+                  previews: Previews | None = None) -> str:
     figs = []
     for name, rel in _ordered_maps(manifest):
         path = run_dir / rel
         if not path.is_file():
             figs.append(f'<p class="warn">{_e(t("{file} is missing.", file=rel))}</p>')
             continue
-        fig = _chart(lambda path=path, name=name: _map_figure(path, _label(name)))
+        fig = _chart(lambda path=path, name=name, preview=preview_of(previews, path):
+                     _map_figure(path, _label(name), preview))
         figs.append(_figure(_img(fig, t("map of {what}", what=_label(name))),
                             f'<a href="{_e(rel)}">{_e(rel)}</a>'))
     return ('<p class="muted">' + t("Densities per hectare; each map has its own colour scale; "
@@ -1428,17 +1431,19 @@ def _font_note() -> str:
     return ""
 
 
-def build_run_report(run_dir: Path, lang: str | None = None) -> str:
+def build_run_report(run_dir: Path, lang: str | None = None, *,
+                     previews: Previews | None = None) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir / "manifest.json")
     if manifest.get("valuation") is False:   # physical quantities only: no money anywhere
-        return _quantities_report(run_dir, manifest)
+        return _quantities_report(run_dir, manifest, previews)
     with _report_context(report_lang(manifest, lang)):
-        return _build_run_report(run_dir, manifest)
+        return _build_run_report(run_dir, manifest, previews)
 
 
-def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
+                      previews: Previews | None = None) -> str:
     by_service = _table(run_dir, "gep_by_service.csv")
     by_lt = _table(run_dir, "gep_by_land_type.csv")
     tidy = _table(run_dir, "services_by_land_type.csv")
@@ -1456,7 +1461,7 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
     if lu.problem:
         lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
     sections.append(_section("land-use", t("Land use"), lu_html))
-    sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest)))
+    sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest, previews)))
     charts = []
     if by_service is not None:
         charts.append(_figure(_img(_chart(lambda: _value_by_service_figure(by_service)),
@@ -1484,7 +1489,8 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
                  _run_header(manifest, gep, lu_area), nav, "\n".join(sections))
 
 
-def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
+def write_run_report(run_dir: Path, lang: str | None = None, *,
+                     previews: Previews | None = None) -> Path:
     """Write ``run_dir/report.html`` from the files of a run folder.
 
     Parameters
@@ -1494,6 +1500,10 @@ def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
         from the path recorded in the manifest (the report notes it if it has gone).
     lang : {"en", "zh"}, optional
         The report's language; by default the run's ``options.report_lang`` (English if none).
+    previews : mapping, optional
+        The maps' decimated pixels sampled while the run wrote them
+        (:data:`gepgeo.styles.Previews`): those maps are not decoded again. Any map without
+        one is read from its file.
 
     Returns
     -------
@@ -1501,7 +1511,8 @@ def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
         The report written (atomically: temporary file and rename).
     """
     run_dir = Path(run_dir)
-    return _atomic_write_text(run_dir / "report.html", build_run_report(run_dir, lang))
+    return _atomic_write_text(run_dir / "report.html",
+                              build_run_report(run_dir, lang, previews=previews))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1849,7 +1860,8 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
                          "change/manifest.json); give a run folder or a comparison folder")
 
 
-def _quantities_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
+                       previews: Previews | None = None) -> str:
     """The report of a run without valuation (``valuation: false``): the physical quantities
     by service, the land use, the quantity maps, the tables and the parameters; no money."""
     by_service = _table(run_dir, "gep_by_service.csv")
@@ -1877,7 +1889,7 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
               for rel in manifest.get("tables", [])]
     sections = [_section("summary", "Summary", summary + notes),
                 _section("land-use", "Land use", lu_html),
-                _section("maps", "Maps", _maps_section(run_dir, manifest)),
+                _section("maps", "Maps", _maps_section(run_dir, manifest, previews)),
                 _section("tables", "Tables", "\n".join(tables)),
                 _section("parameters", "Parameters and provenance",
                          _parameters_section(manifest))]
