@@ -260,9 +260,25 @@ def _chart(make: Callable[[], Figure]) -> Figure:
         return make()
 
 
+def _freeze_layout(fig: Figure, dpi: float) -> None:
+    """Run the figure's layout engine now, at the ``dpi`` it will be saved at, and remove it.
+
+    ``savefig`` of a figure with a layout engine draws it twice: once, without rendering, to
+    run the layout (every image resampled, every text laid out), then for real. Running the
+    engine alone gives the same positions (the layout is the first thing either draw does),
+    and the figure is then drawn once. A figure at another dpi keeps its engine.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None or fig.dpi != dpi:
+        return
+    engine.execute(fig)
+    fig.set_layout_engine(None)
+
+
 def _png_uri(fig: Figure, *, dpi: int = 100) -> str:
     """The figure as a ``data:image/png;base64,...`` URI."""
     buf = io.BytesIO()
+    _freeze_layout(fig, dpi)
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
