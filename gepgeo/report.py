@@ -356,7 +356,8 @@ def _draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm:
     """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
     labels = _crs_labels(ov.crs)
     ax.set_facecolor(NODATA_GREY)
-    im = ax.imshow(np.ma.masked_invalid(data), extent=ov.extent, cmap=cmap, norm=norm,
+    # imshow masks NaN itself (a masked copy made here was masked again)
+    im = ax.imshow(data, extent=ov.extent, cmap=cmap, norm=norm,
                    interpolation="nearest", origin="upper")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
@@ -382,24 +383,31 @@ def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
     return None if lo > hi else (lo, hi)
 
 
+@lru_cache(maxsize=8)
+def _transparent_bad(name: str) -> Colormap:
+    """matplotlib's colour map ``name`` with NaN transparent: one instance, shared by every
+    figure (never modified), so its lookup table is built once rather than once per map."""
+    return colormaps[name].with_extremes(bad=(0, 0, 0, 0))
+
+
 def value_scale(arrays: Iterable[np.ndarray]) -> tuple[Colormap, Normalize]:
     """One colour scale for all ``arrays``: viridis from min to max, or a diverging red–blue
     scale symmetric about 0 if the values change sign (e.g. ``water_deficit: signed``)."""
     rng = _finite_range(arrays)
     if rng is None:
-        return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(0.0, 1.0)
+        return _transparent_bad("viridis"), Normalize(0.0, 1.0)
     lo, hi = rng
     if lo < 0 < hi:
         return diverging_scale(max(-lo, hi))
     if lo == hi:
         hi = lo + 1.0
-    return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(lo, hi)
+    return _transparent_bad("viridis"), Normalize(lo, hi)
 
 
 def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
     """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
     m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
-    return colormaps["RdBu"].with_extremes(bad=(0, 0, 0, 0)), Normalize(-m, m)
+    return _transparent_bad("RdBu"), Normalize(-m, m)
 
 
 def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
@@ -426,7 +434,7 @@ def _map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Fi
         return fig
     fig = Figure(figsize=(_panel_width([ov]) + 1.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    data = ov.data.astype(np.float64)
+    data = np.asarray(ov.data, dtype=np.float64)
     cmap, norm = value_scale([data])
     im = _draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
@@ -651,7 +659,7 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
     axes = fig.subplots(1, 3)
     fig.suptitle(label, fontsize=11)
     pair = [ovs[k] for k in ("before", "after") if ovs[k] is not None]
-    cmap, norm = value_scale([o.data.astype(np.float64) for o in pair])
+    cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
     ims, unit = [], ""
     for ax, key in zip(axes[:2], ("before", "after")):
         ov = ovs[key]
@@ -659,7 +667,7 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
             _no_data_panel(ax, t(key), t("map missing"))
             continue
         unit = unit or ov.unit
-        ims.append(_draw_map(ax, ov, ov.data.astype(np.float64), cmap=cmap, norm=norm,
+        ims.append(_draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
                              title=t(key)))
     if ims:
         cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
