@@ -682,6 +682,34 @@ def output_tile(block: int) -> int:
     return block if block % 16 == 0 else MAP_TILE
 
 
+class _PreviewSampler:
+    """Collects, block by block, the pixels of a map that GDAL's nearest-neighbour decimated
+    read picks (:func:`gepgeo.styles.nearest_rows`, :func:`gepgeo.styles.nearest_cols`)."""
+
+    def __init__(self, shape: tuple[int, int], max_side: int, n_blocks: int,
+                 dtype: np.dtype) -> None:
+        from .styles import nearest_cols, nearest_rows, overview_shape
+
+        h, w = shape
+        oh, ow = overview_shape(h, w, max_side)
+        self.rows = nearest_rows(h, oh)
+        self.cols = nearest_cols(w, ow)
+        self.data = np.empty((oh, ow), dtype=dtype)
+        self.seen = np.zeros(n_blocks, dtype=bool)
+
+    def sample(self, index: int, window: Window, block: np.ndarray) -> None:
+        """Copy the picked pixels of ``block`` (block number ``index`` at ``window``)."""
+        r0, c0 = int(window.row_off), int(window.col_off)
+        r = slice(*np.searchsorted(self.rows, [r0, r0 + int(window.height)]))
+        c = slice(*np.searchsorted(self.cols, [c0, c0 + int(window.width)]))
+        self.data[r, c] = block[np.ix_(self.rows[r] - r0, self.cols[c] - c0)]
+        self.seen[index] = True
+
+    def result(self) -> np.ndarray | None:
+        """The decimated map once every block was sampled, else None."""
+        return self.data if self.seen.all() else None
+
+
 class GeoTiffBlockWriter:
     """A block sink writing windows of one float band into a tiled GeoTIFF.
 
@@ -717,12 +745,19 @@ class GeoTiffBlockWriter:
         the same bytes as a threaded run's. One extra decode and encode per map; pass
         ``False`` when the file is copied again anyway (the COG conversion reads any layout
         and writes its own order).
+    preview : int
+        If positive (local writers only), keep a decimated copy of the map, longest side at
+        most ``preview`` pixels: from every block written, the pixels GDAL's nearest-neighbour
+        decimated read of the finished file picks (:func:`gepgeo.styles.read_overview`, a file
+        without overviews). :attr:`preview` gives it once every block has been written, so the
+        styles and the report need not decode every tile of the map again.
     """
 
     def __init__(self, path: Path, shape: tuple[int, int], transform: Affine, crs: Any, *,
                  description: str, unit: str, codec: str = "zstd",
                  tags: Mapping[str, str] | None = None, dtype: str = "float32",
-                 shared: bool = False, block: int = 1024, reorder: bool = True) -> None:
+                 shared: bool = False, block: int = 1024, reorder: bool = True,
+                 preview: int = 0) -> None:
         self.path = Path(path)
         self.shape = shape
         self.dtype = np.dtype(dtype)
@@ -740,6 +775,9 @@ class GeoTiffBlockWriter:
         self._next = 0                        # index of the next block to write, row-major
         self._pending: dict[int, tuple[Window, np.ndarray]] = {}
         self.max_pending = 0
+        self._sampler = (_PreviewSampler(shape, preview, self._ncols * -(-h // block),
+                                         self.dtype)
+                         if preview > 0 and not shared else None)
         tile = output_tile(block)
         profile: dict[str, Any] = {
             "driver": "GTiff", "height": h, "width": w, "count": 1, "dtype": dtype,
@@ -813,6 +851,8 @@ class GeoTiffBlockWriter:
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
             raise WriterClosedError(f"{self.path}: the writer is closed")
+        if self._sampler is not None:
+            self._sampler.sample(index, window, np.asarray(value, dtype=self.dtype))
         if index == self._next:
             self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
             self._next += 1
@@ -823,6 +863,12 @@ class GeoTiffBlockWriter:
             win, data = self._pending.pop(self._next)
             self._ds.write(data, 1, window=win)
             self._next += 1
+
+    @property
+    def preview(self) -> np.ndarray | None:
+        """The decimated map (see ``preview`` above), or None: not asked for, a shared
+        writer, or a block not written yet."""
+        return self._sampler.result() if self._sampler is not None else None
 
     def _block_index(self, window: Window) -> int:
         """Row-major index of the block ``window`` is, in this writer's grid of

@@ -65,7 +65,7 @@ from .i18n import (
     unit_zh,
     use_lang,
 )
-from .styles import MAX_SIDE, Overview, read_overview
+from .styles import MAX_SIDE, Overview, Previews, preview_of, read_overview
 
 __all__ = ["pretty_unit", "write_compare_report", "write_report", "write_run_report"]
 
@@ -260,9 +260,25 @@ def _chart(make: Callable[[], Figure]) -> Figure:
         return make()
 
 
+def _freeze_layout(fig: Figure, dpi: float) -> None:
+    """Run the figure's layout engine now, at the ``dpi`` it will be saved at, and remove it.
+
+    ``savefig`` of a figure with a layout engine draws it twice: once, without rendering, to
+    run the layout (every image resampled, every text laid out), then for real. Running the
+    engine alone gives the same positions (the layout is the first thing either draw does),
+    and the figure is then drawn once. A figure at another dpi keeps its engine.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None or fig.dpi != dpi:
+        return
+    engine.execute(fig)
+    fig.set_layout_engine(None)
+
+
 def _png_uri(fig: Figure, *, dpi: int = 100) -> str:
     """The figure as a ``data:image/png;base64,...`` URI."""
     buf = io.BytesIO()
+    _freeze_layout(fig, dpi)
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -340,7 +356,8 @@ def _draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm:
     """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
     labels = _crs_labels(ov.crs)
     ax.set_facecolor(NODATA_GREY)
-    im = ax.imshow(np.ma.masked_invalid(data), extent=ov.extent, cmap=cmap, norm=norm,
+    # imshow masks NaN itself (a masked copy made here was masked again)
+    im = ax.imshow(data, extent=ov.extent, cmap=cmap, norm=norm,
                    interpolation="nearest", origin="upper")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
@@ -366,24 +383,31 @@ def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
     return None if lo > hi else (lo, hi)
 
 
+@lru_cache(maxsize=8)
+def _transparent_bad(name: str) -> Colormap:
+    """matplotlib's colour map ``name`` with NaN transparent: one instance, shared by every
+    figure (never modified), so its lookup table is built once rather than once per map."""
+    return colormaps[name].with_extremes(bad=(0, 0, 0, 0))
+
+
 def value_scale(arrays: Iterable[np.ndarray]) -> tuple[Colormap, Normalize]:
     """One colour scale for all ``arrays``: viridis from min to max, or a diverging red–blue
     scale symmetric about 0 if the values change sign (e.g. ``water_deficit: signed``)."""
     rng = _finite_range(arrays)
     if rng is None:
-        return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(0.0, 1.0)
+        return _transparent_bad("viridis"), Normalize(0.0, 1.0)
     lo, hi = rng
     if lo < 0 < hi:
         return diverging_scale(max(-lo, hi))
     if lo == hi:
         hi = lo + 1.0
-    return colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0)), Normalize(lo, hi)
+    return _transparent_bad("viridis"), Normalize(lo, hi)
 
 
 def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
     """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
     m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
-    return colormaps["RdBu"].with_extremes(bad=(0, 0, 0, 0)), Normalize(-m, m)
+    return _transparent_bad("RdBu"), Normalize(-m, m)
 
 
 def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
@@ -398,10 +422,11 @@ def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
     return height * ratio + 1.1
 
 
-def _map_figure(path: Path, title: str) -> Figure:
-    """One density map with its colour bar (unit) in map coordinates."""
+def _map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Figure:
+    """One density map with its colour bar (unit) in map coordinates (``preview``: its
+    decimated pixels, if the run sampled them; see :func:`gepgeo.styles.read_overview`)."""
     try:
-        ov = read_overview(path)
+        ov = read_overview(path, preview=preview)
     except (OSError, rasterio.errors.RasterioError) as exc:
         fig = Figure(figsize=(5.2, 4.6), layout="constrained")
         _no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
@@ -409,7 +434,7 @@ def _map_figure(path: Path, title: str) -> Figure:
         return fig
     fig = Figure(figsize=(_panel_width([ov]) + 1.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    data = ov.data.astype(np.float64)
+    data = np.asarray(ov.data, dtype=np.float64)
     cmap, norm = value_scale([data])
     im = _draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
@@ -634,7 +659,7 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
     axes = fig.subplots(1, 3)
     fig.suptitle(label, fontsize=11)
     pair = [ovs[k] for k in ("before", "after") if ovs[k] is not None]
-    cmap, norm = value_scale([o.data.astype(np.float64) for o in pair])
+    cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
     ims, unit = [], ""
     for ax, key in zip(axes[:2], ("before", "after")):
         ov = ovs[key]
@@ -642,7 +667,7 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
             _no_data_panel(ax, t(key), t("map missing"))
             continue
         unit = unit or ov.unit
-        ims.append(_draw_map(ax, ov, ov.data.astype(np.float64), cmap=cmap, norm=norm,
+        ims.append(_draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
                              title=t(key)))
     if ims:
         cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
@@ -1290,14 +1315,16 @@ def _ordered_maps(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     return sorted(maps, key=lambda m: key[m[0]])
 
 
-def _maps_section(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _maps_section(run_dir: Path, manifest: Mapping[str, Any],
+                  previews: Previews | None = None) -> str:
     figs = []
     for name, rel in _ordered_maps(manifest):
         path = run_dir / rel
         if not path.is_file():
             figs.append(f'<p class="warn">{_e(t("{file} is missing.", file=rel))}</p>')
             continue
-        fig = _chart(lambda path=path, name=name: _map_figure(path, _label(name)))
+        fig = _chart(lambda path=path, name=name, preview=preview_of(previews, path):
+                     _map_figure(path, _label(name), preview))
         figs.append(_figure(_img(fig, t("map of {what}", what=_label(name))),
                             f'<a href="{_e(rel)}">{_e(rel)}</a>'))
     return ('<p class="muted">' + t("Densities per hectare; each map has its own colour scale; "
@@ -1428,17 +1455,19 @@ def _font_note() -> str:
     return ""
 
 
-def build_run_report(run_dir: Path, lang: str | None = None) -> str:
+def build_run_report(run_dir: Path, lang: str | None = None, *,
+                     previews: Previews | None = None) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
     manifest = _read_manifest(run_dir / "manifest.json")
     if manifest.get("valuation") is False:   # physical quantities only: no money anywhere
-        return _quantities_report(run_dir, manifest)
+        return _quantities_report(run_dir, manifest, previews)
     with _report_context(report_lang(manifest, lang)):
-        return _build_run_report(run_dir, manifest)
+        return _build_run_report(run_dir, manifest, previews)
 
 
-def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
+                      previews: Previews | None = None) -> str:
     by_service = _table(run_dir, "gep_by_service.csv")
     by_lt = _table(run_dir, "gep_by_land_type.csv")
     tidy = _table(run_dir, "services_by_land_type.csv")
@@ -1456,7 +1485,7 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
     if lu.problem:
         lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
     sections.append(_section("land-use", t("Land use"), lu_html))
-    sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest)))
+    sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest, previews)))
     charts = []
     if by_service is not None:
         charts.append(_figure(_img(_chart(lambda: _value_by_service_figure(by_service)),
@@ -1484,7 +1513,8 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
                  _run_header(manifest, gep, lu_area), nav, "\n".join(sections))
 
 
-def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
+def write_run_report(run_dir: Path, lang: str | None = None, *,
+                     previews: Previews | None = None) -> Path:
     """Write ``run_dir/report.html`` from the files of a run folder.
 
     Parameters
@@ -1494,6 +1524,10 @@ def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
         from the path recorded in the manifest (the report notes it if it has gone).
     lang : {"en", "zh"}, optional
         The report's language; by default the run's ``options.report_lang`` (English if none).
+    previews : mapping, optional
+        The maps' decimated pixels sampled while the run wrote them
+        (:data:`gepgeo.styles.Previews`): those maps are not decoded again. Any map without
+        one is read from its file.
 
     Returns
     -------
@@ -1501,7 +1535,8 @@ def write_run_report(run_dir: Path, lang: str | None = None) -> Path:
         The report written (atomically: temporary file and rename).
     """
     run_dir = Path(run_dir)
-    return _atomic_write_text(run_dir / "report.html", build_run_report(run_dir, lang))
+    return _atomic_write_text(run_dir / "report.html",
+                              build_run_report(run_dir, lang, previews=previews))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1849,7 +1884,8 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
                          "change/manifest.json); give a run folder or a comparison folder")
 
 
-def _quantities_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
+def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
+                       previews: Previews | None = None) -> str:
     """The report of a run without valuation (``valuation: false``): the physical quantities
     by service, the land use, the quantity maps, the tables and the parameters; no money."""
     by_service = _table(run_dir, "gep_by_service.csv")
@@ -1877,7 +1913,7 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any]) -> str:
               for rel in manifest.get("tables", [])]
     sections = [_section("summary", "Summary", summary + notes),
                 _section("land-use", "Land use", lu_html),
-                _section("maps", "Maps", _maps_section(run_dir, manifest)),
+                _section("maps", "Maps", _maps_section(run_dir, manifest, previews)),
                 _section("tables", "Tables", "\n".join(tables)),
                 _section("parameters", "Parameters and provenance",
                          _parameters_section(manifest))]

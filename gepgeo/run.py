@@ -49,6 +49,7 @@ from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES, map_name
+from .styles import MAX_SIDE, preview_key
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
            "atomic_folder", "pipeline_inputs", "run_estimate"]
@@ -662,6 +663,9 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
             block=prep.chunk, reorder=not pipe.options.cog,   # a COG copy is ordered anyway
+            # the report's decimated reads, sampled as the blocks go by (a COG's are read from
+            # its overviews instead)
+            preview=0 if pipe.options.cog else MAX_SIDE,
             tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
                   "water_deficit": pipe.options.water_deficit}))
     captured = CapturedStderr()
@@ -716,9 +720,21 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
             "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
+            "previews": _previews(writers),
             "maps": map_names, "max_pending_blocks": max_pending, "engine": "threads" if client is None else str(client.scheduler.address),
             "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}
+
+
+def _previews(writers: list[GeoTiffBlockWriter]) -> dict[Path, np.ndarray]:
+    """The decimated maps the writers sampled (:data:`gepgeo.styles.Previews`); none for
+    shared writers (other processes wrote the blocks) or COG maps."""
+    out = {}
+    for w in writers:
+        data = w.preview
+        if data is not None:
+            out[preview_key(w.path)] = data
+    return out
 
 
 def _close_writers(writers: list[GeoTiffBlockWriter]) -> None:
@@ -933,8 +949,8 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
             from .report import write_run_report
             from .styles import style_maps
 
-            style_maps(tmp)
-            write_run_report(tmp)
+            style_maps(tmp, previews=res["previews"])
+            write_run_report(tmp, previews=res["previews"])
     return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest, by_zone)
 
 

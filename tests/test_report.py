@@ -295,6 +295,103 @@ def test_read_overview_decimates(tmp_path):
     assert read_overview(path, max_side=5000).data.shape == (1000, 2000)   # never upsampled
 
 
+@pytest.mark.parametrize("n_src", [1, 2, 5, 799, 801, 1100, 1300, 2100, 25280, 42304, 31920])
+def test_nearest_indices_are_gdals(n_src):
+    """The source rows and columns the writer samples are those of GDAL's decimated read,
+    including sizes where GDAL's running sum of the column increment rounds down."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.io import MemoryFile
+
+    from gepgeo.styles import nearest_cols, nearest_rows
+
+    for n_out in sorted({1, 2, 3, max(1, n_src // 3), max(1, n_src - 1), min(800, n_src),
+                         n_src}):
+        if n_out > n_src:
+            continue
+        for axis in (0, 1):
+            shape = (n_src, 1) if axis == 0 else (1, n_src)
+            with MemoryFile() as mf:
+                with mf.open(driver="GTiff", height=shape[0], width=shape[1], count=1,
+                             dtype="int32", transform=rasterio.Affine(1, 0, 0, 0, -1, 9)) as ds:
+                    ds.write(np.arange(n_src, dtype="int32").reshape(shape), 1)
+                with mf.open() as ds:
+                    out = (n_out, 1) if axis == 0 else (1, n_out)
+                    got = ds.read(1, out_shape=out, resampling=Resampling.nearest).ravel()
+                want = nearest_rows(n_src, n_out) if axis == 0 else nearest_cols(n_src, n_out)
+                assert np.array_equal(got, want), (axis, n_src, n_out)
+
+
+@pytest.mark.parametrize("shape,block", [((1300, 1100), 256), ((2100, 700), 512),
+                                         ((801, 799), 256), ((801, 799), 100), ((5, 3), 16),
+                                         ((1601, 3), 512), ((37, 2411), 32)])
+def test_writer_preview_is_read_overview(tmp_path, shape, block):
+    """The decimated map the writer samples equals read_overview's read of the file, bit for
+    bit (NaN where nodata), whatever the order the blocks arrive in."""
+    from affine import Affine
+
+    from gepgeo.io import GeoTiffBlockWriter
+    from gepgeo.styles import MAX_SIDE
+
+    h, w = shape
+    rng = np.random.default_rng(h * 7 + w)
+    data = rng.normal(100, 30, shape).astype("float32")
+    data[rng.random(shape) < 0.2] = np.nan
+    data[: h // 3, : w // 4] = np.nan
+    path = tmp_path / "m.tif"
+    writer = GeoTiffBlockWriter(path, shape, Affine(30, 0, 5e5, 0, -30, 3.1e6), "EPSG:32648",
+                                description="m", unit="yuan ha-1 a-1", block=block,
+                                preview=MAX_SIDE)
+    blocks = [(r, c) for r in range(0, h, block) for c in range(0, w, block)]
+    for r, c in [blocks[i] for i in rng.permutation(len(blocks))]:
+        assert writer.preview is None or len(blocks) == 1
+        rows, cols = slice(r, min(r + block, h)), slice(c, min(c + block, w))
+        writer[rows, cols] = data[rows, cols]
+    writer.close()
+    preview = writer.preview
+    assert preview is not None
+    read = read_overview(path)
+    assert preview.shape == read.data.shape
+    given = read_overview(path, preview=preview)
+    assert given.data.dtype == read.data.dtype == np.float64
+    assert np.array_equal(given.data.view(np.uint64), read.data.view(np.uint64))
+    assert np.isnan(read.data).any() and np.isfinite(read.data).any()
+    assert (given.bounds, given.unit, given.shape) == (read.bounds, read.unit, read.shape)
+
+
+def test_run_report_uses_previews(tmp_path, monkeypatch):
+    """A run hands the maps it sampled to the styles and the report: no map is decoded again
+    (only the land-use raster is read), and the folder is the same as one styled and
+    reported from its files."""
+    import gepgeo.styles as S
+    from gepgeo.demo import _pipeline
+    from gepgeo.run import run_pipeline
+
+    reads = []
+    original = S.read_overview
+
+    def counting(path, **kw):
+        if kw.get("preview") is None:
+            reads.append(Path(path).name)
+        return original(path, **kw)
+
+    monkeypatch.setattr(S, "read_overview", counting)
+    monkeypatch.setattr("gepgeo.report.read_overview", counting)
+    again = tmp_path / "again"
+    pipe = _pipeline("before")
+    pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": False})})
+    run_pipeline(pipe, out=again)
+    maps = {p.name for p in (again / "maps").glob("*.tif")}
+    assert maps and not maps & set(reads), reads
+    monkeypatch.undo()
+    qml = {p.name: p.read_bytes() for p in (again / "maps").glob("*.qml")}
+    report = (again / "report.html").read_bytes()
+    style_maps(again)
+    write_run_report(again)
+    assert qml == {p.name: p.read_bytes() for p in (again / "maps").glob("*.qml")}
+    assert report == (again / "report.html").read_bytes()
+
+
 # --- QGIS styles ---------------------------------------------------------------------------
 
 def _qml(path: Path) -> ET.Element:
