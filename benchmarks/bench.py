@@ -216,7 +216,8 @@ def block_windows(path: Path) -> list[Window]:
 
 @contextmanager
 def small_gdal_cache() -> Iterator[None]:
-    """The GDAL block cache gepgeo uses during its pass (for the floors, to compare like with like)."""
+    """The GDAL block cache gepgeo uses during its pass (for the floors, to compare like with
+    like)."""
     from gepgeo.run import _small_gdal_cache
 
     with _small_gdal_cache():
@@ -304,7 +305,8 @@ def _io_floor(folder: Path, out: Path, threads: int, write: bool) -> dict[str, A
     paths = input_paths(folder)
     windows = block_windows(paths["land_use"])
     sources = ["land_use"] * len(MAPS)
-    for name, layer in (("gep", "rainfall_erosivity_r"), ("soil_value", "slope_length_steepness_ls"),
+    for name, layer in (("gep", "rainfall_erosivity_r"),
+                        ("soil_value", "slope_length_steepness_ls"),
                         ("water_value", "precipitation")):
         sources[MAPS.index(name)] = layer
     local = threading.local()
@@ -387,7 +389,8 @@ def run_numpy_whole(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
 
 
 def run_windowed(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
-    """Windowed rasterio loop, one thread: per 512² window read, compute (NumPy), write, bincount."""
+    """Windowed rasterio loop, one thread: per 512² window read, compute (NumPy), write,
+    bincount."""
     paths = input_paths(folder)
     srcs = {k: rasterio.open(p) for k, p in paths.items()}
     profile = map_profile(srcs["land_use"])
@@ -426,7 +429,8 @@ def run_xarray_dask(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
     paths = input_paths(folder)
 
     def open_(path: Path, **kw: Any) -> xr.DataArray:
-        return rioxarray.open_rasterio(path, chunks=512, lock=False, **kw).squeeze("band", drop=True)
+        return (rioxarray.open_rasterio(path, chunks=512, lock=False, **kw)
+                .squeeze("band", drop=True))
 
     lu = open_(paths["land_use"])  # uint8 codes, 0 = nodata (lookup tables give NaN)
     r, k, ls, precip, et = (open_(paths[n], masked=True) for n in FLOAT_LAYERS)
@@ -775,7 +779,8 @@ def size_report(n: int, res: dict[str, Outcome]) -> tuple[list[list[str]], list[
     lines = [
         f"gepgeo time / I/O floor time ({io_which}, the faster): {ref_s / io_s:.2f} "
         f"(target ≤ 1.25: {check(ref_s / io_s, 1.25, False)})",
-        f"gepgeo speed-up over naive NumPy (its time / gepgeo's): {sec('numpy-whole') / ref_s:.2f}×",
+        f"gepgeo speed-up over naive NumPy (its time / gepgeo's): "
+        f"{sec('numpy-whole') / ref_s:.2f}×",
         f"gepgeo speed-up over the windowed loop: {sec('windowed') / ref_s:.2f}×",
         f"gepgeo speed-up over xarray-dask: {sec('xarray-dask') / ref_s:.2f}× "
         f"(target ≥ 3: {check(sec('xarray-dask') / ref_s, 3, True)})",
@@ -795,9 +800,10 @@ def size_report(n: int, res: dict[str, Outcome]) -> tuple[list[list[str]], list[
     t = ref.extra.get("timings", {}) if ref is not None and ref.ok else {}
     if "prepare_graph_s" in t and "compute_write_s" in t:
         rest = ref_s - t["prepare_graph_s"] - t["compute_write_s"]
-        lines.append(f"gepgeo's own timings (manifest, fastest run): graph {t['prepare_graph_s']:.3f}"
-                     f" s, compute+write {t['compute_write_s']:.3f} s, rest of the run (prepare, "
-                     f"tables, manifest with input hashes, rename) {rest:.3f} s")
+        lines.append(f"gepgeo's own timings (manifest, fastest run): graph "
+                     f"{t['prepare_graph_s']:.3f} s, compute+write {t['compute_write_s']:.3f} s, "
+                     f"rest of the run (prepare, tables, manifest with input hashes, rename) "
+                     f"{rest:.3f} s")
     checks = []
     for name, oc in res.items():
         if "totals_rel_diff" in oc.extra or "maps_rel_diff" in oc.extra:

@@ -18,7 +18,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def tune_malloc(mmap_threshold: int = 2 * 1024 * 1024, trim_threshold: int = 4 * 1024 * 1024) -> bool:
+def tune_malloc(mmap_threshold: int = 2 * 1024 * 1024,
+                trim_threshold: int = 4 * 1024 * 1024) -> bool:
     """Fix glibc's mmap and trim thresholds; return False where that is not possible."""
     if not sys.platform.startswith("linux"):
         return False

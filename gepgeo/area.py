@@ -49,7 +49,8 @@ def _q(phi: np.ndarray, e: float) -> np.ndarray:
     if e == 0.0:
         return 2.0 * s
     es = e * s
-    return (1.0 - e * e) * (s / (1.0 - es * es) - (1.0 / (2.0 * e)) * np.log((1.0 - es) / (1.0 + es)))
+    return (1.0 - e * e) * (s / (1.0 - es * es)
+                            - (1.0 / (2.0 * e)) * np.log((1.0 - es) / (1.0 + es)))
 
 
 def ellipsoid_of(crs: CRS) -> Any:

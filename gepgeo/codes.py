@@ -162,7 +162,8 @@ def codes_block(table: CodeTable, *, path_text: str | None = None) -> str:
     """
     lines = ["land_use:", f"  path: {path_text or table.path.as_posix()}"]
     if table.nodata:
-        lines.append(f"  # nodata declared by the file{' and --nodata' if len(table.nodata) > 1 else ''}: "
+        lines.append(f"  # nodata declared by the file"
+                     f"{' and --nodata' if len(table.nodata) > 1 else ''}: "
                      + ", ".join(f"{v:g}" for v in table.nodata))
     lines.append("  codes:")
     bad = []

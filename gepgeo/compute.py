@@ -10,7 +10,8 @@ the variables is computed together.
 Example
 -------
 >>> ds = gepgeo.compute_services(land_use, {1: "forest", 2: "cropland"},
-...                              {"rainfall_erosivity_r": r_layer, ...}, profile="ouyang-garze-2010")
+...                              {"rainfall_erosivity_r": r_layer, ...},
+...                              profile="ouyang-garze-2010")
 >>> ds["soil_retention"]        # t ha-1 a-1, lazy
 >>> ds["totals"].sel(column="soil.soil_retention").sum().compute()   # t a-1
 """
@@ -51,7 +52,8 @@ def measure_for_map(name: str) -> int:
     try:
         return _MAP_TO_MEASURE[name]
     except KeyError:
-        raise ConfigError(f"maps: unknown map {name!r}; choose from {', '.join(ALL_MAPS)}") from None
+        raise ConfigError(f"maps: unknown map {name!r}; choose from "
+                          f"{', '.join(ALL_MAPS)}") from None
 
 
 def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarray, int]:
@@ -139,11 +141,13 @@ def _source_name(arr: da.Array, what: str) -> str:
     return f"{what} {src.path!r}" if src is not None else what
 
 
-def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]], name: str) -> da.Array:
+def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]],
+             name: str) -> da.Array:
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise RasterError(f"layer {name!r}: expected one band (2 dimensions), got shape {arr.shape}")
+        raise RasterError(f"layer {name!r}: expected one band (2 dimensions), got shape "
+                          f"{arr.shape}")
     data = arr.data
     if not isinstance(data, da.Array):
         data = da.from_array(np.asarray(data), chunks=chunks, name=False)
@@ -363,8 +367,8 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
     origin = rest[nl + nzl + 1][0, 0] if len(rest) > nl + nzl + 1 else None
     (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
      lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need,
-     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out_dtype, nslot,
-     nclass, domain_policy, layer_names, stack_dtype, direct, lu_extra, lu_where,
+     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out_dtype,
+     nslot, nclass, domain_policy, layer_names, stack_dtype, direct, lu_extra, lu_where,
      lay_extra) = static
     ny, nx = lu.shape
     lu = np.ascontiguousarray(lu)   # one compiled kernel variant: C-contiguous codes
@@ -451,7 +455,8 @@ def _unmapped_message(counts: Mapping[int, int], has_nodata: bool, where: str = 
     if len(items) > _MAX_LISTED:   # a message stays one readable line, its hint included
         rest = items[_MAX_LISTED:]
         listed += f" and {len(rest)} more codes ({sum(n for _, n in rest)} pixels)"
-    hint = "" if has_nodata else "; the raster declares no nodata value: if one of these is nodata, set land_use.nodata"
+    hint = "" if has_nodata else ("; the raster declares no nodata value: if one of these is "
+                                  "nodata, set land_use.nodata")
     return (f"{where}: codes not in the land-use mapping: {listed}; add them under "
             f"land_use.codes{hint}")
 

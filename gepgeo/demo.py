@@ -60,7 +60,8 @@ def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
     pipe = load_pipeline(sample_root() / "pipelines" / f"jinsha_{scenario}.yaml")
     if profile is not None:
         assert pipe.profile is not None
-        pipe = pipe.model_copy(update={"profile": pipe.profile.model_copy(update={"name": profile})})
+        pipe = pipe.model_copy(
+            update={"profile": pipe.profile.model_copy(update={"name": profile})})
     return pipe
 
 

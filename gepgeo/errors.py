@@ -87,7 +87,8 @@ def brief(value: Any, limit: int = MAX_VALUE) -> str:
             text = "{" + inner + "}"
         else:
             inner = ", ".join(brief(v, limit) for v in value)
-            text = "[" + inner + "]" if isinstance(value, list) else f"{type(value).__name__}({inner})"
+            text = ("[" + inner + "]" if isinstance(value, list)
+                    else f"{type(value).__name__}({inner})")
         return shorten(text, limit)
     if isinstance(value, (str, bytes)):
         value = value[: limit + 1]    # repr of a slice: never of a megabyte string

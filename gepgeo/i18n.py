@@ -63,7 +63,8 @@ def charts() -> Iterator[None]:
 
 
 def lang() -> str:
-    """The language in force (``en`` or ``zh``); English inside :func:`charts` without a CJK font."""
+    """The language in force (``en`` or ``zh``); English inside :func:`charts` without a CJK
+    font."""
     return "en" if _CHART_EN.get() else _LANG.get()
 
 
@@ -298,7 +299,8 @@ ZH: dict[str, str] = {
     # pixels
     "land-use nodata (outside the account)": "土地利用无数据（不计入核算）",
     "land-use codes the pipeline does not declare": "流程文件未声明的土地利用编码",
-    "out of domain: {layer} (value outside its valid range)": "超出定义域：{layer}（取值超出有效范围）",
+    "out of domain: {layer} (value outside its valid range)":
+        "超出定义域：{layer}（取值超出有效范围）",
     "water: P − R − ET < 0 clamped to 0 (policy: {policy})":
         "水源涵养：P − R − ET < 0 截断为 0（策略：{policy}）",
     "water: negative P − R − ET kept (policy: {policy})":
@@ -310,18 +312,19 @@ ZH: dict[str, str] = {
     "Pixels excluded per service": "各服务剔除的像元",
     "Pixels of a classified land type left out of a service because a layer it needs is nodata "
     "there (from {link}, summed over land types).":
-        "已分类土地类型中因所需图层在该处为无数据而未计入某服务的像元（数据来自 {link}，按土地类型求和）。",
+        "已分类土地类型中因所需图层在该处为无数据而未计入某服务的像元（数据来自 {link}，"
+        "按土地类型求和）。",
     "Warnings": "警告", "None.": "无。",
     "GEP map and table GEP": "GEP 地图与表格 GEP",
     "No service left out any classified pixel: the GEP map is valid on the whole classified "
     "area{area}, so Σ(GEP map × pixel area) equals the table GEP.":
-        "没有任何服务剔除已分类像元：GEP 地图在整个已分类区域{area}内有效，因此 Σ(GEP 地图 × 像元面积) "
-        "等于表格中的 GEP。",
+        "没有任何服务剔除已分类像元：GEP 地图在整个已分类区域{area}内有效，"
+        "因此 Σ(GEP 地图 × 像元面积) 等于表格中的 GEP。",
     " ({ha} ha)": "（{ha} 公顷）",
     "Some pixels are excluded from some services, so the GEP map (nodata where any service is) "
     "covers less than the classified area; the GEP map could not be read to measure by how much.":
-        "部分像元被某些服务剔除，因此 GEP 地图（任一服务为无数据处即为无数据）覆盖的面积小于已分类面积；"
-        "无法读取 GEP 地图以度量差额。",
+        "部分像元被某些服务剔除，因此 GEP 地图（任一服务为无数据处即为无数据）"
+        "覆盖的面积小于已分类面积；无法读取 GEP 地图以度量差额。",
     "The GEP map is nodata wherever any service is, so it covers {ha} ha of the {lu} ha "
     "classified: <strong>{gap} ha</strong> where some service is nodata. Σ(GEP map × pixel area) "
     "= {total} {money} against the table GEP of {gep} {money} (the table counts each service "
@@ -334,8 +337,8 @@ ZH: dict[str, str] = {
     "No profile: every parameter comes from the pipeline.": "无参数集：所有参数均来自流程文件。",
     "Resolved parameters ({n})": "解析后的参数（{n}）",
     "Every parameter the run used, in the unit the method uses; <em>from</em> is the profile or "
-    "the pipeline that set it.": "本次运行使用的全部参数，单位为方法所用单位；<em>出处</em>为设定该参数的"
-                                 "参数集或流程文件。",
+    "the pipeline that set it.":
+        "本次运行使用的全部参数，单位为方法所用单位；<em>出处</em>为设定该参数的参数集或流程文件。",
     "Given but not used: {names}.": "已给出但未使用：{names}。",
     "Form used: {note}.": "采用的形式：{note}。",
     "constant": "常数", "table": "按土地类型的表", "raster": "栅格",
@@ -344,11 +347,12 @@ ZH: dict[str, str] = {
     "(pixel-centre rule); GEP per ha is GEP over that area, and each service's value per ha "
     "stands beside its total. Every measure per zone and land type: {link}.":
         "各分区的合计（按土地类型求和）；面积为分区内有效土地利用像元的面积（像元中心规则）；"
-        "单位面积 GEP 为 GEP 除以该面积，各服务的单位面积价值列于其总量旁。各分区、各土地类型的全部指标："
-        "{link}。",
+        "单位面积 GEP 为 GEP 除以该面积，各服务的单位面积价值列于其总量旁。"
+        "各分区、各土地类型的全部指标：{link}。",
     "GEP per zone in each scenario (each rasterised on its own grid), summed over land types; "
     "every service and measure: {link}.":
-        "各情景中各分区的 GEP（各自在本情景的栅格上栅格化），按土地类型求和；全部服务与指标：{link}。",
+        "各情景中各分区的 GEP（各自在本情景的栅格上栅格化），按土地类型求和；"
+        "全部服务与指标：{link}。",
     "the zones": "分区表", "the table": "表格",
     # tables
     "show {what} ({n} rows)": "显示{what}（{n} 行）",
@@ -357,7 +361,8 @@ ZH: dict[str, str] = {
     "{n} rows": "{n} 行",
     "{file} is missing from this folder.": "本文件夹中缺少 {file}。",
     "{file} is missing.": "缺少 {file}。",
-    "The first {k} of {n} rows; the CSV has them all.": "仅显示 {n} 行中的前 {k} 行；CSV 文件包含全部数据。",
+    "The first {k} of {n} rows; the CSV has them all.":
+        "仅显示 {n} 行中的前 {k} 行；CSV 文件包含全部数据。",
     "gep by service": "各服务 GEP", "gep by land type": "各土地类型 GEP",
     "services by land type": "各土地类型的服务", "services by zone": "各分区的服务",
     "Change by service and measure": "按服务和指标的变化",
@@ -369,8 +374,9 @@ ZH: dict[str, str] = {
     "In the method's service order, each category's subtotal after its services and GEP last; a "
     "change within 10⁻⁹ of the larger of before and after (rounding noise) is shown as 0. The "
     "CSV holds the numbers as computed.":
-        "按方法中的服务顺序排列，各类别小计列于其服务之后，GEP 列于最后；变化量不超过变化前后较大值的 "
-        "10⁻⁹（舍入误差）时显示为 0。CSV 文件保存计算所得的原始数值。",
+        "按方法中的服务顺序排列，各类别小计列于其服务之后，GEP 列于最后；"
+        "变化量不超过变化前后较大值的 10⁻⁹（舍入误差）时显示为 0。"
+        "CSV 文件保存计算所得的原始数值。",
     # reproduction
     "{n} published figures beside gepgeo's ({link}). Agreement {summary}. {n_nr} figures are "
     "NOT-REPRODUCIBLE: the paper disagrees with itself there; the reason is given on each row.":
@@ -380,6 +386,6 @@ ZH: dict[str, str] = {
     "GEP under the two Jinsha profiles": "两个金沙参数集下的 GEP",
     "{unit}. <em>jinsha-as-published</em> holds the values that reproduce the paper's Table 4; "
     "<em>jinsha-as-stated</em> the values the paper prints (N and P contents, air rates).":
-        "{unit}。<em>jinsha-as-published</em> 包含能复现论文表 4 的参数值；<em>jinsha-as-stated</em> "
-        "为论文中印出的参数值（氮、磷含量，空气净化速率）。",
+        "{unit}。<em>jinsha-as-published</em> 包含能复现论文表 4 的参数值；"
+        "<em>jinsha-as-stated</em> 为论文中印出的参数值（氮、磷含量，空气净化速率）。",
 }

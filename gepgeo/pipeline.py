@@ -141,7 +141,8 @@ class LandUse(_Strict):
         seen: dict[Any, Any] = {}
         for key in v:
             try:
-                code = int(key) if not isinstance(key, bool) and float(key) == int(float(key)) else key
+                code = (int(key) if not isinstance(key, bool) and float(key) == int(float(key))
+                        else key)
             except (TypeError, ValueError, OverflowError):
                 code = key
             if code in seen:

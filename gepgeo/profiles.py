@@ -129,7 +129,8 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
     if "value" in raw:
         value: Any = raw["value"]
         if value is None:
-            raise ProfileError(f"{where}.{key}.value is blank: fill in a number in {unit or 'the canonical unit'}")
+            raise ProfileError(f"{where}.{key}.value is blank: fill in a number in "
+                               f"{unit or 'the canonical unit'}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProfileError(f"{where}.{key}.value: expected a number, got {brief(value)}"
                                f"{number_hint(value)}")
@@ -144,7 +145,8 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
                 raise ProfileError(f"{where}.{key}.by_land_type: land type {brief(lt)} is not in "
                                    f"the profile's land_types ({', '.join(land_types)})")
             if v is None:
-                raise ProfileError(f"{where}.{key}.by_land_type.{brief(lt)} is blank: fill in a number")
+                raise ProfileError(f"{where}.{key}.by_land_type.{brief(lt)} is blank: "
+                                   "fill in a number")
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got "
                                    f"{brief(v)}{number_hint(v)}")

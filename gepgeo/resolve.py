@@ -82,7 +82,8 @@ def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "
     if isinstance(value, ParamValue):
         return value
     if isinstance(value, bool):
-        raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got {brief(value)}")
+        raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got "
+                          f"{brief(value)}")
     unit = ""
     attrs = getattr(value, "attrs", None)
     if attrs is not None:

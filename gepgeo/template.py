@@ -124,8 +124,10 @@ def profile_template(land_types: list[str], services: list[str] | None = None, *
     blank_table = "{" + ", ".join(f"{lt}: " for lt in land_types) + "}"
     lines = [
         "# gepgeo parameter profile: fill in every blank value and source, then name this file",
-        "# in a pipeline (profile: {name: path/to/this.yaml}). Units are the canonical ones; another",
-        "# unit the parameter accepts may be given instead. A parameter may also come from a raster",
+        "# in a pipeline (profile: {name: path/to/this.yaml}). Units are the canonical ones; "
+        "another",
+        "# unit the parameter accepts may be given instead. A parameter may also come from a "
+        "raster",
         "# in the pipeline's parameters: then delete it here.",
         f"name: {name}",
         'title: ""',
@@ -133,7 +135,8 @@ def profile_template(land_types: list[str], services: list[str] | None = None, *
         "kind: full",
         "price_year: unknown          # the year of the prices, e.g. 2020",
         "scope: site                  # site | regional | national: where these values hold",
-        "extent: [0, 0, 0, 0]         # [west, south, east, north], degrees (WGS 84); required for site",
+        "extent: [0, 0, 0, 0]         # [west, south, east, north], degrees (WGS 84); "
+        "required for site",
         'source: ""',
         f"land_types: [{', '.join(land_types)}]",
         "parameters:",

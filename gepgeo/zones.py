@@ -112,8 +112,8 @@ def read_zones(path: Path, *, grid_crs: Any, layer: str | None = None, id_field:
                              "zones must be polygons")
     if id_field is not None:
         if id_field not in gdf.columns:
-            raise InputFileError(f"{where} has no attribute {id_field!r} "
-                                 f"(attributes: {', '.join(c for c in gdf.columns if c != 'geometry')})")
+            raise InputFileError(f"{where} has no attribute {id_field!r} (attributes: "
+                                 f"{', '.join(c for c in gdf.columns if c != 'geometry')})")
         ids = gdf[id_field].tolist()
         _check_unique_ids(ids, id_field, where)
     else:
@@ -255,5 +255,6 @@ def zone_table(zl: ZoneLayerData, tidy_by_zone: list[pd.DataFrame],
         head["polygon_area_ha"] = float(zl.polygon_area_ha[z])
         head["rasterised_area_ha"] = float(rasterised_area_ha[z])
         front = pd.DataFrame([head] * len(tidy))
-        frames.append(pd.concat([front.reset_index(drop=True), tidy.reset_index(drop=True)], axis=1))
+        frames.append(pd.concat([front.reset_index(drop=True), tidy.reset_index(drop=True)],
+                                axis=1))
     return pd.concat(frames, ignore_index=True)

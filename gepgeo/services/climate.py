@@ -13,5 +13,6 @@ KJ_PER_KWH = 3600.0
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def cooling_energy(heat_kj: float, days: float, eer: float) -> float:
-    """Electricity an air conditioner would use to remove the heat, H d / (3600 EER) (kWh ha⁻¹ a⁻¹)."""
+    """Electricity an air conditioner would use to remove the heat, H d / (3600 EER)
+    (kWh ha⁻¹ a⁻¹)."""
     return heat_kj * days / (KJ_PER_KWH * eer)
