@@ -271,7 +271,7 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str
         static, np.zeros(one, dtype=_codes_dtype(lu_dtype, lu_extra)),
         np.zeros((len(direct), *one), dtype=stack_dtype), np.zeros((nzl, *one), dtype=np.int32),
         np.zeros(one), np.zeros((map_idx.shape[0], *one), dtype=out_dtype),
-        np.zeros((nslot, nclass, K.N_COLUMNS)), np.zeros((nslot, nclass, K.N_SERVICES)),
+        np.zeros((nslot, nclass, K.N_ACC)), np.zeros((nslot, nclass, K.N_SERVICES)),
         np.zeros(2 + len(direct), dtype=np.int64))
     disp = K.gep_block
     if not hasattr(disp, "overloads"):   # not a numba dispatcher (a test's spy): nothing to do
@@ -407,7 +407,7 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
         area = area.reshape(ny, 1)
     out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
            else _buffer("out", (map_idx.shape[0], ny, nx), out_dtype))
-    acc = np.zeros((nslot, nclass, K.N_COLUMNS), dtype=np.float64)
+    acc = np.zeros((nslot, nclass, K.N_ACC), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
     K.gep_block(*_kernel_args(static, lu_codes, layers, zones, area, out, acc, dacc, stats))
@@ -529,7 +529,9 @@ def compute_services(
     xarray.Dataset
         Lazy variables: one per map (y, x, density units in ``attrs['units']``); ``totals``
         (land_type, column) float64 totals and counts; ``zone_totals`` (zone, land_type, column)
-        when zones are given; ``pixel_stats`` (stat). ``attrs`` record the plan.
+        when zones are given; ``pixel_stats`` (stat); with the GEP map, ``gep_map_value``
+        (land_type): Σ(GEP map × pixel area) where the map has data, yuan a⁻¹ (the table GEP
+        counts each service wherever that service has data). ``attrs`` record the plan.
     """
     from .profiles import resolve_profile_parameters
 
@@ -729,11 +731,15 @@ def build_dataset(
         data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={
             "units": m.density_unit, "long_name": m.description, "service": m.service,
             "measure": m.name, "_FillValue": np.nan})
-    acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_COLUMNS), (2 + nl,))
+    acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_ACC), (2 + nl,))
     lt_coord = pl.land_types if pl.land_types else ["(none)"]
-    data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0])
+    data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0, :, :K.N_COLUMNS])
     if total:
-        data_vars["zone_totals"] = xr.Variable(("zone", "land_type", "column"), acc[1:])
+        data_vars["zone_totals"] = xr.Variable(("zone", "land_type", "column"),
+                                               acc[1:, :, :K.N_COLUMNS])
+    if "gep" in map_names:   # Σ(GEP map × pixel area) where it has data, yuan a-1
+        data_vars["gep_map_value"] = xr.Variable(("land_type",), acc[0, :, K.COL_GEP_MAP_VALUE],
+                                                 attrs={"units": "yuan a-1"})
     data_vars["pixel_stats"] = xr.Variable(("stat",), stats)
     zone_labels = [f"{zn}:{z}" for zn in zone_names for z in range(int(zone_counts[zn]))]  # type: ignore[index]
     ds = xr.Dataset(data_vars, coords={

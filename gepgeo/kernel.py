@@ -20,7 +20,9 @@ The totals are the same sums, added in another order (relative differences ~1e-1
 Layout of the accumulator (last axis, see :data:`COLUMNS`): one column per measure of
 :data:`gepgeo.services.MEASURES` (totals: density × area), then per service the pixels and
 hectares left out for nodata, then land area, pixel count, water-deficit pixels and hectares
-clamped, and hectares and pixels where the GEP map is nodata.
+clamped, and hectares and pixels where the GEP map is nodata; the kernel's accumulator has one
+more column (:data:`COL_GEP_MAP_VALUE`): Σ(GEP map × pixel area) over the pixels where the GEP
+map has data (yuan a⁻¹; 0 when the GEP map is not written).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ COL_CLAMP_HA = COL_AREA + 3
 COL_GEP_NODATA_HA = COL_AREA + 4
 COL_GEP_NODATA_N = COL_AREA + 5
 N_COLUMNS = COL_AREA + 6
+# one accumulator column after the table columns: Σ(GEP map × pixel area) where the GEP map has
+# data, summed only when the GEP map is written (so it is not one of the totals' COLUMNS, which
+# are the same whichever maps a pass writes)
+COL_GEP_MAP_VALUE = N_COLUMNS
+N_ACC = N_COLUMNS + 1
 
 COLUMNS: tuple[str, ...] = (
     tuple(f"{m.service}.{m.name}" for m in MEASURES)
@@ -590,9 +597,11 @@ def _dot_run(x, w):
 
 @njit(cache=True, nogil=True)
 def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
-             drv_s, drv_w, lin_soil, lin_water):
+             drv_s, drv_w, lin_soil, lin_water, gmap, gep_on):
     """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
-    to the totals: pixels, area, clamped water, GEP nodata (pixels and ha) and, for the linear services,
+    to the totals: pixels, area, clamped water, GEP nodata (pixels and ha), with the GEP map
+    (``gep_on``) Σ(GEP map × pixel area) where it has data (``gmap``: the map's row, 0 where
+    it is nodata), and for the linear services
     Σ driver × area and the pixels left out. ``a`` is the pixel area of the row when
     ``row_area``, else ``arow`` holds each pixel's."""
     npx = j1 - j0
@@ -610,6 +619,11 @@ def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, b
         acc[sl, c, COL_AREA] += _sum_run(w)
         acc[sl, c, COL_CLAMP_HA] += _dot_run(clamped[j0:j1], w)
         acc[sl, c, COL_GEP_NODATA_HA] += _dot_run(gnd[j0:j1], w)
+    if gep_on:    # gmap: the GEP map's pixels, 0 where it is nodata
+        if row_area:
+            acc[sl, c, COL_GEP_MAP_VALUE] += _sum_run(gmap[j0:j1]) * a
+        else:
+            acc[sl, c, COL_GEP_MAP_VALUE] += _dot_run(gmap[j0:j1], w)
     if lin_soil:
         _add_linear_run(acc, dacc, sl, c, S_S, bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
     if lin_water:
@@ -736,7 +750,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Measure written to each band of ``out``.
     out : float32 or float64[nmaps, ny, nx]
         Density maps (filled; NaN where the measure is nodata).
-    acc : float64[nslot, nclass, N_COLUMNS]
+    acc : float64[nslot, nclass, N_ACC]
         Accumulators (added to); slot 0 is the whole grid, slot 1 + zone_offset[l] + z is zone z
         of zone layer l.
     dacc : float64[nslot, nclass, nservice]
@@ -819,6 +833,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
     dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (full services)
     drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
+    gmap = np.zeros(nx, dtype=np.float64)
     gep = np.zeros(nx, dtype=np.float64)
     gnd = np.zeros(nx, dtype=np.uint8)                  # supplying, and GEP nodata
     clamped = np.zeros(nx, dtype=np.uint8)
@@ -971,6 +986,9 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                 else:
                     for j in range(ul, uh):
                         gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
+            for j in range(ul, uh):      # the map's pixels, 0 where it is nodata, for the sums
+                v = gep[j]
+                gmap[j] = v if (gnd[j] == 0) & np.isfinite(v) else 0.0
         for m in range(nmaps):
             k = map_idx[m]
             s = msvc[k]
@@ -1017,7 +1035,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                     if c < nclass:
                         _add_run(acc, dacc, np.int64(0), c, run_start[r], run_start[r + 1],
                                  row_area, area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s,
-                                 drv_w, lin_soil, lin_water)
+                                 drv_w, lin_soil, lin_water, gmap, gep_map)
             else:
                 zrow = zones[t - 1, i]
                 zoff = 1 + zone_offset[t - 1]
@@ -1037,7 +1055,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
                         sl = cur // nclass
                         _add_run(acc, dacc, sl, cur - sl * nclass, j0, j1, row_area,
                                  area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s, drv_w,
-                                 lin_soil, lin_water)
+                                 lin_soil, lin_water, gmap, gep_map)
                     j0 = j1
             if n_full == 0:
                 continue

@@ -1068,8 +1068,9 @@ def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
     return abs(a * e - b * d) * factor * factor / 1.0e4
 
 
-def _map_coverage(gep_path: Path, area_mode: str) -> tuple[int, float, float] | None:
-    """One blockwise pass over the GEP map: valid pixels, their area (ha), Σ(map × area)."""
+def _map_coverage(gep_path: Path, area_mode: str) -> tuple[float, float] | None:
+    """One blockwise pass over the GEP map: the area of its valid pixels (ha) and
+    Σ(map × area), for run folders whose manifest does not hold them (``gep_map``)."""
     from .area import ellipsoidal_area_ha, row_areas_ha
 
     try:
@@ -1083,7 +1084,7 @@ def _map_coverage(gep_path: Path, area_mode: str) -> tuple[int, float, float] | 
                 rows = row_areas_ha(src.transform, src.crs, src.shape, mode=area_mode)
         except Exception:
             return None
-        n, ha, total = 0, 0.0, 0.0
+        ha, total = 0.0, 0.0
         for _, win in src.block_windows(1):
             block = src.read(1, window=win).astype(np.float64)
             ok = np.isfinite(block)
@@ -1093,10 +1094,9 @@ def _map_coverage(gep_path: Path, area_mode: str) -> tuple[int, float, float] | 
             else:
                 area = ellipsoidal_area_ha(src.transform, src.crs, r,
                                            slice(win.col_off, win.col_off + win.width))
-            n += int(ok.sum())
             ha += float(area[ok].sum())
             total += float((block[ok] * area[ok]).sum())
-    return n, ha, total
+    return ha, total
 
 
 def _excluded_by_service(tidy: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -1182,14 +1182,19 @@ def _coverage_text(run_dir: Path, manifest: Mapping[str, Any], exc: pd.DataFrame
                                  "equals the table GEP.",
                                  area=t(" ({ha} ha)", ha=fmt_number(lu_area)) if lu_area else "")
                 + "</p>")
-    gep_map = run_dir / manifest.get("maps", {}).get("gep", "maps/gep.tif")
-    cov = _map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
+    rec = manifest.get("gep_map")
+    cov: tuple[float, float] | None
+    if isinstance(rec, Mapping) and {"valid_ha", "value"} <= set(rec):
+        cov = float(rec["valid_ha"]), float(rec["value"])   # summed by the pass itself
+    else:   # a run folder written before gepgeo recorded it: read the map
+        gep_map = run_dir / manifest.get("maps", {}).get("gep", "maps/gep.tif")
+        cov = _map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
     if cov is None or lu_area is None or gep is None:
         return head + ('<p class="warn">' + t(
             "Some pixels are excluded from some services, so the GEP map (nodata where any "
             "service is) covers less than the classified area; the GEP map could not be read to "
             "measure by how much.") + "</p>")
-    _n, ha, total = cov
+    ha, total = cov
     return (head + "<p>" + t(
         "The GEP map is nodata wherever any service is, so it covers {ha} ha of the {lu} ha "
         "classified: <strong>{gap} ha</strong> where some service is nodata. Σ(GEP map × pixel "

@@ -685,13 +685,13 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
         todo = [ds["totals"].data, ds["pixel_stats"].data]
-        if "zone_totals" in ds:
-            todo.append(ds["zone_totals"].data)
+        extra = [v for v in ("zone_totals", "gep_map_value") if v in ds]
+        todo += [ds[v].data for v in extra]
         # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
         with native_stderr_captured(captured), _progress(quiet), _small_gdal_cache():
             block_tasks.reset()
             try:
-                totals, stats, *zone_totals = dask.compute(*todo, scheduler=_scheduler_of(client))
+                totals, stats, *rest = dask.compute(*todo, scheduler=_scheduler_of(client))
                 _close_writers(writers)
             except BaseException:
                 # tasks queued in the thread pool must not start, and those already started
@@ -718,7 +718,10 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             tmp.unlink()
     t3 = time.perf_counter()
     return {"totals": np.asarray(totals), "stats": np.asarray(stats),
-            "zone_totals": np.asarray(zone_totals[0]) if zone_totals else None,
+            "zone_totals": (np.asarray(rest[extra.index("zone_totals")])
+                            if "zone_totals" in extra else None),
+            "gep_map_value": (float(np.sum(rest[extra.index("gep_map_value")]))
+                              if "gep_map_value" in extra else None),
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
             "previews": _previews(writers),
             "maps": map_names, "max_pending_blocks": max_pending, "engine": "threads" if client is None else str(client.scheduler.address),
@@ -1001,6 +1004,15 @@ def _lu_nodata_values(file_nodata: float | None,
     return ([first] if first is not None else []) + list(extra)
 
 
+def _gep_map_record(totals: np.ndarray, value: float) -> dict[str, Any]:
+    """What the GEP map covers, from the pass itself (no second read of the map): its
+    hectares with data (the classified area less where some service is nodata) and
+    Σ(GEP map × pixel area) over them (``value``, yuan a⁻¹)."""
+    from . import kernel as K
+    return {"valid_ha": float(totals[:, K.COL_AREA].sum() - totals[:, K.COL_GEP_NODATA_HA].sum()),
+            "value": value, "unit": "yuan a-1"}
+
+
 def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float,
               digests: Mapping[str, Any]) -> dict[str, Any]:
     pipe = prep.pipeline
@@ -1038,6 +1050,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "water_deficit": {"policy": pipe.options.water_deficit, "clamped_pixels": clamped},
         "pixel_stats": stats,
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
+        **({"gep_map": _gep_map_record(totals, res["gep_map_value"])}
+           if res.get("gep_map_value") is not None else {}),
         "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
                    "tables/gep_by_service.csv"]
         + (["tables/gep_by_land_type.csv"] if prep.plan.valuation else []),

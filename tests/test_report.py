@@ -868,3 +868,50 @@ def test_browser_draws_the_chinese_report(zh, tmp_path):
     res = _chromium(tmp_path / "ud2", "--hide-scrollbars", f"--screenshot={shot}",
                     "--window-size=1400,2000", (zh / "change" / "report.html").as_uri())
     assert res.returncode == 0 and shot.is_file()
+
+
+@pytest.mark.parametrize("crs, res", [("EPSG:32648", 10.0), ("EPSG:4326", 1e-4)])
+def test_the_gep_map_coverage_comes_from_the_pass_and_equals_the_map(tmp_path, crs, res):
+    """The report's "GEP map and table GEP" figures (hectares where the GEP map has data and
+    Σ(GEP map × pixel area)) are summed by the pass (manifest ``gep_map``), not by reading the
+    map again: they equal the map's own, on a grid of several uneven blocks with factor-layer
+    holes (some services nodata), projected and geographic."""
+    import yaml
+    from affine import Affine
+
+    from gepgeo.area import row_areas_ha
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.report import _map_coverage
+    from gepgeo.run import run_pipeline
+
+    from .conftest import write_tif
+
+    rng = np.random.default_rng(7)
+    ny, nx = 300, 230
+    t = Affine(res, 0, 600000 if res > 1 else 105.0, 0, -res, 3000000 if res > 1 else 30.0)
+    lu = rng.integers(0, 4, (ny, nx)).astype(np.uint8)
+    r = (5000 + rng.normal(0, 50, (ny, nx))).astype(np.float32)
+    r[rng.random((ny, nx)) < 0.1] = -9999.0
+    write_tif(tmp_path / "lu.tif", lu, t, crs=crs, nodata=0)
+    write_tif(tmp_path / "r.tif", r, t, crs=crs, nodata=-9999.0, unit="MJ mm ha-1 h-1 a-1")
+    doc = {"land_use": {"path": "lu.tif", "codes": {1: "dryland", 2: "forest", 3: "mine"}},
+           "no_services": ["mine"],
+           "profile": {"name": "jinsha-as-published", "scenario": "after"},
+           "parameters": {"rainfall_erosivity_r": {"path": "r.tif"}},
+           "maps": ["gep"], "options": {"chunk_size": 64}}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    res_ = run_pipeline(load_pipeline(tmp_path / "p.yaml"), tmp_path / "out", quiet=True)
+    rec = json.loads((res_.out / "manifest.json").read_text())["gep_map"]
+    ha, total = _map_coverage(res_.out / "maps" / "gep.tif", "planar")
+    assert rec["valid_ha"] == pytest.approx(ha, rel=1e-9)
+    assert rec["value"] == pytest.approx(total, rel=1e-6)     # the map is float32
+    import rasterio
+
+    with rasterio.open(res_.out / "maps" / "gep.tif") as src:
+        gep = src.read(1).astype(np.float64)
+        rows = row_areas_ha(src.transform, src.crs, src.shape, mode="planar")
+    ok = np.isfinite(gep)
+    assert 0 < ok.sum() < (lu > 0).sum()                      # holes leave GEP nodata
+    assert rec["value"] == pytest.approx(float((gep * rows[:, None])[ok].sum()), rel=1e-6)
+    html_text = (res_.out / "report.html").read_text()
+    assert fmt_number(rec["valid_ha"]) in html_text
