@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import rasterio
@@ -39,8 +39,8 @@ from rasterio.windows import Window
 
 from .errors import ConfigError, InputFileError, RasterError, file_problem
 
-__all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter", "scan_codes",
-           "CODECS", "copy_to_cog"]
+__all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter",
+           "scan_codes", "CODECS", "copy_to_cog"]
 
 #: side of the tiles of written maps, pixels (the usual GeoTIFF / COG tile)
 MAP_TILE = 512
@@ -392,7 +392,8 @@ def lazy_band(src: BlockSource, shape: tuple[int, int], dtype: str, transform: A
     name = f"read-{Path(src.path).stem}-{tokenize(src, shape, dtype, blocks)}"
     # from_array over a window reader: a blockwise read task per block, like map_blocks, but
     # built in a third of the time (set-up cost counts on small grids)
-    data = da.from_array(_Windows(src, tuple(shape), np.dtype(dtype)), chunks=blocks, name=name,
+    data = da.from_array(_Windows(src, (int(shape[0]), int(shape[1])), np.dtype(dtype)),
+                         chunks=blocks, name=name,
                          asarray=False, lock=False, inline_array=True,
                          meta=np.empty((0, 0), dtype=dtype))
     _SOURCES[name] = src
@@ -636,7 +637,8 @@ def scan_codes(path: Path, *, band: int = 1,
         A float raster holds a value that is not nodata and not an integer code (2.7, ±inf).
     """
     counts: dict[int, int] = {}
-    nds = [] if nodata is None else [nodata] if np.isscalar(nodata) else list(nodata)
+    nds: list[Any] = ([] if nodata is None else [nodata] if np.isscalar(nodata)
+                      else list(cast(Sequence[float], nodata)))
     with rasterio.open(path) as src:
         for _, window in src.block_windows(band):
             blk = src.read(band, window=window)
@@ -951,9 +953,11 @@ def copy_to_cog(src_path: Path, dst_path: Path, *, codec: str = "deflate") -> No
     Streams through GDAL's COG driver (PERFORMANCE.md: copying a finished file does not hold
     the raster in memory).
     """
-    opts = {"zstd": {"COMPRESS": "ZSTD", "LEVEL": 1, "PREDICTOR": "FLOATING_POINT"},
-            "deflate": {"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT"},
-            "none": {"COMPRESS": "NONE"}}[codec]
+    choices: dict[str, dict[str, Any]] = {
+        "zstd": {"COMPRESS": "ZSTD", "LEVEL": 1, "PREDICTOR": "FLOATING_POINT"},
+        "deflate": {"COMPRESS": "DEFLATE", "PREDICTOR": "FLOATING_POINT"},
+        "none": {"COMPRESS": "NONE"}}
+    opts = choices[codec]
     with rasterio.open(src_path) as src:
         side = max(src.width, src.height)
     # GDAL adds overview levels until the raster fits one block: pick a block size below half

@@ -185,7 +185,8 @@ def _atomic_write_text(path: Path, text: str) -> Path:
 
 
 def _unwritable(path: Path, exc: OSError) -> OutputError:
-    cls = DiskSpaceError if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) else OutputError
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+    cls = DiskSpaceError if full else OutputError
     return cls(f"{str(path)!r}: cannot write it ({exc.strerror or exc})")
 
 
@@ -308,7 +309,7 @@ def _crs_labels(crs: Any) -> CrsLabels:
         return CrsLabels(t("no CRS"), "x", "y")
     try:
         text = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
-    except Exception:  # pragma: no cover - a CRS rasterio cannot write as WKT
+    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS rasterio cannot write as WKT
         return CrsLabels(str(crs), "x", "y")
     name, geographic, unit = _crs_facts(text)
     if geographic:
@@ -324,7 +325,7 @@ def _crs_facts(text: str) -> tuple[str, bool, str]:
 
     try:
         pc = CRS.from_user_input(text)
-    except Exception:  # pragma: no cover - a CRS pyproj cannot parse
+    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS pyproj cannot parse
         return text[:80], False, ""
     ident = pc.to_json_dict().get("id") or {}
     code = f"{ident.get('authority')}:{ident.get('code')}" if ident.get("code") else ""
@@ -344,9 +345,9 @@ def _plain_axis(ax: Axes) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _colourbar_formatter(vmax: float) -> FuncFormatter | None:
+def _colourbar_formatter(vmax: float | None) -> FuncFormatter | None:
     """Thousands separators on colour bars of large values."""
-    if abs(vmax) >= 1000:
+    if vmax is not None and abs(vmax) >= 1000:
         return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
     return None
 
@@ -507,8 +508,10 @@ def _land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
                 if codes[c] == lt and c in table:
                     rgba = table[c]
                     break
-        usable = rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0)
-        colours[lt] = to_hex([v / 255 for v in rgba[:3]]) if usable else fallback[lt]
+        if rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0):
+            colours[lt] = to_hex((rgba[0] / 255, rgba[1] / 255, rgba[2] / 255))
+        else:
+            colours[lt] = fallback[lt]
     return LandUse(codes, types, colours, ov, path, problem)
 
 
@@ -658,7 +661,7 @@ def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> F
     fig = Figure(figsize=(3 * _panel_width(ovs.values()) + 2.4, 4.6), layout="constrained")
     axes = fig.subplots(1, 3)
     fig.suptitle(label, fontsize=11)
-    pair = [ovs[k] for k in ("before", "after") if ovs[k] is not None]
+    pair = [o for o in (ovs["before"], ovs["after"]) if o is not None]
     cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
     ims, unit = [], ""
     for ax, key in zip(axes[:2], ("before", "after")):
@@ -811,8 +814,10 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
                 continue
             if col in LABEL_COLUMNS:
                 lt = col in ("land_type", "land type", "before \\ after")
-                formats[col] = (lambda v, lt=lt, m=col == "measure": "" if _isnan(v)
-                                else label(v, land_type=lt, measure=m))
+                def cell(v: Any, lt: bool = lt, m: bool = col == "measure") -> str:
+                    return "" if _isnan(v) else label(v, land_type=lt, measure=m)
+
+                formats[col] = cell
             elif col == "unit":
                 formats[col] = lambda v: "" if _isnan(v) else unit_text(str(v))
     rows = []
@@ -878,7 +883,8 @@ COLUMNS_ZH = {
     "area_after_ha": "变化后面积（公顷）", "gep_per_ha": "单位面积 GEP（元/公顷/年）",
     "value_yuan_a-1": "价值（元/年）", "value_per_ha_yuan_ha-1_a-1": "单位面积价值（元/公顷/年）",
     "area_ha_total": "面积（公顷）", "opening_ha": "期初（公顷）", "closing_ha": "期末（公顷）",
-    "additions_ha": "增加（公顷）", "reductions_ha": "减少（公顷）", "net_change_ha": "净变化（公顷）",
+    "additions_ha": "增加（公顷）", "reductions_ha": "减少（公顷）",
+    "net_change_ha": "净变化（公顷）",
 }
 
 
@@ -977,7 +983,8 @@ def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
     path = folder / file_rel
     head = f'<h3 id="{_e(_slug(rel))}">{_e(title)}</h3>'
     if not path.is_file():
-        return f'{head}<p class="warn">{_e(t("{file} is missing from this folder.", file=file_rel))}</p>'
+        missing = t("{file} is missing from this folder.", file=file_rel)
+        return f'{head}<p class="warn">{_e(missing)}</p>'
     if path.suffix.lower() != ".csv":
         what = _e(t(", layer {layer}", layer=layer)) if layer else ""
         return (f'{head}<p class="csv"><a href="{_e(file_rel)}">{_e(file_rel)}</a>{what} '
@@ -989,8 +996,9 @@ def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
         df = pd.read_csv(path, nrows=TABLE_ROWS)
     link = (f'<p class="csv">CSV: <a href="{_e(rel)}">{_e(rel)}</a> · '
             f'{_e(t("{n} rows", n=f"{n:,}"))}</p>')
-    more = (f'<p class="note">{_e(t("The first {k} of {n} rows; the CSV has them all.", k=f"{TABLE_ROWS:,}", n=f"{n:,}"))}</p>'
-            if n > TABLE_ROWS else "")
+    first = t("The first {k} of {n} rows; the CSV has them all.", k=f"{TABLE_ROWS:,}",
+              n=f"{n:,}")
+    more = f'<p class="note">{_e(first)}</p>' if n > TABLE_ROWS else ""
     intro_html = f'<p class="muted">{intro}</p>' if intro else ""
     return head + intro_html + link + _fold(df_to_html(df), n) + more
 
@@ -1059,7 +1067,7 @@ def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
 
     try:
         crs = CRS.from_wkt(grid["crs_wkt"])
-    except Exception:  # pragma: no cover
+    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS pyproj cannot parse
         return None
     if crs.is_geographic:
         return None
@@ -1082,7 +1090,7 @@ def _map_coverage(gep_path: Path, area_mode: str) -> tuple[float, float] | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 rows = row_areas_ha(src.transform, src.crs, src.shape, mode=area_mode)
-        except Exception:
+        except Exception:  # noqa: BLE001 - no area, no figure: the report says so
             return None
         ha, total = 0.0, 0.0
         for _, win in src.block_windows(1):
@@ -1226,7 +1234,8 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
     parts = [f"<h3>{t('Profiles')}</h3>"]
     prof = pd.DataFrame(manifest.get("profiles", []))
     parts.append(df_to_html(prof, formats={c: str for c in prof.columns}) if len(prof)
-                 else f'<p class="muted">{t("No profile: every parameter comes from the pipeline.")}</p>')
+                 else '<p class="muted">'
+                 + t("No profile: every parameter comes from the pipeline.") + "</p>")
     recs = []
     for name, rec in manifest.get("parameters", {}).items():
         recs.append({"parameter": name, "kind": rec.get("kind", ""),
@@ -1249,7 +1258,8 @@ def _parameters_section(manifest: Mapping[str, Any]) -> str:
                                               "unit": "unit", "ref": "ref"}))
     unused = manifest.get("parameters_not_used") or []
     if unused:
-        parts.append(f'<p class="muted">{_e(t("Given but not used: {names}.", names=", ".join(unused)))}</p>')
+        unused_text = t("Given but not used: {names}.", names=", ".join(unused))
+        parts.append(f'<p class="muted">{_e(unused_text)}</p>')
     for note in manifest.get("parameter_forms") or []:
         parts.append(f'<p class="muted">{_e(t("Form used: {note}.", note=note))}</p>')
     opts = manifest.get("options", {})
@@ -1328,8 +1338,12 @@ def _maps_section(run_dir: Path, manifest: Mapping[str, Any],
         if not path.is_file():
             figs.append(f'<p class="warn">{_e(t("{file} is missing.", file=rel))}</p>')
             continue
-        fig = _chart(lambda path=path, name=name, preview=preview_of(previews, path):
-                     _map_figure(path, _label(name), preview))
+        preview = preview_of(previews, path)
+
+        def make(path: Path = path, name: str = name, preview: Any = preview) -> Figure:
+            return _map_figure(path, _label(name), preview)   # the label in chart language
+
+        fig = _chart(make)
         figs.append(_figure(_img(fig, t("map of {what}", what=_label(name))),
                             f'<a href="{_e(rel)}">{_e(rel)}</a>'))
     return ('<p class="muted">' + t("Densities per hectare; each map has its own colour scale; "
@@ -1363,7 +1377,8 @@ def _per_ha_column(col: str) -> str:
 
 def _land_type_per_ha_section(by_land_type: pd.DataFrame) -> str:
     table = land_type_per_ha(by_land_type)
-    cols = {c: _per_ha_column(c) for c in table.columns if c.endswith("_value_per_ha_yuan_ha-1_a-1")}
+    cols = {c: _per_ha_column(c) for c in table.columns
+            if c.endswith("_value_per_ha_yuan_ha-1_a-1")}
     if lang() != "zh":
         cols.update({"gep_yuan_a-1": "GEP (yuan a⁻¹)",
                      "gep_per_ha_yuan_ha-1_a-1": "GEP per ha (yuan ha⁻¹ a⁻¹)"})
@@ -1581,9 +1596,13 @@ def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) 
     order = sorted(maps, key=lambda n: (n != "gep_change", list(maps).index(n)))
     for name in order:
         base = name.removesuffix("_change")
-        fig = _chart(lambda base=base, name=name: _comparison_figure(
-            _label(base), compare_dir / "before" / "maps" / f"{base}.tif",
-            compare_dir / "after" / "maps" / f"{base}.tif", compare_dir / "change" / maps[name]))
+        def make(base: str = base, name: str = name) -> Figure:   # labels in chart language
+            return _comparison_figure(
+                _label(base), compare_dir / "before" / "maps" / f"{base}.tif",
+                compare_dir / "after" / "maps" / f"{base}.tif",
+                compare_dir / "change" / maps[name])
+
+        fig = _chart(make)
         figs.append(_figure(_img(fig, t("{what} before, after and change", what=_label(base)),
                                  dpi=90),
                             _e(t("difference map: ")) +
@@ -1830,11 +1849,10 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
         ``compare_dir/change/report.html``.
     """
     compare_dir = Path(compare_dir)
-    kw = {"lang": lang} if lang else {}
     for scen in ("before", "after"):
         run = compare_dir / scen
         if (run / "manifest.json").is_file() and not (run / "report.html").is_file():
-            write_run_report(run, **kw)
+            write_run_report(run, lang or None)
     text = build_compare_report(compare_dir, reproduction, as_stated_gep, lang)
     return _atomic_write_text(compare_dir / "change" / "report.html", text)
 
@@ -1874,7 +1892,7 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
         for s in ("before", "after"):
             if (folder / s / "manifest.json").is_file():
                 _read_manifest(folder / s / "manifest.json")
-        kw = {"lang": lang} if lang else {}
+        kw: dict[str, Any] = {"lang": lang} if lang else {}
         written = [write_run_report(folder / s, **kw) for s in ("before", "after")
                    if (folder / s / "manifest.json").is_file()]
         rep_path = folder / "reproduction.csv"
@@ -1884,7 +1902,8 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
         return written + [write_compare_report(folder, rep, stated, **kw)]
     if manifest.is_file():
         _read_manifest(manifest)
-        return [write_run_report(folder, **({"lang": lang} if lang else {}))]
+        one: dict[str, Any] = {"lang": lang} if lang else {}
+        return [write_run_report(folder, **one)]
     raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
                          "change/manifest.json); give a run folder or a comparison folder")
 
@@ -1900,7 +1919,8 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
     if by_service is not None:
         for r in by_service.itertuples(index=False):
             rows.append(f"<tr><td>{_e(r.service)}</td><td>{_e(r.measure)}</td>"
-                        f'<td class="num">{_e(fmt_number(r.amount))}</td><td>{_e(r.unit)}</td></tr>')
+                        f'<td class="num">{_e(fmt_number(r.amount))}</td>'
+                        f'<td>{_e(r.unit)}</td></tr>')
     kpis = [_kpi(fmt_number(lu_area), "ha classified")] if lu_area is not None else []
     summary = (_scope_banner(manifest.get("scope_warnings"))
                + f'<div class="kpis">{"".join(kpis)}</div>'

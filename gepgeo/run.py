@@ -51,8 +51,8 @@ from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES, map_name
 from .styles import MAX_SIDE, preview_key
 
-__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler", "RunResult",
-           "atomic_folder", "pipeline_inputs", "run_estimate"]
+__all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler",
+           "RunResult", "atomic_folder", "pipeline_inputs", "run_estimate"]
 
 
 @dataclass
@@ -287,7 +287,7 @@ def _scope_warnings(profiles: list[Profile], lu_info: LayerInfo) -> list[str]:
     mostly outside: site-specific values used on another landscape."""
     from .scope import grid_lonlat_bounds, scope_warning
 
-    notes = []
+    notes: list[str] = []
     scoped = [p for p in profiles if p.meta.get("scope") is not None
               and p.meta["scope"].extent is not None]
     if not scoped:
@@ -594,7 +594,8 @@ def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]
 
 
 def run_estimate(prep: Prepared, extra_maps: list[str] | None = None) -> Estimate:
-    """Size of the maps of a prepared run, and a rough time (:func:`gepgeo.outputs.estimate_output`)."""
+    """Size of the maps of a prepared run, and a rough time
+    (:func:`gepgeo.outputs.estimate_output`)."""
     opts = prep.pipeline.options
     return estimate_output(prep.land_use_info.shape, len(_map_names(prep, extra_maps)),
                            codec=opts.codec, cog=opts.cog)
@@ -658,7 +659,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         m = MEASURES[measure_for_map(name)]
         target = maps_dir / (f"{name}.tmp.tif" if pipe.options.cog else f"{name}.tif")
         tmp_names[name] = target
-        desc = f"{m.service}: {m.description}" if m.service != "gep" else "GEP: gross ecosystem product"
+        desc = (f"{m.service}: {m.description}" if m.service != "gep"
+                else "GEP: gross ecosystem product")
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
             unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
@@ -678,10 +680,10 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
                                dtype=np.float32, chunks=prep.chunk,
                                writers=writers,
                                zones=zone_arrays or None, zone_counts=zone_counts)
-        for w in caught:
-            if issubclass(w.category, GepgeoWarning):
-                prep.warnings.append(str(w.message))
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for wm in caught:
+            if issubclass(wm.category, GepgeoWarning):
+                prep.warnings.append(str(wm.message))
+            warnings.warn_explicit(wm.message, wm.category, wm.filename, wm.lineno)
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
         todo = [ds["totals"].data, ds["pixel_stats"].data]
@@ -724,7 +726,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
                               if "gep_map_value" in extra else None),
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
             "previews": _previews(writers),
-            "maps": map_names, "max_pending_blocks": max_pending, "engine": "threads" if client is None else str(client.scheduler.address),
+            "maps": map_names, "max_pending_blocks": max_pending,
+            "engine": "threads" if client is None else str(client.scheduler.address),
             "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}
 
@@ -816,7 +819,8 @@ def account(pipe: Pipeline) -> pd.DataFrame:
 def pipeline_inputs(pipe: Pipeline) -> list[Path]:
     """Every file a pipeline names, without opening any raster: the pipeline file, the land
     use, the raster layers (``parameters:`` and ``profile.overrides:``), the zones, the profiles
-    given by path and the CSV files of tables (the pipeline's and its profiles'). An output folder may never hold one of them (:func:`gepgeo.outputs.check_target`).
+    given by path and the CSV files of tables (the pipeline's and its profiles'). An output
+    folder may never hold one of them (:func:`gepgeo.outputs.check_target`).
     """
     from .profiles import _locate
 
