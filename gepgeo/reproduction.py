@@ -2,7 +2,8 @@
 
 Row ids follow ``gepgeo/data/jinsha_published.csv`` (Tables 1, 4, 5, 6 and figures quoted in
 the text). :func:`figure` computes gepgeo's value of one row from the two runs' tidy tables;
-:func:`tier` applies the agreement rule of the reference case (``jinsha/REFERENCE.md``): within
+:func:`tier` applies the agreement rule of the reference case (``docs/JINSHA.md``, "Agreement
+tier"): within
 0.5 % (or half a unit of the last printed digit), else within 2 %, 5 %, or more.
 """
 
@@ -129,7 +130,7 @@ def _half_unit(printed: str) -> float:
 
 
 def tier(printed: str, value: float) -> str:
-    """Agreement tier of ``value`` with a printed figure (REFERENCE.md's rule)."""
+    """Agreement tier of ``value`` with a printed figure (docs/JINSHA.md, "Agreement tier")."""
     paper = float(printed.replace(",", ""))
     diff = value - paper
     if abs(diff) <= _half_unit(printed) + 1e-12:

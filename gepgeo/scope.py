@@ -2,9 +2,9 @@
 
 A profile may declare ``scope: site | regional | national`` and an ``extent: [west, south, east,
 north]`` in degrees of longitude and latitude (WGS 84). Values back-solved for one site (the
-Jinsha profile's 6 300 air-conditioning days, say) are not transferable: a run whose grid lies
-mostly outside a profile's extent gets a warning on screen, in the manifest and at the top of
-the report. ``scope: site`` requires an extent.
+Jinsha profile's cooling energy, which needs 100 times the printed heat absorption, say) are
+not transferable: a run whose grid lies mostly outside a profile's extent gets a warning on
+screen, in the manifest and at the top of the report. ``scope: site`` requires an extent.
 """
 
 from __future__ import annotations
