@@ -206,3 +206,34 @@ def test_unmapped_codes_are_reported_with_the_other_problems(setup, capsys):
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 3, err
     assert "dredging_cost" in lines[0] and "codes not in the land-use mapping: 4" in lines[1] and "2 problems" in lines[2]
+
+
+def test_a_valuation_profile_table_over_a_full_profile_table_end_to_end(setup, capsys):
+    """Issue 21 item 3: a valuation profile layered on a full profile, both with a table for
+    the same price: the valuation profile wins for the land types it gives (converted from its
+    unit), the full profile keeps the others, and the manifest names the file of each value."""
+    import json
+
+    tmp_path, prof = setup
+    prof["scenarios"]["after"]["oxygen_price"] = {
+        "by_land_type": {"dryland": 300.0, "forest": 400.0, "grassland": 350.0},
+        "unit": "yuan t-1", "source": "test"}
+    (tmp_path / "prices.yaml").write_text(yaml.safe_dump({
+        "name": "my-prices", "kind": "valuation", "price_year": "unknown", "scope": "national",
+        "parameters": {"oxygen_price": {"by_land_type": {"forest": 1.5}, "unit": "yuan kg-1",
+                                        "source": "test"}}}))
+    p = _use(tmp_path, prof)
+    doc = yaml.safe_load(p.read_text())
+    doc["profile"]["valuation"] = "../prices.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "out"
+    code, _, err = run_cli(["run", p, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    man = json.loads((out / "manifest.json").read_text())
+    o2 = man["parameters"]["oxygen_price"]
+    assert o2["value"] == {"dryland": 300.0, "forest": pytest.approx(1500.0),
+                           "grassland": 350.0}
+    full_name = prof["name"]
+    assert o2["origin_by_land_type"] == {"dryland": full_name, "forest": "my-prices",
+                                         "grassland": full_name}
+    assert [pr["name"] for pr in man["profiles"]] == [full_name, "my-prices"]
