@@ -28,7 +28,7 @@ from gepgeo.io import GeoTiffBlockWriter, WriterClosedError
 from gepgeo.pipeline import load_pipeline, parse_pipeline
 from gepgeo.run import run_pipeline, validate
 
-from .conftest import write_tif
+from .conftest import examples, write_tif
 
 
 def _grid(tmp: Path, n: int, chunk: int, codec: str = "zstd") -> Path:
@@ -236,7 +236,7 @@ def mutated(draw):
     return doc
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(mutated())
 def test_mutated_pipelines_fail_cleanly(tmp_path_factory, doc):
