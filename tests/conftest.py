@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,23 @@ import xarray as xr
 from affine import Affine
 
 REPO = Path(__file__).resolve().parents[1]
+
+# --- how hard the property-based (hypothesis) tests search ----------------------------------
+# The default run draws a fifth of the examples (at least 10) so that the README's test command
+# stays short; HYPOTHESIS_PROFILE=exhaustive draws every test's full count (CI runs it after the
+# default run, README "Testing"). Each property test states its full count: examples(60).
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("exhaustive", _hyp_settings())
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+_hyp_settings.load_profile(PROFILE)        # an unknown name is an error, not a silent default
+EXHAUSTIVE = PROFILE == "exhaustive"
+
+
+def examples(full: int) -> int:
+    """The number of examples a property test draws: ``full`` in the exhaustive profile, else
+    a fifth of it (at least 10, at most ``full``)."""
+    return full if EXHAUSTIVE else min(full, max(10, full // 5))
 #: Expected values the tests compare against, shipped with the tests (the repository stands alone)
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
@@ -64,6 +82,17 @@ def sample(tmp_path: Path) -> Path:
     shutil.copytree(root / "pipelines", tmp_path / "pipelines")
     shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def jinsha_demo(tmp_path_factory):
+    """``gepgeo demo`` of the bundled Jinsha pair, run once per session (:func:`run_demo`).
+
+    Read-only: a test that writes into it works on a copy (``shutil.copytree(demo.out, ...)``).
+    """
+    from gepgeo.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("jinsha-demo") / "demo")
 
 
 def jinsha_expected() -> list[dict[str, str]]:

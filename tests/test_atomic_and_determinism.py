@@ -28,7 +28,7 @@ from gepgeo.io import GeoTiffBlockWriter, WriterClosedError
 from gepgeo.pipeline import load_pipeline, parse_pipeline
 from gepgeo.run import run_pipeline, validate
 
-from .conftest import write_tif
+from .conftest import examples, write_tif
 
 
 def _grid(tmp: Path, n: int, chunk: int, codec: str = "zstd") -> Path:
@@ -119,10 +119,15 @@ def test_killed_run_leaves_no_partial_output_and_keeps_the_previous_one(tmp_path
         assert leftovers == [], stderr
     else:
         assert len(leftovers) == 1     # a killed process cannot clean up ...
+        # ... the next run beside it removes the stale folder (any run writing into the same
+        # parent folder: a small one, the 3000² grid above only had to be slow to interrupt)
+        (tmp_path / "small").mkdir()
+        small = _grid(tmp_path / "small", 200, 64)
         fresh = tmp_path / "out2"
-        proc = _start(p, fresh)        # ... the next run beside it removes the stale folder
-        proc.wait(timeout=300)
+        proc = _start(small, fresh)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
         assert not list(tmp_path.glob(".out.tmp-*"))
+        assert (fresh / "manifest.json").is_file()
     # without --overwrite an existing folder is refused
     proc = _start(p, out)
     assert proc.wait(timeout=120) == 2 and "--overwrite" in proc.stderr.read()
@@ -231,7 +236,7 @@ def mutated(draw):
     return doc
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(mutated())
 def test_mutated_pipelines_fail_cleanly(tmp_path_factory, doc):

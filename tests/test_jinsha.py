@@ -12,7 +12,7 @@ import pytest
 import rasterio
 import yaml
 
-from gepgeo.demo import run_demo, sample_root
+from gepgeo.demo import sample_root
 from gepgeo.reproduction import figure, reproduction_table, tier
 
 from .conftest import TEST_DATA, jinsha_expected
@@ -20,8 +20,8 @@ from .oracle import Oracle
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo") / "out")
+def demo(jinsha_demo):
+    return jinsha_demo     # read-only: the session's demo run
 
 
 @pytest.fixture(scope="module")

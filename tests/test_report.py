@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gepgeo.demo import run_demo
 from gepgeo.errors import InputFileError
 from gepgeo.report import (diverging_scale, fmt_number, pretty_unit, value_scale,
                            write_compare_report, write_report, write_run_report)
@@ -63,8 +62,13 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("report") / "demo")
+def demo(jinsha_demo, tmp_path_factory):
+    """A copy of the session's Jinsha demo (the reports below are rewritten in place)."""
+    import dataclasses
+
+    out = tmp_path_factory.mktemp("report") / "demo"
+    shutil.copytree(jinsha_demo.out, out)
+    return dataclasses.replace(jinsha_demo, out=out)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import gepgeo.area
 import gepgeo.kernel
 from gepgeo.services import MEASURES, map_name
 
-from .conftest import make_da
+from .conftest import examples, make_da
 from .oracle import Oracle, cell_area_ha_geographic, cell_area_ha_projected, cell_area_ha_true
 
 LTS = ["forest", "cropland", "grass", "mine"]
@@ -151,13 +151,13 @@ def _build(ny, nx, rng, forms, geographic, nodata_share, lu_dtype="int16"):
     return lu, lu_da, api_params, oracle_params, area
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_fast_path_equals_oracle(case):
     _check_against_oracle(case)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(drivers_only=True))
 def test_linear_path_equals_oracle(case):
     """Soil and water as driver × coefficient (rasters only for R, K, LS, C, P, P, ET ...)."""
@@ -264,7 +264,7 @@ def test_a_raster_price_or_nutrient_takes_the_full_per_pixel_path():
                                        err_msg=f"{name} with {extra} as a raster")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 7), st.integers(1, 7))
 def test_chunking_does_not_change_results(seed, cy, cx):
     rng = np.random.default_rng(seed)
@@ -329,7 +329,7 @@ def test_no_service_land_type_is_zero_even_with_nodata_layers():
     assert np.all(ds["soil_retention"].values[mine] == 0.0)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 40), st.integers(1, 40),
        st.sampled_from(["int16", "uint8"]))
 def test_out_of_domain_counts_equal_a_numpy_count(seed, ny, nx, lu_dtype):
