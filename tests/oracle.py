@@ -113,8 +113,8 @@ class Oracle:
     def keys_for(self, service):
         h = self.has
         if service == "agriculture":
-            return (["agri_output_value_per_ha"] if h("agri_output_value_per_ha") or not h("crop_yield")
-                    else ["crop_yield", "crop_price"])
+            value_per_ha = h("agri_output_value_per_ha") or not h("crop_yield")
+            return ["agri_output_value_per_ha"] if value_per_ha else ["crop_yield", "crop_price"]
         if service == "water":
             if h("water_retention_depth"):
                 base = ["water_retention_depth"]
@@ -200,7 +200,8 @@ class Oracle:
         d[("soil", "sediment_value")] = vol * g("dredging_cost")
         d[("soil", "n_fertilizer_value")] = n * g("n_fertilizer_price")
         d[("soil", "p_fertilizer_value")] = ph * g("p_fertilizer_price")
-        total = d[("soil", "sediment_value")] + d[("soil", "n_fertilizer_value")] + d[("soil", "p_fertilizer_value")]
+        total = (d[("soil", "sediment_value")] + d[("soil", "n_fertilizer_value")]
+                 + d[("soil", "p_fertilizer_value")])
         if self.has("soil_k_content"):
             kk = qsr * g("soil_k_content") / 1000 * g("k_to_fertilizer_factor")
             d[("soil", "k_fertilizer")] = kk

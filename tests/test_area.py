@@ -12,14 +12,16 @@ from gepgeo.errors import AreaScaleWarning
 
 
 def test_projected_metres():
-    assert planar_pixel_area_ha(Affine(30, 0, 0, 0, -30, 0), CRS.from_epsg(32648)) == pytest.approx(0.09)
+    area = planar_pixel_area_ha(Affine(30, 0, 0, 0, -30, 0), CRS.from_epsg(32648))
+    assert area == pytest.approx(0.09)
 
 
 def test_projected_us_feet():
     # NAD83 / California zone 3 (ftUS): a 100 ft pixel is (100 * 1200/3937 m)^2
     crs = CRS.from_epsg(2227)
     want = (100 * 1200 / 3937) ** 2 / 1e4
-    assert planar_pixel_area_ha(Affine(100, 0, 0, 0, -100, 0), crs) == pytest.approx(want, rel=1e-12)
+    area = planar_pixel_area_ha(Affine(100, 0, 0, 0, -100, 0), crs)
+    assert area == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("lat", [0.0, 60.0, -45.0, 89.0])
@@ -37,7 +39,8 @@ def test_equator_and_sixty_north_ratio():
     # one arc-second cells at the equator and at 60° N
     res = 1 / 3600
     eq = geographic_row_area_ha(Affine(res, 0, 0, 0, -res, res / 2), CRS.from_epsg(4326), 1)[0]
-    n60 = geographic_row_area_ha(Affine(res, 0, 0, 0, -res, 60 + res / 2), CRS.from_epsg(4326), 1)[0]
+    n60 = geographic_row_area_ha(Affine(res, 0, 0, 0, -res, 60 + res / 2), CRS.from_epsg(4326),
+                                 1)[0]
     # at the equator: width a·Δλ, height M(0)·Δφ with the meridional radius M(0) = a (1 − e²)
     a, e2 = 6378137.0, 0.00669437999014
     d = np.radians(res)

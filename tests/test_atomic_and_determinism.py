@@ -36,7 +36,8 @@ def _grid(tmp: Path, n: int, chunk: int, codec: str = "zstd") -> Path:
     rng = np.random.default_rng(1)
     t = Affine(10, 0, 600000, 0, -10, 3000000)
     yy, xx = np.mgrid[0:n, 0:n]
-    lu = (1 + ((np.sin(xx / 37.0) + np.cos(yy / 23.0)) > 0) + ((xx + yy) % 97 < 30)).astype(np.uint8)
+    lu = (1 + ((np.sin(xx / 37.0) + np.cos(yy / 23.0)) > 0)
+          + ((xx + yy) % 97 < 30)).astype(np.uint8)
     lu[:3, :] = 0
     write_tif(tmp / "lu.tif", lu, t, nodata=0)
     r = (5000 + 1000 * np.sin(xx / 50.0) + rng.normal(0, 5, (n, n))).astype(np.float32)

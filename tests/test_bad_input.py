@@ -308,7 +308,8 @@ def test_many_unmapped_codes_give_a_bounded_line_that_keeps_its_hint(sample, cap
     path = sample / "data" / "jinsha" / "landuse_before.tif"
     with rasterio.open(path, "r+") as src:
         data = src.read(1)
-        data[:, :60] = (np.arange(data.shape[0] * 60).reshape(-1, 60) % 150 + 100).astype(data.dtype)
+        data[:, :60] = (np.arange(data.shape[0] * 60).reshape(-1, 60) % 150
+                        + 100).astype(data.dtype)
         src.write(data, 1)
         src.nodata = None
     code, _, err = run_cli(["validate", sample / "pipelines" / "jinsha_before.yaml"], capsys)

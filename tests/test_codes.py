@@ -56,7 +56,8 @@ def test_float_geographic_raster_with_arcgis_nodata_and_extra_nodata(tmp_path):
     want = {3.0: 0.0, 7.0: 0.0}
     for r in range(600):
         lat1, lat0 = 40.0 - 0.001 * r, 40.0 - 0.001 * (r + 1)
-        a_m2, _ = geod.polygon_area_perimeter([100, 100.001, 100.001, 100], [lat0, lat0, lat1, lat1])
+        a_m2, _ = geod.polygon_area_perimeter([100, 100.001, 100.001, 100],
+                                              [lat0, lat0, lat1, lat1])
         row = lu[r].astype(np.float64)
         for code in want:
             want[code] += abs(a_m2) / 1e4 * np.count_nonzero(row == code)

@@ -110,14 +110,15 @@ def _shifted_copy(tmp_path, dst_crs, shift):
     with rasterio.open(d / "landuse_moved.tif", "w", dtype="uint8", nodata=0, **profile) as dst:
         dst.write(lu, 1)
     for name, value in (("rainfall_erosivity_r", 5823.42), ("slope_length_steepness_ls", 11.23)):
-        with rasterio.open(d / f"{name}_moved.tif", "w", dtype="float32", nodata=-9999, **profile) as dst:
+        with rasterio.open(d / f"{name}_moved.tif", "w", dtype="float32", nodata=-9999,
+                           **profile) as dst:
             dst.write(np.full(lu.shape, value, dtype=np.float32), 1)
             dst.units = ("MJ mm ha-1 h-1 a-1" if name.startswith("rain") else "1",)
     p = tmp_path / "pipelines" / "moved.yaml"
     doc = yaml.safe_load((tmp_path / "pipelines" / "jinsha_before.yaml").read_text())
     doc["land_use"]["path"] = "../data/jinsha/landuse_moved.tif"
-    doc["parameters"]["rainfall_erosivity_r"]["path"] = "../data/jinsha/rainfall_erosivity_r_moved.tif"
-    doc["parameters"]["slope_length_steepness_ls"]["path"] = "../data/jinsha/slope_length_steepness_ls_moved.tif"
+    for name in ("rainfall_erosivity_r", "slope_length_steepness_ls"):
+        doc["parameters"][name]["path"] = f"../data/jinsha/{name}_moved.tif"
     p.write_text(yaml.safe_dump(doc))
     return tmp_path / "pipelines" / "jinsha_before.yaml", p
 

@@ -51,7 +51,8 @@ def test_building_the_dataset_computes_nothing():
              "grain_output_value_per_ha", "agri_output_value_per_ha"]}
     lu, lu_da, params, _, _ = _build(40, 30, rng, forms, False, 0.1)
     lu_da = lu_da.chunk({"y": 16, "x": 16})
-    params = {k: (v.chunk({"y": 16, "x": 16}) if hasattr(v, "chunk") else v) for k, v in params.items()}
+    params = {k: (v.chunk({"y": 16, "x": 16}) if hasattr(v, "chunk") else v)
+              for k, v in params.items()}
     with dask.config.set(scheduler=_Counting(limit=0)):
         ds = gepgeo.compute_services(lu_da, CODES, params, no_services=["mine"])
         assert isinstance(ds["gep"].data, dask.array.Array)

@@ -62,7 +62,8 @@ def _landscape(tmp: Path) -> tuple[Path, np.ndarray]:
     write_tif(tmp / "lu.tif", lu, t, nodata=0)
     rng = np.random.default_rng(3)
     for name, base in (("r", 4000.0), ("ls", 3.0)):
-        v = (base * (1 + 0.2 * np.sin(xx / 13.0)) + rng.normal(0, base / 100, (N, N))).astype(np.float32)
+        v = (base * (1 + 0.2 * np.sin(xx / 13.0))
+             + rng.normal(0, base / 100, (N, N))).astype(np.float32)
         layout = ({"tiled": True, "blockxsize": TILE, "blockysize": TILE} if name == "r"
                   else {"tiled": False, "blockysize": 1})
         with rasterio.open(tmp / f"{name}.tif", "w", driver="GTiff", height=N, width=N, count=1,

@@ -721,7 +721,8 @@ def test_chinese_report(zh, which):
     page = path.read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page
     text = _visible_text(page)
-    for heading in ("概要", "地图", "表格", "参数及来源" if which != "change" else "Xu 等论文结果复现"):
+    last = "参数及来源" if which != "change" else "Xu 等论文结果复现"
+    for heading in ("概要", "地图", "表格", last):
         assert f">{heading}<" in page
     for english in ("Summary", "Maps", "Tables", "Land use", "price year", "10⁴ yuan",
                     "Value by service", "Warnings", "Parameters and provenance", "rows"):
@@ -731,7 +732,8 @@ def test_chinese_report(zh, which):
         assert zh_land_type in text
     for zh_service in ("土壤保持", "水源涵养", "固碳", "气候调节"):
         assert zh_service in text
-    for header in ("<th>服务</th>", "<th>土地类型</th>" if which != "change" else "<th>变化量</th>"):
+    second = "<th>土地类型</th>" if which != "change" else "<th>变化量</th>"
+    for header in ("<th>服务</th>", second):
         assert header in page
     assert "元 年⁻¹" in text                     # units in the tables (yuan a-1)
     if cjk_font() is not None:

@@ -62,9 +62,11 @@ ALWAYS = ["rainfall_erosivity_r", "soil_erodibility_k", "slope_length_steepness_
           "ac_days", "ac_energy_efficiency_ratio", "electricity_price",
           "landscape_equivalent_factor"]
 VARIANTS = {
-    "water": [["water_retention_depth"], ["precipitation", "runoff_coefficient", "evapotranspiration"],
+    "water": [["water_retention_depth"],
+              ["precipitation", "runoff_coefficient", "evapotranspiration"],
               ["precipitation", "runoff", "evapotranspiration"]],
-    "sediment": [["lambda_over_rho"], ["sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"]],
+    "sediment": [["lambda_over_rho"],
+                 ["sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"]],
     "grain": [["grain_output_value_per_ha"], ["grain_price", "grain_yield"]],
     "agri": [["agri_output_value_per_ha"], ["crop_yield", "crop_price"]],
     "potassium": [[], ["soil_k_content", "k_to_fertilizer_factor", "k_fertilizer_price"]],
@@ -380,7 +382,8 @@ def test_gep_rows_count_the_pixels_where_the_gep_map_is_nodata():
     r[:4, :] = np.nan        # soil nodata in the top rows, water nodata in the bottom rows
     w[-3:, :] = np.nan
     t, crs = lu_da.rio.transform(), lu_da.rio.crs
-    api_params.update(rainfall_erosivity_r=make_da(r, t, crs), water_retention_depth=make_da(w, t, crs))
+    api_params.update(rainfall_erosivity_r=make_da(r, t, crs),
+                      water_retention_depth=make_da(w, t, crs))
     oracle_params.update(rainfall_erosivity_r=r, water_retention_depth=w)
     ds = gepgeo.compute_services(lu_da, CODES, api_params, no_services=["mine"],
                                  chunks=(5, 4)).compute()
