@@ -22,7 +22,7 @@ from .errors import GepgeoError, Problems, ProfileError, brief, file_problem
 from .parameters import PARAM_INDEX, spec_for, suggest_key
 from .resolve import ParamValue, merge_param
 from .scope import parse_scope
-from .units import conversion_factor
+from .units import conversion_factor, is_per_t_carbon
 
 __all__ = ["Profile", "list_profiles", "load_profile", "resolve_profile_parameters",
            "merge_profiles"]
@@ -121,7 +121,7 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
     if ("value" in raw) == ("by_land_type" in raw):
         raise ProfileError(f"{where}.{key}: give exactly one of 'value' or 'by_land_type'")
     unit = str(raw.get("unit", "") or "")
-    if not (key == "carbon_price" and unit.replace(" ", "").lower() == "yuant-1c"):
+    if not (key == "carbon_price" and is_per_t_carbon(unit)):
         try:
             conversion_factor(unit, spec.family, what=f"{where}.{key}")
         except GepgeoError as exc:

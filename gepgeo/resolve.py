@@ -23,7 +23,7 @@ from .errors import (ConfigError, DomainError, GepgeoError, MissingParameterErro
 from .kernel import MODE, N_MODES
 from .parameters import METHOD_DEFAULTS, PARAM_INDEX, PARAMETERS, spec_for
 from .services import SERVICES
-from .units import conversion_factor, normalise_unit
+from .units import conversion_factor, is_per_t_carbon, normalise_unit
 
 __all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters", "FORMS",
            "merge_levels", "merge_param", "PRICE_PARAMETERS", "VALUE_ONLY_SERVICES"]
@@ -364,7 +364,7 @@ class Plan:
 def _factor(pv: ParamValue, given: Mapping[str, ParamValue]) -> float:
     spec = spec_for(pv.key, where=pv.origin or "parameters")
     unit = normalise_unit(pv.unit)
-    if pv.key == "carbon_price" and unit.replace(" ", "").lower() in ("yuant-1c", "yuan/tc"):
+    if pv.key == "carbon_price" and is_per_t_carbon(unit):
         k = given.get("co2_per_c")
         kval = METHOD_DEFAULTS["co2_per_c"] if k is None else k.value
         if not isinstance(kval, (int, float)):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from .errors import UnitError, brief
 
-__all__ = ["UNIT_FAMILIES", "normalise_unit", "conversion_factor"]
+__all__ = ["UNIT_FAMILIES", "normalise_unit", "conversion_factor", "is_per_t_carbon"]
 
 # family name -> {accepted spelling (normalised) -> factor to the canonical unit}; the first
 # entry of each family is its canonical spelling.
@@ -80,6 +80,13 @@ def normalise_unit(unit: str | None) -> str:
     for pattern, repl in _SUBS:
         out = pattern.sub(repl, out)
     return out.strip()
+
+
+def is_per_t_carbon(unit: str | None) -> bool:
+    """Whether ``unit`` is a carbon price per t of carbon (``yuan t-1 C``, ``yuan/tC``): the one
+    unit of ``carbon_price`` whose conversion needs ``co2_per_c`` (yuan t⁻¹ CO2 = yuan t⁻¹ C ÷
+    co2_per_c), so it is accepted by profiles and pipelines alike and converted at resolution."""
+    return normalise_unit(unit).replace(" ", "").lower() in ("yuant-1c", "yuan/tc")
 
 
 def conversion_factor(unit: str | None, family: str, *, what: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -238,3 +239,32 @@ def test_a_valuation_profile_table_over_a_full_profile_table_end_to_end(setup, c
     assert o2["origin_by_land_type"] == {"dryland": full_name, "forest": "my-prices",
                                          "grassland": full_name}
     assert [pr["name"] for pr in man["profiles"]] == [full_name, "my-prices"]
+
+
+@pytest.mark.parametrize("unit", ["yuan/tC", "yuan t-1 C"])
+def test_a_carbon_price_per_t_carbon_is_read_alike_in_a_profile_and_a_pipeline(setup, unit):
+    """One rule for the price per t C (converted with co2_per_c): a profile accepted
+    ``yuan t-1 C`` only, while a pipeline also accepted ``yuan/tC``."""
+    from gepgeo.parameters import PARAM_INDEX
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import prepare
+
+    def canonical(p):      # yuan t-1 CO2 by land type as the kernel reads it, × t CO2 per t C
+        plan = prepare(load_pipeline(p)).plan
+        n = len(plan.land_types)
+        return (plan.table[PARAM_INDEX["carbon_price"], :n]
+                * plan.table[PARAM_INDEX["co2_per_c"], :n])
+
+    tmp_path, prof = setup
+    per_c = 386.0 * 44.0 / 12.0
+    prof["scenarios"]["after"]["carbon_price"] = {"value": per_c, "unit": unit,
+                                                  "source": "test"}
+    p = _use(tmp_path, prof)
+    from_profile = canonical(p)
+    doc = yaml.safe_load(p.read_text())
+    doc["parameters"] = {"carbon_price": {"value": per_c, "unit": unit}}
+    p.write_text(yaml.safe_dump(doc))
+    from_pipeline = canonical(p)
+    assert len(from_profile) >= 3
+    np.testing.assert_allclose(from_profile, per_c, rtol=1e-12)
+    np.testing.assert_allclose(from_pipeline, per_c, rtol=1e-12)
