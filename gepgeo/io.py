@@ -853,17 +853,18 @@ class GeoTiffBlockWriter:
         if self._ds is None:
             # a task still running after the pass was aborted (Ctrl-C, an error elsewhere)
             raise WriterClosedError(f"{self.path}: the writer is closed")
+        data = np.asarray(value, dtype=self.dtype)     # no copy when already float32
         if self._sampler is not None:
-            self._sampler.sample(index, window, np.asarray(value, dtype=self.dtype))
+            self._sampler.sample(index, window, data)
         if index == self._next:
-            self._ds.write(np.asarray(value, dtype=self.dtype), 1, window=window)
+            self._ds.write(data, 1, window=window)
             self._next += 1
         else:
-            self._pending[index] = (window, np.array(value, dtype=self.dtype, copy=True))
+            self._pending[index] = (window, data.copy())
             self.max_pending = max(self.max_pending, len(self._pending))
         while self._next in self._pending:
-            win, data = self._pending.pop(self._next)
-            self._ds.write(data, 1, window=win)
+            win, waiting = self._pending.pop(self._next)
+            self._ds.write(waiting, 1, window=win)
             self._next += 1
 
     @property
