@@ -690,8 +690,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         extra = [v for v in ("zone_totals", "gep_map_value") if v in ds]
         todo += [ds[v].data for v in extra]
         # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
+        # (build_dataset has let block tasks start again: block_tasks.reset)
         with native_stderr_captured(captured), _progress(quiet), _small_gdal_cache():
-            block_tasks.reset()
             try:
                 totals, stats, *rest = dask.compute(*todo, scheduler=_scheduler_of(client))
                 _close_writers(writers)
