@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import kernel as K
-from .services import MEASURES, SERVICE_INDEX, SERVICES
+from .services import MEASURES, METHOD, SERVICE_INDEX, SERVICES
 
 __all__ = ["TIDY_COLUMNS", "tidy_table", "gep_by_service", "gep_by_land_type",
            "land_use_table", "measures_in_use", "without_values"]
@@ -25,19 +25,9 @@ _CATEGORY = {s.name: s.category for s in SERVICES}
 
 
 def measures_in_use(services: Sequence[str], modes: np.ndarray) -> list[int]:
-    """Indices of the measures that the enabled services produce under the formula ``modes``."""
-    out = []
-    for i, m in enumerate(MEASURES):
-        if m.service == "gep":
-            continue
-        if m.service not in services:
-            continue
-        if m.name == "product_mass" and modes[K.MODE["agriculture"]] == 0:
-            continue
-        if m.name in ("k_fertilizer", "k_fertilizer_value") and modes[K.MODE["potassium"]] == 0:
-            continue
-        out.append(i)
-    return out
+    """Indices of the measures that the enabled services produce under the formula ``modes``
+    (the measures some declared step sets, :meth:`gepgeo.services.Method.measures_in_use`)."""
+    return METHOD.measures_in_use(services, modes)
 
 
 def tidy_table(totals: np.ndarray, land_types: Sequence[str], services: Sequence[str],

@@ -28,15 +28,24 @@ map has data (yuan a⁻¹; 0 when the GEP map is not written).
 from __future__ import annotations
 
 import numpy as np
+from numba import config as _numba_config
 from numba import njit
 
+from .codegen import method_cache_dir, services_row_for
 from .parameters import PARAM_INDEX
-from .services import MEASURE_INDEX, MEASURES, SERVICE_INDEX, SERVICES
-from .services.carbon import carbon_fixed
-from .services.climate import cooling_energy
-from .services.landscape import landscape_value
-from .services.soil import fertilizer_equivalent, sediment_volume, soil_retention
-from .services.water import balance_depth, water_volume
+from .services import MEASURE_INDEX, MEASURES, METHOD, SERVICE_INDEX, SERVICES
+from .services.soil import soil_retention
+from .services.water import balance_depth
+
+#: the per-pixel evaluation of every service, generated from their declarations
+_services_row = services_row_for(METHOD)
+# With services added by plugins, this module's constants and the code it calls differ from
+# the shipped method's, but numba's cache knows a function only by its own bytecode: such a
+# method's kernel is cached in a folder of its own (restored at the end of the module).
+_method_dir = method_cache_dir(METHOD)
+_numba_cache_dir = getattr(_numba_config, "CACHE_DIR", "")
+if _method_dir is not None:
+    setattr(_numba_config, "CACHE_DIR", str(_method_dir / "numba"))  # noqa: B010
 
 __all__ = ["gep_block", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
@@ -67,16 +76,10 @@ COLUMNS: tuple[str, ...] = (
        "gep_nodata_pixels")
 )
 
-#: positions in the ``modes`` vector
-MODE = {
-    "water": 0,          # 0 net depth, 1 P − P·α − ET, 2 P − runoff − ET
-    "sediment": 1,       # 0 λ/ρ given, 1 λ and ρ
-    "grain": 2,          # 0 Pa·Pb given, 1 price × yield
-    "agriculture": 3,    # 0 value per ha, 1 yield × price
-    "water_signed": 4,   # 0 clamp deficits to 0, 1 keep signed
-    "potassium": 5,      # 1 when the K nutrient is part of the soil value
-}
+#: positions in the ``modes`` vector: one per formula variant the services declare
+MODE = METHOD.mode_index
 N_MODES = len(MODE)
+V_WATER, V_WATER_SIGNED = MODE["water"], MODE["water_signed"]
 
 
 def measure_services() -> np.ndarray:
@@ -89,224 +92,16 @@ _P = PARAM_INDEX
 P_R, P_K, P_LS, P_C, P_P = (_P["rainfall_erosivity_r"], _P["soil_erodibility_k"],
                             _P["slope_length_steepness_ls"], _P["cover_management_c"],
                             _P["support_practice_p"])
-P_LRHO, P_LAMBDA, P_RHO, P_DREDGE = (_P["lambda_over_rho"],
-                                     _P["sediment_deposition_coefficient_lambda"],
-                                     _P["soil_bulk_density_rho"], _P["dredging_cost"])
-P_CN, P_CP, P_CK = _P["soil_n_content"], _P["soil_p_content"], _P["soil_k_content"]
-P_AN, P_AP, P_AK = (_P["n_to_fertilizer_factor"], _P["p_to_fertilizer_factor"],
-                    _P["k_to_fertilizer_factor"])
-P_PN, P_PP, P_PK = _P["n_fertilizer_price"], _P["p_fertilizer_price"], _P["k_fertilizer_price"]
-P_PRECIP, P_RCOEF, P_RUNOFF, P_ET, P_DEPTH, P_WPRICE = (
+P_PRECIP, P_RCOEF, P_RUNOFF, P_ET, P_DEPTH = (
     _P["precipitation"], _P["runoff_coefficient"], _P["runoff"], _P["evapotranspiration"],
-    _P["water_retention_depth"], _P["water_price"])
-P_SO2, P_NOX, P_DUST, P_AIRM = (_P["so2_uptake_rate"], _P["nox_uptake_rate"],
-                                _P["dust_uptake_rate"], _P["air_rate_multiplier"])
-P_CSO2, P_CNOX, P_CDUST = _P["so2_charge"], _P["nox_charge"], _P["dust_charge"]
-P_CRATE, P_BETA, P_CO2C, P_CPRICE = (_P["carbon_sequestration_rate"],
-                                     _P["forest_soil_carbon_beta"], _P["co2_per_c"],
-                                     _P["carbon_price"])
-P_O2CO2, P_O2PRICE = _P["o2_per_co2"], _P["oxygen_price"]
-P_HEAT, P_DAYS, P_EER, P_ELEC = (_P["heat_absorption"], _P["ac_days"],
-                                 _P["ac_energy_efficiency_ratio"], _P["electricity_price"])
-P_EQF, P_EQK, P_GPRICE, P_GYIELD, P_GVALUE = (
-    _P["landscape_equivalent_factor"], _P["equivalent_value_coefficient"], _P["grain_price"],
-    _P["grain_yield"], _P["grain_output_value_per_ha"])
-P_AVALUE, P_CYIELD, P_CPRICE_CROP = (_P["agri_output_value_per_ha"], _P["crop_yield"],
-                                     _P["crop_price"])
+    _P["water_retention_depth"])
 N_PARAMS = len(PARAM_INDEX)
 
 _M = MEASURE_INDEX
-M_AG_AREA, M_AG_MASS, M_AG_V = (_M[("agriculture", "productive_area")],
-                                _M[("agriculture", "product_mass")], _M[("agriculture", "value")])
-M_W_Q, M_W_V = _M[("water", "water_conservation")], _M[("water", "value")]
-M_S_Q, M_S_VOL, M_S_N, M_S_P, M_S_K = (_M[("soil", "soil_retention")],
-                                       _M[("soil", "sediment_volume")],
-                                       _M[("soil", "n_fertilizer")], _M[("soil", "p_fertilizer")],
-                                       _M[("soil", "k_fertilizer")])
-M_S_VSED, M_S_VN, M_S_VP, M_S_VK, M_S_V = (_M[("soil", "sediment_value")],
-                                           _M[("soil", "n_fertilizer_value")],
-                                           _M[("soil", "p_fertilizer_value")],
-                                           _M[("soil", "k_fertilizer_value")],
-                                           _M[("soil", "value")])
-M_A_SO2, M_A_NOX, M_A_DUST = _M[("air", "so2")], _M[("air", "nox")], _M[("air", "dust")]
-M_A_VSO2, M_A_VNOX, M_A_VDUST, M_A_V = (_M[("air", "so2_value")], _M[("air", "nox_value")],
-                                        _M[("air", "dust_value")], _M[("air", "value")])
-M_C_C, M_C_CO2, M_C_V = _M[("carbon", "carbon")], _M[("carbon", "co2")], _M[("carbon", "value")]
-M_O_O2, M_O_V = _M[("oxygen", "o2")], _M[("oxygen", "value")]
-M_CL_E, M_CL_V = _M[("climate", "cooling_energy")], _M[("climate", "value")]
-M_L_V = _M[("landscape", "value")]
 M_GEP = _M[("gep", "value")]
 GEP_COLUMN = M_GEP
 
-S_AG, S_W, S_S, S_A, S_C, S_O, S_CL, S_L = (SERVICE_INDEX[n] for n in (
-    "agriculture", "water", "soil", "air", "carbon", "oxygen", "climate", "landscape"))
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):
-    """Evaluate the enabled services at pixels ``j0..n-1`` of a row into ``dens[j]`` (per-ha
-    densities) where ``ok[s, j]``; ``clamp_out[j]`` = 1 where a water deficit was clamped.
-
-    Pixel j has land type ``cls[j]`` (skipped when negative). Parameter p comes from the
-    raster row ``vals[src[p], j]`` when ``src[p] >= 0``, else from the table ``pv[p, cls[j]]``.
-    Written for speed: one call per row (a numba call with array arguments costs ~50 ns of
-    reference counting), loop invariants hoisted, parameters read into locals rather than
-    written back to an array (stores that may alias made every load in the loop reload).
-    Each parameter read is spelled out as ``(vals[l_P_X, j] if l_P_X >= 0 else pv[P_X, c])``
-    (``l_P_X``: the layer of parameter X, or -1): wrapping it in a small helper function made
-    the kernel 7x slower (array arguments again). The formulas themselves live in
-    :mod:`gepgeo.services`.
-    """
-    l_P_AIRM = src[P_AIRM]
-    l_P_AK = src[P_AK]
-    l_P_AN = src[P_AN]
-    l_P_AP = src[P_AP]
-    l_P_AVALUE = src[P_AVALUE]
-    l_P_BETA = src[P_BETA]
-    l_P_C = src[P_C]
-    l_P_CDUST = src[P_CDUST]
-    l_P_CK = src[P_CK]
-    l_P_CN = src[P_CN]
-    l_P_CNOX = src[P_CNOX]
-    l_P_CO2C = src[P_CO2C]
-    l_P_CP = src[P_CP]
-    l_P_CPRICE = src[P_CPRICE]
-    l_P_CPRICE_CROP = src[P_CPRICE_CROP]
-    l_P_CRATE = src[P_CRATE]
-    l_P_CSO2 = src[P_CSO2]
-    l_P_CYIELD = src[P_CYIELD]
-    l_P_DAYS = src[P_DAYS]
-    l_P_DEPTH = src[P_DEPTH]
-    l_P_DREDGE = src[P_DREDGE]
-    l_P_DUST = src[P_DUST]
-    l_P_EER = src[P_EER]
-    l_P_ELEC = src[P_ELEC]
-    l_P_EQF = src[P_EQF]
-    l_P_EQK = src[P_EQK]
-    l_P_ET = src[P_ET]
-    l_P_GPRICE = src[P_GPRICE]
-    l_P_GVALUE = src[P_GVALUE]
-    l_P_GYIELD = src[P_GYIELD]
-    l_P_HEAT = src[P_HEAT]
-    l_P_K = src[P_K]
-    l_P_LAMBDA = src[P_LAMBDA]
-    l_P_LRHO = src[P_LRHO]
-    l_P_LS = src[P_LS]
-    l_P_NOX = src[P_NOX]
-    l_P_O2CO2 = src[P_O2CO2]
-    l_P_O2PRICE = src[P_O2PRICE]
-    l_P_P = src[P_P]
-    l_P_PK = src[P_PK]
-    l_P_PN = src[P_PN]
-    l_P_PP = src[P_PP]
-    l_P_PRECIP = src[P_PRECIP]
-    l_P_R = src[P_R]
-    l_P_RCOEF = src[P_RCOEF]
-    l_P_RHO = src[P_RHO]
-    l_P_RUNOFF = src[P_RUNOFF]
-    l_P_SO2 = src[P_SO2]
-    l_P_WPRICE = src[P_WPRICE]
-    on_S_A = on[S_A] != 0
-    on_S_AG = on[S_AG] != 0
-    on_S_C = on[S_C] != 0
-    on_S_CL = on[S_CL] != 0
-    on_S_L = on[S_L] != 0
-    on_S_O = on[S_O] != 0
-    on_S_S = on[S_S] != 0
-    on_S_W = on[S_W] != 0
-    mode0 = modes[0]
-    mode1 = modes[1]
-    mode2 = modes[2]
-    mode3 = modes[3]
-    mode4 = modes[4]
-    mode5 = modes[5]
-    for j in range(j0, n):
-        c = cls[j]
-        if c < 0:
-            continue
-        clamped = 0
-        if (on_S_AG and ok[S_AG, j] != 0):
-            # productive area is physical: land that yields a product (crop yield > 0),
-            # whatever its price; only the output value per ha tells it when no yield is given
-            if mode3 == 0:
-                v = (vals[l_P_AVALUE, j] if l_P_AVALUE >= 0 else pv[P_AVALUE, c])
-                dens[j, M_AG_MASS] = 0.0
-                productive = v > 0.0
-            else:
-                mass = (vals[l_P_CYIELD, j] if l_P_CYIELD >= 0 else pv[P_CYIELD, c])
-                dens[j, M_AG_MASS] = mass
-                v = mass * (vals[l_P_CPRICE_CROP, j] if l_P_CPRICE_CROP >= 0 else pv[P_CPRICE_CROP, c])
-                productive = mass > 0.0
-            dens[j, M_AG_V] = v
-            dens[j, M_AG_AREA] = 1.0 if productive else 0.0
-        if (on_S_W and ok[S_W, j] != 0):
-            wm = mode0
-            if wm == 0:
-                depth = (vals[l_P_DEPTH, j] if l_P_DEPTH >= 0 else pv[P_DEPTH, c])
-            elif wm == 1:
-                depth = balance_depth((vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]), (vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]) * (vals[l_P_RCOEF, j] if l_P_RCOEF >= 0 else pv[P_RCOEF, c]), (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c]))
-            else:
-                depth = balance_depth((vals[l_P_PRECIP, j] if l_P_PRECIP >= 0 else pv[P_PRECIP, c]), (vals[l_P_RUNOFF, j] if l_P_RUNOFF >= 0 else pv[P_RUNOFF, c]), (vals[l_P_ET, j] if l_P_ET >= 0 else pv[P_ET, c]))
-            if depth < 0.0 and mode4 == 0:
-                depth = 0.0
-                clamped = 1
-            q = water_volume(depth)
-            dens[j, M_W_Q] = q
-            dens[j, M_W_V] = q * (vals[l_P_WPRICE, j] if l_P_WPRICE >= 0 else pv[P_WPRICE, c])
-        if (on_S_S and ok[S_S, j] != 0):
-            qsr = soil_retention((vals[l_P_R, j] if l_P_R >= 0 else pv[P_R, c]), (vals[l_P_K, j] if l_P_K >= 0 else pv[P_K, c]), (vals[l_P_LS, j] if l_P_LS >= 0 else pv[P_LS, c]), (vals[l_P_C, j] if l_P_C >= 0 else pv[P_C, c]), (vals[l_P_P, j] if l_P_P >= 0 else pv[P_P, c]))
-            lrho = (vals[l_P_LRHO, j] if l_P_LRHO >= 0 else pv[P_LRHO, c]) if mode1 == 0 else (vals[l_P_LAMBDA, j] if l_P_LAMBDA >= 0 else pv[P_LAMBDA, c]) / (vals[l_P_RHO, j] if l_P_RHO >= 0 else pv[P_RHO, c])
-            vol = sediment_volume(qsr, lrho)
-            fn = fertilizer_equivalent(qsr, (vals[l_P_CN, j] if l_P_CN >= 0 else pv[P_CN, c]), (vals[l_P_AN, j] if l_P_AN >= 0 else pv[P_AN, c]))
-            fp = fertilizer_equivalent(qsr, (vals[l_P_CP, j] if l_P_CP >= 0 else pv[P_CP, c]), (vals[l_P_AP, j] if l_P_AP >= 0 else pv[P_AP, c]))
-            dens[j, M_S_Q] = qsr
-            dens[j, M_S_VOL] = vol
-            dens[j, M_S_N] = fn
-            dens[j, M_S_P] = fp
-            dens[j, M_S_VSED] = vol * (vals[l_P_DREDGE, j] if l_P_DREDGE >= 0 else pv[P_DREDGE, c])
-            dens[j, M_S_VN] = fn * (vals[l_P_PN, j] if l_P_PN >= 0 else pv[P_PN, c])
-            dens[j, M_S_VP] = fp * (vals[l_P_PP, j] if l_P_PP >= 0 else pv[P_PP, c])
-            if mode5 == 1:
-                fk = fertilizer_equivalent(qsr, (vals[l_P_CK, j] if l_P_CK >= 0 else pv[P_CK, c]), (vals[l_P_AK, j] if l_P_AK >= 0 else pv[P_AK, c]))
-                dens[j, M_S_K] = fk
-                dens[j, M_S_VK] = fk * (vals[l_P_PK, j] if l_P_PK >= 0 else pv[P_PK, c])
-            else:
-                dens[j, M_S_K] = 0.0
-                dens[j, M_S_VK] = 0.0
-            dens[j, M_S_V] = dens[j, M_S_VSED] + dens[j, M_S_VN] + dens[j, M_S_VP] + dens[j, M_S_VK]
-        if (on_S_A and ok[S_A, j] != 0):
-            m = (vals[l_P_AIRM, j] if l_P_AIRM >= 0 else pv[P_AIRM, c])
-            so2 = (vals[l_P_SO2, j] if l_P_SO2 >= 0 else pv[P_SO2, c]) * m
-            nox = (vals[l_P_NOX, j] if l_P_NOX >= 0 else pv[P_NOX, c]) * m
-            dust = (vals[l_P_DUST, j] if l_P_DUST >= 0 else pv[P_DUST, c]) * m
-            dens[j, M_A_SO2] = so2
-            dens[j, M_A_NOX] = nox
-            dens[j, M_A_DUST] = dust
-            dens[j, M_A_VSO2] = so2 * (vals[l_P_CSO2, j] if l_P_CSO2 >= 0 else pv[P_CSO2, c])
-            dens[j, M_A_VNOX] = nox * (vals[l_P_CNOX, j] if l_P_CNOX >= 0 else pv[P_CNOX, c])
-            dens[j, M_A_VDUST] = dust * (vals[l_P_CDUST, j] if l_P_CDUST >= 0 else pv[P_CDUST, c])
-            dens[j, M_A_V] = dens[j, M_A_VSO2] + dens[j, M_A_VNOX] + dens[j, M_A_VDUST]
-        if (on_S_C and ok[S_C, j] != 0) or (on_S_O and ok[S_O, j] != 0):
-            cf = carbon_fixed((vals[l_P_CRATE, j] if l_P_CRATE >= 0 else pv[P_CRATE, c]), (vals[l_P_BETA, j] if l_P_BETA >= 0 else pv[P_BETA, c]))
-            co2 = (vals[l_P_CO2C, j] if l_P_CO2C >= 0 else pv[P_CO2C, c]) * cf
-            if (on_S_C and ok[S_C, j] != 0):
-                dens[j, M_C_C] = cf
-                dens[j, M_C_CO2] = co2
-                dens[j, M_C_V] = co2 * (vals[l_P_CPRICE, j] if l_P_CPRICE >= 0 else pv[P_CPRICE, c])
-            if (on_S_O and ok[S_O, j] != 0):
-                o2 = (vals[l_P_O2CO2, j] if l_P_O2CO2 >= 0 else pv[P_O2CO2, c]) * co2
-                dens[j, M_O_O2] = o2
-                dens[j, M_O_V] = o2 * (vals[l_P_O2PRICE, j] if l_P_O2PRICE >= 0 else pv[P_O2PRICE, c])
-        if (on_S_CL and ok[S_CL, j] != 0):
-            e = cooling_energy((vals[l_P_HEAT, j] if l_P_HEAT >= 0 else pv[P_HEAT, c]), (vals[l_P_DAYS, j] if l_P_DAYS >= 0 else pv[P_DAYS, c]), (vals[l_P_EER, j] if l_P_EER >= 0 else pv[P_EER, c]))
-            dens[j, M_CL_E] = e
-            dens[j, M_CL_V] = e * (vals[l_P_ELEC, j] if l_P_ELEC >= 0 else pv[P_ELEC, c])
-        if (on_S_L and ok[S_L, j] != 0):
-            gv = (vals[l_P_GVALUE, j] if l_P_GVALUE >= 0 else pv[P_GVALUE, c]) if mode2 == 0 else (vals[l_P_GPRICE, j] if l_P_GPRICE >= 0 else pv[P_GPRICE, c]) * (vals[l_P_GYIELD, j] if l_P_GYIELD >= 0 else pv[P_GYIELD, c])
-            dens[j, M_L_V] = landscape_value((vals[l_P_EQF, j] if l_P_EQF >= 0 else pv[P_EQF, c]), (vals[l_P_EQK, j] if l_P_EQK >= 0 else pv[P_EQK, c]), gv)
-        clamp_out[j] = clamped
-
-
+S_W, S_S = SERVICE_INDEX["water"], SERVICE_INDEX["soil"]
 
 
 #: rows after the layers in the kernel's row buffer ``vals``: table-supplied driver parameters
@@ -377,8 +172,8 @@ def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
                 q = soil_retention(ds[j], 1.0, 1.0, c[j], p[j])
                 ds[j] = q if os_[j] != 0 else 0.0
     if lin[S_W] != 0:
-        wm = modes[0]
-        signed = modes[4] != 0
+        wm = modes[V_WATER]
+        signed = modes[V_WATER_SIGNED] != 0
         dw = drv[S_W]
         ow = ok[S_W]
         if wm == 0:
@@ -423,15 +218,17 @@ def _cp_by_land_type(src):
 
 
 #: the parameters each linear service's driver is computed from, and how to set them to make
-#: the driver equal to x (by water variant for water): (parameter, multiplier of x, constant);
-#: for soil, C and P keep their table values when :func:`_cp_by_land_type`
+#: the driver equal to x (by form of the service's variant): (parameter, multiplier of x,
+#: constant), from the services' declarations (:class:`gepgeo.services.Linear`); for soil, C
+#: and P keep their table values when :func:`_cp_by_land_type`
 _DRIVER_SETTINGS: dict[int, tuple[tuple[tuple[int, float, float], ...], ...]] = {
-    S_S: (((P_R, 1.0, 0.0), (P_K, 0.0, 1.0), (P_LS, 0.0, 1.0), (P_C, 0.0, 0.0),
-           (P_P, 0.0, 0.0)),),
-    S_W: (((P_DEPTH, 1.0, 0.0),),
-          ((P_PRECIP, 1.0, 0.0), (P_RCOEF, 0.0, 0.0), (P_ET, 0.0, 0.0)),
-          ((P_PRECIP, 1.0, 0.0), (P_RUNOFF, 0.0, 0.0), (P_ET, 0.0, 0.0))),
+    SERVICE_INDEX[s.name]: tuple(tuple((PARAM_INDEX[k], a, b) for k, a, b in form)
+                                 for form in s.linear.settings)
+    for s in SERVICES if s.linear is not None
 }
+#: the variant whose form picks a linear service's settings (-1: a single form)
+_DRIVER_VARIANT = {SERVICE_INDEX[s.name]: (MODE[s.linear.variant] if s.linear.variant else -1)
+                   for s in SERVICES if s.linear is not None}
 
 
 def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
@@ -459,7 +256,8 @@ def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
     for s, variants in _DRIVER_SETTINGS.items():
         if on[s] == 0 or need[s] == 0:
             continue
-        settings = variants[int(modes[MODE["water"]]) if s == S_W else 0]
+        v = _DRIVER_VARIANT[s]
+        settings = variants[int(modes[v]) if v >= 0 else 0]
         if s == S_S and _cp_by_land_type(src):
             settings = tuple(st for st in settings if st[0] not in (P_C, P_P))
         driver_layers = 0
@@ -1113,3 +911,6 @@ def service_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mstart[s], mstop[s] = idx[0], idx[-1] + 1
         value_idx[s] = MEASURE_INDEX[(SERVICES[s].name, "value")]
     return mstart, mstop, value_idx
+
+
+setattr(_numba_config, "CACHE_DIR", _numba_cache_dir)  # noqa: B010

@@ -20,9 +20,8 @@ import numpy as np
 from .errors import (ConfigError, DomainError, GepgeoError, MissingParameterError, Problems,
                      UnitError,
                      brief)
-from .kernel import MODE, N_MODES
 from .parameters import METHOD_DEFAULTS, PARAM_INDEX, PARAMETERS, spec_for
-from .services import SERVICES
+from .services import METHOD, SERVICES
 from .units import conversion_factor, is_per_t_carbon, normalise_unit
 
 __all__ = ["ParamValue", "Plan", "plan", "as_param_value", "required_parameters", "FORMS",
@@ -92,26 +91,9 @@ def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "
 
 
 #: Quantities the method lets one give in alternative forms: per quantity, each form and the
-#: keys that make it up, in the order of preference when the keys given do not decide.
-FORMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "water conservation depth": {
-        "net depth": ("water_retention_depth",),
-        "runoff coefficient": ("precipitation", "runoff_coefficient", "evapotranspiration"),
-        "runoff depth": ("precipitation", "runoff", "evapotranspiration"),
-    },
-    "sediment ratio λ/ρ": {
-        "ratio": ("lambda_over_rho",),
-        "λ and ρ": ("sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"),
-    },
-    "grain output value": {
-        "value per ha": ("grain_output_value_per_ha",),
-        "price × yield": ("grain_price", "grain_yield"),
-    },
-    "agricultural output value": {
-        "value per ha": ("agri_output_value_per_ha",),
-        "yield × price": ("crop_yield", "crop_price"),
-    },
-}
+#: keys that make it up, in the order of preference when the keys given do not decide (declared
+#: by the services' variants, :mod:`gepgeo.services`).
+FORMS: dict[str, dict[str, tuple[str, ...]]] = METHOD.forms
 
 
 def _forms_fitting(keys: Iterable[str], forms: Mapping[str, tuple[str, ...]]) -> list[str]:
@@ -233,38 +215,19 @@ def merge_levels(levels: Sequence[tuple[str, Mapping[str, ParamValue]]]
 
 
 #: Parameters that are prices or money (yuan): not needed when a run computes physical
-#: quantities only (``valuation: false``). The landscape value is money through and through.
-PRICE_PARAMETERS: frozenset[str] = frozenset({
-    "dredging_cost", "n_fertilizer_price", "p_fertilizer_price", "k_fertilizer_price",
-    "water_price", "so2_charge", "nox_charge", "dust_charge", "carbon_price", "oxygen_price",
-    "electricity_price", "crop_price", "agri_output_value_per_ha", "grain_price", "grain_yield",
-    "grain_output_value_per_ha", "landscape_equivalent_factor", "equivalent_value_coefficient",
-})
+#: quantities only (``valuation: false``); declared with ``price=True`` by their services.
+PRICE_PARAMETERS: frozenset[str] = METHOD.price_parameters
 
 #: Services that have no physical quantity (only a value): not computed without valuation
-VALUE_ONLY_SERVICES: tuple[str, ...] = ("landscape",)
+VALUE_ONLY_SERVICES: tuple[str, ...] = METHOD.value_only_services
 
 
 def _modes(avail: Mapping[str, ParamValue], water_deficit: str,
            valuation: bool = True) -> np.ndarray:
-    modes = np.zeros(N_MODES, dtype=np.int64)
-    if "water_retention_depth" in avail:
-        modes[MODE["water"]] = 0
-    elif "runoff" in avail and "runoff_coefficient" not in avail:
-        modes[MODE["water"]] = 2
-    else:
-        modes[MODE["water"]] = 1
-    modes[MODE["sediment"]] = 0 if "lambda_over_rho" in avail else 1
-    modes[MODE["grain"]] = 0 if "grain_output_value_per_ha" in avail else 1
-    modes[MODE["agriculture"]] = 0 if ("agri_output_value_per_ha" in avail
-                                       or "crop_yield" not in avail) else 1
-    if not valuation:   # the product mass (crop yield) is the quantity: no value per ha
-        modes[MODE["agriculture"]] = 1
+    """The form of each formula variant, from the keys available (the services' variants)."""
     if water_deficit not in ("clamp", "signed"):
         raise ConfigError(f"water_deficit: expected 'clamp' or 'signed', got {water_deficit!r}")
-    modes[MODE["water_signed"]] = 1 if water_deficit == "signed" else 0
-    modes[MODE["potassium"]] = 1 if "soil_k_content" in avail else 0
-    return modes
+    return METHOD.modes(set(avail), {"water_deficit": water_deficit, "valuation": valuation})
 
 
 def required_parameters(service: str, modes: np.ndarray, valuation: bool = True
@@ -276,40 +239,9 @@ def required_parameters(service: str, modes: np.ndarray, valuation: bool = True
 
 
 def _required(service: str, modes: np.ndarray) -> tuple[str, ...]:
-    if service == "agriculture":
-        return (("agri_output_value_per_ha",) if modes[MODE["agriculture"]] == 0
-                else ("crop_yield", "crop_price"))
-    if service == "water":
-        wm = modes[MODE["water"]]
-        head = {0: ("water_retention_depth",),
-                1: ("precipitation", "runoff_coefficient", "evapotranspiration"),
-                2: ("precipitation", "runoff", "evapotranspiration")}[int(wm)]
-        return head + ("water_price",)
-    if service == "soil":
-        sed = (("lambda_over_rho",) if modes[MODE["sediment"]] == 0
-               else ("sediment_deposition_coefficient_lambda", "soil_bulk_density_rho"))
-        k = (("soil_k_content", "k_to_fertilizer_factor", "k_fertilizer_price")
-             if modes[MODE["potassium"]] else ())
-        return ("rainfall_erosivity_r", "soil_erodibility_k", "slope_length_steepness_ls",
-                "cover_management_c", "support_practice_p") + sed + (
-                "dredging_cost", "soil_n_content", "soil_p_content", "n_to_fertilizer_factor",
-                "p_to_fertilizer_factor", "n_fertilizer_price", "p_fertilizer_price") + k
-    if service == "air":
-        return ("so2_uptake_rate", "nox_uptake_rate", "dust_uptake_rate", "air_rate_multiplier",
-                "so2_charge", "nox_charge", "dust_charge")
-    if service == "carbon":
-        return ("carbon_sequestration_rate", "forest_soil_carbon_beta", "co2_per_c",
-                "carbon_price")
-    if service == "oxygen":
-        return ("carbon_sequestration_rate", "forest_soil_carbon_beta", "co2_per_c",
-                "o2_per_co2", "oxygen_price")
-    if service == "climate":
-        return ("heat_absorption", "ac_days", "ac_energy_efficiency_ratio", "electricity_price")
-    if service == "landscape":
-        g = (("grain_output_value_per_ha",) if modes[MODE["grain"]] == 0
-             else ("grain_price", "grain_yield"))
-        return ("landscape_equivalent_factor", "equivalent_value_coefficient") + g
-    raise ConfigError(f"unknown service {service!r}")
+    if service not in METHOD.service_index:
+        raise ConfigError(f"unknown service {service!r}")
+    return METHOD.required(service, modes)
 
 
 @dataclass

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .errors import ConfigError
 from .parameters import METHOD_DEFAULTS, spec_for
-from .services import SERVICES
+from .services import METHOD, SERVICES
 
 __all__ = ["BY_LAND_TYPE", "profile_template", "template_keys"]
 
@@ -52,7 +51,6 @@ def template_keys(services: list[str] | None = None, *, valuation: bool = True
     ConfigError
         An unknown service name.
     """
-    from .kernel import MODE, N_MODES
     from .resolve import VALUE_ONLY_SERVICES, required_parameters
 
     chosen = list(_SERVICE_NAMES) if not services else services
@@ -66,9 +64,10 @@ def template_keys(services: list[str] | None = None, *, valuation: bool = True
             raise ConfigError(f"--services: {value_only[0]!r} has only a value; leave it out "
                               "with --no-valuation")
         chosen = [s for s in chosen if s not in VALUE_ONLY_SERVICES]
-    modes = np.zeros(N_MODES, dtype=np.int64)
-    if not valuation:
-        modes[MODE["agriculture"]] = 1   # the crop yield is the quantity
+    # the first form of each formula variant, unless the options decide (without valuation
+    # the crop yield is the agricultural quantity)
+    first = {k for v in METHOD.variants for k in next(iter(v.forms.values()))}
+    modes = METHOD.modes(first, {"water_deficit": "clamp", "valuation": valuation})
     seen: set[str] = set()
     out = []
     for name in _SERVICE_NAMES:
