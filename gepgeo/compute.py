@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -220,13 +220,37 @@ def set_compile_notice(fn: Any) -> None:
     _compile_notice = fn
 
 
-def _kernel_args(static: tuple[Any, ...], lu_codes: np.ndarray, layers: np.ndarray,
+class PassPlan(NamedTuple):
+    """What every block task of a pass shares, by name: the kernel's plan and how to prepare
+    a block for it (built once by :func:`build_dataset`)."""
+
+    #: everything the kernel reads besides the pixels
+    kernel: K.KernelPlan
+    #: data type of the maps
+    out_dtype: Any
+    #: accumulator slots (1 + the zones of every zone layer) and land types
+    nslot: int
+    nclass: int
+    #: ``error`` or ``mask``: what out-of-domain layer values do
+    domain_policy: str
+    #: parameter key of each layer, for messages
+    layer_names: tuple[str, ...]
+    #: data type of the per-block layer stack (float32 when it holds every raw value exactly)
+    stack_dtype: Any
+    #: per layer, the block source the task reads itself (None: the layer comes from dask)
+    direct: tuple[Any, ...]
+    #: further land-use nodata values, the land-use raster's name, further layer nodata values
+    lu_extra: tuple[Any, ...]
+    lu_where: str
+    lay_extra: tuple[tuple[float, ...], ...]
+
+
+def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers: np.ndarray,
                  zones: np.ndarray, area: np.ndarray, out: np.ndarray, acc: np.ndarray,
                  dacc: np.ndarray, stats: np.ndarray) -> tuple[Any, ...]:
-    """The arguments of :func:`gepgeo.kernel.gep_block` in its order: a block's arrays and the
-    dataset's ``static`` tuple (one place, shared by the pass and :func:`compile_kernel`)."""
-    return (lu_codes, *static[0:4], layers, *static[4:11], zones, static[11], area,
-            *static[12:27], out, acc, dacc, stats)
+    """The arguments of :func:`gepgeo.kernel.gep_block`: the kernel's plan and a block's
+    arrays (one place, shared by the pass and :func:`compile_kernel`)."""
+    return (plan.kernel, lu_codes, layers, zones, area, out, acc, dacc, stats)
 
 
 def variant_reason(lu_dtype: Any, lu_extra: Sequence[float], layers: Mapping[str, Any],
@@ -251,7 +275,7 @@ def variant_reason(lu_dtype: Any, lu_extra: Sequence[float], layers: Mapping[str
     return "; ".join(why)
 
 
-def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str = "") -> float:
+def compile_kernel(plan: PassPlan, lu_dtype: Any, nzl: int, *, why: str = "") -> float:
     """Make sure the fused kernel is compiled for this dataset's argument types, in the
     calling thread and before the pass: loaded from numba's on-disk cache when it holds them,
     else compiled now (about 10-15 s on 2 cores, once per machine and gepgeo version), after a
@@ -264,15 +288,15 @@ def compile_kernel(static: tuple[Any, ...], lu_dtype: Any, nzl: int, *, why: str
 
     import numba
 
-    stack_dtype, direct, lu_extra = static[32], static[33], static[34]
-    out_dtype, nslot, nclass, map_idx = static[27], static[28], static[29], static[26]
     one = (1, 1)
     args = _kernel_args(
-        static, np.zeros(one, dtype=_codes_dtype(lu_dtype, lu_extra)),
-        np.zeros((len(direct), *one), dtype=stack_dtype), np.zeros((nzl, *one), dtype=np.int32),
-        np.zeros(one), np.zeros((map_idx.shape[0], *one), dtype=out_dtype),
-        np.zeros((nslot, nclass, K.N_ACC)), np.zeros((nslot, nclass, K.N_SERVICES)),
-        np.zeros(2 + len(direct), dtype=np.int64))
+        plan, np.zeros(one, dtype=_codes_dtype(lu_dtype, plan.lu_extra)),
+        np.zeros((len(plan.direct), *one), dtype=plan.stack_dtype),
+        np.zeros((nzl, *one), dtype=np.int32), np.zeros(one),
+        np.zeros((plan.kernel.map_idx.shape[0], *one), dtype=plan.out_dtype),
+        np.zeros((plan.nslot, plan.nclass, K.N_ACC)),
+        np.zeros((plan.nslot, plan.nclass, K.N_SERVICES)),
+        np.zeros(2 + len(plan.direct), dtype=np.int64))
     disp = K.gep_block
     if not hasattr(disp, "overloads"):   # not a numba dispatcher (a test's spy): nothing to do
         return 0.0
@@ -346,18 +370,18 @@ class _BlockTasks:
 block_tasks = _BlockTasks()
 
 
-def _run_block(lu, *rest, nl, nzl, static, sink=None):
+def _run_block(lu, *rest, nl, nzl, plan, sink=None):
     """A block task (:func:`_compute_block`), counted in :data:`block_tasks`."""
     with block_tasks:
-        return _compute_block(lu, *rest, nl=nl, nzl=nzl, static=static, sink=sink)
+        return _compute_block(lu, *rest, nl=nl, nzl=nzl, plan=plan, sink=sink)
 
 
-def _compute_block(lu, *rest, nl, nzl, static, sink=None):
+def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
 
     ``rest`` holds the blocks of the ``nl`` layers given as dask arrays, of the ``nzl`` zone
     layers, the area block and (with ``sink`` or direct layers) the block's origin. Layers
-    with a source in ``static`` (``direct``) are read here, straight into the layer stack.
+    with a source in ``plan.direct`` are read here, straight into the layer stack.
     With ``sink`` (a writer per map) the maps are written here, at the block's window, from
     per-thread buffers, and ``None`` is returned in their place.
     """
@@ -365,11 +389,12 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
     zones_raw = rest[nl:nl + nzl]
     area_blk = rest[nl + nzl]
     origin = rest[nl + nzl + 1][0, 0] if len(rest) > nl + nzl + 1 else None
-    (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
-     lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need,
-     modes, msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx, out_dtype,
-     nslot, nclass, domain_policy, layer_names, stack_dtype, direct, lu_extra, lu_where,
-     lay_extra) = static
+    kp = plan.kernel
+    lu_nodata, lu_has_nodata, lut, lut_offset = (kp.lu_nodata, kp.lu_has_nodata, kp.lut,
+                                                 kp.lut_offset)
+    map_idx, out_dtype, nslot, nclass = kp.map_idx, plan.out_dtype, plan.nslot, plan.nclass
+    stack_dtype, direct, lu_extra, lu_where = (plan.stack_dtype, plan.direct, plan.lu_extra,
+                                               plan.lu_where)
     ny, nx = lu.shape
     lu = np.ascontiguousarray(lu)   # one compiled kernel variant: C-contiguous codes
     if lu.dtype.kind == "f":
@@ -395,7 +420,7 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
             layers[i] = next(given)
         else:   # measured: 8 % less CPU per block read than a fresh array copied in here
             _gio.read_needed(source, origin[0], origin[1], layers[i], needed)
-    for i, extra in enumerate(lay_extra):
+    for i, extra in enumerate(plan.lay_extra):
         for v in extra:   # further nodata values of a layer (rare): NaN, always nodata
             with np.errstate(over="ignore"):
                 layers[i][layers[i] == stack_dtype.type(v)] = np.nan
@@ -410,8 +435,9 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
     acc = np.zeros((nslot, nclass, K.N_ACC), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
-    K.gep_block(*_kernel_args(static, lu_codes, layers, zones, area, out, acc, dacc, stats))
-    K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
+    K.gep_block(*_kernel_args(plan, lu_codes, layers, zones, area, out, acc, dacc, stats))
+    K.finish_block(acc, dacc, kp.dclass, kp.lin, kp.coef, kp.on, kp.dyn, kp.mstart, kp.mstop,
+                   kp.value_idx)
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
         li = lu_codes - lut_offset
@@ -423,8 +449,8 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
         codes, counts = np.unique(lu_codes[~mapped], return_counts=True)
         raise UnmappedCodesError(_unmapped_message(dict(zip(codes.tolist(), counts.tolist())),
                                                    lu_has_nodata))
-    if domain_policy == "error" and stats[2:].any():
-        bad = [f"{layer_names[i]} ({int(n)} pixels)" for i, n in enumerate(stats[2:]) if n]
+    if plan.domain_policy == "error" and stats[2:].any():
+        bad = [f"{plan.layer_names[i]} ({int(n)} pixels)" for i, n in enumerate(stats[2:]) if n]
         raise DomainError("values outside their domain in layer(s) " + ", ".join(bad)
                           + "; fix the layers or set `domain: mask` to leave those pixels out")
     if sink is not None:
@@ -685,17 +711,23 @@ def build_dataset(
                                             K.N_MEASURES)
     lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
                                       pl.modes)
-    static = (
-        np.int64(lu_nodata_val), bool(lu_has_nd), lut, np.int64(lut_offset),
-        np.array(nodata_vals, dtype=np.float64), np.array(has_nd, dtype=np.uint8),
-        np.array(scales, dtype=np.float64), np.array(offsets, dtype=np.float64),
-        np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64), pl.src,
-        zone_offset, pl.table, pl.supplies, pl.services_on, dyn, pl.need, pl.modes,
-        K.measure_services(), mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx,
-        np.dtype(dtype), nslot, nclass, domain, tuple(names), stack_dtype, direct,
-        lu_extra, lu_where, tuple(lay_extra),
-    )
-    compile_kernel(static, lu_d.dtype, len(zone_arrays),
+    kplan = K.KernelPlan(
+        lu_nodata=np.int64(lu_nodata_val), lu_has_nodata=bool(lu_has_nd), lut=lut,
+        lut_offset=np.int64(lut_offset),
+        lay_nodata=np.array(nodata_vals, dtype=np.float64),
+        lay_has_nodata=np.array(has_nd, dtype=np.uint8),
+        lay_scale=np.array(scales, dtype=np.float64),
+        lay_offset=np.array(offsets, dtype=np.float64),
+        lay_low=np.array(lows, dtype=np.float64), lay_high=np.array(highs, dtype=np.float64),
+        src=pl.src, zone_offset=zone_offset, table=pl.table, supplies=pl.supplies,
+        on=pl.services_on, dyn=dyn, need=pl.need, modes=pl.modes, msvc=K.measure_services(),
+        mstart=mstart, mstop=mstop, value_idx=value_idx, dclass=dclass, clamp_class=clamp_class,
+        lin=lin, coef=coef, map_idx=map_idx)
+    plan = PassPlan(kernel=kplan, out_dtype=np.dtype(dtype), nslot=nslot, nclass=nclass,
+                    domain_policy=domain, layer_names=tuple(names), stack_dtype=stack_dtype,
+                    direct=direct, lu_extra=lu_extra, lu_where=lu_where,
+                    lay_extra=tuple(lay_extra))
+    compile_kernel(plan, lu_d.dtype, len(zone_arrays),
                    why=variant_reason(lu_d.dtype, lu_extra,
                                       {n: a.dtype for n, a in zip(names, layer_arrays)}, dtype))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
@@ -715,9 +747,10 @@ def build_dataset(
     block_tasks.reset()   # a pass that failed earlier in this process no longer stops tasks
     from dask.base import tokenize
     token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
-                     area_d.name, static, [id(w) for w in sink or ()])
+                     area_d.name, tuple(plan.kernel), tuple(plan)[1:],
+                     [id(w) for w in sink or ()])
     raw = da.blockwise(_run_block, "yx", *args, nl=len(dask_layers), nzl=len(zone_arrays),
-                       static=static, sink=sink, dtype=object, meta=np.empty((0, 0), dtype=object),
+                       plan=plan, sink=sink, dtype=object, meta=np.empty((0, 0), dtype=object),
                        name=f"gepgeo-kernel-{token}", concatenate=True, align_arrays=False)
     coords = {c: land_use.coords[c] for c in land_use.coords
               if set(land_use.coords[c].dims) <= {"y", "x"}}

@@ -27,6 +27,8 @@ map has data (yuan a⁻¹; 0 when the GEP map is not written).
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import config as _numba_config
 from numba import njit
@@ -47,7 +49,7 @@ _numba_cache_dir = getattr(_numba_config, "CACHE_DIR", "")
 if _method_dir is not None:
     setattr(_numba_config, "CACHE_DIR", str(_method_dir / "numba"))  # noqa: B010
 
-__all__ = ["gep_block", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
+__all__ = ["gep_block", "KernelPlan", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
 N_MEASURES = len(MEASURES)
 N_SERVICES = len(SERVICES)
@@ -476,40 +478,21 @@ def _class_runs(cls, jl, jh, chg, run_start, run_cls):
     return n
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
-              layers, lay_nodata, lay_has_nodata, lay_scale, lay_offset, lay_low, lay_high,
-              src, zones, zone_offset, area,
-              table, supplies, on, dyn, need, modes, msvc, mstart, mstop, value_idx,
-              dclass, clamp_class, lin, coef, map_idx, out, acc, dacc, stats):
-    """Compute all services for one block, write density maps and accumulate totals.
+class KernelPlan(NamedTuple):
+    """Everything :func:`gep_block` reads besides a block's pixels, by name.
 
-    Services whose parameters are all constants or tables (``dyn[s] == 0``) are evaluated once
-    per land type (``dclass``, from :func:`class_densities`); their maps are looked up per pixel
-    and their totals are added afterwards by :func:`finish_block` as density × land-type area.
-    Services that read a raster (``dyn[s] == 1``) are evaluated per pixel: as driver ×
-    coefficient when linear (``lin[s]``), else in full.
+    Built once per pass (:func:`gepgeo.compute.build_dataset`) and handed to numba as one typed
+    argument: a field is read by its name, so two arrays of the same type cannot be swapped by
+    position.
 
-    The block is processed row by row, in short branch-free loops over the row that LLVM
-    vectorises; each row only between its first and last pixel with land-use data (the
-    nodata margins around a county's outline are written as nodata and skipped). Land type
-    ``nclass`` stands for land-use nodata and ``nclass + 1`` for codes the mapping does not
-    declare; the per-land-type tables are extended with those two rows (NaN in maps, no
-    totals), so that no loop has to test for them. Totals are summed over
-    runs of equal (zone, land type) along the row and added to the accumulators when the run
-    ends: adding every pixel into the same accumulator would chain each addition to the
-    previous one through memory.
-
-    Parameters
+    Attributes
     ----------
-    lu : integer[ny, nx]
-        Land-use codes.
     lu_nodata : int64
         Land-use nodata code (ignored unless ``lu_has_nodata``).
+    lu_has_nodata : bool
     lut : int32[ncodes]
         Land-type index of code ``lut_offset + i``; -1 for codes the mapping does not declare.
-    layers : float32 or float64[nl, ny, nx]
-        Raw factor-layer values as stored in their files.
+    lut_offset : int64
     lay_nodata, lay_has_nodata : float64[nl], uint8[nl]
         Nodata value of each layer (NaN is always nodata).
     lay_scale, lay_offset : float64[nl]
@@ -518,14 +501,10 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         Domain of each layer's parameter; a decoded value outside it is left out and counted.
     src : int64[nparam]
         Layer that supplies each parameter (-1: the table).
-    zones : int32[nzl, ny, nx]
-        Zone index of each pixel for each zone layer (-1 outside every zone).
     zone_offset : int64[nzl]
         First accumulator slot (minus one) of each zone layer.
-    area : float64[ny, 1] or float64[ny, nx]
-        Pixel area, ha.
     table : float64[nparam, nclass]
-        Parameter values by land type (canonical units); raster slots are overwritten per pixel.
+        Parameter values by land type (canonical units).
     supplies : uint8[nclass]
         0 for land types declared to supply no services (every service is a valid 0 there).
     on, dyn : uint8[nservice]
@@ -533,7 +512,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     need : int64[nservice]
         Bit mask of the layers each service needs.
     modes : int64[N_MODES]
-        Formula variants, see :data:`MODE`.
+        Form of each formula variant, see :data:`MODE`.
     msvc : int64[nmeasure]
         Service index of each measure (-1 for GEP).
     mstart, mstop : int64[nservice]
@@ -545,7 +524,69 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     lin, coef : uint8[nservice], float64[nclass, nmeasure]
         From :func:`linear_coefficients`: services evaluated as driver × coefficient.
     map_idx : int64[nmaps]
-        Measure written to each band of ``out``.
+        Measure written to each band of the maps.
+    """
+
+    lu_nodata: Any
+    lu_has_nodata: bool
+    lut: np.ndarray
+    lut_offset: Any
+    lay_nodata: np.ndarray
+    lay_has_nodata: np.ndarray
+    lay_scale: np.ndarray
+    lay_offset: np.ndarray
+    lay_low: np.ndarray
+    lay_high: np.ndarray
+    src: np.ndarray
+    zone_offset: np.ndarray
+    table: np.ndarray
+    supplies: np.ndarray
+    on: np.ndarray
+    dyn: np.ndarray
+    need: np.ndarray
+    modes: np.ndarray
+    msvc: np.ndarray
+    mstart: np.ndarray
+    mstop: np.ndarray
+    value_idx: np.ndarray
+    dclass: np.ndarray
+    clamp_class: np.ndarray
+    lin: np.ndarray
+    coef: np.ndarray
+    map_idx: np.ndarray
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
+    """Compute all services for one block, write density maps and accumulate totals.
+
+    Services whose parameters are all constants or tables (``plan.dyn[s] == 0``) are evaluated
+    once per land type (``plan.dclass``, from :func:`class_densities`); their maps are looked
+    up per pixel and their totals are added afterwards by :func:`finish_block` as density ×
+    land-type area. Services that read a raster are evaluated per pixel: as driver ×
+    coefficient when linear (``plan.lin[s]``), else in full (the generated ``services_row``).
+
+    The block is processed row by row, in short branch-free loops over the row that LLVM
+    vectorises; each row only between its first and last pixel with land-use data (the
+    nodata margins around a county's outline are written as nodata and skipped). Land type
+    ``nclass`` stands for land-use nodata and ``nclass + 1`` for codes the mapping does not
+    declare; the per-land-type tables are extended with those two rows (NaN in maps, no
+    totals), so that no loop has to test for them. Per row: (1) decode the land types,
+    (2) decode and validate the layers, (3) evaluate the services, (4) write the maps,
+    (5) accumulate the totals.
+
+    Parameters
+    ----------
+    plan : KernelPlan
+        What does not depend on the pixels.
+    lu : integer[ny, nx]
+        Land-use codes.
+    layers : float32 or float64[nl, ny, nx]
+        Raw factor-layer values as stored in their files.
+    zones : int32[nzl, ny, nx]
+        Zone index of each pixel for each zone layer (-1 outside every zone).
+    area : float64[ny, 1] or float64[ny, nx]
+        Pixel area, ha.
     out : float32 or float64[nmaps, ny, nx]
         Density maps (filled; NaN where the measure is nodata).
     acc : float64[nslot, nclass, N_ACC]
@@ -560,67 +601,22 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     """
     ny, nx = lu.shape
     nl = layers.shape[0]
-    nzl = zones.shape[0]
-    nparam, nclass = table.shape
-    nserv = on.shape[0]
-    nmeas = msvc.shape[0]
-    nmaps = map_idx.shape[0]
-    nlut = lut.shape[0]
-    area_cols = area.shape[1]
-    row_area = area_cols == 1        # one pixel area per row
-    nan = np.nan
+    nclass = plan.table.shape[1]
+    nserv = plan.on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
-    next_ = nclass + 2
-    # --- per block: what does not depend on the pixel
-    dyn_on = np.zeros(nserv, dtype=np.uint8)     # raster-reading services
-    full_on = np.zeros(nserv, dtype=np.uint8)    # ... evaluated in full per pixel
-    lin_on = np.zeros(nserv, dtype=np.uint8)     # ... evaluated as driver × coefficient
-    n_dyn = 0
-    n_full = 0
-    for s in range(nserv):
-        if on[s] != 0 and dyn[s] != 0:
-            dyn_on[s] = 1
-            n_dyn += 1
-            if lin[s] != 0:
-                lin_on[s] = 1
-            else:
-                full_on[s] = 1
-                n_full += 1
+    dyn_on, full_on, lin_on = _service_switches(plan)
+    n_dyn = np.int64(dyn_on.sum())
+    n_full = np.int64(full_on.sum())
     lin_soil = lin_on[S_S] != 0
     lin_water = lin_on[S_W] != 0
     water_dyn = dyn_on[S_W] != 0
-    water_const = on[S_W] != 0 and not water_dyn
-    # land type of each code, the unmapped codes as the pseudo land type
-    lutx = np.empty(max(nlut, 1), dtype=np.int64)
-    lutx[0] = unmapped_lt
-    for li in range(nlut):
-        lutx[li] = lut[li] if lut[li] >= 0 else unmapped_lt
-    # per land type, extended with the two pseudo land types
-    sup_x = np.zeros(next_, dtype=np.uint8)          # supplies services
-    fill_x = np.full(next_, nan)                    # map value where a raster service is invalid
-    gep_x = np.full(next_, nan)                      # GEP of the class-constant services
-    clamp_x = np.zeros(next_, dtype=np.uint8)        # water clamped (class-constant water)
-    dclass_t = np.full((nmeas, next_), nan)         # measure by land type (maps)
-    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
-    pv_x = np.zeros((nparam, next_), dtype=np.float64)
-    for c in range(nclass):
-        sup_x[c] = 1 if supplies[c] != 0 else 0
-        fill_x[c] = nan if supplies[c] != 0 else 0.0
-        gep_x[c] = 0.0
-        for s in range(nserv):
-            if on[s] != 0 and dyn[s] == 0 and supplies[c] != 0:
-                gep_x[c] += dclass[c, value_idx[s]]
-        clamp_x[c] = clamp_class[c] if (water_const and supplies[c] != 0) else 0
-        for k in range(nmeas):
-            dclass_t[k, c] = dclass[c, k]
-            coef_t[k, c] = coef[c, k]
-        for p in range(nparam):
-            pv_x[p, c] = table[p, c]
-    # maps: what each band is
+    water_const = plan.on[S_W] != 0 and not water_dyn
+    lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
+        plan, water_const, lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0)
     gep_map = False
-    for m in range(nmaps):
-        if msvc[map_idx[m]] < 0:
+    for m in range(plan.map_idx.shape[0]):
+        if plan.msvc[plan.map_idx[m]] < 0:
             gep_map = True
     # --- row buffers, reused for every row of the block
     cls = np.empty(nx, dtype=np.int64)
@@ -629,7 +625,7 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     vals = np.empty((nl + N_SCRATCH, nx), dtype=np.float64)   # decoded layers, scratch
     bits = np.zeros(nx, dtype=np.int64)
     ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
-    dens = np.zeros((nx, nmeas), dtype=np.float64)      # per pixel densities (full services)
+    dens = np.zeros((nx, plan.msvc.shape[0]), dtype=np.float64)   # densities (full services)
     drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
     gmap = np.zeros(nx, dtype=np.float64)
     gep = np.zeros(nx, dtype=np.float64)
@@ -638,128 +634,46 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
     dclamp = np.zeros(nx, dtype=np.uint8)
     dcls = np.full(nx, -1, dtype=np.int64)
     bad = np.zeros((nserv, nx), dtype=np.uint8)         # service invalid, supplying
-    bad_s = bad[S_S]
-    bad_w = bad[S_W]
     key = np.empty(nx, dtype=np.int64)
+    slot = np.empty(nx, dtype=np.int64)
     run_start = np.empty(nx + 1, dtype=np.int64)
     run_cls = np.empty(nx, dtype=np.int64)
-    nruns = 0
     chg = np.zeros(8 * ((nx + 15) // 8), dtype=np.uint8)   # whole uint64 words, ≥ nx + 8
-    drv_s = drv[S_S]
-    drv_w = drv[S_W]
-    slot = np.empty(nx, dtype=np.int64)
-    all_bits = (np.int64(1) << nl) - 1
-    # unsigned 8-bit land-use codes: one table for all 256 codes, nodata and unmapped included
-    small_codes = lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0
-    lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
-    for code in range(lut_all.shape[0]):
-        lut_all[code] = _land_type(np.int64(code), lutx, lut_offset,
-                                   nlut, lu_has_nodata, lu_nodata, nodata_lt, unmapped_lt)
     for i in range(ny):
-        # 1. land type of each pixel and its area
-        n_nd = 0
-        n_un = 0
-        if small_codes:
-            for j in range(nx):
-                c = lut_all[lu[i, j]]
-                cls[j] = c
-                sup[j] = sup_x[c]
-                n_nd += c == nodata_lt
-                n_un += c == unmapped_lt
-        else:
-            for j in range(nx):
-                c = _land_type(np.int64(lu[i, j]), lutx, lut_offset, nlut, lu_has_nodata,
-                               lu_nodata, nodata_lt, unmapped_lt)
-                cls[j] = c
-                sup[j] = sup_x[c]
-                n_nd += c == nodata_lt
-                n_un += c == unmapped_lt
-        if area_cols > 1:
+        # 1. land type of each pixel, its area, the span with data, runs of one land type
+        n_nd, n_un = _land_types_row(lu[i], plan, lut_all, lutx, sup_x, nodata_lt, unmapped_lt,
+                                     cls, sup)
+        stats[0] += n_nd
+        stats[1] += n_un
+        if area.shape[1] > 1:
             for j in range(nx):
                 arow[j] = area[i, j]
         elif n_full > 0:
             a_row = area[i, 0]
             for j in range(nx):
                 arow[j] = a_row
-        stats[0] += n_nd
-        stats[1] += n_un
-        # the row's span from its first to its last pixel with land-use data: the nodata
-        # margins (outside a county's outline, say) are skipped by every later step
-        jl = 0
-        jh = nx
-        if n_nd > 0:
-            while jl < nx and cls[jl] == nodata_lt:
-                jl += 1
-            while jh > jl and cls[jh - 1] == nodata_lt:
-                jh -= 1
+        jl, jh = _data_span(cls, n_nd, nodata_lt)
         # unsigned loop bounds: numba checks every signed index for wraparound (a negative
         # index counts from the end), which stops LLVM from vectorising a loop that does not
         # start at a constant
         ul = np.uint64(jl)
         uh = np.uint64(jh)
-        # runs of one land type along the row: for the totals, for class-constant maps and
-        # table-supplied driver parameters (filled run by run when runs are long)
         nruns = _class_runs(cls, jl, jh, chg, run_start, run_cls)
         long_runs = 8 * nruns < jh - jl
-        # 2. decode and validate the layers
         if n_dyn > 0:
-            # out-of-domain values are rare: they are counted (_count_out) only in rows where
-            # a mapped pixel has a layer value that is nodata or out of its domain (n_bad)
-            n_bad = 0
-            for layer in range(nl):
-                sc = lay_scale[layer]
-                of = lay_offset[layer]
-                lo = lay_low[layer]
-                hi = lay_high[layer]
-                hnd = lay_has_nodata[layer] != 0
-                nd = lay_nodata[layer]
-                bit = np.int64(1) << layer
-                keep = np.int64(0) if layer == 0 else np.int64(-1)    # the first layer sets
-                vrow = vals[layer]
-                lrow = layers[layer, i]
-                if layer < nl - 1:
-                    for j in range(ul, uh):
-                        v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
-                        vrow[j] = v
-                        bits[j] = (bits[j] & keep) | (bit * good)
-                else:
-                    for j in range(ul, uh):
-                        v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
-                        vrow[j] = v
-                        b = (bits[j] & keep) | (bit * good)
-                        bits[j] = b
-                        n_bad += (b != all_bits) & (sup[j] != 0)
-            if n_bad > 0:
-                for layer in range(nl):
-                    stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh,
-                                                   lay_scale[layer],
-                                                   lay_offset[layer], lay_low[layer],
-                                                   lay_high[layer], lay_has_nodata[layer] != 0,
-                                                   lay_nodata[layer])
-            # 3. validity of each raster-reading service (supplying land types only)
-            keep_g = np.uint8(0)          # the first service sets gnd, the others add
-            for s in range(nserv):
-                if dyn_on[s] == 0:
-                    continue
-                ns_ = need[s]
-                okr = ok[s]
-                badr = bad[s]
-                for j in range(ul, uh):
-                    o = sup[j] & ((bits[j] & ns_) == ns_)
-                    okr[j] = o
-                    b = sup[j] & (o ^ 1)
-                    badr[j] = b
-                    gnd[j] = (gnd[j] & keep_g) | b
-                keep_g = np.uint8(1)
-            # 4. the services themselves
+            # 2. decode and validate the layers, and each raster-reading service
+            _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats)
+            _validity_row(dyn_on, plan.need, bits, sup, ok, bad, gnd, ul, uh)
+            # 3. the services themselves
             if n_full > 0:
                 for j in range(ul, uh):
                     dcls[j] = cls[j] if sup[j] != 0 else -1
-                _services_row(table, dcls, ul, uh, vals, src, modes, full_on, ok, dens, dclamp)
+                _services_row(plan.table, dcls, ul, uh, vals, plan.src, plan.modes, full_on, ok,
+                              dens, dclamp)
             if lin_soil or lin_water:
                 # the linear water driver flags its clamped pixels (all valid, so supplying)
-                _drivers_row(pv_x, cls, ul, uh, vals, nl, src, modes, lin_on, ok, drv, clamped,
-                             long_runs, nruns, run_start, run_cls)
+                _drivers_row(pv_x, cls, ul, uh, vals, nl, plan.src, plan.modes, lin_on, ok, drv,
+                             clamped, long_runs, nruns, run_start, run_cls)
         # water deficits clamped to 0, counted per land type
         if water_dyn and not lin_water:
             for j in range(ul, uh):
@@ -767,113 +681,331 @@ def gep_block(lu, lu_nodata, lu_has_nodata, lut, lut_offset,
         elif water_const:
             for j in range(ul, uh):
                 clamped[j] = clamp_x[cls[j]]
-        # 5. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
+        # 4. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
         if gep_map:
+            _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap,
+                     ul, uh)
+        _maps_row(plan, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens, ok,
+                  gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls)
+        # 5. totals, for the whole grid (slot 0) and each zone layer's zone
+        _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, full_on,
+                        n_full, clamped, gnd, bad, drv, gmap, gep_map, lin_soil, lin_water,
+                        slot, key, jl, jh, nruns, run_start, run_cls)
+
+
+@njit(cache=True, nogil=True)
+def _service_switches(plan):
+    """Per service: raster-reading (``dyn_on``), evaluated in full per pixel (``full_on``) or
+    as driver × coefficient (``lin_on``), among the enabled ones."""
+    nserv = plan.on.shape[0]
+    dyn_on = np.zeros(nserv, dtype=np.uint8)
+    full_on = np.zeros(nserv, dtype=np.uint8)
+    lin_on = np.zeros(nserv, dtype=np.uint8)
+    for s in range(nserv):
+        if plan.on[s] != 0 and plan.dyn[s] != 0:
+            dyn_on[s] = 1
+            if plan.lin[s] != 0:
+                lin_on[s] = 1
+            else:
+                full_on[s] = 1
+    return dyn_on, full_on, lin_on
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _extended_tables(plan, water_const, small_codes):
+    """The per-land-type tables, extended with the pseudo land types of land-use nodata
+    (``nclass``) and of codes the mapping does not declare (``nclass + 1``).
+
+    Returns ``lut_all`` (land type of each of the 256 codes of unsigned 8-bit land use, nodata
+    and unmapped included; empty otherwise), ``lutx`` (land type of code ``lut_offset + i``),
+    and by extended land type: supplies services, map value where a raster service is invalid,
+    GEP of the class-constant services, water clamped (class-constant water), each measure
+    (``[nmeasure, next]``), each linear coefficient and each parameter (``[nparam, next]``).
+    """
+    nparam, nclass = plan.table.shape
+    nserv = plan.on.shape[0]
+    nmeas = plan.msvc.shape[0]
+    nlut = plan.lut.shape[0]
+    nan = np.nan
+    nodata_lt = nclass
+    unmapped_lt = nclass + 1
+    next_ = nclass + 2
+    lutx = np.empty(max(nlut, 1), dtype=np.int64)
+    lutx[0] = unmapped_lt
+    for li in range(nlut):
+        lutx[li] = plan.lut[li] if plan.lut[li] >= 0 else unmapped_lt
+    sup_x = np.zeros(next_, dtype=np.uint8)
+    fill_x = np.full(next_, nan)
+    gep_x = np.full(next_, nan)
+    clamp_x = np.zeros(next_, dtype=np.uint8)
+    dclass_t = np.full((nmeas, next_), nan)
+    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
+    pv_x = np.zeros((nparam, next_), dtype=np.float64)
+    for c in range(nclass):
+        supplying = plan.supplies[c] != 0
+        sup_x[c] = 1 if supplying else 0
+        fill_x[c] = nan if supplying else 0.0
+        gep_x[c] = 0.0
+        for s in range(nserv):
+            if plan.on[s] != 0 and plan.dyn[s] == 0 and supplying:
+                gep_x[c] += plan.dclass[c, plan.value_idx[s]]
+        clamp_x[c] = plan.clamp_class[c] if (water_const and supplying) else 0
+        for k in range(nmeas):
+            dclass_t[k, c] = plan.dclass[c, k]
+            coef_t[k, c] = plan.coef[c, k]
+        for p in range(nparam):
+            pv_x[p, c] = plan.table[p, c]
+    lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
+    for code in range(lut_all.shape[0]):
+        lut_all[code] = _land_type(np.int64(code), lutx, plan.lut_offset, nlut,
+                                   plan.lu_has_nodata, plan.lu_nodata, nodata_lt, unmapped_lt)
+    return lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x
+
+
+@njit(cache=True, nogil=True)
+def _land_types_row(lu_row, plan, lut_all, lutx, sup_x, nodata_lt, unmapped_lt, cls, sup):
+    """Land type ``cls[j]`` and whether it supplies services ``sup[j]`` for every pixel of a
+    row; returns the numbers of land-use nodata and unmapped-code pixels."""
+    nx = lu_row.shape[0]
+    n_nd = 0
+    n_un = 0
+    if lut_all.shape[0] > 0:
+        for j in range(nx):
+            c = lut_all[lu_row[j]]
+            cls[j] = c
+            sup[j] = sup_x[c]
+            n_nd += c == nodata_lt
+            n_un += c == unmapped_lt
+    else:
+        nlut = plan.lut.shape[0]
+        for j in range(nx):
+            c = _land_type(np.int64(lu_row[j]), lutx, plan.lut_offset, nlut, plan.lu_has_nodata,
+                           plan.lu_nodata, nodata_lt, unmapped_lt)
+            cls[j] = c
+            sup[j] = sup_x[c]
+            n_nd += c == nodata_lt
+            n_un += c == unmapped_lt
+    return n_nd, n_un
+
+
+@njit(cache=True, nogil=True)
+def _data_span(cls, n_nd, nodata_lt):
+    """The row's span ``jl..jh-1`` from its first to its last pixel with land-use data: the
+    nodata margins (outside a county's outline, say) are skipped by every later step."""
+    nx = cls.shape[0]
+    jl = 0
+    jh = nx
+    if n_nd > 0:
+        while jl < nx and cls[jl] == nodata_lt:
+            jl += 1
+        while jh > jl and cls[jh - 1] == nodata_lt:
+            jh -= 1
+    return jl, jh
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats):
+    """Decode row ``i`` of every layer into ``vals`` (NaN where not valid) and set bit l of
+    ``bits[j]`` where layer l is valid; count the out-of-domain values of supplying pixels
+    into ``stats[2 + l]`` (only in rows where some mapped pixel has an invalid value: they
+    are rare)."""
+    nl = layers.shape[0]
+    all_bits = (np.int64(1) << nl) - 1
+    n_bad = 0
+    for layer in range(nl):
+        sc = plan.lay_scale[layer]
+        of = plan.lay_offset[layer]
+        lo = plan.lay_low[layer]
+        hi = plan.lay_high[layer]
+        hnd = plan.lay_has_nodata[layer] != 0
+        nd = plan.lay_nodata[layer]
+        bit = np.int64(1) << layer
+        keep = np.int64(0) if layer == 0 else np.int64(-1)    # the first layer sets
+        vrow = vals[layer]
+        lrow = layers[layer, i]
+        if layer < nl - 1:
             for j in range(ul, uh):
-                gep[j] = gep_x[cls[j]]
-            for s in range(nserv):
-                if dyn_on[s] == 0:
-                    continue
-                kv = value_idx[s]
-                okr = ok[s]
-                if lin_on[s] != 0:
-                    d = drv[s]
-                    cf = coef_t[kv]
-                    for j in range(ul, uh):
-                        gep[j] += d[j] * cf[cls[j]]           # d is 0 where invalid
-                else:
-                    for j in range(ul, uh):
-                        gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
-            for j in range(ul, uh):      # the map's pixels, 0 where it is nodata, for the sums
-                v = gep[j]
-                gmap[j] = v if (gnd[j] == 0) & np.isfinite(v) else 0.0
-        for m in range(nmaps):
-            k = map_idx[m]
-            s = msvc[k]
-            o = out[m, i]
-            for j in range(jl):
-                o[j] = nan
-            for j in range(jh, nx):
-                o[j] = nan
-            if s < 0:
+                v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                vrow[j] = v
+                bits[j] = (bits[j] & keep) | (bit * good)
+        else:
+            for j in range(ul, uh):
+                v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                vrow[j] = v
+                b = (bits[j] & keep) | (bit * good)
+                bits[j] = b
+                n_bad += (b != all_bits) & (sup[j] != 0)
+    if n_bad > 0:
+        for layer in range(nl):
+            stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh, plan.lay_scale[layer],
+                                           plan.lay_offset[layer], plan.lay_low[layer],
+                                           plan.lay_high[layer],
+                                           plan.lay_has_nodata[layer] != 0,
+                                           plan.lay_nodata[layer])
+
+
+@njit(cache=True, nogil=True)
+def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
+    """Per raster-reading service: ``ok`` where every layer it needs is valid (supplying land
+    types only), ``bad`` where a supplying pixel is not; ``gnd`` where any service is bad (the
+    GEP map's nodata)."""
+    keep_g = np.uint8(0)          # the first service sets gnd, the others add
+    for s in range(dyn_on.shape[0]):
+        if dyn_on[s] == 0:
+            continue
+        ns_ = need[s]
+        okr = ok[s]
+        badr = bad[s]
+        for j in range(ul, uh):
+            o = sup[j] & ((bits[j] & ns_) == ns_)
+            okr[j] = o
+            b = sup[j] & (o ^ 1)
+            badr[j] = b
+            gnd[j] = (gnd[j] & keep_g) | b
+        keep_g = np.uint8(1)
+
+
+@njit(cache=True, nogil=True)
+def _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap, ul, uh):
+    """GEP of each pixel (``gep``: class-constant services plus the raster-reading ones where
+    valid) and the GEP map's pixels for the sums (``gmap``: 0 where the map is nodata)."""
+    for j in range(ul, uh):
+        gep[j] = gep_x[cls[j]]
+    for s in range(dyn_on.shape[0]):
+        if dyn_on[s] == 0:
+            continue
+        kv = plan.value_idx[s]
+        okr = ok[s]
+        if lin_on[s] != 0:
+            d = drv[s]
+            cf = coef_t[kv]
+            for j in range(ul, uh):
+                gep[j] += d[j] * cf[cls[j]]           # d is 0 where invalid
+        else:
+            for j in range(ul, uh):
+                gep[j] += dens[j, kv] if okr[j] != 0 else 0.0
+    for j in range(ul, uh):
+        v = gep[j]
+        gmap[j] = v if (gnd[j] == 0) & np.isfinite(v) else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _maps_row(plan, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens, ok, gnd,
+              gep, jl, jh, long_runs, nruns, run_start, run_cls):
+    """Row ``i`` of every map band (NaN outside the span with land-use data)."""
+    nan = np.nan
+    nx = cls.shape[0]
+    ul = np.uint64(jl)
+    uh = np.uint64(jh)
+    for m in range(plan.map_idx.shape[0]):
+        k = plan.map_idx[m]
+        s = plan.msvc[k]
+        o = out[m, i]
+        for j in range(jl):
+            o[j] = nan
+        for j in range(jh, nx):
+            o[j] = nan
+        if s < 0:
+            for j in range(ul, uh):
+                o[j] = nan if gnd[j] != 0 else gep[j]
+        elif dyn_on[s] != 0 and lin_on[s] != 0:
+            d = drv[s]
+            okr = ok[s]
+            cf = coef_t[k]
+            for j in range(ul, uh):
+                c = cls[j]
+                o[j] = d[j] * cf[c] if okr[j] != 0 else fill_x[c]
+        elif dyn_on[s] != 0:
+            okr = ok[s]
+            for j in range(ul, uh):
+                o[j] = dens[j, k] if okr[j] != 0 else fill_x[cls[j]]
+        elif long_runs:
+            col = dclass_t[k]
+            for r in range(nruns):
+                v = col[run_cls[r]]
+                for j in range(np.uint64(run_start[r]), np.uint64(run_start[r + 1])):
+                    o[j] = v           # unsigned bounds: vectorised (see ``ul``)
+        else:
+            col = dclass_t[k]
+            for j in range(ul, uh):
+                o[j] = col[cls[j]]
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, full_on, n_full,
+                    clamped, gnd, bad, drv, gmap, gep_map, lin_soil, lin_water, slot, key, jl, jh,
+                    nruns, run_start, run_cls):
+    """Add row ``i`` to the accumulators of the whole grid (slot 0) and of each zone layer's
+    zone: sums over runs of one (zone, land type) along the row, added once per run (adding
+    every pixel into the same accumulator would chain each addition to the previous one
+    through memory). For the whole grid, the runs are the land-type runs."""
+    nclass = plan.table.shape[1]
+    row_area = area.shape[1] == 1
+    a_row = area[i, 0]
+    bad_s = bad[S_S]
+    bad_w = bad[S_W]
+    drv_s = drv[S_S]
+    drv_w = drv[S_W]
+    ul = np.uint64(jl)
+    uh = np.uint64(jh)
+    for t in range(zones.shape[0] + 1):
+        if t == 0:
+            if n_full > 0:
                 for j in range(ul, uh):
-                    o[j] = nan if gnd[j] != 0 else gep[j]
-            elif dyn_on[s] != 0 and lin_on[s] != 0:
-                d = drv[s]
-                okr = ok[s]
-                cf = coef_t[k]
-                for j in range(ul, uh):
-                    c = cls[j]
-                    o[j] = d[j] * cf[c] if okr[j] != 0 else fill_x[c]
-            elif dyn_on[s] != 0:
-                okr = ok[s]
-                for j in range(ul, uh):
-                    o[j] = dens[j, k] if okr[j] != 0 else fill_x[cls[j]]
-            elif long_runs:
-                col = dclass_t[k]
-                for r in range(nruns):
-                    v = col[run_cls[r]]
-                    for j in range(np.uint64(run_start[r]), np.uint64(run_start[r + 1])):
-                        o[j] = v           # unsigned bounds: vectorised (see ``ul``)
-            else:
-                col = dclass_t[k]
-                for j in range(ul, uh):
-                    o[j] = col[cls[j]]
-        # 6. accumulate into the whole grid (slot 0) and each zone layer's zone: sums over runs
-        # of one (zone, land type) along the row, added to the accumulators once per run
-        # (adding every pixel into the same accumulator would chain each addition to the
-        # previous one through memory). For the whole grid, the runs are the land-type runs.
-        for t in range(nzl + 1):
-            if t == 0:
-                if n_full > 0:
-                    for j in range(ul, uh):
-                        slot[j] = 0 if cls[j] < nclass else -1
-                for r in range(nruns):
-                    c = run_cls[r]
-                    if c < nclass:
-                        _add_run(acc, dacc, np.int64(0), c, run_start[r], run_start[r + 1],
-                                 row_area, area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s,
-                                 drv_w, lin_soil, lin_water, gmap, gep_map)
-            else:
-                zrow = zones[t - 1, i]
-                zoff = 1 + zone_offset[t - 1]
-                for j in range(ul, uh):
-                    c = cls[j]
-                    z = zrow[j]
-                    sl = zoff + z if z >= 0 else -1
-                    slot[j] = sl if c < nclass else -1
-                    key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
-                j0 = jl
-                while j0 < jh:
-                    cur = key[j0]
-                    j1 = j0 + 1
-                    while j1 < jh and key[j1] == cur:
-                        j1 += 1
-                    if cur >= 0:
-                        sl = cur // nclass
-                        _add_run(acc, dacc, sl, cur - sl * nclass, j0, j1, row_area,
-                                 area[i, 0], arow, clamped, gnd, bad_s, bad_w, drv_s, drv_w,
-                                 lin_soil, lin_water, gmap, gep_map)
-                    j0 = j1
-            if n_full == 0:
+                    slot[j] = 0 if cls[j] < nclass else -1
+            for r in range(nruns):
+                c = run_cls[r]
+                if c < nclass:
+                    _add_run(acc, dacc, np.int64(0), c, run_start[r], run_start[r + 1],
+                             row_area, a_row, arow, clamped, gnd, bad_s, bad_w, drv_s,
+                             drv_w, lin_soil, lin_water, gmap, gep_map)
+        else:
+            zrow = zones[t - 1, i]
+            zoff = 1 + plan.zone_offset[t - 1]
+            for j in range(ul, uh):
+                c = cls[j]
+                z = zrow[j]
+                sl = zoff + z if z >= 0 else -1
+                slot[j] = sl if c < nclass else -1
+                key[j] = sl * nclass + c if (c < nclass and sl >= 0) else -1
+            j0 = jl
+            while j0 < jh:
+                cur = key[j0]
+                j1 = j0 + 1
+                while j1 < jh and key[j1] == cur:
+                    j1 += 1
+                if cur >= 0:
+                    sl = cur // nclass
+                    _add_run(acc, dacc, sl, cur - sl * nclass, j0, j1, row_area, a_row, arow,
+                             clamped, gnd, bad_s, bad_w, drv_s, drv_w, lin_soil, lin_water,
+                             gmap, gep_map)
+                j0 = j1
+        if n_full > 0:
+            _add_full_services(acc, plan.mstart, plan.mstop, full_on, slot, cls, sup, arow, ok,
+                               dens, ul, uh)
+
+
+@njit(cache=True, nogil=True)
+def _add_full_services(acc, mstart, mstop, full_on, slot, cls, sup, arow, ok, dens, ul, uh):
+    """Add density × area of the services evaluated in full per pixel, and their pixels and
+    hectares left out, into each pixel's accumulator slot."""
+    for s in range(full_on.shape[0]):
+        if full_on[s] == 0:
+            continue
+        k0 = mstart[s]
+        k1 = mstop[s]
+        for j in range(ul, uh):
+            sl = slot[j]
+            c = cls[j]
+            if sl < 0 or sup[j] == 0:
                 continue
-            for s in range(nserv):
-                if full_on[s] == 0:
-                    continue
-                k0 = mstart[s]
-                k1 = mstop[s]
-                for j in range(ul, uh):
-                    sl = slot[j]
-                    c = cls[j]
-                    if sl < 0 or sup[j] == 0:
-                        continue
-                    a = arow[j]
-                    if ok[s, j] != 0:
-                        for k in range(k0, k1):
-                            acc[sl, c, k] += dens[j, k] * a
-                    else:
-                        acc[sl, c, COL_EXCL_N + s] += 1.0
-                        acc[sl, c, COL_EXCL_HA + s] += a
+            a = arow[j]
+            if ok[s, j] != 0:
+                for k in range(k0, k1):
+                    acc[sl, c, k] += dens[j, k] * a
+            else:
+                acc[sl, c, COL_EXCL_N + s] += 1.0
+                acc[sl, c, COL_EXCL_HA + s] += a
 
 
 def finish_block(acc: np.ndarray, dacc: np.ndarray, dclass: np.ndarray, lin: np.ndarray,

@@ -601,10 +601,11 @@ def test_the_compile_step_raises_a_swallowed_ctrl_c(monkeypatch):
     monkeypatch.setattr(compute.K, "gep_block", Disp())
     monkeypatch.setattr(compute, "_kernel_args", lambda *a, **k: (np.zeros(1),))
     with pytest.raises(KeyboardInterrupt):
-        static = [None] * 40
-        static[26], static[27], static[28], static[29] = np.zeros((1, 1)), np.float32, 1, 1
-        static[32], static[33], static[34] = np.float32, (), None
-        compute.compile_kernel(tuple(static), np.uint8, 0)
+        kernel = compute.K.KernelPlan(*([None] * 26), map_idx=np.zeros((1, 1)))
+        plan = compute.PassPlan(kernel=kernel, out_dtype=np.float32, nslot=1, nclass=1,
+                                domain_policy="error", layer_names=(), stack_dtype=np.float32,
+                                direct=(), lu_extra=(), lu_where="", lay_extra=())
+        compute.compile_kernel(plan, np.uint8, 0)
     assert calls
 
 
