@@ -85,8 +85,9 @@ def read_map(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 class RasterInfo(NamedTuple):
-    """What a raster file says about itself (band 1), without its pixels."""
+    """What a raster file says about itself (band 1 for the per-band items), pixels unread."""
 
+    count: int
     transform: Affine
     crs: CRS | None
     shape: tuple[int, int]
@@ -106,9 +107,9 @@ class RasterInfo(NamedTuple):
 
 
 def raster_info(path: Path) -> RasterInfo:
-    """Grid (transform, CRS, shape, bounds), nodata, dtype, unit and description of a raster."""
+    """Band count, grid (transform, CRS, shape, bounds), nodata, dtype, unit and description."""
     with rasterio.open(path) as src:
-        return RasterInfo(src.transform, src.crs, src.shape, src.bounds, src.nodata,
+        return RasterInfo(src.count, src.transform, src.crs, src.shape, src.bounds, src.nodata,
                           src.dtypes[0], src.units[0], src.descriptions[0])
 
 
@@ -117,8 +118,7 @@ def assert_map_on_grid(path: Path, like: Path) -> None:
     one float band on the grid of ``like`` (the land-use raster it was computed from: same CRS,
     transform and shape), NaN as its nodata, and a unit and a description."""
     got, want = raster_info(path), raster_info(like)
-    with rasterio.open(path) as src:
-        assert src.count == 1, path
+    assert got.count == 1, (path, got.count)
     assert (got.crs, got.transform, got.shape) == (want.crs, want.transform, want.shape), path
     assert np.issubdtype(np.dtype(got.dtype), np.floating), (path, got.dtype)
     assert got.nodata is not None and np.isnan(got.nodata), (path, got.nodata)
