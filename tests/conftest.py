@@ -1,16 +1,16 @@
-"""Shared fixtures and helpers for the test-suite."""
+"""Shared fixtures and the test-suite's settings; the shared helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-import rasterio
-import rioxarray  # noqa: F401  (registers the .rio accessor)
-import xarray as xr
-from affine import Affine
+
+from .helpers import copy_sample
+
+# helpers that lived here: tests written against ``from .conftest import ...`` still find them
+from .helpers import TEST_DATA, jinsha_expected, make_da, run_cli, write_tif  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,58 +30,12 @@ def examples(full: int) -> int:
     """The number of examples a property test draws: ``full`` in the exhaustive profile, else
     a fifth of it (at least 10, at most ``full``)."""
     return full if EXHAUSTIVE else min(full, max(10, full // 5))
-#: Expected values the tests compare against, shipped with the tests (the repository stands alone)
-TEST_DATA = Path(__file__).resolve().parent / "data"
-
-
-def make_da(values: np.ndarray, transform: Affine, crs: str, nodata=None, units: str | None = None
-            ) -> xr.DataArray:
-    """An in-memory raster DataArray with CRS, transform and nodata (rioxarray conventions)."""
-    ny, nx = values.shape
-    xs = transform.c + transform.a * (np.arange(nx) + 0.5)
-    ys = transform.f + transform.e * (np.arange(ny) + 0.5)
-    da = xr.DataArray(values, dims=("y", "x"), coords={"y": ys, "x": xs})
-    da = da.rio.write_crs(crs).rio.write_transform(transform)
-    if nodata is not None:
-        da = da.rio.write_nodata(nodata)
-    if units:
-        da.attrs["units"] = units
-    return da
-
-
-def write_tif(path: Path, values: np.ndarray, transform: Affine, crs: str | None = "EPSG:32648",
-              nodata=None, unit: str | None = None) -> Path:
-    """Write a small single-band GeoTIFF."""
-    ny, nx = values.shape
-    with rasterio.open(path, "w", driver="GTiff", height=ny, width=nx, count=1,
-                       dtype=values.dtype, crs=crs, transform=transform, nodata=nodata) as dst:
-        dst.write(values, 1)
-        if unit:
-            dst.units = (unit,)
-    return path
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    """Run the command line in-process; return (exit status, stdout, stderr)."""
-    from gepgeo.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 @pytest.fixture()
 def sample(tmp_path: Path) -> Path:
     """A copy of the bundled pipelines and Jinsha data that a test may edit."""
-    import shutil
-
-    from gepgeo.demo import sample_root
-
-    root = sample_root()
-    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
-    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
-    return tmp_path
+    return copy_sample(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +48,3 @@ def jinsha_demo(tmp_path_factory):
 
     return run_demo(tmp_path_factory.mktemp("jinsha-demo") / "demo")
 
-
-def jinsha_expected() -> list[dict[str, str]]:
-    """Every published Jinsha figure with the value the method gives (``tests/data``).
-
-    Columns: ``id, unit, paper, expected_from_preset, agreement, verdict`` (docs/JINSHA.md).
-    """
-    import csv
-
-    with open(TEST_DATA / "jinsha_expected.csv", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
-import yaml
 from affine import Affine
+
+from .helpers import write_tif, write_yaml
 
 PIXEL = 30.0
 TRANSFORM = Affine(PIXEL, 0, 500000.0, 0, -PIXEL, 3100000.0)
@@ -40,13 +40,7 @@ def _field(shape: tuple[int, int], seed: int) -> np.ndarray:
 
 
 def _write(path: Path, data: np.ndarray, nodata: float, unit: str | None = None) -> None:
-    h, w = data.shape
-    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=1, dtype=data.dtype,
-                       crs="EPSG:32648", transform=TRANSFORM, nodata=nodata, tiled=True,
-                       blockxsize=256, blockysize=256, compress="deflate") as dst:
-        dst.write(data, 1)
-        if unit:
-            dst.units = (unit,)
+    write_tif(path, data, TRANSFORM, nodata=nodata, unit=unit, block=256, compress="deflate")
 
 
 def land_use(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +99,5 @@ def make_pair(folder: Path, shape: tuple[int, int], *, options: dict | None = No
                "land_use": {"path": f"lu_{scenario}.tif", "codes": CLASSES},
                "no_services": ["built_up"], "profile": {"name": "ouyang-garze-2010"},
                "parameters": _parameters(), "options": dict(options or {})}
-        p = folder / f"{scenario}.yaml"
-        p.write_text(yaml.safe_dump(doc, sort_keys=False))
-        paths.append(p)
+        paths.append(write_yaml(folder / f"{scenario}.yaml", doc, sort_keys=False))
     return paths[0], paths[1]

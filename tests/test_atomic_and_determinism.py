@@ -4,19 +4,14 @@ mutations of a pipeline file end in success or a clean GepgeoError, never anothe
 from __future__ import annotations
 
 import copy
-import hashlib
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-import yaml
 from affine import Affine
 from dask.callbacks import Callback
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +23,9 @@ from gepgeo.io import GeoTiffBlockWriter, WriterClosedError
 from gepgeo.pipeline import load_pipeline, parse_pipeline
 from gepgeo.run import run_pipeline, validate
 
-from .conftest import examples, write_tif
+from .conftest import examples
+from .helpers import (copy_sample, folder_files, gepgeo_command, read_band, read_yaml, write_tif,
+                      write_yaml)
 
 
 def _grid(tmp: Path, n: int, chunk: int, codec: str = "zstd") -> Path:
@@ -41,33 +38,20 @@ def _grid(tmp: Path, n: int, chunk: int, codec: str = "zstd") -> Path:
     lu[:3, :] = 0
     write_tif(tmp / "lu.tif", lu, t, nodata=0)
     r = (5000 + 1000 * np.sin(xx / 50.0) + rng.normal(0, 5, (n, n))).astype(np.float32)
-    with rasterio.open(tmp / "r.tif", "w", driver="GTiff", height=n, width=n, count=1,
-                       dtype="float32", crs="EPSG:32648", transform=t, tiled=True,
-                       blockxsize=256, blockysize=256, nodata=-9999.0) as dst:
-        dst.write(r, 1)
-        dst.units = ("MJ mm ha-1 h-1 a-1",)
+    write_tif(tmp / "r.tif", r, t, nodata=-9999.0, unit="MJ mm ha-1 h-1 a-1", block=256)
     doc = {"land_use": {"path": "lu.tif", "codes": {1: "dryland", 2: "forest", 3: "grassland"}},
            "profile": {"name": "jinsha-as-published", "scenario": "after"},
            "parameters": {"rainfall_erosivity_r": {"path": "r.tif"}},
            "maps": ["soil_retention"],
            "options": {"chunk_size": chunk, "codec": codec}}
-    (tmp / "p.yaml").write_text(yaml.safe_dump(doc))
-    return tmp / "p.yaml"
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    out = {}
-    for f in sorted(folder.rglob("*")):
-        if f.is_file() and f.name != "manifest.json":
-            out[str(f.relative_to(folder))] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
+    return write_yaml(tmp / "p.yaml", doc)
 
 
 def test_two_runs_are_byte_identical(tmp_path):
     p = _grid(tmp_path, 640, 64)            # 100 blocks, computed by 2 threads in any order
     a = run_pipeline(load_pipeline(p), tmp_path / "a", quiet=True)
     b = run_pipeline(load_pipeline(p), tmp_path / "b", quiet=True)
-    da, db = _digest(a.out), _digest(b.out)
+    da, db = (folder_files(r.out, exclude=("manifest.json",)) for r in (a, b))
     assert len(da) >= 14 and da == db
     ma, mb = a.manifest, b.manifest
     for m in (ma, mb):
@@ -79,9 +63,8 @@ def test_two_runs_are_byte_identical(tmp_path):
 def _start(p: Path, out: Path, *extra: str) -> subprocess.Popen:
     # the default SIGINT disposition, as at an interactive Ctrl-C (a background job of a
     # non-interactive shell, which CI may be, inherits SIGINT ignored)
-    return subprocess.Popen([sys.executable, "-m", "gepgeo", "run", str(p), "--out", str(out),
-                             "-q", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True,
+    return subprocess.Popen(gepgeo_command("run", p, "--out", out, "-q", *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -189,14 +172,13 @@ def test_try_write_skips_a_busy_file_and_writes_a_free_one(tmp_path):
     assert w.try_write((slice(0, 32), slice(0, 32)), np.full((32, 32), 1.0)) is True
     w[slice(32, 64), slice(0, 32)] = np.full((32, 32), 2.0)
     w.close()
-    with rasterio.open(tmp_path / "m.tif") as ds:
-        got = ds.read(1)
+    got = read_band(tmp_path / "m.tif")
     assert (got[:32] == 1.0).all() and (got[32:] == 2.0).all()
 
 
 # --- random mutations of a valid pipeline ------------------------------------------------
 
-BASE = yaml.safe_load((sample_root() / "pipelines" / "jinsha_after.yaml").read_text())
+BASE = read_yaml(sample_root() / "pipelines" / "jinsha_after.yaml")
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
                    st.text(max_size=12), st.lists(st.integers(0, 9), max_size=3),
                    st.dictionaries(st.text(max_size=6), st.integers(0, 5), max_size=2))
@@ -243,8 +225,7 @@ def mutated(draw):
 def test_mutated_pipelines_fail_cleanly(tmp_path_factory, doc):
     root = tmp_path_factory.getbasetemp() / "mut"
     if not root.exists():
-        shutil.copytree(sample_root() / "pipelines", root / "pipelines")
-        shutil.copytree(sample_root() / "data", root / "data")
+        copy_sample(root)
     try:
         pipe = parse_pipeline(doc, source=root / "pipelines" / "mutated.yaml")
         validate(pipe)
@@ -292,8 +273,8 @@ def test_ctrl_c_during_the_first_compile_exits_130_and_leaves_nothing(sample, tm
     out = sample / "o"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gepgeo", "run", str(sample / "pipelines" / "jinsha_before.yaml"),
-         "--out", str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        gepgeo_command("run", sample / "pipelines" / "jinsha_before.yaml", "--out", out, "-q"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, inherited))
     end = time.time() + 120
     while not list(sample.glob(".o.tmp-*")):      # the pass has started: the kernel compiles

@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import yaml
 from affine import Affine
 from rasterio.warp import calculate_default_transform
 
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline, validate
 
-from .conftest import run_cli, write_tif
+from .helpers import edited_yaml, raster_info, read_band, run_cli, write_tif, write_yaml
 
 
 
@@ -23,26 +22,25 @@ from .conftest import run_cli, write_tif
 
 def _set_layer(sample, path_rel, **extra):
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["parameters"]["rainfall_erosivity_r"] = {"path": path_rel,
-                                                 "unit": "MJ mm ha-1 h-1 a-1", **extra}
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["parameters"]["rainfall_erosivity_r"] = {"path": path_rel,
+                                                     "unit": "MJ mm ha-1 h-1 a-1", **extra}
     return p
 
 
 def _regrid(sample, dst_crs=None, res=None, shift=(0.0, 0.0), pad=0, name="r_moved.tif",
             value=5823.42):
     """A constant R raster on another grid (CRS, resolution, offset, extent)."""
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        crs = dst_crs or src.crs
-        if dst_crs:
-            t, w, h = calculate_default_transform(src.crs, crs, src.width, src.height, *src.bounds)
-        else:
-            r = res or src.transform.a
-            t = Affine(r, 0, src.transform.c - pad * r, 0, -r, src.transform.f + pad * r)
-            w = int(src.width * src.transform.a / r) + 2 * pad
-            h = int(src.height * src.transform.a / r) + 2 * pad
-        t = Affine(t.a, 0, t.c + shift[0] * t.a, 0, t.e, t.f + shift[1] * t.e)
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    crs = dst_crs or grid.crs
+    if dst_crs:
+        t, w, h = calculate_default_transform(grid.crs, crs, grid.width, grid.height, *grid.bounds)
+    else:
+        r = res or grid.transform.a
+        t = Affine(r, 0, grid.transform.c - pad * r, 0, -r, grid.transform.f + pad * r)
+        w = int(grid.width * grid.transform.a / r) + 2 * pad
+        h = int(grid.height * grid.transform.a / r) + 2 * pad
+    t = Affine(t.a, 0, t.c + shift[0] * t.a, 0, t.e, t.f + shift[1] * t.e)
     write_tif(sample / "data" / "jinsha" / name, np.full((h, w), value, dtype=np.float32), t,
               crs=str(crs), nodata=-9999.0)
     return f"../data/jinsha/{name}"
@@ -80,8 +78,8 @@ def test_aligned_larger_layer_is_read_exactly_without_warning(sample, reference,
 
 
 def test_partial_coverage_is_nodata_and_counted(sample, reference):
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        t, h, w = src.transform, src.height, src.width
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    t, h, w = grid.transform, grid.height, grid.width
     half = Affine(t.a, 0, t.c, 0, t.e, t.f)
     write_tif(sample / "data" / "jinsha" / "r_half.tif",
               np.full((h // 2, w), 5823.42, dtype=np.float32), half, nodata=-9999.0)
@@ -101,8 +99,8 @@ def test_layer_that_does_not_overlap(sample, capsys):
 
 
 def test_layer_without_crs(sample, capsys):
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        t, shape = src.transform, src.shape
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    t, shape = grid.transform, grid.shape
     write_tif(sample / "data" / "jinsha" / "r_nocrs.tif", np.full(shape, 5823.42, np.float32),
               t, crs=None)
     p = _set_layer(sample, "../data/jinsha/r_nocrs.tif")
@@ -112,8 +110,7 @@ def test_layer_without_crs(sample, capsys):
 
 def test_land_use_without_crs(sample, capsys):
     path = sample / "data" / "jinsha" / "landuse_after.tif"
-    with rasterio.open(path) as src:
-        data, t = src.read(1), src.transform
+    data, t = read_band(path), raster_info(path).transform
     path.unlink()
     write_tif(path, data, t, crs=None, nodata=0)
     code, _, err = run_cli(["validate", sample / "pipelines" / "jinsha_after.yaml"], capsys)
@@ -122,14 +119,12 @@ def test_land_use_without_crs(sample, capsys):
 
 def test_truncated_geotiff(sample, capsys):
     # a multi-tile raster cut short: the header opens, the tiles do not decode
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        t, shape = src.transform, src.shape
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    t, shape = grid.transform, grid.shape
     rng = np.random.default_rng(0)
-    path = sample / "data" / "jinsha" / "r_trunc.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=shape[0], width=shape[1], count=1,
-                       dtype="float32", crs="EPSG:32648", transform=t, tiled=True,
-                       blockxsize=16, blockysize=16, compress="deflate") as dst:
-        dst.write(rng.uniform(5000, 6000, shape).astype(np.float32), 1)
+    path = write_tif(sample / "data" / "jinsha" / "r_trunc.tif",
+                     rng.uniform(5000, 6000, shape).astype(np.float32), t, block=16,
+                     compress="deflate")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     p = _set_layer(sample, "../data/jinsha/r_trunc.tif")
@@ -142,16 +137,15 @@ def test_truncated_geotiff(sample, capsys):
 
 
 def test_nan_and_sentinel_nodata(sample):
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        t, shape = src.transform, src.shape
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    t, shape = grid.transform, grid.shape
     r = np.full(shape, 5823.42, dtype=np.float32)
     r[:10, :] = np.nan           # NaN is always nodata, declared or not
     r[10:20, :] = -9999.0        # the declared sentinel
     write_tif(sample / "data" / "jinsha" / "r_nd.tif", r, t, nodata=-9999.0)
     p = _set_layer(sample, "../data/jinsha/r_nd.tif")
     res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        lu = src.read(1)
+    lu = read_band(sample / "data" / "jinsha" / "landuse_after.tif")
     expected = int((lu[:20, :] != 0).sum())
     soil = res.tidy.query("service == 'soil' and measure == 'value'")
     assert int(soil.excluded_pixels.sum()) == expected
@@ -166,8 +160,7 @@ def test_nan_and_sentinel_nodata(sample):
 
 def test_integer_land_use_nodata_and_all_nodata(sample, capsys):
     path = sample / "data" / "jinsha" / "landuse_after.tif"
-    with rasterio.open(path) as src:
-        data, t = src.read(1).astype(np.int16), src.transform
+    data, t = read_band(path).astype(np.int16), raster_info(path).transform
     data[data == 0] = -1
     path.unlink()
     write_tif(path, data, t, nodata=-1)
@@ -184,9 +177,8 @@ def test_integer_land_use_nodata_and_all_nodata(sample, capsys):
 
 def test_constant_out_of_domain(sample, capsys):
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["parameters"]["support_practice_p"] = 1.4
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["parameters"]["support_practice_p"] = 1.4
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "support_practice_p" in err and "domain" in err
 
@@ -195,9 +187,8 @@ def test_constant_out_of_domain(sample, capsys):
 def test_land_type_name_with_a_control_character(sample, capsys, name):
     """Land-type names become table columns, CSV cells and report rows: one line each."""
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["land_use"]["codes"][3] = name
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["land_use"]["codes"][3] = name
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "land type" in err and repr(name) in err
     assert len(err.strip().splitlines()) == 1
@@ -205,9 +196,8 @@ def test_land_type_name_with_a_control_character(sample, capsys, name):
 
 def test_code_key_with_a_line_break_is_escaped_in_the_error(sample, capsys):
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["land_use"]["codes"]["\n"] = "forest"
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["land_use"]["codes"]["\n"] = "forest"
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "land_use.codes.\\n" in err
     assert len(err.strip().splitlines()) == 1
@@ -215,14 +205,12 @@ def test_code_key_with_a_line_break_is_escaped_in_the_error(sample, capsys):
 
 def test_compare_refuses_different_price_years(sample, capsys):
     for year, name in ((2010, "v2010"), (2020, "v2020")):
-        (sample / f"{name}.yaml").write_text(yaml.safe_dump({
+        write_yaml(sample / f"{name}.yaml", {
             "name": name, "kind": "valuation", "price_year": year,
-            "parameters": {"water_price": {"value": 2.4, "unit": "yuan m-3", "source": "test"}}}))
+            "parameters": {"water_price": {"value": 2.4, "unit": "yuan m-3", "source": "test"}}})
     for scen, name in (("before", "v2010"), ("after", "v2020")):
-        p = sample / "pipelines" / f"jinsha_{scen}.yaml"
-        doc = yaml.safe_load(p.read_text())
-        doc["profile"]["valuation"] = f"../{name}.yaml"
-        p.write_text(yaml.safe_dump(doc))
+        with edited_yaml(sample / "pipelines" / f"jinsha_{scen}.yaml") as doc:
+            doc["profile"]["valuation"] = f"../{name}.yaml"
     code, _, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
                             sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
                            capsys)
@@ -259,8 +247,8 @@ def test_alignment_warnings_say_what_differs(sample, kind, words):
 
 def test_same_pixel_grid_smaller_extent_is_not_called_another_grid(sample):
     # read exactly (nearest on the same pixel grid), yet the warning said "on another grid"
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        t, h, w = src.transform, src.height, src.width
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    t, h, w = grid.transform, grid.height, grid.width
     part = Affine(t.a, 0, t.c + 3 * t.a, 0, t.e, t.f)          # 3 columns in, 5 rows short
     write_tif(sample / "data" / "jinsha" / "r_part.tif",
               np.full((h - 5, w - 3), 5823.42, dtype=np.float32), part, nodata=-9999.0)
@@ -291,15 +279,14 @@ def test_land_use_nodata_outside_the_dtype_is_refused(sample, capsys, value):
 def test_layer_nodata_outside_the_dtype_is_refused(sample, capsys):
     """The same for a layer: a uint8 LS raster with ``nodata: 1e300`` (no pixel can equal it)."""
     src = sample / "data" / "jinsha" / "slope_length_steepness_ls.tif"
-    with rasterio.open(src) as ds:
-        ls = np.clip(ds.read(1), 0, 255).astype(np.uint8)
-        transform, crs = ds.transform, ds.crs
+    ls = np.clip(read_band(src), 0, 255).astype(np.uint8)
+    info = raster_info(src)
+    transform, crs = info.transform, info.crs
     write_tif(sample / "data" / "jinsha" / "ls_u8.tif", ls, transform, crs=str(crs))
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["parameters"]["slope_length_steepness_ls"] = {"path": "../data/jinsha/ls_u8.tif",
-                                                      "nodata": 1e300}
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["parameters"]["slope_length_steepness_ls"] = {"path": "../data/jinsha/ls_u8.tif",
+                                                          "nodata": 1e300}
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "parameters.slope_length_steepness_ls.nodata" in err and "uint8" in err
 

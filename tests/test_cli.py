@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-import yaml
 
 
-from .conftest import run_cli
-
-
+from .helpers import edit_yaml, read_yaml, run_cli, run_gepgeo, write_tif, write_yaml
 
 
 
 
-def _edit(path: Path, fn) -> Path:
-    doc = yaml.safe_load(path.read_text())
-    fn(doc)
-    path.write_text(yaml.safe_dump(doc))
-    return path
 
 
 def test_version(capsys):
@@ -54,7 +44,7 @@ def test_run_writes_a_run_folder(sample, capsys):
 
 
 def test_unknown_key_exits_2_naming_it(sample, capsys):
-    p = _edit(sample / "pipelines" / "jinsha_before.yaml", lambda d: d.update(colour="red"))
+    p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml", lambda d: d.update(colour="red"))
     code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
     assert code == 2
     assert "'colour'" in err and len(err.strip().splitlines()) == 1
@@ -63,15 +53,15 @@ def test_unknown_key_exits_2_naming_it(sample, capsys):
 
 
 def test_misspelt_parameter_exits_2_with_suggestion(sample, capsys):
-    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
-              lambda d: d["parameters"].update(rainfall_erosivity=1.0))
+    p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml",
+                  lambda d: d["parameters"].update(rainfall_erosivity=1.0))
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "'rainfall_erosivity'" in err and "rainfall_erosivity_r" in err
 
 
 def test_missing_file_exits_2_naming_it(sample, capsys):
-    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
-              lambda d: d["parameters"]["rainfall_erosivity_r"].update(path="../data/nope.tif"))
+    p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml",
+                  lambda d: d["parameters"]["rainfall_erosivity_r"].update(path="../data/nope.tif"))
     code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
     assert code == 2 and "nope.tif" in err and "does not exist" in err
     assert not (sample / "o").exists()
@@ -105,7 +95,8 @@ def test_unmapped_codes_exit_2_listing_codes_and_counts(sample, capsys):
 
 
 def test_undeclared_nodata_hint(sample, capsys):
-    p = _edit(sample / "pipelines" / "jinsha_before.yaml", lambda d: d["land_use"]["codes"].pop(2))
+    p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml",
+                  lambda d: d["land_use"]["codes"].pop(2))
     path = sample / "data" / "jinsha" / "landuse_before.tif"
     with rasterio.open(path, "r+") as src:
         src.nodata = None
@@ -115,8 +106,8 @@ def test_undeclared_nodata_hint(sample, capsys):
 
 
 def test_profile_missing_land_type(sample, capsys):
-    p = _edit(sample / "pipelines" / "jinsha_before.yaml",
-              lambda d: d["land_use"]["codes"].update({6: "wetland"}))
+    p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml",
+                  lambda d: d["land_use"]["codes"].update({6: "wetland"}))
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "wetland" in err
 
@@ -134,13 +125,10 @@ def test_profiles_list_and_show(capsys):
 
 
 def test_module_entry_point_runs_in_a_fresh_process(sample):
-    proc = subprocess.run([sys.executable, "-m", "gepgeo", "validate",
-                           str(sample / "pipelines" / "jinsha_before.yaml")],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_gepgeo("validate", sample / "pipelines" / "jinsha_before.yaml", timeout=300)
     assert proc.returncode == 0, proc.stderr
-    bad = _edit(sample / "pipelines" / "jinsha_after.yaml", lambda d: d.update(oops=1))
-    proc = subprocess.run([sys.executable, "-m", "gepgeo", "run", str(bad)],
-                          capture_output=True, text=True, timeout=300)
+    bad = edit_yaml(sample / "pipelines" / "jinsha_after.yaml", lambda d: d.update(oops=1))
+    proc = run_gepgeo("run", bad, timeout=300)
     assert proc.returncode == 2 and "'oops'" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -194,8 +182,8 @@ def test_money_unit_is_checked_before_anything_is_written(sample, capsys, unit):
 def test_user_text_is_printed_literally_and_escaped(sample, capsys):
     """Names and paths from the user are not rich markup, and control characters in them
     (ANSI escape sequences) are shown escaped, never sent to the terminal."""
-    p = _edit(sample / "pipelines" / "jinsha_after.yaml",
-              lambda d: d.update(name="[/red] run [bold]x", output=None))
+    p = edit_yaml(sample / "pipelines" / "jinsha_after.yaml",
+                  lambda d: d.update(name="[/red] run [bold]x", output=None))
     out_dir = sample / "o[/x] out[v1] \x1b]0;pwned\x07\x1b[2J"
     code, out, err = run_cli(["run", p, "--out", out_dir], capsys)
     assert code == 0, err
@@ -207,11 +195,11 @@ def test_user_text_is_printed_literally_and_escaped(sample, capsys):
     code, out, err = run_cli(["validate", p], capsys)
     assert code == 0, err
     prof = sample / "[red]prof.yaml"
-    prof.write_text(yaml.safe_dump({
+    write_yaml(prof, {
         "name": "[/red] mine", "kind": "valuation", "price_year": 2020,
         "title": "\x1b[31mred[/x]",
         "parameters": {"water_price": {"value": 2.4, "unit": "yuan m-3",
-                                       "source": "[link=file:///etc]x[/link]", "note": "[/b]"}}}))
+                                       "source": "[link=file:///etc]x[/link]", "note": "[/b]"}}})
     code, out, err = run_cli(["profiles", "show", prof], capsys)
     assert code == 0, err
     assert "[/red] mine" in out and "\x1b" not in out and "\\x1b[31mred[/x]" in out
@@ -222,13 +210,13 @@ def test_compare_prints_land_type_names_literally(sample, capsys):
     """Land-type names head the transition table: markup in them is text, not a crash."""
     name = "forest [/x] [bold]"
     for scen in ("before", "after"):
-        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
-              lambda d: d["land_use"]["codes"].update({3: name}))
+        edit_yaml(sample / "pipelines" / f"jinsha_{scen}.yaml",
+                  lambda d: d["land_use"]["codes"].update({3: name}))
     prof = sample / "prof.yaml"
     from gepgeo.profiles import load_profile
 
     # the profile's tables name 'forest': rename the land type in a copy of the profile too
-    doc = yaml.safe_load(load_profile("jinsha-as-published").path.read_text())
+    doc = read_yaml(load_profile("jinsha-as-published").path)
 
     def rename(x):
         if isinstance(x, dict):
@@ -237,10 +225,10 @@ def test_compare_prints_land_type_names_literally(sample, capsys):
             return [name if v == "forest" else rename(v) for v in x]
         return x
 
-    prof.write_text(yaml.safe_dump(rename(doc), allow_unicode=True))
+    write_yaml(prof, rename(doc), allow_unicode=True)
     for scen in ("before", "after"):
-        _edit(sample / "pipelines" / f"jinsha_{scen}.yaml",
-              lambda d: d["profile"].update(name="../prof.yaml"))
+        edit_yaml(sample / "pipelines" / f"jinsha_{scen}.yaml",
+                  lambda d: d["profile"].update(name="../prof.yaml"))
     code, out, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
                               sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
                              capsys)
@@ -293,8 +281,8 @@ def test_a_failed_scheduler_leaves_the_session_as_it_was(sample, capsys, address
 def test_an_output_key_with_escape_sequences_is_printed_escaped(sample, capsys):
     """The pipeline's own ``output:`` key (not only ``--out``) is user text: printed escaped."""
     target = sample / "o[/x] \x1b]0;pwned\x07\x1b[2J"
-    p = _edit(sample / "pipelines" / "jinsha_after.yaml",
-              lambda d: d.update(output=str(target)))
+    p = edit_yaml(sample / "pipelines" / "jinsha_after.yaml",
+                  lambda d: d.update(output=str(target)))
     code, out, err = run_cli(["run", p], capsys)
     assert code == 0, err
     assert target.is_dir()
@@ -304,8 +292,6 @@ def test_an_output_key_with_escape_sequences_is_printed_escaped(sample, capsys):
 
 def test_paths_written_by_codes_and_profiles_template_are_printed_escaped(tmp_path, capsys):
     from affine import Affine
-
-    from .conftest import write_tif
 
     lu = np.array([[1, 2], [2, 1]], dtype=np.uint8)
     path = write_tif(tmp_path / "lu.tif", lu, Affine(10, 0, 0, 0, -10, 0), nodata=0)

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rasterio
-import yaml
 from affine import Affine
 from pyproj import Geod
 
 from gepgeo.codes import count_codes
 
-from .conftest import run_cli, write_tif
-
-
-def _tiled(path, values, transform, crs, nodata, block=256):
-    ny, nx = values.shape
-    with rasterio.open(path, "w", driver="GTiff", height=ny, width=nx, count=1, dtype=values.dtype,
-                       crs=crs, transform=transform, nodata=nodata, tiled=True,
-                       blockxsize=block, blockysize=block) as dst:
-        dst.write(values, 1)
-    return path
+from .helpers import read_yaml, run_cli, write_tif
 
 
 def test_counts_on_a_multi_block_grid_equal_numpy(tmp_path):
@@ -28,7 +17,7 @@ def test_counts_on_a_multi_block_grid_equal_numpy(tmp_path):
     lu = rng.choice(np.array([0, 11, 21, 42, 90], dtype=np.uint8), size=(1100, 1300),
                     p=[0.1, 0.3, 0.3, 0.2, 0.1])
     t = Affine(30.0, 0, 500_000, 0, -30.0, 4_000_000)
-    path = _tiled(tmp_path / "lu.tif", lu, t, "EPSG:5070", nodata=0)  # CONUS Albers
+    path = write_tif(tmp_path / "lu.tif", lu, t, "EPSG:5070", nodata=0, block=256)  # CONUS Albers
     table = count_codes(path)
     vals, cnt = np.unique(lu[lu != 0], return_counts=True)
     assert [c.code for c in table.codes] == vals.tolist()
@@ -48,7 +37,7 @@ def test_float_geographic_raster_with_arcgis_nodata_and_extra_nodata(tmp_path):
     lu[0, :10] = np.nan
     lu[500:, 650:] = 255.0
     t = Affine(0.001, 0, 100.0, 0, -0.001, 40.0)
-    path = _tiled(tmp_path / "lu.tif", lu, t, "EPSG:4326", nodata=nd)
+    path = write_tif(tmp_path / "lu.tif", lu, t, "EPSG:4326", nodata=nd, block=256)
     table = count_codes(path, nodata=255)
     assert [c.code for c in table.codes] == [3.0, 7.0]
     assert table.nodata_pixels == 50 * 700 + 10 + 100 * 50
@@ -71,7 +60,7 @@ def test_cli_prints_table_and_writes_a_codes_block_that_loads(tmp_path, capsys):
     rc, out, err = run_cli(["codes", path, "--write", tmp_path / "codes.yaml"], capsys)
     assert rc == 0, err
     assert "3 codes, 5 valid pixels" in out
-    block = yaml.safe_load((tmp_path / "codes.yaml").read_text())
+    block = read_yaml(tmp_path / "codes.yaml")
     assert block["land_use"]["codes"] == {1: "code_1", 2: "code_2", 5: "code_5"}
     assert block["land_use"]["path"] == str(path)
 

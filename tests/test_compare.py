@@ -4,13 +4,11 @@ grids (a fraction of a pixel apart, another CRS)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-import yaml
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
@@ -21,7 +19,9 @@ from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.reproduction import figure
 
-from .conftest import jinsha_expected
+from .helpers import (assert_map_on_grid, copy_sample, folder_files, jinsha_expected, raster_info,
+                      read_band, read_map, read_table, read_yaml, run_cli, write_tif,
+                      write_yaml)
 
 
 @pytest.fixture(scope="module")
@@ -86,40 +86,33 @@ def test_table4_before_after_and_change(jinsha, expected):
 
 
 def test_difference_map_equals_map_difference(jinsha):
-    with rasterio.open(jinsha.out / "change" / "maps" / "gep_change.tif") as d, \
-         rasterio.open(jinsha.out / "before" / "maps" / "gep.tif") as b, \
-         rasterio.open(jinsha.out / "after" / "maps" / "gep.tif") as a:
-        np.testing.assert_array_equal(d.read(1), a.read(1) - b.read(1))
-        assert d.units[0] == "yuan ha-1 a-1"
+    d = jinsha.out / "change" / "maps" / "gep_change.tif"
+    b, a = (jinsha.out / s / "maps" / "gep.tif" for s in ("before", "after"))
+    np.testing.assert_array_equal(read_band(d), read_band(a) - read_band(b))
+    assert raster_info(d).unit == "yuan ha-1 a-1"
 
 
 def _shifted_copy(tmp_path, dst_crs, shift):
     """The Jinsha *before* pipeline, re-gridded: land use warped (nearest) to ``dst_crs`` with its
     origin shifted by ``shift`` pixels; constant R and LS rasters on the new grid."""
-    root = sample_root()
-    d = tmp_path / "data" / "jinsha"
-    shutil.copytree(root / "data" / "jinsha", d)
-    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
+    d = copy_sample(tmp_path) / "data" / "jinsha"
     with rasterio.open(d / "landuse_before.tif") as src:
         t, w, h = calculate_default_transform(src.crs, dst_crs, src.width, src.height, *src.bounds)
         t = Affine(t.a, t.b, t.c + shift * t.a, t.d, t.e, t.f + shift * t.e)
         lu = np.zeros((h + 2, w + 2), dtype=np.uint8)
         reproject(rasterio.band(src, 1), lu, dst_transform=t, dst_crs=dst_crs,
                   resampling=Resampling.nearest, src_nodata=0, dst_nodata=0)
-        profile = dict(driver="GTiff", height=h + 2, width=w + 2, count=1, crs=dst_crs, transform=t)
-    with rasterio.open(d / "landuse_moved.tif", "w", dtype="uint8", nodata=0, **profile) as dst:
-        dst.write(lu, 1)
+    write_tif(d / "landuse_moved.tif", lu, t, crs=dst_crs, nodata=0)
     for name, value in (("rainfall_erosivity_r", 5823.42), ("slope_length_steepness_ls", 11.23)):
-        with rasterio.open(d / f"{name}_moved.tif", "w", dtype="float32", nodata=-9999,
-                           **profile) as dst:
-            dst.write(np.full(lu.shape, value, dtype=np.float32), 1)
-            dst.units = ("MJ mm ha-1 h-1 a-1" if name.startswith("rain") else "1",)
+        write_tif(d / f"{name}_moved.tif", np.full(lu.shape, value, dtype=np.float32), t,
+                  crs=dst_crs, nodata=-9999, unit="MJ mm ha-1 h-1 a-1" if name.startswith("rain")
+                  else "1")
     p = tmp_path / "pipelines" / "moved.yaml"
-    doc = yaml.safe_load((tmp_path / "pipelines" / "jinsha_before.yaml").read_text())
+    doc = read_yaml(tmp_path / "pipelines" / "jinsha_before.yaml")
     doc["land_use"]["path"] = "../data/jinsha/landuse_moved.tif"
     for name in ("rainfall_erosivity_r", "slope_length_steepness_ls"):
         doc["parameters"][name]["path"] = f"../data/jinsha/{name}_moved.tif"
-    p.write_text(yaml.safe_dump(doc))
+    write_yaml(p, doc)
     return tmp_path / "pipelines" / "jinsha_before.yaml", p
 
 
@@ -138,6 +131,9 @@ def test_pair_on_different_grids(tmp_path, dst_crs, shift):
     same = (lb == la) & (lb != 0)
     assert same.sum() > 0.8 * (lb != 0).sum()
     assert np.all(diff[same] == 0.0)
+    # the change map is on the before grid, whatever the after grid
+    assert_map_on_grid(out / "change" / "maps" / "gep_change.tif",
+                       tmp_path / "data" / "jinsha" / "landuse_before.tif")
     # the transition matrix is on the before grid and mostly diagonal
     tm = res.transition.drop(index="(nodata)", columns="(nodata)", errors="ignore")
     assert np.trace(tm.values) > 0.8 * tm.values.sum()
@@ -146,8 +142,7 @@ def test_pair_on_different_grids(tmp_path, dst_crs, shift):
 def test_grids_that_do_not_overlap(tmp_path):
     before, moved = _shifted_copy(tmp_path, "EPSG:32648", 0.0)
     d = tmp_path / "data" / "jinsha"
-    with rasterio.open(d / "landuse_before.tif") as src:   # the same land use, 50 km away
-        data, prof = src.read(1), src.profile
+    data, prof = read_map(d / "landuse_before.tif")         # the same land use, 50 km away
     t = prof["transform"]
     prof.update(transform=Affine(t.a, t.b, t.c + 50_000, t.d, t.e, t.f))
     for name in ("landuse_moved.tif",):
@@ -155,8 +150,7 @@ def test_grids_that_do_not_overlap(tmp_path):
         with rasterio.open(d / name, "w", **prof) as dst:
             dst.write(data, 1)
     for name in ("rainfall_erosivity_r_moved.tif", "slope_length_steepness_ls_moved.tif"):
-        with rasterio.open(d / name) as src:
-            arr, p2 = src.read(1), src.profile
+        arr, p2 = read_map(d / name)
         p2.update(transform=prof["transform"], width=data.shape[1], height=data.shape[0])
         (d / name).unlink()
         with rasterio.open(d / name, "w", **p2) as dst:
@@ -177,18 +171,15 @@ def _change_sums(out):
     of itself, so Σ(map × area) can differ from the float64 table by at most the sum of those
     roundings (the bound); a lost block differs by the block's whole value.
     """
-    import pandas as pd
-
-    svc = pd.read_csv(out / "change" / "tables" / "change_by_service.csv")
+    svc = read_table(out / "change", "change_by_service")
     got = {}
     for f in sorted((out / "change" / "maps").glob("*_change.tif")):
         name = f.name[: -len("_change.tif")]
-        with rasterio.open(f) as d, rasterio.open(out / "before" / "maps" / f"{name}.tif") as b, \
-                rasterio.open(out / "after" / "maps" / f"{name}.tif") as a:
-            area = abs(d.transform.a * d.transform.e) / 1e4            # ha per pixel
-            diff = d.read(1).astype(np.float64)
-            mags = (np.abs(diff) + np.abs(b.read(1).astype(np.float64))
-                    + np.abs(a.read(1).astype(np.float64)))
+        t = raster_info(f).transform
+        area = abs(t.a * t.e) / 1e4                                     # ha per pixel
+        diff = read_band(f).astype(np.float64)
+        b, a = (read_band(out / s / "maps" / f"{name}.tif") for s in ("before", "after"))
+        mags = np.abs(diff) + np.abs(b.astype(np.float64)) + np.abs(a.astype(np.float64))
         rows = (svc[svc.service == "gep"] if name == "gep"
                 else svc[(svc.service == name[: -len("_value")]) & (svc.measure == "value")])
         assert len(rows) == 1, name
@@ -235,19 +226,13 @@ def test_change_maps_sum_to_the_change_table(tmp_path, big_pair, shape):
         assert abs(mapped - table) <= max(1e-6 * abs(table), bound), (name, mapped, table)
     mapped, table, _ = sums["gep"]
     assert mapped == pytest.approx(table, rel=1e-6)
-    with rasterio.open(out / "change" / "maps" / "gep_change.tif") as d, \
-            rasterio.open(out / "before" / "maps" / "gep.tif") as b, \
-            rasterio.open(out / "after" / "maps" / "gep.tif") as a:
-        np.testing.assert_array_equal(d.read(1), a.read(1) - b.read(1))
-
-
-def _files(folder):
-    return {str(f.relative_to(folder)): f.read_bytes()
-            for f in sorted(folder.rglob("*")) if f.is_file()}
+    d = out / "change" / "maps" / "gep_change.tif"
+    b, a = (out / s / "maps" / "gep.tif" for s in ("before", "after"))
+    np.testing.assert_array_equal(read_band(d), read_band(a) - read_band(b))
 
 
 def _assert_reruns_identical(first, second, runs_dirs):
-    fa, fb = _files(first), _files(second)
+    fa, fb = folder_files(first), folder_files(second)
     assert sorted(fa) == sorted(fb)
     assert any(k.endswith("_change.tif") for k in fa)
     for rel, data in fa.items():
@@ -272,8 +257,6 @@ def test_generated_pair_reruns_into_other_folders_are_byte_identical(big_pair):
 
 
 def test_jinsha_reruns_into_other_folders_are_byte_identical(tmp_path, monkeypatch, capsys):
-    from .conftest import run_cli
-
     outs = []
     for parent, name in (("runs-A", "demo"), ("runs-B", "elsewhere")):
         (tmp_path / parent).mkdir()

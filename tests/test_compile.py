@@ -11,7 +11,7 @@ import gepgeo
 from gepgeo import compute
 from gepgeo import kernel as K
 
-from .conftest import make_da
+from .helpers import make_da
 
 CODES = {1: "forest", 2: "dryland", 3: "mine"}
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from gepgeo.errors import ConfigError
 from gepgeo.pipeline import load_pipeline
 from gepgeo.profiles import load_profile
 from gepgeo.run import run_pipeline
+
+from .helpers import edited_yaml, read_manifest, read_yaml, run_cli, write_yaml
 
 CSV = ("\ufeffland_type,cover_c,碳汇速率\n"        # Excel's byte-order mark, a Chinese header
        "dryland,0.13,0.047\n"
@@ -17,12 +18,9 @@ CSV = ("\ufeffland_type,cover_c,碳汇速率\n"        # Excel's byte-order mark
 
 
 def _pipeline(sample, override):
-    p = sample / "pipelines" / "jinsha_before.yaml"
-    doc = yaml.safe_load(p.read_text())
+    doc = read_yaml(sample / "pipelines" / "jinsha_before.yaml")
     doc["profile"]["overrides"] = override
-    out = sample / "pipelines" / "with_csv.yaml"
-    out.write_text(yaml.safe_dump(doc, allow_unicode=True))
-    return out
+    return write_yaml(sample / "pipelines" / "with_csv.yaml", doc, allow_unicode=True)
 
 
 def test_pipeline_table_from_csv_equals_the_inline_table(sample):
@@ -83,9 +81,6 @@ def test_csv_tables_and_user_profiles_are_inputs(sample, capsys):
     """A CSV table and a profile given by path are inputs like the rasters: checksummed in the
     manifest, and a gepgeo folder that holds one is never replaced by --overwrite."""
     import hashlib
-    import json
-
-    from .conftest import run_cli
 
     out = sample / "run"
     code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out", out,
@@ -102,13 +97,12 @@ def test_csv_tables_and_user_profiles_are_inputs(sample, capsys):
     prof = sample / "pipelines" / "mine.yaml"
     prof.write_text("name: mine\nkind: valuation\nprice_year: 2020\nextends: jinsha-as-published\n"
                     "scenarios:\n  before:\n    water_price: {value: 3.0, unit: yuan m-3}\n")
-    doc = yaml.safe_load(p.read_text())
-    doc["profile"]["name"] = "mine.yaml"
-    doc["profile"]["overrides"]["cover_management_c"]["by_land_type"]["csv"] = "params.csv"
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["profile"]["name"] = "mine.yaml"
+        doc["profile"]["overrides"]["cover_management_c"]["by_land_type"]["csv"] = "params.csv"
     code, _, err = run_cli(["run", p, "--out", sample / "run2", "-q"], capsys)
     assert code == 0, err
-    inputs = json.loads((sample / "run2" / "manifest.json").read_text())["inputs"]
+    inputs = read_manifest(sample / "run2")["inputs"]
     by_path = {v["path"]: v for v in inputs.values()}
     for f in (sample / "pipelines" / "params.csv", prof):
         assert by_path[str(f)]["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()

@@ -10,6 +10,8 @@ from gepgeo.demo import sample_root
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline
 
+from .helpers import folder_files
+
 
 def test_two_process_cluster_matches_threads(tmp_path):
     pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_after.yaml")
@@ -25,10 +27,6 @@ def test_two_process_cluster_matches_threads(tmp_path):
             assert y.units == x.units and y.descriptions == x.descriptions
 
 
-def _bytes(folder):
-    return {f.name: f.read_bytes() for f in sorted((folder / "maps").glob("*.tif"))}
-
-
 def test_cluster_maps_are_byte_identical_to_threaded_maps(tmp_path):
     # workers write blocks in the order they finish and GDAL appends each tile where it is
     # written: two cluster runs gave maps with equal pixels but different bytes
@@ -42,7 +40,7 @@ def test_cluster_maps_are_byte_identical_to_threaded_maps(tmp_path):
         a = run_pipeline(pl, tmp_path / f"{name}-threads", quiet=True, report=False)
         b = run_pipeline(pl, tmp_path / f"{name}-cluster", quiet=True, workers=2, report=False)
         assert b.manifest["engine"].startswith("tcp://")
-        ma, mb = _bytes(a.out), _bytes(b.out)
+        ma, mb = (folder_files(r.out / "maps", "*.tif") for r in (a, b))
         assert len(ma) >= 2 and sorted(ma) == sorted(mb), name
         for k in ma:
             assert ma[k] == mb[k], (name, k)

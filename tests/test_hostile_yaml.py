@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from .conftest import run_cli
+from .helpers import edited_yaml, read_yaml, run_cli
 
 #: a pipeline or profile this large is refused (gepgeo reads at most 2 MiB)
 TOO_BIG = 6 * 2**20
@@ -90,10 +90,9 @@ def test_alias_bomb_is_refused_at_once(sample, capsys, where):
 def test_large_values_are_never_formatted_whole(sample, capsys):
     """A rejected value is quoted in at most ~80 characters, whatever its size."""
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["parameters"]["water_price"] = [list(range(1000)) for _ in range(100)]
-    doc["land_use"]["codes"][3] = "forest\n" + "x" * 100_000
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["parameters"]["water_price"] = [list(range(1000)) for _ in range(100)]
+        doc["land_use"]["codes"][3] = "forest\n" + "x" * 100_000
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2
     # two independent problems are both reported (issue 21): one short line each, and the count
@@ -101,11 +100,10 @@ def test_large_values_are_never_formatted_whole(sample, capsys):
     assert len(lines) == 3 and lines[-1].startswith("gepgeo: 2 problems"), err[:500]
     for line in lines:
         _one_short_line(line + "\n", 400)
-    doc = yaml.safe_load(p.read_text())
-    doc["land_use"]["codes"][3] = "forest"
-    del doc["parameters"]["water_price"]
-    doc["parameters"]["no_such_parameter_" + "y" * 100_000] = 1.0
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["land_use"]["codes"][3] = "forest"
+        del doc["parameters"]["water_price"]
+        doc["parameters"]["no_such_parameter_" + "y" * 100_000] = 1.0
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "unknown parameter" in err
     _one_short_line(err, 400)
@@ -136,7 +134,7 @@ def test_number_read_as_text_says_why(sample, capsys, where):
     """YAML 1.1 reads 1e3 as the text '1e3': the message says so and how to write it."""
     if where == "pipeline":
         p = sample / "pipelines" / "jinsha_after.yaml"
-        doc = yaml.safe_load(p.read_text())
+        doc = read_yaml(p)
         doc["parameters"]["water_price"] = "1e3"
         p.write_text(yaml.safe_dump(doc).replace("'1e3'", "1e3"))
         cmd = ["validate", p]

@@ -7,15 +7,12 @@ computed here with plain NumPy from the arrays written."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-import rasterio
-import yaml
 from affine import Affine
 
-from .conftest import run_cli, write_tif
+from .helpers import (assert_map_on_grid, edited_yaml, read_band, read_manifest, read_table,
+                      run_cli, write_tif, write_yaml)
 
 T = Affine(30, 0, 600000, 0, -30, 3000000)
 CODES = {1: "forest", 2: "cropland", 3: "mine"}
@@ -47,9 +44,7 @@ def _pipeline(tmp_path, params, *, lu="lu.tif", services=("carbon", "climate"),
     doc = {"land_use": {"path": lu, "codes": CODES, **(land_use_extra or {})},
            "no_services": ["mine"], "services": list(services), "parameters": params,
            "options": {"chunk_size": 64, "report": False, **(options or {})}}
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc))
-    return path
+    return write_yaml(tmp_path / name, doc)
 
 
 def _run(path, out, capsys):
@@ -58,17 +53,12 @@ def _run(path, out, capsys):
 
 
 def _tidy(out):
-    import pandas as pd
-    return pd.read_csv(out / "tables" / "services_by_land_type.csv")
+    return read_table(out, "services_by_land_type")
 
 
 def _amount(tidy, service, measure="value"):
     t = tidy[(tidy.service == service) & (tidy.measure == measure)]
     return float(t.amount.sum())
-
-
-def _manifest(out):
-    return json.loads((out / "manifest.json").read_text())
 
 
 # ---------------------------------------------------------------------------- 18.4 float land use
@@ -90,7 +80,8 @@ def test_float_land_use_with_any_nodata(tmp_path, capsys, nodata):
     assert _run(ref, tmp_path / "ref", capsys)[0] == 0
     code, err = _run(p, tmp_path / "out", capsys)
     assert code == 0, err
-    assert _manifest(tmp_path / "out")["pixel_stats"]["land_use_nodata"] == int((codes == 0).sum())
+    assert (read_manifest(tmp_path / "out")["pixel_stats"]["land_use_nodata"]
+            == int((codes == 0).sum()))
     a, b = _tidy(tmp_path / "ref"), _tidy(tmp_path / "out")
     assert _amount(b, "gep") == _amount(a, "gep") > 0
     forest = b[(b.land_type == "forest") & (b.service == "gep")].area_ha.iloc[0]
@@ -131,7 +122,7 @@ def test_pipeline_nodata_adds_to_the_files_own(tmp_path, capsys):
     assert code == 0, err
     code, err = _run(p, tmp_path / "out", capsys)
     assert code == 0, err
-    man = _manifest(tmp_path / "out")
+    man = read_manifest(tmp_path / "out")
     lu_nodata = (codes == 0) | (codes == 9)
     assert man["pixel_stats"]["land_use_nodata"] == int(lu_nodata.sum())
     assert man["land_use"]["nodata"] == [0.0, 9.0]
@@ -143,8 +134,8 @@ def test_pipeline_nodata_adds_to_the_files_own(tmp_path, capsys):
     # the value is 2 t C ha-1 a-1 x 44/12 x 100 yuan on every pixel left
     want = ((supplying & ~gone).sum() * HA) * 2.0 * 44.0 / 12.0 * 100.0
     assert _amount(tidy, "carbon") == pytest.approx(want, rel=1e-9)
-    with rasterio.open(tmp_path / "out" / "maps" / "carbon_value.tif") as src:
-        m = src.read(1)
+    m = read_band(tmp_path / "out" / "maps" / "carbon_value.tif")
+    assert_map_on_grid(tmp_path / "out" / "maps" / "carbon_value.tif", tmp_path / "lu.tif")
     assert np.isnan(m[gone]).all() and not np.isnan(m[supplying & ~gone]).any()
 
 
@@ -173,10 +164,9 @@ def test_out_of_domain_values_on_a_no_service_land_type_are_ignored(tmp_path, ca
     p = _pipeline(tmp_path, params, services=["soil"], options={"domain": domain})
     code, err = _run(p, tmp_path / "out", capsys)
     assert code == 0, err
-    man = _manifest(tmp_path / "out")
+    man = read_manifest(tmp_path / "out")
     assert man["pixel_stats"]["out_of_domain.cover_management_c"] == 0
-    with rasterio.open(tmp_path / "out" / "maps" / "soil_value.tif") as src:
-        assert (src.read(1)[codes == 3] == 0.0).all()
+    assert (read_band(tmp_path / "out" / "maps" / "soil_value.tif")[codes == 3] == 0.0).all()
     # the same value on forest pixels still aborts or is masked and counted
     c[:3, :][codes[:3, :] == 1] = 7.0
     write_tif(tmp_path / "c.tif", c, T)
@@ -186,7 +176,8 @@ def test_out_of_domain_values_on_a_no_service_land_type_are_ignored(tmp_path, ca
         assert code == 2 and "cover_management_c" in err and "pixels" in err
     else:
         assert code == 0
-        assert _manifest(tmp_path / "out2")["pixel_stats"]["out_of_domain.cover_management_c"] == n
+        assert (read_manifest(tmp_path / "out2")["pixel_stats"]["out_of_domain.cover_management_c"]
+                == n)
 
 
 # ------------------------------------------------------------ 18.7 two forms of one quantity
@@ -229,23 +220,22 @@ def test_a_higher_level_form_wins_and_the_manifest_says_so(tmp_path, capsys, lev
     prof = {"name": "mine", "land_types": ["forest", "cropland"], "parameters": {
         "runoff_coefficient": {"value": 0.5, "unit": "1", "source": "test"},
         "precipitation": {"value": 1200, "unit": "mm a-1", "source": "test"}}}
-    (tmp_path / "prof.yaml").write_text(yaml.safe_dump(prof))
-    doc = yaml.safe_load(_pipeline(tmp_path, {"water_price": 2.0, "evapotranspiration": 600.0},
-                                   services=["water"]).read_text())
-    doc["profile"] = {"name": "prof.yaml"}
-    if level == "profile":
-        doc["parameters"]["runoff"] = 300.0
-    else:
-        doc["profile"]["overrides"] = {"runoff": 300.0}
-    doc["options"]["report"] = True
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    write_yaml(tmp_path / "prof.yaml", prof)
+    with edited_yaml(_pipeline(tmp_path, {"water_price": 2.0, "evapotranspiration": 600.0},
+                               services=["water"])) as doc:
+        doc["profile"] = {"name": "prof.yaml"}
+        if level == "profile":
+            doc["parameters"]["runoff"] = 300.0
+        else:
+            doc["profile"]["overrides"] = {"runoff": 300.0}
+        doc["options"]["report"] = True
     code, err = _run(tmp_path / "p.yaml", tmp_path / "out", capsys)
     assert code == 0, err
     supplying = ((codes == 1) | (codes == 2)).sum()
     # (P − R − ET) = 300 mm = 3000 m3 ha-1, at 2 yuan m-3
     assert _amount(_tidy(tmp_path / "out"), "water") == pytest.approx(
         supplying * HA * 3000.0 * 2.0, rel=1e-12)
-    notes = _manifest(tmp_path / "out")["parameter_forms"]
+    notes = read_manifest(tmp_path / "out")["parameter_forms"]
     assert len(notes) == 1 and "runoff" in notes[0] and "runoff_coefficient" in notes[0]
     assert notes[0].split(":")[1].strip().startswith("runoff (")
     html = (tmp_path / "out" / "report.html").read_text()
@@ -279,27 +269,25 @@ def test_constants_outside_their_physical_domain_are_refused(tmp_path, capsys, k
     write_tif(tmp_path / "lu.tif", _codes(), T, nodata=0)
     for where in ("parameters", "overrides"):
         params = dict(CARBON_CLIMATE)
-        doc = yaml.safe_load(_pipeline(tmp_path, params).read_text())
-        if where == "parameters":
-            doc["parameters"][key] = value
-        else:
-            doc["profile"] = {"name": "prof.yaml", "overrides": {key: value}}
-            (tmp_path / "prof.yaml").write_text(yaml.safe_dump({
-                "name": "x", "land_types": ["forest", "cropland"], "parameters": {}}))
-        (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+        with edited_yaml(_pipeline(tmp_path, params)) as doc:
+            if where == "parameters":
+                doc["parameters"][key] = value
+            else:
+                doc["profile"] = {"name": "prof.yaml", "overrides": {key: value}}
+                write_yaml(tmp_path / "prof.yaml", {
+                    "name": "x", "land_types": ["forest", "cropland"], "parameters": {}})
         code, _, err = run_cli(["validate", tmp_path / "p.yaml"], capsys)
         assert code == 2 and key in err, (where, err)
 
 
 def test_a_profile_value_outside_its_domain_is_refused(tmp_path, capsys):
     write_tif(tmp_path / "lu.tif", _codes(), T, nodata=0)
-    (tmp_path / "prof.yaml").write_text(yaml.safe_dump({
+    write_yaml(tmp_path / "prof.yaml", {
         "name": "x", "land_types": ["forest", "cropland"],
-        "parameters": {"ac_days": {"value": 6300, "unit": "d a-1", "source": "test"}}}))
+        "parameters": {"ac_days": {"value": 6300, "unit": "d a-1", "source": "test"}}})
     params = {k: v for k, v in CARBON_CLIMATE.items() if k != "ac_days"}
-    doc = yaml.safe_load(_pipeline(tmp_path, params).read_text())
-    doc["profile"] = {"name": "prof.yaml"}
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    with edited_yaml(_pipeline(tmp_path, params)) as doc:
+        doc["profile"] = {"name": "prof.yaml"}
     code, _, err = run_cli(["validate", tmp_path / "p.yaml"], capsys)
     assert code == 2 and "ac_days" in err and "366" in err
 
@@ -331,7 +319,7 @@ def test_infinite_pixels_are_out_of_every_domain(tmp_path, capsys, domain):
         assert code == 2 and "carbon_sequestration_rate" in err and "pixels" in err
         return
     assert code == 0, err
-    man = _manifest(tmp_path / "out")
+    man = read_manifest(tmp_path / "out")
     assert man["pixel_stats"]["out_of_domain.carbon_sequestration_rate"] == n
     tidy = _tidy(tmp_path / "out")
     assert np.isfinite(_amount(tidy, "gep"))

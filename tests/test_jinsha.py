@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import yaml
 
 from gepgeo.demo import sample_root
 from gepgeo.reproduction import figure, reproduction_table, tier
 
-from .conftest import TEST_DATA, jinsha_expected
+from .helpers import TEST_DATA, assert_map_on_grid, jinsha_expected, read_band, read_yaml
 from .oracle import Oracle
 
 
@@ -99,7 +98,7 @@ def test_as_stated_profile_against_the_oracle(tmp_path):
     from gepgeo.pipeline import load_pipeline
     from gepgeo.run import run_pipeline
 
-    preset = yaml.safe_load((TEST_DATA / "jinsha_parameters.yaml").read_text(encoding="utf-8"))
+    preset = read_yaml(TEST_DATA / "jinsha_parameters.yaml")
     overrides = preset["as_stated_overrides"]
     root = sample_root()
     for scen in ("before", "after"):
@@ -115,11 +114,9 @@ def test_as_stated_profile_against_the_oracle(tmp_path):
         params.pop("sediment_deposition_coefficient_lambda")
         params.pop("soil_bulk_density_rho")
         params.pop("precipitation")
-        with rasterio.open(root / "data" / "jinsha" / f"landuse_{scen}.tif") as src:
-            lu = src.read(1)
+        lu = read_band(root / "data" / "jinsha" / f"landuse_{scen}.tif")
         for key in ("rainfall_erosivity_r", "slope_length_steepness_ls"):  # same float32 rasters
-            with rasterio.open(root / "data" / "jinsha" / f"{key}.tif") as src:
-                params[key] = src.read(1).astype(np.float64)
+            params[key] = read_band(root / "data" / "jinsha" / f"{key}.tif").astype(np.float64)
         codes = {1: "mining", 2: "dryland", 3: "forest", 4: "grassland", 5: "construction"}
         area = np.full(lu.shape, 0.01)
         orc = Oracle(lu, codes, 0, params, ["mining", "construction"], area)
@@ -158,3 +155,5 @@ def test_every_demo_map_is_qgis_ready(demo):
             assert src.nodata is not None and np.isnan(src.nodata), path
             assert src.overviews(1), path      # the demo writes Cloud-Optimized GeoTIFFs
         assert path.with_suffix(".qml").is_file(), path
+        # and on the land use's grid (the pair's grids are one, the change maps are on it too)
+        assert_map_on_grid(path, sample_root() / "data" / "jinsha" / "landuse_before.tif")

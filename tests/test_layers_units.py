@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import yaml
 from affine import Affine
 
 from gepgeo.errors import DomainError, UnitError
 from gepgeo.pipeline import parse_pipeline
 from gepgeo.run import run_pipeline
 
-from .conftest import write_tif
+from .helpers import edited_yaml, read_yaml, write_tif, write_yaml
 
 T = Affine(30, 0, 600000, 0, -30, 3000000)
 CODES = {1: "forest", 2: "cropland"}
@@ -36,13 +35,11 @@ def _base(tmp_path, **params):
     }
     if "water_retention_depth" in params:   # one form of the water balance per level
         del doc["parameters"]["runoff_coefficient"]
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
-    return tmp_path / "p.yaml"
+    return write_yaml(tmp_path / "p.yaml", doc)
 
 
 def _run(path, tmp_path, name="out"):
-    doc = yaml.safe_load(path.read_text())
-    pipe = parse_pipeline(doc, source=path)
+    pipe = parse_pipeline(read_yaml(path), source=path)
     return run_pipeline(pipe, tmp_path / name, quiet=True)
 
 
@@ -54,11 +51,7 @@ def _density(res, svc, measure):
 def test_scale_offset_and_unit_tags_are_applied(tmp_path):
     # precipitation stored as integer tenths of mm with nodata -1; ET in metres (unit tag)
     p_raw = np.array([[12000, 12000, 12000], [12000, -1, 12000]], dtype=np.int16)
-    with rasterio.open(tmp_path / "p.tif", "w", driver="GTiff", height=2, width=3, count=1,
-                       dtype="int16", crs="EPSG:32648", transform=T, nodata=-1) as dst:
-        dst.write(p_raw, 1)
-        dst.scales = (0.1,)
-        dst.units = ("mm a-1",)
+    write_tif(tmp_path / "p.tif", p_raw, T, nodata=-1, unit="mm a-1", scale=0.1)
     write_tif(tmp_path / "et.tif", np.full((2, 3), 0.6, dtype=np.float32), T, unit="m a-1")
     path = _base(tmp_path, precipitation={"path": "p.tif"}, evapotranspiration={"path": "et.tif"},
                  rainfall_erosivity_r=1000.0, soil_erodibility_k=0.03)
@@ -107,9 +100,8 @@ def test_out_of_domain_cover_is_an_error_or_masked(tmp_path):
     with pytest.raises(DomainError, match="cover_management_c"):
         _run(path, tmp_path)
     assert not (tmp_path / "out").exists()
-    doc = yaml.safe_load(path.read_text())
-    doc["options"] = {"domain": "mask"}
-    path.write_text(yaml.safe_dump(doc))
+    with edited_yaml(path) as doc:
+        doc["options"] = {"domain": "mask"}
     res = _run(path, tmp_path)
     assert res.manifest["pixel_stats"]["out_of_domain.cover_management_c"] == 1
     excl = res.tidy.query("service == 'soil' and measure == 'value'").set_index("land_type")
@@ -123,7 +115,7 @@ def test_ellipsoidal_area_in_web_mercator(tmp_path):
     doc = {"land_use": {"path": "lu.tif", "codes": {1: "forest"}}, "services": ["landscape"],
            "parameters": {"landscape_equivalent_factor": 1.0, "grain_output_value_per_ha": 7.0},
            "options": {"area": "ellipsoidal"}}
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    write_yaml(tmp_path / "p.yaml", doc)
     res = _run(tmp_path / "p.yaml", tmp_path)
     area = float(res.land_use.set_index("land_type").area_ha["forest"])
     from pyproj import Geod, Transformer
@@ -135,7 +127,7 @@ def test_ellipsoidal_area_in_web_mercator(tmp_path):
     assert area == pytest.approx(abs(true) / 1e4, rel=1e-4)
     # planar mode warns and is off by the areal scale
     doc["options"] = {"area": "planar"}
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    write_yaml(tmp_path / "p.yaml", doc)
     with pytest.warns(UserWarning, match="areal scale"):
         res2 = _run(tmp_path / "p.yaml", tmp_path, name="out2")
     assert float(res2.land_use.set_index("land_type").area_ha["forest"]) == pytest.approx(16 * 1.0)

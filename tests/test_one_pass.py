@@ -296,19 +296,17 @@ def test_lazy_layers_answer_any_selection_like_the_file(tmp_path):
     give the same pixels as reading the whole file."""
     import uuid
 
-    import rasterio
     from affine import Affine
 
     from gepgeo.io import BlockSource, lazy_band, read_info
 
-    from .conftest import write_tif
+    from .helpers import read_band, write_tif
 
     rng = np.random.default_rng(3)
     data = rng.random((70, 90), dtype=np.float32)
     path = tmp_path / "r.tif"
     write_tif(path, data, Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 3000000.0))
-    with rasterio.open(path) as src:
-        full = src.read(1)
+    full = read_band(path)
     info = read_info(path, what="r")
     arr = lazy_band(BlockSource(str(path), token=uuid.uuid4().hex), info.shape, info.dtype,
                     info.transform, info.crs, chunks=32)

@@ -18,25 +18,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import yaml
 from affine import Affine
 
 import gepgeo.outputs as O
 from gepgeo.errors import OutputError, OutputExistsError
 from gepgeo.outputs import LOCK_NAME, atomic_folder, check_target, remove_stale
 
-from .conftest import run_cli, write_tif
+from .helpers import (edited_yaml, folder_files, gepgeo_command, read_manifest, run_cli,
+                      run_gepgeo, write_tif, write_yaml)
 
 AFTER = "jinsha_after.yaml"
 
 
 def _pipe(sample: Path, name: str = AFTER) -> Path:
     return sample / "pipelines" / name
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -47,10 +42,10 @@ def _leftovers(folder: Path) -> list[str]:
 
 def test_overwrite_refuses_the_folder_holding_the_inputs(sample, capsys):
     data = sample / "data" / "jinsha"
-    before = _tree(data)
+    before = folder_files(data)
     code, _, err = run_cli(["run", _pipe(sample), "--out", data, "--overwrite", "-q"], capsys)
     assert code == 2, err
-    assert _tree(data) == before                      # not one input lost
+    assert folder_files(data) == before                      # not one input lost
     assert str(data) in err and "gepgeo" in err
     assert len(err.strip().splitlines()) == 1
     assert _leftovers(data.parent) == []
@@ -59,12 +54,12 @@ def test_overwrite_refuses_the_folder_holding_the_inputs(sample, capsys):
 def test_overwrite_refuses_the_project_folder(sample, capsys, monkeypatch):
     # --out .. from the pipelines folder: the project, holding the pipeline and the data
     monkeypatch.chdir(sample / "pipelines")
-    before = _tree(sample)
+    before = folder_files(sample)
     code, _, err = run_cli(["run", AFTER, "--out", "..", "--overwrite", "-q"], capsys)
     assert code == 2 and "current folder or one of its parents" in err, err
     code, _, err = run_cli(["run", AFTER, "--out", ".", "--overwrite", "-q"], capsys)
     assert code == 2 and "current folder or one of its parents" in err, err
-    assert _tree(sample) == before
+    assert folder_files(sample) == before
 
 
 def test_overwrite_refuses_an_ancestor_of_the_inputs_even_if_gepgeo_made_it(sample, capsys,
@@ -75,13 +70,12 @@ def test_overwrite_refuses_an_ancestor_of_the_inputs_even_if_gepgeo_made_it(samp
     assert code == 0, err
     shutil.move(str(sample / "data"), str(out / "data"))
     p = _pipe(sample)
-    doc = yaml.safe_load(p.read_text())
-    doc["land_use"]["path"] = str(out / "data" / "jinsha" / Path(doc["land_use"]["path"]).name)
-    p.write_text(yaml.safe_dump(doc))
-    before = _tree(out)
+    with edited_yaml(p) as doc:
+        doc["land_use"]["path"] = str(out / "data" / "jinsha" / Path(doc["land_use"]["path"]).name)
+    before = folder_files(out)
     code, _, err = run_cli(["run", p, "--out", out, "--overwrite", "-q"], capsys)
     assert code == 2 and "holds the input" in err, err
-    assert _tree(out) == before
+    assert folder_files(out) == before
 
 
 def test_overwrite_never_replaces_a_file(sample, capsys):
@@ -137,11 +131,11 @@ def test_overwrite_replaces_gepgeo_run_and_comparison_folders(sample, capsys):
 
 
 def test_compare_refuses_the_folder_holding_either_scenario(sample, capsys):
-    before = _tree(sample / "data")
+    before = folder_files(sample / "data")
     code, _, err = run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
                             "--out", sample / "data", "--overwrite", "-q"], capsys)
     assert code == 2 and "holds the input" in err, err
-    assert _tree(sample / "data") == before
+    assert folder_files(sample / "data") == before
     # --out . from inside the project
     code, _, err = run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
                             "--out", sample / "pipelines", "--overwrite", "-q"], capsys)
@@ -198,15 +192,15 @@ def test_overwrite_swaps_in_a_complete_folder(tmp_path):
     (target / "manifest.json").write_text('{"gepgeo_version": "0.0"}')
     with atomic_folder(target, overwrite=True) as tmp:
         (tmp / "manifest.json").write_text('{"gepgeo_version": "new"}')
-    assert json.loads((target / "manifest.json").read_text())["gepgeo_version"] == "new"
+    assert read_manifest(target)["gepgeo_version"] == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_two_runs_into_one_folder_one_wins_the_other_exits_2(sample):
     out = sample / "out"
-    procs = [subprocess.Popen([sys.executable, "-m", "gepgeo", "run", str(_pipe(sample)),
-                               "--out", str(out), "-q"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen(gepgeo_command("run", _pipe(sample), "--out", out, "-q"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     codes = sorted(c for c, _ in results)
     assert codes == [0, 2], results
@@ -324,8 +318,7 @@ def _huge_sparse(folder: Path, n: int) -> Path:
     doc = {"land_use": {"path": "huge.tif", "codes": {1: "forest"}},
            "profile": {"name": "jinsha-as-published", "scenario": "after"},
            "services": ["carbon"]}
-    (folder / "huge.yaml").write_text(yaml.safe_dump(doc))
-    return folder / "huge.yaml"
+    return write_yaml(folder / "huge.yaml", doc)
 
 
 def test_a_huge_grid_needs_yes(tmp_path, capsys):
@@ -373,9 +366,7 @@ def test_a_read_only_file_system_is_one_line(sample, tmp_path):
     if not mounted:    # not root: a folder without write permission (as effective for non-root)
         ro.chmod(0o555)
     try:
-        res = subprocess.run([sys.executable, "-m", "gepgeo", "run", str(_pipe(sample)),
-                              "--out", str(ro / "out"), "-q"], capture_output=True, text=True,
-                             timeout=600)
+        res = run_gepgeo("run", _pipe(sample), "--out", ro / "out", "-q", timeout=600)
     finally:
         if mounted:
             subprocess.run(["umount", str(ro)], check=True)
@@ -426,14 +417,11 @@ def _grid(folder: Path, n: int = 1200) -> Path:
            "profile": {"name": "jinsha-as-published", "scenario": "after"},
            "parameters": {"rainfall_erosivity_r": {"path": "r.tif"}},
            "maps": ["soil_retention"], "options": {"chunk_size": 256}}
-    (folder / "p.yaml").write_text(yaml.safe_dump(doc))
-    return folder / "p.yaml"
+    return write_yaml(folder / "p.yaml", doc)
 
 
 def _disk_full_run(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gepgeo", "run", str(_grid(folder)),
-                           "--out", str(out), "-q", "--yes", *extra], capture_output=True,
-                          text=True, timeout=600)
+    return run_gepgeo("run", _grid(folder), "--out", out, "-q", "--yes", *extra, timeout=600)
 
 
 def _check_disk_full(res: subprocess.CompletedProcess, out: Path) -> None:

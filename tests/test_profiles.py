@@ -7,31 +7,26 @@ import shutil
 
 import numpy as np
 import pytest
-import yaml
 
 from gepgeo.demo import sample_root
 from gepgeo.profiles import list_profiles, load_profile
 
-from .conftest import run_cli
+from .helpers import edited_yaml, read_manifest, read_yaml, run_cli, write_yaml
 
 
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    shutil.copytree(sample_root() / "pipelines", tmp_path / "pipelines")
-    shutil.copytree(sample_root() / "data", tmp_path / "data")
-    prof = yaml.safe_load((load_profile("jinsha-as-published").path).read_text())
-    return tmp_path, prof
+def setup(sample):
+    return sample, read_yaml(load_profile("jinsha-as-published").path)
 
 
 def _use(tmp_path, prof, **pipeline_changes):
-    (tmp_path / "my.yaml").write_text(yaml.safe_dump(prof))
+    write_yaml(tmp_path / "my.yaml", prof)
     p = tmp_path / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["profile"]["name"] = "../my.yaml"
-    doc.update(pipeline_changes)
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["profile"]["name"] = "../my.yaml"
+        doc.update(pipeline_changes)
     return p
 
 
@@ -140,20 +135,17 @@ def test_one_problem_keeps_the_one_line_message(setup, capsys):
 def test_override_of_one_land_type_keeps_the_others(setup, capsys):
     """Issue 21 item 3: `profile.overrides` (and `parameters:`) tables merge land type by land
     type with the profile's; the manifest names the level of each land type's value."""
-    import json
-
     tmp_path, _ = setup
     p = tmp_path / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["profile"]["overrides"] = {"cover_management_c": {"by_land_type": {"forest": 0.002}}}
-    doc.setdefault("parameters", {})["support_practice_p"] = {"by_land_type": {"dryland": 0.5}}
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["profile"]["overrides"] = {"cover_management_c": {"by_land_type": {"forest": 0.002}}}
+        doc.setdefault("parameters", {})["support_practice_p"] = {"by_land_type": {"dryland": 0.5}}
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 0, err
     out = tmp_path / "out"
     code, _, err = run_cli(["run", p, "--out", out, "--quiet"], capsys)
     assert code == 0, err
-    params = json.loads((out / "manifest.json").read_text())["parameters"]
+    params = read_manifest(out)["parameters"]
     c = params["cover_management_c"]
     assert c["value"] == {"dryland": 0.13, "forest": 0.002, "grassland": 0.04}
     assert c["origin_by_land_type"] == {"dryland": "jinsha-as-published",
@@ -214,24 +206,21 @@ def test_a_valuation_profile_table_over_a_full_profile_table_end_to_end(setup, c
     """Issue 21 item 3: a valuation profile layered on a full profile, both with a table for
     the same price: the valuation profile wins for the land types it gives (converted from its
     unit), the full profile keeps the others, and the manifest names the file of each value."""
-    import json
-
     tmp_path, prof = setup
     prof["scenarios"]["after"]["oxygen_price"] = {
         "by_land_type": {"dryland": 300.0, "forest": 400.0, "grassland": 350.0},
         "unit": "yuan t-1", "source": "test"}
-    (tmp_path / "prices.yaml").write_text(yaml.safe_dump({
+    write_yaml(tmp_path / "prices.yaml", {
         "name": "my-prices", "kind": "valuation", "price_year": "unknown", "scope": "national",
         "parameters": {"oxygen_price": {"by_land_type": {"forest": 1.5}, "unit": "yuan kg-1",
-                                        "source": "test"}}}))
+                                        "source": "test"}}})
     p = _use(tmp_path, prof)
-    doc = yaml.safe_load(p.read_text())
-    doc["profile"]["valuation"] = "../prices.yaml"
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["profile"]["valuation"] = "../prices.yaml"
     out = tmp_path / "out"
     code, _, err = run_cli(["run", p, "--out", out, "--quiet"], capsys)
     assert code == 0, err
-    man = json.loads((out / "manifest.json").read_text())
+    man = read_manifest(out)
     o2 = man["parameters"]["oxygen_price"]
     assert o2["value"] == {"dryland": 300.0, "forest": pytest.approx(1500.0),
                            "grassland": 350.0}
@@ -261,9 +250,8 @@ def test_a_carbon_price_per_t_carbon_is_read_alike_in_a_profile_and_a_pipeline(s
                                                   "source": "test"}
     p = _use(tmp_path, prof)
     from_profile = canonical(p)
-    doc = yaml.safe_load(p.read_text())
-    doc["parameters"] = {"carbon_price": {"value": per_c, "unit": unit}}
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["parameters"] = {"carbon_price": {"value": per_c, "unit": unit}}
     from_pipeline = canonical(p)
     assert len(from_profile) >= 3
     np.testing.assert_allclose(from_profile, per_c, rtol=1e-12)

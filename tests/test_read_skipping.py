@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-import yaml
 from affine import Affine
 
 import gepgeo.io
@@ -17,7 +15,7 @@ from gepgeo.io import _tile_bands
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import account, run_pipeline
 
-from .conftest import write_tif
+from .helpers import read_band, write_tif, write_yaml
 
 TILE = 16
 N = 160
@@ -66,20 +64,15 @@ def _landscape(tmp: Path) -> tuple[Path, np.ndarray]:
              + rng.normal(0, base / 100, (N, N))).astype(np.float32)
         layout = ({"tiled": True, "blockxsize": TILE, "blockysize": TILE} if name == "r"
                   else {"tiled": False, "blockysize": 1})
-        with rasterio.open(tmp / f"{name}.tif", "w", driver="GTiff", height=N, width=N, count=1,
-                           dtype="float32", crs="EPSG:32648", transform=t, nodata=-9999.0,
-                           **layout) as dst:
-            dst.write(v, 1)
-            if name == "r":
-                dst.units = ("MJ mm ha-1 h-1 a-1",)
+        write_tif(tmp / f"{name}.tif", v, t, nodata=-9999.0,
+                  unit="MJ mm ha-1 h-1 a-1" if name == "r" else None, **layout)
     doc = {"land_use": {"path": "lu.tif", "codes": {1: "dryland", 2: "forest", 3: "grassland"}},
            "profile": {"name": "jinsha-as-published", "scenario": "after"},
            "parameters": {"rainfall_erosivity_r": {"path": "r.tif"},
                           "slope_length_steepness_ls": {"path": "ls.tif"}},
            "maps": ["gep", "soil_retention"],
            "options": {"chunk_size": CHUNK}}
-    (tmp / "p.yaml").write_text(yaml.safe_dump(doc))
-    return tmp / "p.yaml", lu
+    return write_yaml(tmp / "p.yaml", doc), lu
 
 
 def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch):
@@ -125,7 +118,6 @@ def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch):
     everything = run_pipeline(pipe, tmp_path / "all", quiet=True)
     assert skipped.tidy.equals(everything.tidy)
     for name in ("gep", "soil_retention"):
-        with rasterio.open(tmp_path / "skipped" / "maps" / f"{name}.tif") as a, \
-                rasterio.open(tmp_path / "all" / "maps" / f"{name}.tif") as b:
-            assert np.array_equal(a.read(1), b.read(1), equal_nan=True)
+        a, b = (read_band(tmp_path / run / "maps" / f"{name}.tif") for run in ("skipped", "all"))
+        assert np.array_equal(a, b, equal_nan=True)
     assert account(pipe).equals(everything.tidy)

@@ -27,6 +27,9 @@ from gepgeo.report import (diverging_scale, fmt_number, pretty_unit, value_scale
                            write_compare_report, write_report, write_run_report)
 from gepgeo.styles import read_overview, style_maps, write_qml
 
+from .helpers import (assert_map_on_grid, edited_yaml, raster_info, read_band, read_manifest,
+                      read_table, run_cli, write_manifest, write_tif, write_yaml)
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -127,7 +130,7 @@ def test_every_link_resolves(reports, pages, which):
 
 @pytest.mark.parametrize("which", ["before", "after"])
 def test_every_run_table_linked(demo, pages, which):
-    manifest = json.loads((demo.out / which / "manifest.json").read_text())
+    manifest = read_manifest(demo.out / which)
     hrefs = set(_refs(pages[which]).hrefs)
     for rel in manifest["tables"]:
         assert rel in hrefs
@@ -146,7 +149,7 @@ def test_run_headline_and_price_year(demo, pages, which):
 
 
 def test_run_report_sections(demo, pages):
-    manifest = json.loads((demo.out / "before" / "manifest.json").read_text())
+    manifest = read_manifest(demo.out / "before")
     text = pages["before"]
     stats = manifest["pixel_stats"]
     assert f">{stats['land_use_nodata']:,}<" in text
@@ -251,9 +254,9 @@ def test_write_report_dispatch(demo, tmp_path, monkeypatch):
 def test_missing_land_use_raster_is_reported(demo, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(demo.out / "before", run)
-    m = json.loads((run / "manifest.json").read_text())
+    m = read_manifest(run)
     m["inputs"]["land_use"]["path"] = str(tmp_path / "gone.tif")
-    (run / "manifest.json").write_text(json.dumps(m))
+    write_manifest(run, m)
     text = write_run_report(run).read_text(encoding="utf-8")
     assert "is not there any more" in text
     assert "68.25" in text
@@ -279,17 +282,13 @@ def test_scales_and_formatting():
 
 
 def test_read_overview_decimates(tmp_path):
-    import rasterio
     from affine import Affine
 
     path = tmp_path / "big.tif"
     data = np.arange(2000 * 1000, dtype="float32").reshape(1000, 2000)
     data[:10] = np.nan
-    with rasterio.open(path, "w", driver="GTiff", height=1000, width=2000, count=1,
-                       dtype="float32", crs="EPSG:4326", nodata=float("nan"),
-                       transform=Affine(0.001, 0, 100.0, 0, -0.001, 30.0)) as dst:
-        dst.write(data, 1)
-        dst.units = ("t ha-1 a-1",)
+    write_tif(path, data, Affine(0.001, 0, 100.0, 0, -0.001, 30.0), crs="EPSG:4326",
+              nodata=float("nan"), unit="t ha-1 a-1")
     ov = read_overview(path)
     assert ov.data.shape == (400, 800)
     assert ov.shape == (1000, 2000)
@@ -540,10 +539,8 @@ def test_per_hectare_beside_totals_by_land_type(demo, pages):
     """Each land type's GEP and service values per hectare (yuan ha⁻¹ a⁻¹) stand beside the
     totals in the run report, and GEP per ha of each land type in each scenario in the
     comparison's."""
-    import pandas as pd
-
     for which in ("before", "after"):
-        lt = pd.read_csv(demo.out / which / "tables" / "gep_by_land_type.csv")
+        lt = read_table(demo.out / which, "gep_by_land_type")
         values = _section_html(pages[which], "values")
         assert "Value per hectare by land type" in values
         assert "GEP per ha (yuan ha⁻¹ a⁻¹)" in values
@@ -552,7 +549,7 @@ def test_per_hectare_beside_totals_by_land_type(demo, pages):
             if row["area_ha"] > 0 and row["gep"] > 0:
                 assert fmt_number(row["gep"] / row["area_ha"]) in values, row["land_type"]
                 assert fmt_number(row["soil_value"] / row["area_ha"]) in values, row["land_type"]
-    change = pd.read_csv(demo.out / "change" / "tables" / "change_by_land_type.csv")
+    change = read_table(demo.out / "change", "change_by_land_type")
     gep = change[(change.service == "gep") & (change.measure == "value")]
     part = _section_html(pages["change"], "change")
     assert "GEP per hectare by land type" in part
@@ -645,7 +642,7 @@ def test_price_year_headline_counts_unknown_prices(demo, tmp_path):
     """Prices from a profile of 2010 and prices of unknown year: the headline says both."""
     run = tmp_path / "run"
     shutil.copytree(demo.out / "before", run)
-    m = json.loads((run / "manifest.json").read_text())
+    m = read_manifest(run)
     prices = [k for k, r in m["parameters"].items() if r.get("unit", "").startswith("yuan")]
     assert len(prices) >= 4
     dated = prices[: len(prices) // 2]
@@ -654,14 +651,14 @@ def test_price_year_headline_counts_unknown_prices(demo, tmp_path):
     for k in prices[len(prices) // 2:]:
         m["parameters"][k].pop("price_year", None)       # e.g. a price set in the pipeline
     m["profiles"][0]["price_year"] = 2010
-    (run / "manifest.json").write_text(json.dumps(m))
+    write_manifest(run, m)
     text = write_run_report(run).read_text(encoding="utf-8")
     summary = _section_html(text, "summary")
     n, u = len(dated), len(prices) - len(dated)
     assert f"2010 for {n} prices; unknown for {u} prices" in summary
     for k in prices:                                      # all known: just the year
         m["parameters"][k]["price_year"] = 2010
-    (run / "manifest.json").write_text(json.dumps(m))
+    write_manifest(run, m)
     summary = _section_html(write_run_report(run).read_text(encoding="utf-8"), "summary")
     assert "<strong>2010</strong>" in summary and "unknown" not in summary
 
@@ -675,11 +672,11 @@ def test_report_needs_no_crs_identification(demo, tmp_path, monkeypatch):
 
     run = tmp_path / "run"
     shutil.copytree(demo.out / "before", run)
-    m = json.loads((run / "manifest.json").read_text())
+    m = read_manifest(run)
     lu = tmp_path / "landuse_albers.tif"
     shutil.copy(m["inputs"]["land_use"]["path"], lu)
     m["inputs"]["land_use"]["path"] = str(lu)
-    (run / "manifest.json").write_text(json.dumps(m))
+    write_manifest(run, m)
     for tif in [lu, *sorted((run / "maps").glob("*.tif"))]:
         with rasterio.open(tif, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
             dst.crs = RioCRS.from_wkt(ALBERS_WKT)
@@ -746,14 +743,12 @@ def test_chinese_report(zh, which):
 def test_chinese_from_pipeline_option_and_cli(demo, tmp_path, capsys):
     """``options.report_lang: zh`` (recorded in the manifest) makes ``gepgeo report`` write
     Chinese; ``--lang en`` overrides it; an unknown language is a one-line usage error."""
-    from .conftest import run_cli
-
     run = tmp_path / "run"
     shutil.copytree(demo.out / "before", run)
-    m = json.loads((run / "manifest.json").read_text())
+    m = read_manifest(run)
     assert m["options"]["report_lang"] == "en"
     m["options"]["report_lang"] = "zh"
-    (run / "manifest.json").write_text(json.dumps(m))
+    write_manifest(run, m)
     code, _, _ = run_cli(["report", run], capsys)
     assert code == 0
     assert '<html lang="zh-CN">' in (run / "report.html").read_text(encoding="utf-8")
@@ -765,18 +760,15 @@ def test_chinese_from_pipeline_option_and_cli(demo, tmp_path, capsys):
 
 
 def test_pipeline_report_lang_option(sample):
-    import yaml
-
     from gepgeo.errors import GepgeoError
     from gepgeo.pipeline import load_pipeline
 
     p = sample / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc.setdefault("options", {})["report_lang"] = "zh"
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc.setdefault("options", {})["report_lang"] = "zh"
     assert load_pipeline(p).options.report_lang == "zh"
-    doc["options"]["report_lang"] = "fr"
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["options"]["report_lang"] = "fr"
     with pytest.raises(GepgeoError, match="report_lang"):
         load_pipeline(p)
 
@@ -882,15 +874,12 @@ def test_the_gep_map_coverage_comes_from_the_pass_and_equals_the_map(tmp_path, c
     Σ(GEP map × pixel area)) are summed by the pass (manifest ``gep_map``), not by reading the
     map again: they equal the map's own, on a grid of several uneven blocks with factor-layer
     holes (some services nodata), projected and geographic."""
-    import yaml
     from affine import Affine
 
     from gepgeo.area import row_areas_ha
     from gepgeo.pipeline import load_pipeline
     from gepgeo.report import _map_coverage
     from gepgeo.run import run_pipeline
-
-    from .conftest import write_tif
 
     rng = np.random.default_rng(7)
     ny, nx = 300, 230
@@ -905,17 +894,16 @@ def test_the_gep_map_coverage_comes_from_the_pass_and_equals_the_map(tmp_path, c
            "profile": {"name": "jinsha-as-published", "scenario": "after"},
            "parameters": {"rainfall_erosivity_r": {"path": "r.tif"}},
            "maps": ["gep"], "options": {"chunk_size": 64}}
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
-    res_ = run_pipeline(load_pipeline(tmp_path / "p.yaml"), tmp_path / "out", quiet=True)
-    rec = json.loads((res_.out / "manifest.json").read_text())["gep_map"]
+    res_ = run_pipeline(load_pipeline(write_yaml(tmp_path / "p.yaml", doc)), tmp_path / "out",
+                        quiet=True)
+    rec = read_manifest(res_.out)["gep_map"]
     ha, total = _map_coverage(res_.out / "maps" / "gep.tif", "planar")
     assert rec["valid_ha"] == pytest.approx(ha, rel=1e-9)
     assert rec["value"] == pytest.approx(total, rel=1e-6)     # the map is float32
-    import rasterio
-
-    with rasterio.open(res_.out / "maps" / "gep.tif") as src:
-        gep = src.read(1).astype(np.float64)
-        rows = row_areas_ha(src.transform, src.crs, src.shape, mode="planar")
+    gep = read_band(res_.out / "maps" / "gep.tif").astype(np.float64)
+    grid = raster_info(res_.out / "maps" / "gep.tif")
+    rows = row_areas_ha(grid.transform, grid.crs, grid.shape, mode="planar")
+    assert_map_on_grid(res_.out / "maps" / "gep.tif", tmp_path / "lu.tif")
     ok = np.isfinite(gep)
     assert 0 < ok.sum() < (lu > 0).sum()                      # holes leave GEP nodata
     assert rec["value"] == pytest.approx(float((gep * rows[:, None])[ok].sum()), rel=1e-6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -13,7 +12,7 @@ from gepgeo.errors import ProfileError, ProfileScopeWarning
 from gepgeo.profiles import load_profile
 from gepgeo.scope import Scope, inside_share, scope_warning
 
-from .conftest import run_cli
+from .helpers import read_manifest, run_cli
 
 
 def _sphere_box(w, s, e, n):
@@ -72,7 +71,7 @@ def test_site_profile_on_its_site_gives_no_warning(sample, capsys):
     rc, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out",
                           sample / "o", "-q"], capsys)
     assert rc == 0, err
-    manifest = json.loads((sample / "o" / "manifest.json").read_text())
+    manifest = read_manifest(sample / "o")
     assert manifest["scope_warnings"] == []
     assert manifest["profiles"][0]["scope"] == "site"
     assert "another landscape" not in (sample / "o" / "report.html").read_text()
@@ -84,7 +83,7 @@ def test_site_profile_elsewhere_warns_on_screen_in_manifest_and_report(sample, c
         rc, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out",
                               sample / "o", "-q"], capsys)
     assert rc == 0, err
-    manifest = json.loads((sample / "o" / "manifest.json").read_text())
+    manifest = read_manifest(sample / "o")
     assert len(manifest["scope_warnings"]) == 1
     assert manifest["scope_warnings"][0] in manifest["warnings"]
     html = (sample / "o" / "report.html").read_text()

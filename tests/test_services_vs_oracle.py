@@ -24,7 +24,8 @@ import gepgeo.area
 import gepgeo.kernel
 from gepgeo.services import MEASURES, map_name
 
-from .conftest import examples, make_da
+from .conftest import examples
+from .helpers import make_da
 from .oracle import Oracle, cell_area_ha_geographic, cell_area_ha_projected, cell_area_ha_true
 
 LTS = ["forest", "cropland", "grass", "mine"]

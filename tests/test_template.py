@@ -13,7 +13,7 @@ from gepgeo.parameters import METHOD_DEFAULTS, spec_for
 from gepgeo.profiles import load_profile
 from gepgeo.template import profile_template, template_keys
 
-from .conftest import make_da, run_cli
+from .helpers import make_da, read_yaml, run_cli, write_yaml
 
 LTS = ["forest", "cropland", "grassland"]
 
@@ -60,8 +60,7 @@ def test_blank_template_names_the_blank(tmp_path):
 def test_filled_template_loads_and_runs(tmp_path):
     rng = np.random.default_rng(7)
     doc = _fill(yaml.safe_load(profile_template(LTS)), rng)
-    p = tmp_path / "mine.yaml"
-    p.write_text(yaml.safe_dump(doc))
+    p = write_yaml(tmp_path / "mine.yaml", doc)
     prof = load_profile(str(p))
     assert prof.meta["scope"].level == "site"
     lu = rng.integers(1, 4, size=(60, 70)).astype(np.uint8)
@@ -86,9 +85,9 @@ def test_cli_writes_the_template_and_never_replaces_a_file(tmp_path, capsys):
     rc, _, err = run_cli(["profiles", "template", "--land-types", "forest, cropland",
                           "--services", "water,climate", "--out", out], capsys)
     assert rc == 0, err
-    doc = yaml.safe_load(out.read_text())
+    doc = read_yaml(out)
     assert doc["land_types"] == ["forest", "cropland"]
     assert "water_price" in doc["parameters"] and "ac_days" in doc["parameters"]
     rc, _, err = run_cli(["profiles", "template", "--land-types", "forest", "--out", out], capsys)
     assert rc == 2 and "exists already" in err
-    assert yaml.safe_load(out.read_text()) == doc
+    assert read_yaml(out) == doc

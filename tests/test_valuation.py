@@ -4,17 +4,16 @@ manifest and report say so."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pandas as pd
 import pytest
-import yaml
 
 from gepgeo.profiles import load_profile
 from gepgeo.resolve import PRICE_PARAMETERS
 
-from .conftest import run_cli
+from .helpers import (edited_yaml, raster_info, read_manifest, read_table, read_yaml, run_cli,
+                      write_yaml)
 
 #: the soil service's physical parameters (RUSLE, sediment, nutrients): no price among them
 SOIL_QUANTITIES = ("soil_erodibility_k", "cover_management_c", "support_practice_p",
@@ -24,17 +23,16 @@ SOIL_QUANTITIES = ("soil_erodibility_k", "cover_management_c", "support_practice
 
 def _soil_pipeline(sample, **changes):
     """The Jinsha 'after' pipeline on a profile holding the soil quantities only."""
-    doc = yaml.safe_load(load_profile("jinsha-as-published").path.read_text())
+    doc = read_yaml(load_profile("jinsha-as-published").path)
     after = doc["scenarios"]["after"]
     assert not set(SOIL_QUANTITIES) & PRICE_PARAMETERS
     prof = {"name": "soil-quantities", "land_types": doc["land_types"],
             "parameters": {k: after[k] for k in SOIL_QUANTITIES}}
-    (sample / "soil.yaml").write_text(yaml.safe_dump(prof))
+    write_yaml(sample / "soil.yaml", prof)
     p = sample / "pipelines" / "jinsha_after.yaml"
-    pipe = yaml.safe_load(p.read_text())
-    pipe["profile"] = {"name": "../soil.yaml"}
-    pipe.update({"services": ["soil"], "maps": [], "options": {}, **changes})
-    p.write_text(yaml.safe_dump(pipe))
+    with edited_yaml(p) as pipe:
+        pipe["profile"] = {"name": "../soil.yaml"}
+        pipe.update({"services": ["soil"], "maps": [], "options": {}, **changes})
     return p
 
 
@@ -47,15 +45,15 @@ def test_soil_without_prices_writes_quantities_only(sample, capsys):
     assert code == 0, err
     maps = sorted(f.stem for f in (out / "maps").glob("*.tif"))
     assert maps == ["n_fertilizer", "p_fertilizer", "sediment_volume", "soil_retention"]
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     assert manifest["valuation"] is False and manifest["services"] == ["soil"]
     assert not PRICE_PARAMETERS & set(manifest["parameters"])
     assert not (out / "tables" / "gep_by_land_type.csv").exists()
     for name in ("services_by_land_type", "gep_by_service"):
-        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        table = read_table(out, name)
         assert len(table) and "yuan a-1" not in set(table["unit"]), name
         assert "gep" not in set(table["service"]) and "value" not in set(table["measure"])
-    tidy = pd.read_csv(out / "tables" / "services_by_land_type.csv")
+    tidy = read_table(out, "services_by_land_type")
     assert tidy[tidy.measure == "soil_retention"].amount.sum() > 0
     # the report's text (not its embedded images, whose base64 may spell anything)
     report = re.sub(r"data:[^\"')]*", "", (out / "report.html").read_text())
@@ -70,10 +68,9 @@ def test_soil_quantities_equal_those_of_a_valued_run(sample, capsys):
 
     p = _soil_pipeline(sample, valuation=False)
     quantities = account(load_pipeline(p))
-    doc = yaml.safe_load(p.read_text())
-    doc["valuation"] = True
-    doc["profile"] = {"name": "jinsha-as-published", "scenario": "after"}
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["valuation"] = True
+        doc["profile"] = {"name": "jinsha-as-published", "scenario": "after"}
     valued = account(load_pipeline(p))
     valued = valued[valued.unit != "yuan a-1"].reset_index(drop=True)
     pd.testing.assert_frame_equal(quantities, valued)
@@ -96,20 +93,19 @@ def test_compare_of_quantities(sample, capsys):
     """Two runs without valuation compare their quantities; a valued and an unvalued run are
     not compared."""
     p = _soil_pipeline(sample, valuation=False)
-    doc = yaml.safe_load(p.read_text())
+    doc = read_yaml(p)
     doc["land_use"]["path"] = "../data/jinsha/landuse_before.tif"
-    before = sample / "pipelines" / "q_before.yaml"
-    before.write_text(yaml.safe_dump(doc))
+    before = write_yaml(sample / "pipelines" / "q_before.yaml", doc)
     out = sample / "cmp"
     code, stdout, err = run_cli(["compare", before, p, "--out", out], capsys)
     assert code == 0, err
-    change = pd.read_csv(out / "change" / "tables" / "change_by_service.csv")
+    change = read_table(out / "change", "change_by_service")
     assert set(change.measure) == {"soil_retention", "sediment_volume", "n_fertilizer",
                                    "p_fertilizer"}
     assert "soil_retention" in stdout and "yuan" not in stdout
     doc["valuation"] = True
     doc["profile"] = {"name": "jinsha-as-published", "scenario": "before"}
-    before.write_text(yaml.safe_dump(doc))
+    write_yaml(before, doc)
     code, _, err = run_cli(["compare", before, p, "--out", sample / "cmp2"], capsys)
     assert code == 2 and "same valuation" in err and not (sample / "cmp2").exists()
 
@@ -117,14 +113,13 @@ def test_compare_of_quantities(sample, capsys):
 def test_zones_without_valuation_hold_quantities(sample):
     """Zone tables and layers of a run without valuation: quantities, no value, no GEP."""
     import geopandas as gpd
-    import rasterio
     from shapely.geometry import box
 
     from gepgeo.pipeline import load_pipeline
     from gepgeo.run import run_pipeline
 
-    with rasterio.open(sample / "data" / "jinsha" / "landuse_after.tif") as src:
-        b, crs = src.bounds, src.crs
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    b, crs = grid.bounds, grid.crs
     mid = (b.left + b.right) / 2 + 2.5     # off the pixel edges
     gpd.GeoDataFrame({"code": ["W", "E"]},
                      geometry=[box(b.left - 10, b.bottom - 10, mid, b.top + 10),
@@ -133,7 +128,7 @@ def test_zones_without_valuation_hold_quantities(sample):
     p = _soil_pipeline(sample, valuation=False,
                        zones=[{"path": "../halves.gpkg", "layer": "halves", "id": "code"}])
     res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
-    zt = pd.read_csv(sample / "out" / "tables" / "services_by_zone.csv")
+    zt = read_table(sample / "out", "services_by_zone")
     assert "yuan a-1" not in set(zt.unit) and "gep" not in set(zt.service)
     g = gpd.read_file(sample / "out" / "tables" / "zones.gpkg", layer="halves")
     assert "gep" not in g.columns and "soil_value" not in g.columns

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
-import rasterio
-import yaml
 from shapely.geometry import box
 
-from gepgeo.demo import sample_root
 from gepgeo.errors import InputFileError
 from gepgeo.pipeline import load_pipeline
 from gepgeo.run import run_pipeline
+
+from .helpers import edited_yaml, folder_files, raster_info, read_manifest, read_table
 
 
 def _tiles(bounds, nx=3, ny=2, pad=17.5):
@@ -33,20 +30,15 @@ def _tiles(bounds, nx=3, ny=2, pad=17.5):
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    root = sample_root()
-    shutil.copytree(root / "pipelines", tmp_path / "pipelines")
-    shutil.copytree(root / "data" / "jinsha", tmp_path / "data" / "jinsha")
-    with rasterio.open(tmp_path / "data" / "jinsha" / "landuse_after.tif") as src:
-        bounds, crs = src.bounds, src.crs
-    return tmp_path, bounds, crs
+def setup(sample):
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    return sample, grid.bounds, grid.crs
 
 
 def _with_zones(tmp_path, zones):
     p = tmp_path / "pipelines" / "jinsha_after.yaml"
-    doc = yaml.safe_load(p.read_text())
-    doc["zones"] = zones
-    p.write_text(yaml.safe_dump(doc))
+    with edited_yaml(p) as doc:
+        doc["zones"] = zones
     return load_pipeline(p)
 
 
@@ -59,7 +51,7 @@ def test_zones_that_tile_the_grid_sum_to_the_grid_total(setup, zone_crs):
     gdf.to_file(tmp_path / "parcels.gpkg", layer="parcels", driver="GPKG")
     pipe = _with_zones(tmp_path, [{"path": "../parcels.gpkg", "layer": "parcels", "id": "code"}])
     res = run_pipeline(pipe, tmp_path / "out", quiet=True)
-    zt = pd.read_csv(tmp_path / "out" / "tables" / "services_by_zone.csv")
+    zt = read_table(tmp_path / "out", "services_by_zone")
     assert {"zone_layer", "zone_id", "zone_label", "polygon_area_ha", "rasterised_area_ha",
             "service", "land_type", "measure", "amount"} <= set(zt.columns)
     assert zt.zone_id.nunique() == 6
@@ -104,7 +96,7 @@ def test_run_report_shows_zone_totals(setup):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "missing from this folder" not in html
     assert 'id="zones"' in html
-    zt = pd.read_csv(tmp_path / "out" / "tables" / "services_by_zone.csv")
+    zt = read_table(tmp_path / "out", "services_by_zone")
     gep = zt[zt.service == "gep"].groupby("zone_id").amount.sum()
     area = zt.groupby("zone_id").rasterised_area_ha.first()
     zones_html = html.split('id="zones"')[1].split("</section>")[0]
@@ -120,10 +112,9 @@ def _pair_with_zones(tmp_path, before_zones, after_zones):
     paths = []
     for scen, zones in (("before", before_zones), ("after", after_zones)):
         p = tmp_path / "pipelines" / f"jinsha_{scen}.yaml"
-        doc = yaml.safe_load(p.read_text())
-        doc["zones"] = zones
-        doc["options"] = {"cog": False}
-        p.write_text(yaml.safe_dump(doc))
+        with edited_yaml(p) as doc:
+            doc["zones"] = zones
+            doc["options"] = {"cog": False}
         paths.append(load_pipeline(p))
     return paths
 
@@ -135,10 +126,10 @@ def test_compare_writes_change_by_zone(setup):
     z = [_zone_file(tmp_path, bounds, crs)]
     res = run_compare(*_pair_with_zones(tmp_path, z, z), tmp_path / "cmp")
     out = tmp_path / "cmp"
-    cz = pd.read_csv(out / "change" / "tables" / "change_by_zone.csv", dtype={"zone_id": str})
+    cz = read_table(out / "change", "change_by_zone", dtype={"zone_id": str})
     assert {"zone_layer", "zone_id", "service", "measure", "unit", "before", "after", "change",
             "change_pct", "area_ha_before", "area_ha_after"} <= set(cz.columns)
-    per_run = {s: pd.read_csv(out / s / "tables" / "services_by_zone.csv", dtype={"zone_id": str})
+    per_run = {s: read_table(out / s, "services_by_zone", dtype={"zone_id": str})
                for s in ("before", "after")}
     gep = cz[cz.service == "gep"].set_index("zone_id")
     assert sorted(gep.index) == [f"P{i}" for i in range(6)]
@@ -154,7 +145,7 @@ def test_compare_writes_change_by_zone(setup):
     soil = cz[(cz.service == "soil") & (cz.measure == "soil_retention")]
     t = svc[(svc.service == "soil") & (svc.measure == "soil_retention")].change.sum()
     assert soil.change.sum() == pytest.approx(t, rel=1e-9)
-    manifest = __import__("json").loads((out / "change" / "manifest.json").read_text())
+    manifest = read_manifest(out / "change")
     assert "tables/change_by_zone.csv" in manifest["tables"]
     html = (out / "change" / "report.html").read_text()
     assert 'id="zones"' in html and "missing from this folder" not in html
@@ -171,7 +162,7 @@ def test_compare_with_different_zones_writes_no_change_by_zone(setup):
     run_compare(*_pair_with_zones(tmp_path, zb, za), tmp_path / "cmp")
     change = tmp_path / "cmp" / "change"
     assert not (change / "tables" / "change_by_zone.csv").exists()
-    manifest = __import__("json").loads((change / "manifest.json").read_text())
+    manifest = read_manifest(change)
     assert "zones differ" in manifest["zones"]
     assert "zones differ" in (change / "report.html").read_text()
 
@@ -183,8 +174,7 @@ def test_zone_outputs_of_reruns_are_byte_identical(setup):
     files = []
     for name in ("a", "b"):
         out = run_pipeline(pipe, tmp_path / name / "out", quiet=True).out
-        files.append({str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*"))
-                      if f.is_file() and f.name != "manifest.json"})
+        files.append(folder_files(out, exclude=("manifest.json",)))
         time.sleep(1.1)        # GeoPackage times have a resolution of a millisecond or more
     assert "tables/zones.gpkg" in files[0] and sorted(files[0]) == sorted(files[1])
     for rel, data in files[0].items():
@@ -210,7 +200,7 @@ def test_self_intersecting_polygon_is_repaired_with_a_warning(setup):
     with pytest.warns(GepgeoWarning, match="not valid and were repaired.*tie"):
         res = run_pipeline(pipe, tmp_path / "out", quiet=True)
     assert any("repaired" in w and "'tie'" in w for w in res.manifest["warnings"])
-    zt = pd.read_csv(tmp_path / "out" / "tables" / "services_by_zone.csv")
+    zt = read_table(tmp_path / "out", "services_by_zone")
     tie = zt[zt.zone_id == "tie"].iloc[0]
     # two triangles of w × h each (planar; the geodesic area differs by the UTM scale)
     assert tie.polygon_area_ha == pytest.approx(2 * w * h / 1e4, rel=0.01)
