@@ -118,7 +118,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             where: Path | None = None) -> dict[str, Any]:
     """Compute maps and totals in one pass into ``out_dir`` (an existing, empty folder).
 
-    Returns the computed totals, stats and timings (tables are written by :func:`run_pipeline`).
+    Returns the computed totals, stats and timings, and the dataset with its values computed
+    (``dataset``; its tables are written by :func:`gepgeo.run.run_pipeline`).
     With a distributed ``client`` the map writers are shared (see
     :class:`gepgeo.io.GeoTiffBlockWriter`).
 
@@ -200,7 +201,10 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             copy_to_cog(tmp, maps_dir / f"{name}.tif", codec=pipe.options.codec)
             tmp.unlink()
     t3 = time.perf_counter()
-    return {"totals": np.asarray(totals), "stats": np.asarray(stats),
+    # the dataset with the values computed (gepgeo.tabulate makes the tables from it)
+    computed = zip(["totals", "pixel_stats", *extra], [totals, stats, *rest])
+    done = ds.assign({v: ds[v].copy(data=np.asarray(x)) for v, x in computed})
+    return {"dataset": done, "totals": np.asarray(totals), "stats": np.asarray(stats),
             "zone_totals": (np.asarray(rest[extra.index("zone_totals")])
                             if "zone_totals" in extra else None),
             "gep_map_value": (float(np.sum(rest[extra.index("gep_map_value")]))

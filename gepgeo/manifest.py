@@ -86,7 +86,10 @@ def _gep_map_record(totals: np.ndarray, value: float) -> dict[str, Any]:
 
 
 def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: float,
-              digests: Mapping[str, Any]) -> dict[str, Any]:
+              digests: Mapping[str, Any], tables: list[str]) -> dict[str, Any]:
+    """The manifest of a run into ``target``: ``res`` is what :func:`gepgeo.execute.execute`
+    returned, ``digests`` the inputs' (:func:`_digests_in_background`), ``tables`` the files
+    of ``tables/`` (:func:`gepgeo.tabulate.write_tables`), ``seconds`` the run's time."""
     pipe = prep.pipeline
     info = prep.land_use_info
     stats = dict(zip(res["stat_names"], (int(x) for x in res["stats"])))
@@ -124,9 +127,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
         **({"gep_map": _gep_map_record(totals, res["gep_map_value"])}
            if res.get("gep_map_value") is not None else {}),
-        "tables": ["tables/services_by_land_type.csv", "tables/land_use.csv",
-                   "tables/gep_by_service.csv"]
-        + (["tables/gep_by_land_type.csv"] if prep.plan.valuation else []),
+        "tables": list(tables),
         "warnings": prep.warnings,
         "scope_warnings": prep.scope_warnings,
         "versions": _versions(),

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from rasterio.errors import RasterioError
 
-from . import accounts
+from . import accounts, tabulate
 from .compute import build_dataset
 from .errors import ConfigError, InputFileError, RasterError, UnmappedCodesError
 from .execute import _unreadable_message, execute, run_estimate
@@ -42,7 +42,7 @@ from .pipeline import Pipeline
 from .prepare import Prepared, check_codes, pipeline_inputs, prepare, validate
 from .prepare import nodata_pair as nodata_pair   # re-exported (gepgeo.compare imports it here)
 from .scheduler import _scheduler_of, _small_gdal_cache, scheduler
-from .tabulate import _write_zone_tables
+from .tabulate import write_tables
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler",
            "RunResult", "atomic_folder", "pipeline_inputs", "run_estimate"]
@@ -80,9 +80,8 @@ def account(pipe: Pipeline) -> pd.DataFrame:
         except UnmappedCodesError:
             check_codes(prep)
             raise
-    pl = prep.plan
-    tidy = accounts.tidy_table(np.asarray(totals), pl.land_types, pl.enabled_services, pl.modes)
-    return tidy if pl.valuation else accounts.without_values(tidy)
+    ds = ds.assign(totals=ds["totals"].copy(data=np.asarray(totals)))
+    return tabulate.tables(ds)["services_by_land_type"]
 
 
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,
@@ -166,28 +165,10 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
         if not np.asarray(res["totals"])[:, _col("pixels")].sum():
             raise RasterError(f"land use: {str(prep.land_use_info.path)!r} has no valid pixel "
                               "(every pixel is nodata); check land_use.nodata and the file")
-        totals = res["totals"]
-        pl = prep.plan
-        tidy = accounts.tidy_table(totals[: len(pl.land_types)], pl.land_types,
-                                   pl.enabled_services, pl.modes)
-        lu_tab = accounts.land_use_table(totals, pl.land_types, prep.codes)
-        by_svc = accounts.gep_by_service(tidy)
-        by_lt = accounts.gep_by_land_type(tidy)
-        if not pl.valuation:   # quantities only: no value row, no GEP, no value table
-            tidy, by_svc = accounts.without_values(tidy), accounts.without_values(by_svc)
-            by_lt = by_lt.iloc[0:0]
-        tables = tmp / "tables"
-        tables.mkdir()
-        tidy.to_csv(tables / "services_by_land_type.csv", index=False, float_format="%.10g")
-        lu_tab.to_csv(tables / "land_use.csv", index=False, float_format="%.10g")
-        by_svc.to_csv(tables / "gep_by_service.csv", index=False, float_format="%.10g")
-        if pl.valuation:
-            by_lt.to_csv(tables / "gep_by_land_type.csv", index=False, float_format="%.10g")
-        zone_files, by_zone = (_write_zone_tables(prep, res["zone_totals"], tables)
-                               if res["zone_totals"] is not None else ([], None))
+        # the tables of the Python API (gepgeo.tables), of the dataset the pass computed
+        tables, files = write_tables(res["dataset"], tmp / "tables", zones=prep.zones)
         manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
-                             digests.result())
-        manifest["tables"] += zone_files
+                             digests.result(), files)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
         if report and pipe.options.report:
@@ -196,7 +177,11 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
 
             style_maps(tmp, previews=res["previews"])
             write_run_report(tmp, previews=res["previews"])
-    return RunResult(target, tidy, lu_tab, by_svc, by_lt, manifest, by_zone)
+    tidy = tables["services_by_land_type"]
+    by_lt = (tables["gep_by_land_type"] if "gep_by_land_type" in tables
+             else accounts.gep_by_land_type(tidy).iloc[0:0])   # quantities only: none written
+    return RunResult(target, tidy, tables["land_use"], tables["gep_by_service"], by_lt,
+                     manifest, tables.get("services_by_zone"))
 
 
 def _col(name: str) -> int:
