@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from rasterio.errors import RasterioError
 
-from . import accounts, tabulate
+from . import accounts
 from .compute import build_dataset
 from .errors import ConfigError, InputFileError, RasterError, UnmappedCodesError
 from .execute import _unreadable_message, execute, run_estimate
@@ -42,7 +42,7 @@ from .pipeline import Pipeline
 from .prepare import Prepared, check_codes, pipeline_inputs, prepare, validate
 from .prepare import nodata_pair as nodata_pair   # re-exported (gepgeo.compare imports it here)
 from .scheduler import _scheduler_of, _small_gdal_cache, scheduler
-from .tabulate import write_tables
+from .tabulate import _tidy_of, write_tables
 
 __all__ = ["Prepared", "prepare", "validate", "execute", "run_pipeline", "account", "scheduler",
            "RunResult", "atomic_folder", "pipeline_inputs", "run_estimate"]
@@ -81,7 +81,7 @@ def account(pipe: Pipeline) -> pd.DataFrame:
             check_codes(prep)
             raise
     ds = ds.assign(totals=ds["totals"].copy(data=np.asarray(totals)))
-    return tabulate.tables(ds)["services_by_land_type"]
+    return _tidy_of(ds)   # tables(ds)["services_by_land_type"]
 
 
 def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = False,

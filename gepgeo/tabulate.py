@@ -137,6 +137,13 @@ def tables(ds: xr.Dataset, zones: Sequence[ZoneLayerData] | None = None
     return _tables(tot, zones)
 
 
+def _tidy_of(ds: xr.Dataset) -> pd.DataFrame:
+    """``tables(ds)["services_by_land_type"]`` without making the other tables (the
+    tables-only path, :func:`gepgeo.run.account`)."""
+    tot = _totals_of(ds)
+    return tot.tidy(tot.totals)
+
+
 def _tables(tot: _Totals, zones: Sequence[ZoneLayerData] | None) -> dict[str, pd.DataFrame]:
     tidy = accounts.tidy_table(tot.totals[: len(tot.land_types)], tot.land_types, tot.services,
                                tot.modes)
