@@ -557,7 +557,13 @@ def compute_services(
         (land_type, column) float64 totals and counts; ``zone_totals`` (zone, land_type, column)
         when zones are given; ``pixel_stats`` (stat); with the GEP map, ``gep_map_value``
         (land_type): Σ(GEP map × pixel area) where the map has data, yuan a⁻¹ (the table GEP
-        counts each service wherever that service has data). ``attrs`` record the plan.
+        counts each service wherever that service has data). The ``land_type`` coordinate
+        carries ``codes``, each land type's raster codes (comma-separated); ``attrs`` record
+        the plan: ``services`` (enabled, comma-separated), ``modes`` (the formula variants,
+        ``name=value`` pairs, :data:`gepgeo.kernel.MODE`), ``valuation`` (1; 0 for physical
+        quantities only), ``water_deficit``, ``area``, ``domain``,
+        ``no_services`` and ``linear_services``. :func:`gepgeo.tables` makes the accounting
+        tables of the command line from them.
     """
     from .profiles import resolve_profile_parameters
 
@@ -775,13 +781,20 @@ def build_dataset(
                                                  attrs={"units": "yuan a-1"})
     data_vars["pixel_stats"] = xr.Variable(("stat",), stats)
     zone_labels = [f"{zn}:{z}" for zn in zone_names for z in range(int(zone_counts[zn]))]  # type: ignore[index]
+    # the raster codes of each land type (the land-use table's ``codes`` column)
+    lt_codes = [",".join(str(int(c)) for c, lt in land_types.items() if lt == name)
+                for name in lt_coord]
     ds = xr.Dataset(data_vars, coords={
-        **coords, "land_type": lt_coord, "column": list(K.COLUMNS),
+        **coords, "land_type": lt_coord, "codes": ("land_type", lt_codes),
+        "column": list(K.COLUMNS),
         "stat": ["land_use_nodata", "unmapped_codes"] + [f"out_of_domain.{n}" for n in names],
         **({"zone": zone_labels} if total else {}),
     })
     ds.attrs.update({
         "services": ",".join(pl.enabled_services),
+        # which optional measures exist (accounts.measures_in_use), for gepgeo.tables
+        "modes": ",".join(f"{name}={int(pl.modes[i])}" for name, i in K.MODE.items()),
+        "valuation": int(pl.valuation),   # an int: netCDF has no boolean attribute
         "water_deficit": pl.water_deficit,
         "area": area,
         "domain": domain,
