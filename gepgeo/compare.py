@@ -30,6 +30,7 @@ from .area import ellipsoidal_area_ha, row_areas_ha
 from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
 from .io import GeoTiffBlockWriter, copy_to_cog
+from .nodata import nodata_list
 from .pipeline import Pipeline
 from .outputs import (CapturedStderr, atomic_folder, disk_full_error, estimate_output, folder_bytes,
                       native_stderr_captured)
@@ -143,12 +144,10 @@ def change_by_zone(before: RunResult, after: RunResult) -> tuple[pd.DataFrame | 
 def _lu_source(pipe: Pipeline) -> tuple[Path, int, list[float]]:
     """Path, band and nodata values of a scenario's land use: the file's own and the
     pipeline's (which adds to it, as in a run)."""
-    from .run import nodata_pair
-
     path = pipe.resolve(pipe.land_use.path)
     with rasterio.open(path) as src:
-        first, extra = nodata_pair(src.nodata, pipe.land_use.nodata)
-    return path, pipe.land_use.band, ([first] if first is not None else []) + list(extra)
+        nodata = nodata_list(src.nodata, pipe.land_use.nodata)
+    return path, pipe.land_use.band, nodata
 
 
 def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resampling,

@@ -34,6 +34,8 @@ from . import io as _gio
 from . import kernel as K
 from .area import ellipsoidal_area_ha, row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
+from .nodata import as_stored as _as_stored
+from .nodata import nodata_mask, nodata_values
 from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
 from .services import MEASURES, SERVICES, map_name
 
@@ -70,41 +72,6 @@ def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarr
     return lut, lo
 
 
-def _nodata_of(arr: xr.DataArray) -> float | None:
-    nd = arr.attrs.get("_FillValue", None)
-    if nd is None:
-        nd = arr.encoding.get("_FillValue", None)
-    if nd is None:
-        try:
-            nd = arr.rio.nodata
-        except Exception:  # noqa: BLE001  # pragma: no cover - no rio accessor
-            nd = None
-    return None if nd is None else float(nd)
-
-
-def nodata_values(arr: xr.DataArray) -> tuple[float, ...]:
-    """Every value a raster declares nodata besides NaN (always nodata): its ``_FillValue`` /
-    ``rio.nodata`` and the values of its ``nodata_extra`` attribute (a pipeline's ``nodata:``
-    given for a file that declares another one: both are nodata)."""
-    out: list[float] = []
-    for v in (_nodata_of(arr), *arr.attrs.get("nodata_extra", ())):
-        if v is None:
-            continue
-        v = float(v)
-        if not np.isnan(v) and v not in out:
-            out.append(v)
-    return tuple(out)
-
-
-def _as_stored(value: float, dtype: Any) -> float:
-    """``value`` as a pixel of ``dtype`` holds it: a float32 raster's nodata written as
-    -3.4028235e38 (ArcGIS's) is float32's lowest value, -3.4028234663852886e38, once stored."""
-    if np.dtype(dtype) == np.float32:
-        with np.errstate(over="ignore"):
-            return float(np.float32(value))
-    return float(value)
-
-
 #: land-use code the kernel sees for the nodata pixels of a float land-use raster
 _LU_NODATA = -(2**62)
 
@@ -120,10 +87,8 @@ def _float_codes(lu: np.ndarray, nodata: Sequence[float], where: str) -> np.ndar
         beyond ±2**53, where float64 no longer holds every integer): it is refused rather than
         truncated to another land type.
     """
+    isnd = nodata_mask(lu, nodata)
     with np.errstate(over="ignore", invalid="ignore"):
-        isnd = np.isnan(lu)
-        for v in nodata:
-            isnd |= lu == lu.dtype.type(v)
         bad = ~isnd & ~((np.trunc(lu) == lu) & (np.abs(lu) <= 2.0**53))
     if bad.any():
         raise RasterError(

@@ -38,6 +38,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from .errors import ConfigError, InputFileError, RasterError, file_problem
+from .nodata import nodata_mask, nodata_pair
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter",
            "scan_codes", "CODECS", "copy_to_cog"]
@@ -555,9 +556,8 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
         outside = _pixels_outside(ref.shape, info.shape, r0, c0)
     # the file's own nodata is nodata for the warper; a pipeline's other `nodata:` adds to it
     # (masked after reading), which only nearest resampling leaves unmixed with its neighbours
-    src_nodata = info.nodata if info.nodata is not None else nodata
-    if (nodata is not None and info.nodata is not None and nodata != info.nodata
-            and resampling != "nearest"):
+    src_nodata, extra = nodata_pair(info.nodata, nodata)
+    if extra and resampling != "nearest":
         raise ConfigError(
             f"{what}: {str(path)!r} declares nodata {info.nodata!r} and the pipeline adds "
             f"{nodata!r}; a layer resampled onto the land-use grid can carry only one nodata "
@@ -642,14 +642,11 @@ def scan_codes(path: Path, *, band: int = 1,
     with rasterio.open(path) as src:
         for _, window in src.block_windows(band):
             blk = src.read(band, window=window)
+            isnd = nodata_mask(blk, nds)
+            if isnd.any():
+                blk = blk[~isnd]
             with np.errstate(over="ignore", invalid="ignore"):
-                for v in nds:
-                    if blk.dtype.kind == "f":
-                        blk = blk[blk != blk.dtype.type(v)]
-                    elif float(v).is_integer() and abs(v) < 2.0**63:
-                        blk = blk[blk.astype(np.int64) != int(v)]
                 if blk.dtype.kind == "f":
-                    blk = blk[~np.isnan(blk)]
                     bad = ~((np.trunc(blk) == blk) & (np.abs(blk) <= 2.0**53))
                     if bad.any():
                         raise RasterError(
