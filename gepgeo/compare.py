@@ -26,9 +26,10 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from . import __version__
-from .area import ellipsoidal_area_ha, row_areas_ha
+from .area import grid_block_areas_ha, grid_row_areas_ha
 from .compute import build_lut
 from .errors import ConfigError, GridMismatchError
+from .grid import Grid
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .nodata import nodata_list
 from .pipeline import Pipeline
@@ -152,11 +153,11 @@ def _lu_source(pipe: Pipeline) -> tuple[Path, int, list[float]]:
 
 def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resampling,
                   nodata: float | None) -> Any:
-    """``path`` as a reader on ``ref``'s grid (a WarpedVRT unless the grids already agree)."""
+    """``path`` as a reader on ``ref``'s grid (a WarpedVRT unless the grids are the same,
+    :meth:`gepgeo.grid.Grid.same_as`)."""
     src = rasterio.open(path)
-    same = (src.crs == ref.crs and src.transform.almost_equals(ref.transform)
-            and src.shape == ref.shape)
-    if same:
+    grid = Grid.of(ref)
+    if Grid.of(src).same_as(grid):
         return src, src
     if src.crs is None or ref.crs is None:
         src.close()
@@ -167,17 +168,9 @@ def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resamplin
         src.close()
         raise GridMismatchError(f"{path} does not overlap the before grid; the two scenarios "
                                 "must cover the same area")
-    vrt = WarpedVRT(src, crs=ref.crs, transform=ref.transform, width=ref.width,
-                    height=ref.height, resampling=resampling,
-                    src_nodata=nodata, nodata=nodata if nodata is not None else None)
+    vrt = WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
+                    height=grid.height, resampling=resampling, src_nodata=nodata, nodata=nodata)
     return vrt, src
-
-
-def _area_block(transform, crs, rows: slice, cols: slice, mode: str,
-                row_areas: np.ndarray | None) -> np.ndarray:
-    if row_areas is None:
-        return ellipsoidal_area_ha(transform, crs, rows, cols)
-    return np.broadcast_to(row_areas[rows, None], (rows.stop - rows.start, cols.stop - cols.start))
 
 
 def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
@@ -195,7 +188,8 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
     nb, na = len(b_types) + 1, len(a_types) + 1  # last index: nodata
     mat = np.zeros((nb, na), dtype=np.float64)
     with rasterio.open(b_path) as ref:
-        rows_area = row_areas_ha(ref.transform, ref.crs, ref.shape, mode=before.options.area)
+        grid = Grid.of(ref)
+        rows_area = grid_row_areas_ha(grid, mode=before.options.area)
         reader, handle = _open_aligned(a_path, ref, Resampling.nearest,
                                        a_nd[0] if a_nd else None)
         try:
@@ -204,8 +198,8 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
                     win = Window(c0, r0, min(_BLOCK, ref.width - c0), min(_BLOCK, ref.height - r0))
                     bv = ref.read(b_band, window=win)
                     av = reader.read(a_band, window=win)
-                    area = _area_block(ref.transform, ref.crs, slice(r0, r0 + win.height),
-                                       slice(c0, c0 + win.width), before.options.area, rows_area)
+                    area = grid_block_areas_ha(grid, slice(r0, r0 + win.height),
+                                               slice(c0, c0 + win.width), rows_area)
                     bi = _classes(bv, b_lut, b_off, b_nd, nb - 1)
                     ai = _classes(av, a_lut, a_off, a_nd, na - 1)
                     mat += np.bincount((bi * na + ai).ravel(), weights=np.asarray(area).ravel(),

@@ -26,14 +26,14 @@ import dask.array as da
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from affine import Affine
 from pyproj import CRS
 
 from . import _interrupt
 from . import io as _gio
 from . import kernel as K
-from .area import ellipsoidal_area_ha, row_areas_ha
+from .area import grid_block_areas_ha, grid_row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
+from .grid import Grid
 from .nodata import as_stored as _as_stored
 from .nodata import nodata_mask, nodata_values
 from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
@@ -121,21 +121,19 @@ def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]],
     return data
 
 
-def _grid_of(land_use: xr.DataArray) -> tuple[Affine, CRS | None]:
+def _grid_of(land_use: xr.DataArray) -> Grid:
+    """The land use's grid, its CRS (if any) as a pyproj CRS."""
     try:
-        transform = land_use.rio.transform()
-        crs = land_use.rio.crs
+        grid = Grid.of(land_use)
     except Exception as exc:  # noqa: BLE001  # pragma: no cover
         raise RasterError(f"land use: cannot read its grid ({exc})") from None
-    return transform, (CRS.from_user_input(crs) if crs is not None else None)
+    return grid if grid.crs is None else grid.with_crs(CRS.from_user_input(grid.crs))
 
 
-def _block_area(area_rows, transform, crs, block_info=None):
+def _block_area(area_rows, grid, block_info=None):
     """Area block for per-pixel ellipsoidal areas (projected CRS)."""
     loc = block_info[None]["array-location"]
-    rows = slice(*loc[0])
-    cols = slice(*loc[1])
-    return ellipsoidal_area_ha(transform, crs, rows, cols)
+    return grid_block_areas_ha(grid, slice(*loc[0]), slice(*loc[1]), None)
 
 
 _BUFFERS = threading.local()
@@ -544,8 +542,8 @@ def build_dataset(
         land_use = land_use[0]
     if domain not in ("error", "mask"):
         raise ConfigError(f"domain: expected 'error' or 'mask', got {domain!r}")
-    transform, crs = _grid_of(land_use)
-    if crs is None:
+    grid = _grid_of(land_use)
+    if grid.crs is None:
         raise RasterError("land use: the raster has no CRS; set one (e.g. with rio.write_crs())")
     ny, nx = land_use.shape
     # chunks
@@ -620,12 +618,12 @@ def build_dataset(
     nslot = 1 + total
     nclass = max(len(pl.land_types), 1)
     # area
-    rows = row_areas_ha(transform, crs, (ny, nx), mode=area)
+    rows = grid_row_areas_ha(grid, mode=area)
     if rows is not None:
         area_d = da.from_array(rows, chunks=(blocks[0],), name=False)
         area_ind = "y"
     else:
-        area_d = da.map_blocks(_block_area, None, transform, crs,
+        area_d = da.map_blocks(_block_area, None, grid,
                                chunks=blocks, dtype=np.float64, meta=np.empty((0, 0)))
         area_ind = "yx"
     # maps
@@ -721,10 +719,11 @@ def build_dataset(
         # raster-reading services evaluated as driver × coefficient (gepgeo.kernel)
         "linear_services": ",".join(sv.name for sv, f in zip(SERVICES, lin) if f),
     })
-    if crs is not None:
+    if grid.crs is not None:
         # what ``ds.rio.write_crs(crs).rio.write_transform(transform)`` writes, from the
         # grid's cached ``spatial_ref`` (those two calls took a third of this function)
-        ds = ds.assign_coords(spatial_ref=_gio._spatial_ref(crs.to_wkt(), tuple(transform)[:6])
+        ds = ds.assign_coords(spatial_ref=_gio._spatial_ref(grid.crs.to_wkt(),
+                                                            tuple(grid.transform)[:6])
                               .copy(deep=True))
         ds.encoding["grid_mapping"] = "spatial_ref"
         for var in ds.data_vars.values():

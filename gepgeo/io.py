@@ -38,6 +38,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from .errors import ConfigError, InputFileError, RasterError, file_problem
+from .grid import Grid
 from .nodata import nodata_mask, nodata_pair
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter",
@@ -91,6 +92,11 @@ class LayerInfo:
     offset: float
     unit: str
     block_shape: tuple[int, int]
+
+    @property
+    def grid(self) -> Grid:
+        """The band's pixel grid (CRS, transform, shape)."""
+        return Grid(self.crs, self.transform, self.shape)
 
 
 def read_info(path: Path, *, what: str, band: int = 1) -> LayerInfo:
@@ -525,9 +531,8 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
     if info.crs is None:
         raise RasterError(f"{what}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py -a_srs "
                           "EPSG:XXXX) or write the layer on the land-use grid")
-    same = (info.shape == ref.shape and info.crs == ref.crs
-            and info.transform.almost_equals(ref.transform, precision=1e-9))
-    if same:
+    grid, ref_grid = info.grid, ref.grid
+    if grid.same_as(ref_grid):
         src = BlockSource(str(path), band, token=uuid.uuid4().hex)
         return lazy_band(src, info.shape, info.dtype, info.transform, info.crs,
                          chunks=chunks), None
@@ -539,14 +544,10 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
     cover = _coverage(info, ref)
     if cover <= 0.0:
         raise GridMismatchError(f"{what}: {str(path)!r} does not overlap the land-use grid")
-    t, r = info.transform, ref.transform
-    col = (r.c - t.c) / t.a
-    row = (r.f - t.f) / t.e
-    aligned = (info.crs == ref.crs and abs(t.a - r.a) < 1e-9 * abs(r.a)
-               and abs(t.e - r.e) < 1e-9 * abs(r.e) and t.b == r.b == 0 and t.d == r.d == 0
-               and abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6)
-    if aligned:
-        c0, r0 = int(round(col)), int(round(row))
+    offset = ref_grid.offset_in(grid)    # the land-use grid's first pixel in the layer
+    aligned = offset is not None
+    if offset is not None:
+        r0, c0 = offset
         if c0 >= 0 and r0 >= 0 and c0 + ref.shape[1] <= info.shape[1] \
                 and r0 + ref.shape[0] <= info.shape[0]:
             src = BlockSource(str(path), band, row0=r0, col0=c0, token=uuid.uuid4().hex)
