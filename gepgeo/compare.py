@@ -27,7 +27,7 @@ from rasterio.windows import Window
 
 from . import __version__
 from .area import grid_block_areas_ha, grid_row_areas_ha
-from .compute import build_lut
+from .compute import build_lut, land_type_index, land_use_codes
 from .errors import ConfigError, GridMismatchError
 from .grid import Grid
 from .io import GeoTiffBlockWriter, copy_to_cog
@@ -200,8 +200,8 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
                     av = reader.read(a_band, window=win)
                     area = grid_block_areas_ha(grid, slice(r0, r0 + win.height),
                                                slice(c0, c0 + win.width), rows_area)
-                    bi = _classes(bv, b_lut, b_off, b_nd, nb - 1)
-                    ai = _classes(av, a_lut, a_off, a_nd, na - 1)
+                    bi = _classes(bv, b_lut, b_off, b_nd, nb - 1, f"land use {str(b_path)!r}")
+                    ai = _classes(av, a_lut, a_off, a_nd, na - 1, f"land use {str(a_path)!r}")
                     mat += np.bincount((bi * na + ai).ravel(), weights=np.asarray(area).ravel(),
                                        minlength=nb * na).reshape(nb, na)
         finally:
@@ -219,23 +219,22 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
 
 
 def _classes(v: np.ndarray, lut: np.ndarray, off: int, nodata: list[float],
-             nd_index: int) -> np.ndarray:
-    """Land-type index of each land-use value (``nd_index`` for nodata and unmapped codes).
-    Nodata values are compared as the raster stores them, before any cast: a float raster's
-    NaN or ±3.4028235e38 are nodata, and int() of a non-integral nodata is never a code."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        isnd = np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, dtype=bool)
-        for x in nodata:
-            if v.dtype.kind == "f":
-                isnd |= v == v.dtype.type(x)
-            elif float(x).is_integer() and abs(x) < 2.0**63:
-                isnd |= v.astype(np.int64) == int(x)
-        codes = np.where(isnd | ~np.isfinite(v), off - 1, v).astype(np.int64)
-    li = codes - off
-    inside = (li >= 0) & (li < lut.shape[0]) & ~isnd
-    out = np.full(v.shape, nd_index, dtype=np.int64)
-    out[inside] = lut[li[inside]]
-    out[out < 0] = nd_index
+             nd_index: int, where: str) -> np.ndarray:
+    """Land-type index of each land-use value (``nd_index`` for nodata and unmapped codes), by
+    the rules of a run (:func:`gepgeo.compute.land_use_codes`,
+    :func:`gepgeo.compute.land_type_index`): nodata values are compared as the raster stores
+    them, so a float raster's NaN or ±3.4028235e38 are nodata, and int() of a non-integral
+    nodata is never a code.
+
+    Raises
+    ------
+    RasterError
+        A float land use holds a value that is neither nodata nor an integer code (the run of
+        the scenario refuses it too).
+    """
+    codes, isnd = land_use_codes(v, nodata, where)
+    out = land_type_index(codes, lut, off)
+    out[isnd | (out < 0)] = nd_index
     return out
 
 

@@ -39,7 +39,8 @@ from .nodata import nodata_mask, nodata_values
 from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
 from .services import MEASURES, SERVICES, map_name
 
-__all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
+__all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "land_type_index",
+           "land_use_codes", "measure_for_map"]
 
 #: Maps written by default (OUTPUTS.md): GEP and one value map per service.
 DEFAULT_MAPS: tuple[str, ...] = ("gep",) + tuple(
@@ -72,6 +73,30 @@ def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarr
     return lut, lo
 
 
+def land_type_index(codes: np.ndarray, lut: np.ndarray, offset: int) -> np.ndarray:
+    """Land-type index of each land-use code through :func:`build_lut`'s table: the position
+    of its land type in the ``order`` the table was built with, -1 for a code the mapping does
+    not declare (what the kernel counts as unmapped).
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of int
+        Land-use codes (:func:`land_use_codes`), any shape.
+    lut, offset
+        :func:`build_lut`'s table and offset.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``codes``'s shape.
+    """
+    li = np.asarray(codes, dtype=np.int64) - offset
+    inside = (li >= 0) & (li < lut.shape[0])
+    out = np.full(li.shape, -1, dtype=np.int64)
+    out[inside] = lut[li[inside]]
+    return out
+
+
 #: land-use code the kernel sees for the nodata pixels of a float land-use raster
 _LU_NODATA = -(2**62)
 
@@ -98,6 +123,39 @@ def _float_codes(lu: np.ndarray, nodata: Sequence[float], where: str) -> np.ndar
     codes = np.where(isnd, 0, lu).astype(np.int64)
     codes[isnd] = _LU_NODATA
     return codes
+
+
+def land_use_codes(lu: np.ndarray, nodata: Sequence[float],
+                   where: str = "land use") -> tuple[np.ndarray, np.ndarray]:
+    """A land-use block's int64 class codes and nodata mask, by the rules of a run.
+
+    Nodata is NaN and the ``nodata`` values, compared as stored
+    (:func:`gepgeo.nodata.nodata_mask`); a float raster must hold whole-number codes.
+
+    Parameters
+    ----------
+    lu : numpy.ndarray
+        Raw land-use values of a block, in the raster's data type.
+    nodata : sequence of float
+        Every declared nodata value (:func:`gepgeo.nodata.nodata_list`).
+    where : str
+        The raster, for messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int64
+        With :func:`land_type_index`: the land type of each pixel (ignore the nodata ones).
+    nodata : numpy.ndarray of bool
+
+    Raises
+    ------
+    RasterError
+        A float pixel that is not nodata holds no integer code (2.7, ±inf, beyond ±2**53).
+    """
+    if lu.dtype.kind == "f":
+        codes = _float_codes(lu, nodata, where)
+        return codes, codes == _LU_NODATA
+    return lu.astype(np.int64), nodata_mask(lu, nodata)
 
 
 def _source_name(arr: da.Array, what: str) -> str:
@@ -377,10 +435,7 @@ def _compute_block(lu, *rest, nl, nzl, static, sink=None):
     K.finish_block(acc, dacc, dclass, lin, coef, on, dyn, mstart, mstop, value_idx)
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
-        li = lu_codes - lut_offset
-        inside = (li >= 0) & (li < lut.shape[0])
-        mapped = np.zeros(lu_codes.shape, dtype=bool)
-        mapped[inside] = lut[li[inside]] >= 0
+        mapped = land_type_index(lu_codes, lut, lut_offset) >= 0
         if lu_has_nodata:
             mapped |= lu_codes == lu_nodata
         codes, counts = np.unique(lu_codes[~mapped], return_counts=True)
