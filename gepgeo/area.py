@@ -6,6 +6,10 @@
   latitude; all cells of a row have the same area.
 * ``area: ellipsoidal`` on a projected CRS: each pixel's planar area divided by the projection's
   areal scale at the pixel centre (pyproj projection factors).
+
+:func:`grid_row_areas_ha` and :func:`grid_block_areas_ha` take a :class:`gepgeo.grid.Grid`;
+the functions taking a transform, a CRS and a shape are the same computations for callers that
+hold no grid.
 """
 
 from __future__ import annotations
@@ -13,26 +17,23 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
 from pyproj import CRS, Proj, Transformer
 
 from .errors import AreaScaleWarning, RasterError
+from .grid import as_pyproj as _as_pyproj
+
+if TYPE_CHECKING:
+    from .grid import Grid
 
 __all__ = ["planar_pixel_area_ha", "geographic_row_area_ha", "areal_scale",
-           "ellipsoidal_area_ha", "row_areas_ha", "AREA_SCALE_TOLERANCE"]
+           "ellipsoidal_area_ha", "row_areas_ha", "grid_row_areas_ha", "grid_block_areas_ha",
+           "AREA_SCALE_TOLERANCE"]
 
 AREA_SCALE_TOLERANCE = 0.005
-
-
-def _as_pyproj(crs: object) -> CRS:
-    """A pyproj CRS from a pyproj or rasterio CRS (or anything pyproj accepts)."""
-    if isinstance(crs, CRS):
-        return crs
-    to_wkt = getattr(crs, "to_wkt", None)
-    return CRS.from_user_input(to_wkt() if to_wkt else crs)
 
 
 def planar_pixel_area_ha(transform: Affine, crs: CRS) -> float:
@@ -205,6 +206,8 @@ def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
                  mode: str = "planar") -> np.ndarray | None:
     """Per-row pixel areas (ha) for planar and geographic grids; None when per-pixel is needed.
 
+    :func:`grid_row_areas_ha` for a grid given as its transform, CRS and shape (rows, columns).
+
     Parameters
     ----------
     mode : {"planar", "ellipsoidal"}
@@ -212,6 +215,40 @@ def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
         with :func:`ellipsoidal_area_ha`. For projected grids in ``planar`` mode it warns
         (:class:`AreaScaleWarning`) when the areal scale differs from 1 by more than 0.5 %.
     """
+    return _row_areas(transform, crs, shape, mode, check_scale=True)
+
+
+def grid_row_areas_ha(grid: Grid, *, mode: str = "planar",
+                      check_scale: bool = True) -> np.ndarray | None:
+    """Pixel area of each row of ``grid`` (float64, ha, one value per row), or None when each
+    pixel needs its own area (``ellipsoidal`` on a projected CRS: :func:`grid_block_areas_ha`).
+
+    Geographic grids get the true area of each row's cells on the ellipsoid (any ``mode``);
+    projected grids in ``planar`` mode the map-plane area of a pixel, on every row.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid; its CRS must be set.
+    mode : {"planar", "ellipsoidal"}
+        The pipeline's ``area:`` option.
+    check_scale : bool
+        For projected grids in ``planar`` mode, warn (:class:`AreaScaleWarning`) when the
+        projection's areal scale at the grid centre differs from 1 by more than 0.5 %
+        (:data:`AREA_SCALE_TOLERANCE`). ``gepgeo codes`` passes False: it only lists areas.
+
+    Raises
+    ------
+    RasterError
+        No CRS, a CRS without an ellipsoid (geographic), or an unknown ``mode``.
+    """
+    return _row_areas(grid.transform, grid.pyproj_crs, grid.shape, mode, check_scale)
+
+
+def _row_areas(transform: Affine, crs: Any, shape: tuple[int, int], mode: str,
+               check_scale: bool) -> np.ndarray | None:
+    """:func:`row_areas_ha` / :func:`grid_row_areas_ha` (the warning names their caller's
+    caller, as it always did)."""
     if crs is None:
         raise RasterError("the land-use raster has no CRS; set one (e.g. gdal_edit.py -a_srs)")
     crs = _as_pyproj(crs)
@@ -221,13 +258,35 @@ def row_areas_ha(transform: Affine, crs: CRS, shape: tuple[int, int], *,
         return geographic_row_area_ha(transform, crs, shape[0])
     if mode == "ellipsoidal":
         return None
-    try:
-        k = areal_scale(transform, crs, shape)
-    except Exception:  # noqa: BLE001  # pragma: no cover - projections pyproj cannot evaluate
-        k = 1.0
-    if abs(k - 1.0) > AREA_SCALE_TOLERANCE:
-        warnings.warn(
-            f"the projection's areal scale at the grid centre is {k:.4f} (more than 0.5 % from "
-            "1): planar pixel areas are off by that factor; set `area: ellipsoidal` for true "
-            "areas", AreaScaleWarning, stacklevel=3)
+    if check_scale:
+        try:
+            k = areal_scale(transform, crs, shape)
+        except Exception:  # noqa: BLE001  # pragma: no cover - projections pyproj cannot evaluate
+            k = 1.0
+        if abs(k - 1.0) > AREA_SCALE_TOLERANCE:
+            warnings.warn(
+                f"the projection's areal scale at the grid centre is {k:.4f} (more than 0.5 % "
+                "from 1): planar pixel areas are off by that factor; set `area: ellipsoidal` "
+                "for true areas", AreaScaleWarning, stacklevel=4)
     return np.full(shape[0], planar_pixel_area_ha(transform, crs), dtype=np.float64)
+
+
+def grid_block_areas_ha(grid: Grid, rows: slice, cols: slice,
+                        row_areas: np.ndarray | None) -> np.ndarray:
+    """Pixel areas (ha) of the window ``[rows, cols]`` of ``grid`` (unit-step slices of pixel
+    indices into the whole grid), shaped like the window.
+
+    Parameters
+    ----------
+    row_areas : numpy.ndarray or None
+        :func:`grid_row_areas_ha` of the grid: broadcast over the window's columns (a
+        read-only view). None: each pixel's true area (:func:`ellipsoidal_area_ha`, centred on
+        the window).
+    """
+    if row_areas is None:
+        crs = grid.pyproj_crs
+        if crs is None:
+            raise RasterError("the land-use raster has no CRS; set one (e.g. gdal_edit.py "
+                              "-a_srs)")
+        return ellipsoidal_area_ha(grid.transform, crs, rows, cols)
+    return np.broadcast_to(row_areas[rows, None], (rows.stop - rows.start, cols.stop - cols.start))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from .area import geographic_row_area_ha, planar_pixel_area_ha
+from .area import grid_row_areas_ha
 from .errors import RasterError
 from .io import read_info
 
@@ -113,10 +113,9 @@ def count_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> Co
         raise RasterError(f"land use: {str(path)!r} has no CRS, so pixel areas are unknown; "
                           "set one (e.g. gdal_edit.py -a_srs EPSG:...)")
     nd = tuple(v for v in (info.nodata, nodata) if v is not None)
-    if info.crs.is_geographic:
-        rows = geographic_row_area_ha(info.transform, info.crs, info.shape[0])
-    else:
-        rows = np.full(info.shape[0], planar_pixel_area_ha(info.transform, info.crs))
+    # a run's planar per-row areas (no areal-scale warning: the table only lists areas)
+    rows = grid_row_areas_ha(info.grid, mode="planar", check_scale=False)
+    assert rows is not None     # planar mode always gives per-row areas
     pixels: dict[float, int] = {}
     areas: dict[float, list[float]] = {}
     n_nodata = 0

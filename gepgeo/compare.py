@@ -26,10 +26,12 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from . import __version__
-from .area import ellipsoidal_area_ha, row_areas_ha
-from .compute import build_lut
+from .area import grid_block_areas_ha, grid_row_areas_ha
+from .compute import build_lut, land_type_index, land_use_codes
 from .errors import ConfigError, GridMismatchError
+from .grid import Grid
 from .io import GeoTiffBlockWriter, copy_to_cog
+from .nodata import nodata_list
 from .pipeline import Pipeline
 from .outputs import (CapturedStderr, atomic_folder, disk_full_error, estimate_output, folder_bytes,
                       native_stderr_captured)
@@ -143,21 +145,19 @@ def change_by_zone(before: RunResult, after: RunResult) -> tuple[pd.DataFrame | 
 def _lu_source(pipe: Pipeline) -> tuple[Path, int, list[float]]:
     """Path, band and nodata values of a scenario's land use: the file's own and the
     pipeline's (which adds to it, as in a run)."""
-    from .run import nodata_pair
-
     path = pipe.resolve(pipe.land_use.path)
     with rasterio.open(path) as src:
-        first, extra = nodata_pair(src.nodata, pipe.land_use.nodata)
-    return path, pipe.land_use.band, ([first] if first is not None else []) + list(extra)
+        nodata = nodata_list(src.nodata, pipe.land_use.nodata)
+    return path, pipe.land_use.band, nodata
 
 
 def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resampling,
                   nodata: float | None) -> Any:
-    """``path`` as a reader on ``ref``'s grid (a WarpedVRT unless the grids already agree)."""
+    """``path`` as a reader on ``ref``'s grid (a WarpedVRT unless the grids are the same,
+    :meth:`gepgeo.grid.Grid.same_as`)."""
     src = rasterio.open(path)
-    same = (src.crs == ref.crs and src.transform.almost_equals(ref.transform)
-            and src.shape == ref.shape)
-    if same:
+    grid = Grid.of(ref)
+    if Grid.of(src).same_as(grid):
         return src, src
     if src.crs is None or ref.crs is None:
         src.close()
@@ -168,17 +168,9 @@ def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resamplin
         src.close()
         raise GridMismatchError(f"{path} does not overlap the before grid; the two scenarios "
                                 "must cover the same area")
-    vrt = WarpedVRT(src, crs=ref.crs, transform=ref.transform, width=ref.width,
-                    height=ref.height, resampling=resampling,
-                    src_nodata=nodata, nodata=nodata if nodata is not None else None)
+    vrt = WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width,
+                    height=grid.height, resampling=resampling, src_nodata=nodata, nodata=nodata)
     return vrt, src
-
-
-def _area_block(transform, crs, rows: slice, cols: slice, mode: str,
-                row_areas: np.ndarray | None) -> np.ndarray:
-    if row_areas is None:
-        return ellipsoidal_area_ha(transform, crs, rows, cols)
-    return np.broadcast_to(row_areas[rows, None], (rows.stop - rows.start, cols.stop - cols.start))
 
 
 def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
@@ -196,7 +188,8 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
     nb, na = len(b_types) + 1, len(a_types) + 1  # last index: nodata
     mat = np.zeros((nb, na), dtype=np.float64)
     with rasterio.open(b_path) as ref:
-        rows_area = row_areas_ha(ref.transform, ref.crs, ref.shape, mode=before.options.area)
+        grid = Grid.of(ref)
+        rows_area = grid_row_areas_ha(grid, mode=before.options.area)
         reader, handle = _open_aligned(a_path, ref, Resampling.nearest,
                                        a_nd[0] if a_nd else None)
         try:
@@ -205,10 +198,10 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
                     win = Window(c0, r0, min(_BLOCK, ref.width - c0), min(_BLOCK, ref.height - r0))
                     bv = ref.read(b_band, window=win)
                     av = reader.read(a_band, window=win)
-                    area = _area_block(ref.transform, ref.crs, slice(r0, r0 + win.height),
-                                       slice(c0, c0 + win.width), before.options.area, rows_area)
-                    bi = _classes(bv, b_lut, b_off, b_nd, nb - 1)
-                    ai = _classes(av, a_lut, a_off, a_nd, na - 1)
+                    area = grid_block_areas_ha(grid, slice(r0, r0 + win.height),
+                                               slice(c0, c0 + win.width), rows_area)
+                    bi = _classes(bv, b_lut, b_off, b_nd, nb - 1, f"land use {str(b_path)!r}")
+                    ai = _classes(av, a_lut, a_off, a_nd, na - 1, f"land use {str(a_path)!r}")
                     mat += np.bincount((bi * na + ai).ravel(), weights=np.asarray(area).ravel(),
                                        minlength=nb * na).reshape(nb, na)
         finally:
@@ -226,23 +219,22 @@ def transition_matrix(before: Pipeline, after: Pipeline) -> pd.DataFrame:
 
 
 def _classes(v: np.ndarray, lut: np.ndarray, off: int, nodata: list[float],
-             nd_index: int) -> np.ndarray:
-    """Land-type index of each land-use value (``nd_index`` for nodata and unmapped codes).
-    Nodata values are compared as the raster stores them, before any cast: a float raster's
-    NaN or ±3.4028235e38 are nodata, and int() of a non-integral nodata is never a code."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        isnd = np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, dtype=bool)
-        for x in nodata:
-            if v.dtype.kind == "f":
-                isnd |= v == v.dtype.type(x)
-            elif float(x).is_integer() and abs(x) < 2.0**63:
-                isnd |= v.astype(np.int64) == int(x)
-        codes = np.where(isnd | ~np.isfinite(v), off - 1, v).astype(np.int64)
-    li = codes - off
-    inside = (li >= 0) & (li < lut.shape[0]) & ~isnd
-    out = np.full(v.shape, nd_index, dtype=np.int64)
-    out[inside] = lut[li[inside]]
-    out[out < 0] = nd_index
+             nd_index: int, where: str) -> np.ndarray:
+    """Land-type index of each land-use value (``nd_index`` for nodata and unmapped codes), by
+    the rules of a run (:func:`gepgeo.compute.land_use_codes`,
+    :func:`gepgeo.compute.land_type_index`): nodata values are compared as the raster stores
+    them, so a float raster's NaN or ±3.4028235e38 are nodata, and int() of a non-integral
+    nodata is never a code.
+
+    Raises
+    ------
+    RasterError
+        A float land use holds a value that is neither nodata nor an integer code (the run of
+        the scenario refuses it too).
+    """
+    codes, isnd = land_use_codes(v, nodata, where)
+    out = land_type_index(codes, lut, off)
+    out[isnd | (out < 0)] = nd_index
     return out
 
 

@@ -26,18 +26,21 @@ import dask.array as da
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from affine import Affine
 from pyproj import CRS
 
 from . import _interrupt
 from . import io as _gio
 from . import kernel as K
-from .area import ellipsoidal_area_ha, row_areas_ha
+from .area import grid_block_areas_ha, grid_row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
+from .grid import Grid
+from .nodata import as_stored as _as_stored
+from .nodata import nodata_mask, nodata_values
 from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
 from .services import MEASURES, SERVICES, map_name
 
-__all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "measure_for_map"]
+__all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "land_type_index",
+           "land_use_codes", "measure_for_map"]
 
 #: Maps written by default (OUTPUTS.md): GEP and one value map per service.
 DEFAULT_MAPS: tuple[str, ...] = ("gep",) + tuple(
@@ -70,39 +73,28 @@ def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarr
     return lut, lo
 
 
-def _nodata_of(arr: xr.DataArray) -> float | None:
-    nd = arr.attrs.get("_FillValue", None)
-    if nd is None:
-        nd = arr.encoding.get("_FillValue", None)
-    if nd is None:
-        try:
-            nd = arr.rio.nodata
-        except Exception:  # noqa: BLE001  # pragma: no cover - no rio accessor
-            nd = None
-    return None if nd is None else float(nd)
+def land_type_index(codes: np.ndarray, lut: np.ndarray, offset: int) -> np.ndarray:
+    """Land-type index of each land-use code through :func:`build_lut`'s table: the position
+    of its land type in the ``order`` the table was built with, -1 for a code the mapping does
+    not declare (what the kernel counts as unmapped).
 
+    Parameters
+    ----------
+    codes : numpy.ndarray of int
+        Land-use codes (:func:`land_use_codes`), any shape.
+    lut, offset
+        :func:`build_lut`'s table and offset.
 
-def nodata_values(arr: xr.DataArray) -> tuple[float, ...]:
-    """Every value a raster declares nodata besides NaN (always nodata): its ``_FillValue`` /
-    ``rio.nodata`` and the values of its ``nodata_extra`` attribute (a pipeline's ``nodata:``
-    given for a file that declares another one: both are nodata)."""
-    out: list[float] = []
-    for v in (_nodata_of(arr), *arr.attrs.get("nodata_extra", ())):
-        if v is None:
-            continue
-        v = float(v)
-        if not np.isnan(v) and v not in out:
-            out.append(v)
-    return tuple(out)
-
-
-def _as_stored(value: float, dtype: Any) -> float:
-    """``value`` as a pixel of ``dtype`` holds it: a float32 raster's nodata written as
-    -3.4028235e38 (ArcGIS's) is float32's lowest value, -3.4028234663852886e38, once stored."""
-    if np.dtype(dtype) == np.float32:
-        with np.errstate(over="ignore"):
-            return float(np.float32(value))
-    return float(value)
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``codes``'s shape.
+    """
+    li = np.asarray(codes, dtype=np.int64) - offset
+    inside = (li >= 0) & (li < lut.shape[0])
+    out = np.full(li.shape, -1, dtype=np.int64)
+    out[inside] = lut[li[inside]]
+    return out
 
 
 #: land-use code the kernel sees for the nodata pixels of a float land-use raster
@@ -120,10 +112,8 @@ def _float_codes(lu: np.ndarray, nodata: Sequence[float], where: str) -> np.ndar
         beyond ±2**53, where float64 no longer holds every integer): it is refused rather than
         truncated to another land type.
     """
+    isnd = nodata_mask(lu, nodata)
     with np.errstate(over="ignore", invalid="ignore"):
-        isnd = np.isnan(lu)
-        for v in nodata:
-            isnd |= lu == lu.dtype.type(v)
         bad = ~isnd & ~((np.trunc(lu) == lu) & (np.abs(lu) <= 2.0**53))
     if bad.any():
         raise RasterError(
@@ -133,6 +123,39 @@ def _float_codes(lu: np.ndarray, nodata: Sequence[float], where: str) -> np.ndar
     codes = np.where(isnd, 0, lu).astype(np.int64)
     codes[isnd] = _LU_NODATA
     return codes
+
+
+def land_use_codes(lu: np.ndarray, nodata: Sequence[float],
+                   where: str = "land use") -> tuple[np.ndarray, np.ndarray]:
+    """A land-use block's int64 class codes and nodata mask, by the rules of a run.
+
+    Nodata is NaN and the ``nodata`` values, compared as stored
+    (:func:`gepgeo.nodata.nodata_mask`); a float raster must hold whole-number codes.
+
+    Parameters
+    ----------
+    lu : numpy.ndarray
+        Raw land-use values of a block, in the raster's data type.
+    nodata : sequence of float
+        Every declared nodata value (:func:`gepgeo.nodata.nodata_list`).
+    where : str
+        The raster, for messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int64
+        With :func:`land_type_index`: the land type of each pixel (ignore the nodata ones).
+    nodata : numpy.ndarray of bool
+
+    Raises
+    ------
+    RasterError
+        A float pixel that is not nodata holds no integer code (2.7, ±inf, beyond ±2**53).
+    """
+    if lu.dtype.kind == "f":
+        codes = _float_codes(lu, nodata, where)
+        return codes, codes == _LU_NODATA
+    return lu.astype(np.int64), nodata_mask(lu, nodata)
 
 
 def _source_name(arr: da.Array, what: str) -> str:
@@ -156,21 +179,19 @@ def _as_dask(arr: xr.DataArray, chunks: tuple[tuple[int, ...], tuple[int, ...]],
     return data
 
 
-def _grid_of(land_use: xr.DataArray) -> tuple[Affine, CRS | None]:
+def _grid_of(land_use: xr.DataArray) -> Grid:
+    """The land use's grid, its CRS (if any) as a pyproj CRS."""
     try:
-        transform = land_use.rio.transform()
-        crs = land_use.rio.crs
+        grid = Grid.of(land_use)
     except Exception as exc:  # noqa: BLE001  # pragma: no cover
         raise RasterError(f"land use: cannot read its grid ({exc})") from None
-    return transform, (CRS.from_user_input(crs) if crs is not None else None)
+    return grid if grid.crs is None else grid.with_crs(CRS.from_user_input(grid.crs))
 
 
-def _block_area(area_rows, transform, crs, block_info=None):
+def _block_area(area_rows, grid, block_info=None):
     """Area block for per-pixel ellipsoidal areas (projected CRS)."""
     loc = block_info[None]["array-location"]
-    rows = slice(*loc[0])
-    cols = slice(*loc[1])
-    return ellipsoidal_area_ha(transform, crs, rows, cols)
+    return grid_block_areas_ha(grid, slice(*loc[0]), slice(*loc[1]), None)
 
 
 _BUFFERS = threading.local()
@@ -440,10 +461,7 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
                    kp.value_idx)
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
-        li = lu_codes - lut_offset
-        inside = (li >= 0) & (li < lut.shape[0])
-        mapped = np.zeros(lu_codes.shape, dtype=bool)
-        mapped[inside] = lut[li[inside]] >= 0
+        mapped = land_type_index(lu_codes, lut, lut_offset) >= 0
         if lu_has_nodata:
             mapped |= lu_codes == lu_nodata
         codes, counts = np.unique(lu_codes[~mapped], return_counts=True)
@@ -611,8 +629,8 @@ def build_dataset(
         land_use = land_use[0]
     if domain not in ("error", "mask"):
         raise ConfigError(f"domain: expected 'error' or 'mask', got {domain!r}")
-    transform, crs = _grid_of(land_use)
-    if crs is None:
+    grid = _grid_of(land_use)
+    if grid.crs is None:
         raise RasterError("land use: the raster has no CRS; set one (e.g. with rio.write_crs())")
     ny, nx = land_use.shape
     # chunks
@@ -687,12 +705,12 @@ def build_dataset(
     nslot = 1 + total
     nclass = max(len(pl.land_types), 1)
     # area
-    rows = row_areas_ha(transform, crs, (ny, nx), mode=area)
+    rows = grid_row_areas_ha(grid, mode=area)
     if rows is not None:
         area_d = da.from_array(rows, chunks=(blocks[0],), name=False)
         area_ind = "y"
     else:
-        area_d = da.map_blocks(_block_area, None, transform, crs,
+        area_d = da.map_blocks(_block_area, None, grid,
                                chunks=blocks, dtype=np.float64, meta=np.empty((0, 0)))
         area_ind = "yx"
     # maps
@@ -802,10 +820,11 @@ def build_dataset(
         # raster-reading services evaluated as driver × coefficient (gepgeo.kernel)
         "linear_services": ",".join(sv.name for sv, f in zip(SERVICES, lin) if f),
     })
-    if crs is not None:
+    if grid.crs is not None:
         # what ``ds.rio.write_crs(crs).rio.write_transform(transform)`` writes, from the
         # grid's cached ``spatial_ref`` (those two calls took a third of this function)
-        ds = ds.assign_coords(spatial_ref=_gio._spatial_ref(crs.to_wkt(), tuple(transform)[:6])
+        ds = ds.assign_coords(spatial_ref=_gio._spatial_ref(grid.crs.to_wkt(),
+                                                            tuple(grid.transform)[:6])
                               .copy(deep=True))
         ds.encoding["grid_mapping"] = "spatial_ref"
         for var in ds.data_vars.values():

@@ -38,6 +38,8 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from .errors import ConfigError, InputFileError, RasterError, file_problem
+from .grid import Grid
+from .nodata import nodata_mask, nodata_pair
 
 __all__ = ["LayerInfo", "auto_chunk", "open_layer", "open_aligned", "GeoTiffBlockWriter",
            "scan_codes", "CODECS", "copy_to_cog"]
@@ -90,6 +92,11 @@ class LayerInfo:
     offset: float
     unit: str
     block_shape: tuple[int, int]
+
+    @property
+    def grid(self) -> Grid:
+        """The band's pixel grid (CRS, transform, shape)."""
+        return Grid(self.crs, self.transform, self.shape)
 
 
 def read_info(path: Path, *, what: str, band: int = 1) -> LayerInfo:
@@ -524,9 +531,8 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
     if info.crs is None:
         raise RasterError(f"{what}: {str(path)!r} has no CRS; set one (e.g. gdal_edit.py -a_srs "
                           "EPSG:XXXX) or write the layer on the land-use grid")
-    same = (info.shape == ref.shape and info.crs == ref.crs
-            and info.transform.almost_equals(ref.transform, precision=1e-9))
-    if same:
+    grid, ref_grid = info.grid, ref.grid
+    if grid.same_as(ref_grid):
         src = BlockSource(str(path), band, token=uuid.uuid4().hex)
         return lazy_band(src, info.shape, info.dtype, info.transform, info.crs,
                          chunks=chunks), None
@@ -538,14 +544,10 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
     cover = _coverage(info, ref)
     if cover <= 0.0:
         raise GridMismatchError(f"{what}: {str(path)!r} does not overlap the land-use grid")
-    t, r = info.transform, ref.transform
-    col = (r.c - t.c) / t.a
-    row = (r.f - t.f) / t.e
-    aligned = (info.crs == ref.crs and abs(t.a - r.a) < 1e-9 * abs(r.a)
-               and abs(t.e - r.e) < 1e-9 * abs(r.e) and t.b == r.b == 0 and t.d == r.d == 0
-               and abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6)
-    if aligned:
-        c0, r0 = int(round(col)), int(round(row))
+    offset = ref_grid.offset_in(grid)    # the land-use grid's first pixel in the layer
+    aligned = offset is not None
+    if offset is not None:
+        r0, c0 = offset
         if c0 >= 0 and r0 >= 0 and c0 + ref.shape[1] <= info.shape[1] \
                 and r0 + ref.shape[0] <= info.shape[0]:
             src = BlockSource(str(path), band, row0=r0, col0=c0, token=uuid.uuid4().hex)
@@ -555,9 +557,8 @@ def _aligned(path: Path, info: LayerInfo, dataset: Any, ref: LayerInfo, *, what:
         outside = _pixels_outside(ref.shape, info.shape, r0, c0)
     # the file's own nodata is nodata for the warper; a pipeline's other `nodata:` adds to it
     # (masked after reading), which only nearest resampling leaves unmixed with its neighbours
-    src_nodata = info.nodata if info.nodata is not None else nodata
-    if (nodata is not None and info.nodata is not None and nodata != info.nodata
-            and resampling != "nearest"):
+    src_nodata, extra = nodata_pair(info.nodata, nodata)
+    if extra and resampling != "nearest":
         raise ConfigError(
             f"{what}: {str(path)!r} declares nodata {info.nodata!r} and the pipeline adds "
             f"{nodata!r}; a layer resampled onto the land-use grid can carry only one nodata "
@@ -642,14 +643,11 @@ def scan_codes(path: Path, *, band: int = 1,
     with rasterio.open(path) as src:
         for _, window in src.block_windows(band):
             blk = src.read(band, window=window)
+            isnd = nodata_mask(blk, nds)
+            if isnd.any():
+                blk = blk[~isnd]
             with np.errstate(over="ignore", invalid="ignore"):
-                for v in nds:
-                    if blk.dtype.kind == "f":
-                        blk = blk[blk != blk.dtype.type(v)]
-                    elif float(v).is_integer() and abs(v) < 2.0**63:
-                        blk = blk[blk.astype(np.int64) != int(v)]
                 if blk.dtype.kind == "f":
-                    blk = blk[~np.isnan(blk)]
                     bad = ~((np.trunc(blk) == blk) & (np.abs(blk) <= 2.0**53))
                     if bad.any():
                         raise RasterError(

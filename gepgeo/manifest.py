@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .prepare import Prepared, nodata_pair
+from .nodata import nodata_list
+from .prepare import Prepared
 from .profiles import Profile
 from .resolve import ParamValue
 
@@ -70,12 +71,6 @@ def _input_digests(inputs: Mapping[str, Path],
             for k, p in inputs.items()}
 
 
-def _lu_nodata_values(file_nodata: float | None,
-                      pipeline_nodata: float | None) -> list[float]:
-    first, extra = nodata_pair(file_nodata, pipeline_nodata)
-    return ([first] if first is not None else []) + list(extra)
-
-
 def _gep_map_record(totals: np.ndarray, value: float) -> dict[str, Any]:
     """What the GEP map covers, from the pass itself (no second read of the map): its
     hectares with data (the classified area less where some service is nodata) and
@@ -107,7 +102,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "land_use": {"codes": {str(k): v for k, v in pipe.land_use.codes.items()},
                      "no_services": list(pipe.no_services),
                      # every value that is nodata: the file's and the pipeline's
-                     "nodata": _lu_nodata_values(info.nodata, pipe.land_use.nodata),
+                     "nodata": nodata_list(info.nodata, pipe.land_use.nodata),
                      "nodata_from": {"file": info.nodata, "pipeline": pipe.land_use.nodata}},
         "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
                       "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],

@@ -21,6 +21,7 @@ from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarni
                      UnmappedCodesError)
 from .io import (CHUNK, LayerInfo, auto_chunk, check_nodata_fits, open_aligned, open_layer,
                  scan_codes)
+from .nodata import nodata_pair
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
@@ -85,25 +86,6 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
     arr.attrs["add_offset"] = offset
     arr.attrs["units"] = unit
     return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
-
-
-def nodata_pair(file_nodata: float | None,
-                pipeline_nodata: float | None) -> tuple[float | None, tuple[float, ...]]:
-    """The nodata values of a raster: the file's own and the pipeline's ``nodata:``, which adds
-    to it (a value the file declares nodata is never turned into data).
-
-    Returns
-    -------
-    first : float or None
-        The file's nodata, else the pipeline's.
-    extra : tuple of float
-        The pipeline's when the file declares another one.
-    """
-    if file_nodata is None:
-        return pipeline_nodata, ()
-    if pipeline_nodata is None or pipeline_nodata == file_nodata:
-        return file_nodata, ()
-    return file_nodata, (pipeline_nodata,)
 
 
 def prepare(pipe: Pipeline) -> Prepared:

@@ -21,6 +21,7 @@ from pyproj import CRS, Geod
 
 from .area import ellipsoid_of
 from .errors import InputFileError, RasterError, brief, file_problem
+from .grid import Grid
 
 __all__ = ["ZoneLayerData", "grid_bounds", "read_zones", "zone_raster", "polygon_areas_ha"]
 
@@ -67,11 +68,9 @@ def polygon_areas_ha(gdf: Any) -> np.ndarray:
 
 
 def grid_bounds(transform: Affine, shape: tuple[int, int]) -> tuple[float, float, float, float]:
-    """(left, bottom, right, top) of a grid of ``shape`` (rows, columns), in its CRS units."""
-    from rasterio.transform import array_bounds
-
-    west, south, east, north = array_bounds(shape[0], shape[1], transform)
-    return (min(west, east), min(south, north), max(west, east), max(south, north))
+    """(left, bottom, right, top) of a grid of ``shape`` (rows, columns), in its CRS units
+    (:attr:`gepgeo.grid.Grid.bounds`)."""
+    return Grid(None, transform, shape).bounds
 
 
 def read_zones(path: Path, *, grid_crs: Any, layer: str | None = None, id_field: str | None = None,
@@ -209,35 +208,34 @@ def _off_grid_note(gdf: Any, ids: list[Any], label: str,
             f"grid and are 0 ha: zone id(s) {shown}")
 
 
-def _burn(block_shape: tuple[int, int], r0: int, c0: int, transform: Affine, geoms: list[Any],
-          bounds: np.ndarray) -> np.ndarray:
+def _burn(block: Grid, geoms: list[Any], bounds: np.ndarray) -> np.ndarray:
+    """The zone indices of the pixels of ``block`` (a window of the grid), -1 outside every
+    zone, from the features whose bounding box (``bounds``: rows of left, bottom, right, top)
+    meets the block's."""
     from rasterio.features import rasterize
 
-    h, w = block_shape
-    t = Affine(transform.a, transform.b, transform.c + transform.a * c0 + transform.b * r0,
-               transform.d, transform.e, transform.f + transform.d * c0 + transform.e * r0)
-    xs = [t.c, t.c + t.a * w]
-    ys = [t.f, t.f + t.e * h]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    x0, y0, x1, y1 = block.bounds
     hit = np.flatnonzero((bounds[:, 0] <= x1) & (bounds[:, 2] >= x0)
                          & (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0))
     if hit.size == 0:
-        return np.full((h, w), -1, dtype=np.int32)
+        return np.full(block.shape, -1, dtype=np.int32)
     shapes = [(geoms[i], int(i)) for i in hit]
-    return rasterize(shapes, out_shape=(h, w), transform=t, fill=-1, dtype="int32",
-                     all_touched=False)
+    return rasterize(shapes, out_shape=block.shape, transform=block.transform, fill=-1,
+                     dtype="int32", all_touched=False)
 
 
 def zone_raster(zl: ZoneLayerData, transform: Affine, shape: tuple[int, int],
                 chunks: tuple[tuple[int, ...], tuple[int, ...]]) -> da.Array:
-    """Lazy int32 zone-index raster on the grid (one rasterize call per block)."""
+    """Lazy int32 zone-index raster on the grid (``transform``, ``shape``), one rasterize call
+    per block of ``chunks``."""
     geoms = list(zl.gdf.geometry)
     bounds = np.asarray(zl.gdf.geometry.bounds.values, dtype=np.float64)
+    grid = Grid(None, transform, shape)
 
     def block(block_info=None):
         info = block_info[None]
         (r0, r1), (c0, c1) = info["array-location"]
-        return _burn((r1 - r0, c1 - c0), r0, c0, transform, geoms, bounds)
+        return _burn(grid.window(r0, c0, r1 - r0, c1 - c0), geoms, bounds)
 
     return da.map_blocks(block, chunks=chunks, dtype=np.int32, meta=np.empty((0, 0), np.int32),
                          name=f"gepgeo-zones-{zl.name}-{id(zl)}")
