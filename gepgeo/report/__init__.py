@@ -51,10 +51,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
-from . import __version__
-from ._files import atomic_write_text
-from .errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
-from .i18n import (
+from .. import __version__
+from .._files import atomic_write_text
+from ..errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
+from ..i18n import (
     chart_lang,
     charts,
     cjk_font,
@@ -65,7 +65,7 @@ from .i18n import (
     unit_zh,
     use_lang,
 )
-from .styles import MAX_SIDE, Overview, Previews, preview_of, read_overview
+from ..styles import MAX_SIDE, Overview, Previews, preview_of, read_overview
 
 __all__ = ["pretty_unit", "write_compare_report", "write_report", "write_run_report"]
 
@@ -933,7 +933,7 @@ def change_rows(df: pd.DataFrame) -> pd.DataFrame:
     (value last). A change that is rounding noise, ``|change| ≤ NOISE_REL × max(|before|,
     |after|)``, is 0 (and its ``change_pct`` 0 where before ≠ 0).
     """
-    from .services import MEASURES, SERVICES
+    from ..services import MEASURES, SERVICES
 
     if not {"service", "measure"} <= set(df.columns):
         return df
@@ -1026,7 +1026,7 @@ def _price_years(manifest: Mapping[str, Any]) -> list[str]:
 
 def _is_price(name: str, rec: Mapping[str, Any]) -> bool:
     """A resolved parameter is a price when its canonical unit is money (``yuan ...``)."""
-    from .parameters import PARAM_INDEX, PARAMETERS
+    from ..parameters import PARAM_INDEX, PARAMETERS
 
     unit = PARAMETERS[PARAM_INDEX[name]].unit if name in PARAM_INDEX else str(rec.get("unit", ""))
     return unit.split(" ")[0] == "yuan"
@@ -1079,7 +1079,7 @@ def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
 def _map_coverage(gep_path: Path, area_mode: str) -> tuple[float, float] | None:
     """One blockwise pass over the GEP map: the area of its valid pixels (ha) and
     Σ(map × area), for run folders whose manifest does not hold them (``gep_map``)."""
-    from .area import ellipsoidal_area_ha, row_areas_ha
+    from ..area import ellipsoidal_area_ha, row_areas_ha
 
     try:
         src = rasterio.open(gep_path)
