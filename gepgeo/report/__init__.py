@@ -26,668 +26,90 @@ does, without searching the PROJ database (seconds per map for a WKT without an 
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import errno
 import html
-import io
-import json
-import math
-import re
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
-from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.colors import Colormap, ListedColormap, Normalize, to_hex
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
 from .. import __version__
-from .._files import atomic_write_text
-from ..errors import DiskSpaceError, GepgeoError, InputFileError, OutputError
-from ..i18n import (
-    chart_lang,
-    charts,
-    cjk_font,
-    html_lang,
-    label,
-    lang,
-    t,
-    unit_zh,
-    use_lang,
-)
-from ..styles import MAX_SIDE, Overview, Previews, preview_of, read_overview
+from ..errors import InputFileError
+from ..i18n import chart_lang, cjk_font, html_lang, label, lang, t, use_lang
+from ..styles import MAX_SIDE, Previews, preview_of
+from .figures import (CATEGORY_COLOURS, NODATA_GREY, CrsLabels, LandUse, change_by_service_figure,
+                      chart, comparison_figure, diverging_scale, land_use_figure, map_figure,
+                      png_uri, read_land_use, value_by_land_type_figure, value_by_service_figure,
+                      value_scale)
+from .files import (COMPARISON_MANIFEST_KEYS, RUN_MANIFEST_KEYS, count_rows, read_json,
+                    read_manifest, read_table, split_layer, write_text)
+from .format import (COLUMNS_ZH, LABEL_COLUMNS, MONEY_LABEL, MONEY_UNIT, column_label, fmt_number,
+                     fmt_sig, isnan, money, money_label, name_label, per_ha_column, pretty_unit,
+                     price_year_text, slug, unit_text)
+from .tables import (NOISE_REL, change_rows, excluded_by_service, gep_total,
+                     land_type_change_per_ha, land_type_per_ha, land_use_total, map_coverage,
+                     pixel_area_ha, price_year_counts, zone_change_table, zone_totals)
 
-__all__ = ["pretty_unit", "write_compare_report", "write_report", "write_run_report"]
+__all__ = [
+    "CATEGORY_COLOURS",
+    "CHANGE_ROWS_READ",
+    "CHANGE_TABLE_NOTE",
+    "COLUMNS_ZH",
+    "COMPARISON_MANIFEST_KEYS",
+    "CSS",
+    "CrsLabels",
+    "FOOTER",
+    "IMAGE_CHECK_JS",
+    "LABEL_COLUMNS",
+    "LONG_TABLE",
+    "LandUse",
+    "MONEY_LABEL",
+    "MONEY_UNIT",
+    "NODATA_GREY",
+    "NOISE_REL",
+    "RUN_MANIFEST_KEYS",
+    "TABLE_ROWS",
+    "TIER_CLASSES",
+    "build_compare_report",
+    "build_run_report",
+    "change_rows",
+    "column_label",
+    "df_to_html",
+    "diverging_scale",
+    "fmt_number",
+    "land_type_change_per_ha",
+    "land_type_per_ha",
+    "money_label",
+    "pretty_unit",
+    "price_year_counts",
+    "price_year_text",
+    "report_lang",
+    "unit_text",
+    "value_scale",
+    "write_compare_report",
+    "write_report",
+    "write_run_report",
+    "zone_totals",
+]
 
-#: Money in charts and headlines: 10⁴ yuan (the unit of the Chinese GEP literature).
-MONEY_UNIT = 1.0e4
-MONEY_LABEL = "10⁴ yuan a⁻¹"
 #: Rows of a table rendered in the page (the linked CSV has them all).
 TABLE_ROWS = 300
 #: Tables longer than this are folded into a <details> element.
 LONG_TABLE = 40
-#: Axes background: where a map is nodata (NaN is transparent) it shows this grey.
-NODATA_GREY = "#d4d4d4"
-CATEGORY_COLOURS = {"provisioning": "#d9922e", "regulating": "#3a7dbf", "cultural": "#9b59b6"}
 TIER_CLASSES = {"<=0.5%": "t05", "<=2%": "t2", "<=5%": "t5", ">5%": "t5p"}
-_NOT_SERVICES = ("subtotal", "gep", "total")
 
-
-# --------------------------------------------------------------------------------------------
-# small helpers: escaping, numbers, units, atomic writes
-# --------------------------------------------------------------------------------------------
 
 def _e(x: Any) -> str:
     """HTML-escaped text of ``x``."""
     return html.escape(str(x), quote=True)
 
 
-def _isnan(x: Any) -> bool:
-    return x is None or (isinstance(x, (float, np.floating)) and math.isnan(x))
-
-
-def fmt_number(x: Any) -> str:
-    """A table cell: thousands separators, 2 decimals from 1 up, 4 significant digits below.
-
-    Integers (and integral floats) print without decimals; NaN prints empty; other values as
-    text.
-    """
-    if _isnan(x):
-        return ""
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        if math.isinf(v):
-            return "∞" if v > 0 else "-∞"
-        if v == 0:
-            return "0"
-        if v.is_integer() and abs(v) < 1e15:
-            return f"{v:,.0f}"
-        return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
-    return str(x)
-
-
-def _fmt_sig(x: Any, sig: int = 6) -> str:
-    """``x`` with ``sig`` significant digits, thousands separators, no exponent."""
-    if _isnan(x):
-        return ""
-    v = float(x)
-    if v == 0 or not math.isfinite(v):
-        return fmt_number(v)
-    decimals = min(8, max(0, sig - 1 - int(math.floor(math.log10(abs(v))))))
-    return f"{v:,.{decimals}f}"
-
-
-def money_label() -> str:
-    """The unit of money in charts and headlines: ``10⁴ yuan a⁻¹`` or ``万元/年``."""
-    return t(MONEY_LABEL)
-
-
-def unit_text(unit: str) -> str:
-    """A unit as the report prints it: :func:`pretty_unit`, in Chinese when the report is."""
-    pretty = pretty_unit(unit)
-    return unit_zh(pretty) if lang() == "zh" else pretty
-
-
-def _money(yuan: float) -> str:
-    """Yuan as 10⁴ yuan, 2 decimals."""
-    return f"{yuan / MONEY_UNIT:,.2f}"
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-_UNIT_POWER = re.compile(r"^(mm|cm|km|m|ha|a|d|h|s|t|g|kg|MJ|kJ|kWh|yr)(-?\d+)$")
-_TEN_POWER = re.compile(r"^1e(\d+)$")
-
-
-def pretty_unit(unit: str) -> str:
-    """``yuan ha-1 a-1`` → ``yuan ha⁻¹ a⁻¹``; ``m3`` → ``m³``; ``1e4`` → ``10⁴``.
-
-    Only powers of known unit symbols are raised, so ``CO2`` stays ``CO2``.
-    """
-    out = []
-    for tok in str(unit).split(" "):
-        if m := _UNIT_POWER.match(tok):
-            tok = m.group(1) + m.group(2).translate(_SUPERSCRIPT)
-        elif m := _TEN_POWER.match(tok):
-            tok = "10" + m.group(1).translate(_SUPERSCRIPT)
-        out.append(tok)
-    return " ".join(out)
-
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``,
-    with the mode of any other output file (0o644 under the usual umask).
-
-    Raises
-    ------
-    OutputError
-        The folder cannot be written (read-only, no permission, disk full).
-    """
-    try:
-        return atomic_write_text(path, text)
-    except OSError as exc:
-        if isinstance(exc, GepgeoError):
-            raise
-        raise _unwritable(path, exc) from None
-
-
-def _unwritable(path: Path, exc: OSError) -> OutputError:
-    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
-    cls = DiskSpaceError if full else OutputError
-    return cls(f"{str(path)!r}: cannot write it ({exc.strerror or exc})")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``.
-
-    Raises
-    ------
-    InputFileError
-        The file cannot be read, is not JSON, or holds something other than an object.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as exc:
-        raise InputFileError(f"{str(path)!r}: cannot read it ({exc.strerror or exc})") from None
-    except ValueError as exc:          # JSONDecodeError, UnicodeDecodeError
-        raise InputFileError(f"{str(path)!r}: not valid JSON ({exc}); the folder is damaged: "
-                             "run gepgeo again to rewrite it") from None
-    if not isinstance(doc, dict):
-        raise InputFileError(f"{str(path)!r}: expected a JSON object, found "
-                             f"{type(doc).__name__}; the folder is damaged: run gepgeo again "
-                             "to rewrite it")
-    return doc
-
-
-#: Keys without which a run's / a comparison's manifest.json cannot make a report.
-RUN_MANIFEST_KEYS = ("gepgeo_version", "grid", "land_use", "inputs", "maps", "tables")
-COMPARISON_MANIFEST_KEYS = ("gepgeo_version", "kind", "maps", "tables")
-
-
-def _read_manifest(path: Path, *, comparison: bool = False) -> dict[str, Any]:
-    """A manifest.json holding every key a report needs.
-
-    Raises
-    ------
-    InputFileError
-        Unreadable, not a JSON object, or missing a key of :data:`RUN_MANIFEST_KEYS`
-        (:data:`COMPARISON_MANIFEST_KEYS` for ``comparison``).
-    """
-    doc = _read_json(path)
-    keys = COMPARISON_MANIFEST_KEYS if comparison else RUN_MANIFEST_KEYS
-    missing = [k for k in keys if k not in doc]
-    if missing:
-        what = "comparison" if comparison else "run"
-        raise InputFileError(f"{str(path)!r}: not a complete gepgeo {what} manifest (missing "
-                             f"{', '.join(missing)}); the folder is damaged: run gepgeo again "
-                             "to rewrite it")
-    return doc
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def _label(name: str) -> str:
-    """``soil_value`` → ``soil value``; ``gep`` → ``GEP`` (in Chinese: ``土壤保持价值``)."""
-    if lang() == "zh":
-        return label(name)
-    if name == "gep":
-        return "GEP"
-    return name.replace("_", " ").replace("gep", "GEP")
-
-
-# --------------------------------------------------------------------------------------------
-# figures
-# --------------------------------------------------------------------------------------------
-
-def _chart(make: Callable[[], Figure]) -> Figure:
-    """``make()`` with chart text in the chart language (:func:`gepgeo.i18n.chart_lang`)."""
-    with charts():
-        return make()
-
-
-def _freeze_layout(fig: Figure, dpi: float) -> None:
-    """Run the figure's layout engine now, at the ``dpi`` it will be saved at, and remove it.
-
-    ``savefig`` of a figure with a layout engine draws it twice: once, without rendering, to
-    run the layout (every image resampled, every text laid out), then for real. Running the
-    engine alone gives the same positions (the layout is the first thing either draw does),
-    and the figure is then drawn once. A figure at another dpi keeps its engine.
-    """
-    engine = fig.get_layout_engine()
-    if engine is None or fig.dpi != dpi:
-        return
-    engine.execute(fig)
-    fig.set_layout_engine(None)
-
-
-def _png_uri(fig: Figure, *, dpi: int = 100) -> str:
-    """The figure as a ``data:image/png;base64,...`` URI."""
-    buf = io.BytesIO()
-    _freeze_layout(fig, dpi)
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _img(fig: Figure, alt: str, *, dpi: int = 100) -> str:
     """An ``<img>`` element embedding ``fig``."""
-    return f'<img src="{_png_uri(fig, dpi=dpi)}" alt="{_e(alt)}">'
-
-
-@dataclass
-class CrsLabels:
-    """Name of a CRS and the axis labels of a map drawn in it."""
-
-    name: str
-    x: str
-    y: str
-
-
-def _crs_labels(crs: Any) -> CrsLabels:
-    """``WGS 84 / UTM zone 48N (EPSG:32648)``, ``easting (m)``, ``northing (m)``.
-
-    The EPSG code is the one the CRS carries (its WKT ``ID``/``AUTHORITY``): no search of the
-    PROJ database, which took seconds per map for a WKT without a code (an NLCD Albers grid), and
-    one parse per distinct CRS (:func:`_crs_facts` is cached).
-    """
-    if crs is None:
-        return CrsLabels(t("no CRS"), "x", "y")
-    try:
-        text = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
-    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS rasterio cannot write as WKT
-        return CrsLabels(str(crs), "x", "y")
-    name, geographic, unit = _crs_facts(text)
-    if geographic:
-        return CrsLabels(name, t("longitude (°)"), t("latitude (°)"))
-    unit = t(unit) if unit in ("m", "ft") else unit
-    return CrsLabels(name, t("easting ({unit})", unit=unit), t("northing ({unit})", unit=unit))
-
-
-@lru_cache(maxsize=32)
-def _crs_facts(text: str) -> tuple[str, bool, str]:
-    """(name with the code the CRS carries, geographic?, linear unit) of a CRS's WKT."""
-    from pyproj import CRS
-
-    try:
-        pc = CRS.from_user_input(text)
-    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS pyproj cannot parse
-        return text[:80], False, ""
-    ident = pc.to_json_dict().get("id") or {}
-    code = f"{ident.get('authority')}:{ident.get('code')}" if ident.get("code") else ""
-    name = f"{pc.name} ({code})" if code else pc.name
-    unit = pc.axis_info[0].unit_name if pc.axis_info else ""
-    unit = {"metre": "m", "meter": "m", "foot": "ft", "US survey foot": "ftUS"}.get(unit, unit)
-    return name, bool(pc.is_geographic), unit
-
-
-def _plain_axis(ax: Axes) -> None:
-    """Map-coordinate ticks as plain numbers (no offset, no exponent), few of them."""
-    for axis in (ax.xaxis, ax.yaxis):
-        fmt = ScalarFormatter(useOffset=False)
-        fmt.set_scientific(False)
-        axis.set_major_formatter(fmt)
-        axis.set_major_locator(MaxNLocator(4))
-    ax.tick_params(labelsize=7)
-
-
-def _colourbar_formatter(vmax: float | None) -> FuncFormatter | None:
-    """Thousands separators on colour bars of large values."""
-    if vmax is not None and abs(vmax) >= 1000:
-        return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
-    return None
-
-
-def _draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm: Normalize,
-              title: str) -> Any:
-    """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
-    labels = _crs_labels(ov.crs)
-    ax.set_facecolor(NODATA_GREY)
-    # imshow masks NaN itself (a masked copy made here was masked again)
-    im = ax.imshow(data, extent=ov.extent, cmap=cmap, norm=norm,
-                   interpolation="nearest", origin="upper")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
-    ax.set_ylabel(labels.y, fontsize=8)
-    _plain_axis(ax)
-    return im
-
-
-def _no_data_panel(ax: Axes, title: str, text: str) -> None:
-    ax.set_title(title, fontsize=10)
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9,
-            wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
-    lo, hi = math.inf, -math.inf
-    for a in arrays:
-        f = a[np.isfinite(a)]
-        if f.size:
-            lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
-    return None if lo > hi else (lo, hi)
-
-
-@lru_cache(maxsize=8)
-def _transparent_bad(name: str) -> Colormap:
-    """matplotlib's colour map ``name`` with NaN transparent: one instance, shared by every
-    figure (never modified), so its lookup table is built once rather than once per map."""
-    return colormaps[name].with_extremes(bad=(0, 0, 0, 0))
-
-
-def value_scale(arrays: Iterable[np.ndarray]) -> tuple[Colormap, Normalize]:
-    """One colour scale for all ``arrays``: viridis from min to max, or a diverging red–blue
-    scale symmetric about 0 if the values change sign (e.g. ``water_deficit: signed``)."""
-    rng = _finite_range(arrays)
-    if rng is None:
-        return _transparent_bad("viridis"), Normalize(0.0, 1.0)
-    lo, hi = rng
-    if lo < 0 < hi:
-        return diverging_scale(max(-lo, hi))
-    if lo == hi:
-        hi = lo + 1.0
-    return _transparent_bad("viridis"), Normalize(lo, hi)
-
-
-def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
-    """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
-    m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
-    return _transparent_bad("RdBu"), Normalize(-m, m)
-
-
-def _panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
-    """Width (inches) of a map panel ``height`` inches tall, from the maps' aspect ratio."""
-    ratios = []
-    for ov in ovs:
-        if ov is not None:
-            left, bottom, right, top = ov.bounds
-            if top != bottom:
-                ratios.append(abs((right - left) / (top - bottom)))
-    ratio = min(2.5, max(0.4, max(ratios) if ratios else 1.0))
-    return height * ratio + 1.1
-
-
-def _map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Figure:
-    """One density map with its colour bar (unit) in map coordinates (``preview``: its
-    decimated pixels, if the run sampled them; see :func:`gepgeo.styles.read_overview`)."""
-    try:
-        ov = read_overview(path, preview=preview)
-    except (OSError, rasterio.errors.RasterioError) as exc:
-        fig = Figure(figsize=(5.2, 4.6), layout="constrained")
-        _no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
-                                                      exc=exc))
-        return fig
-    fig = Figure(figsize=(_panel_width([ov]) + 1.2, 4.6), layout="constrained")
-    ax = fig.add_subplot()
-    data = np.asarray(ov.data, dtype=np.float64)
-    cmap, norm = value_scale([data])
-    im = _draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
-    cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
-    cb.set_label(unit_text(ov.unit) or t("(no unit)"), fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    return fig
-
-
-# --- land use -------------------------------------------------------------------------------
-
-@dataclass
-class LandUse:
-    """The land-use raster of a run, its classes and their colours.
-
-    Attributes
-    ----------
-    codes : dict
-        Raster code → land type (the pipeline's mapping, from the manifest).
-    types : list of str
-        Land types in the order of their first code.
-    colours : dict
-        Land type → hex colour (the raster's colour table if it has one, else tab10/tab20).
-    overview : Overview or None
-        Decimated raster, None if it could not be read (``problem`` says why).
-    path : Path
-    problem : str
-    """
-
-    codes: dict[int, str]
-    types: list[str]
-    colours: dict[str, str]
-    overview: Overview | None
-    path: Path
-    problem: str = ""
-
-    def codes_of(self, land_type: str) -> list[int]:
-        return [c for c, lt in self.codes.items() if lt == land_type]
-
-
-def _qualitative(n: int) -> list[str]:
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return [to_hex(cmap(i % cmap.N)) for i in range(n)]
-
-
-def _land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
-    """Read the land-use raster of a run (decimated) and choose its class colours."""
-    codes = {int(k): str(v) for k, v in manifest.get("land_use", {}).get("codes", {}).items()}
-    types = list(dict.fromkeys(codes[c] for c in sorted(codes)))
-    raw = manifest.get("inputs", {}).get("land_use", {}).get("path", "")
-    path = Path(raw) if raw else Path()
-    if raw and not path.is_absolute():
-        path = run_dir / path
-    ov, problem = None, ""
-    if not raw:
-        problem = t("the manifest names no land-use raster")
-    elif not path.is_file():
-        problem = t("the land-use raster {path} is not there any more", path=path)
-    else:
-        try:
-            ov = read_overview(path)
-        except (OSError, rasterio.errors.RasterioError) as exc:
-            problem = t("cannot read the land-use raster {path}: {exc}", path=path, exc=exc)
-    fallback = dict(zip(types, _qualitative(len(types))))
-    colours = {}
-    table = ov.colormap if ov is not None else None
-    for lt in types:
-        rgba = None
-        if table:
-            for c in sorted(codes):
-                if codes[c] == lt and c in table:
-                    rgba = table[c]
-                    break
-        if rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0):
-            colours[lt] = to_hex((rgba[0] / 255, rgba[1] / 255, rgba[2] / 255))
-        else:
-            colours[lt] = fallback[lt]
-    return LandUse(codes, types, colours, ov, path, problem)
-
-
-def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
-    """Decimated land use as float indices into ``types`` (NaN: nodata or undeclared code)."""
-    assert lu.overview is not None
-    data = lu.overview.data
-    idx = np.full(data.shape, np.nan)
-    pos = {lt: i for i, lt in enumerate(types)}
-    for code, lt in lu.codes.items():
-        idx[data == code] = pos[lt]
-    return idx
-
-
-def _land_use_figure(panels: Sequence[tuple[str, LandUse]], types: Sequence[str],
-                     colours: Mapping[str, str]) -> Figure:
-    """One or more land-use maps with a categorical legend (type and codes, plus nodata)."""
-    n = len(panels)
-    width = _panel_width([lu.overview for _, lu in panels])
-    fig = Figure(figsize=(width * n + 2.4, 4.8), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    cmap = ListedColormap([colours[t] for t in types]).with_extremes(bad=(0, 0, 0, 0))
-    norm = Normalize(-0.5, len(types) - 0.5)
-    for ax, (title, lu) in zip(axes, panels):
-        if lu.overview is None:
-            _no_data_panel(ax, title, lu.problem)
-            continue
-        _draw_map(ax, lu.overview, _class_index(lu, types), cmap=cmap, norm=norm, title=title)
-    handles = []
-    for lt in types:
-        codes = sorted({c for _, lu in panels for c in lu.codes_of(lt)})
-        handles.append(Patch(facecolor=colours[lt], edgecolor="#555555", linewidth=0.5,
-                             label=f"{label(lt, land_type=True)} ({', '.join(map(str, codes))})"))
-    handles.append(Patch(facecolor=NODATA_GREY, edgecolor="#555555", linewidth=0.5,
-                         label=t("nodata / not classified")))
-    fig.legend(handles=handles, loc="outside right center", fontsize=8,
-               title=t("land type (codes)"),
-               title_fontsize=8, frameon=False)
-    return fig
-
-
-# --- charts ---------------------------------------------------------------------------------
-
-def _service_values(by_service: pd.DataFrame) -> pd.DataFrame:
-    """The ``value`` row of each service (no subtotals, no GEP)."""
-    rows = by_service[(by_service["measure"] == "value")
-                      & ~by_service["service"].isin(_NOT_SERVICES)]
-    return rows.reset_index(drop=True)
-
-
-def _value_by_service_figure(by_service: pd.DataFrame) -> Figure:
-    """Horizontal bars of each service's value, 10⁴ yuan a⁻¹, coloured by category."""
-    rows = _service_values(by_service)
-    fig = Figure(figsize=(7.5, 0.42 * len(rows) + 1.4), layout="constrained")
-    ax = fig.add_subplot()
-    vals = rows["amount"].to_numpy(dtype=float) / MONEY_UNIT
-    colours = [CATEGORY_COLOURS.get(c, "#888888") for c in rows["category"]]
-    bars = ax.barh([label(s) for s in rows["service"]], vals, color=colours)
-    ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
-    ax.invert_yaxis()
-    ax.margins(x=0.18)
-    ax.axvline(0, color="#444444", linewidth=0.6)
-    ax.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
-    ax.set_title(t("Value by service"), fontsize=10)
-    ax.tick_params(labelsize=8)
-    cats = list(dict.fromkeys(rows["category"]))
-    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#888888"), label=label(c))
-                       for c in cats],
-              fontsize=8, loc="lower right", frameon=False)
-    return fig
-
-
-def _value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, str]) -> Figure:
-    """Stacked bars: per service, the value of each land type, 10⁴ yuan a⁻¹."""
-    lt = by_land_type[by_land_type["land_type"] != "total"]
-    cols = [c for c in by_land_type.columns if c.endswith("_value")]
-    services = [c.removesuffix("_value") for c in cols]
-    fig = Figure(figsize=(8.5, 4.4), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(len(cols))
-    pos = np.zeros(len(cols))
-    neg = np.zeros(len(cols))
-    fallback = iter(_qualitative(len(lt)))
-    for _, row in lt.iterrows():
-        vals = row[cols].to_numpy(dtype=float) / MONEY_UNIT
-        colour = colours.get(row["land_type"]) or next(fallback)
-        if not np.any(vals):
-            continue
-        bottom = np.where(vals >= 0, pos, neg)
-        ax.bar(x, vals, bottom=bottom, color=colour, label=label(row["land_type"], land_type=True),
-               edgecolor="white", linewidth=0.4)
-        pos += np.where(vals >= 0, vals, 0)
-        neg += np.where(vals < 0, vals, 0)
-    ax.set_xticks(x, [label(s) for s in services], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(t("value ({unit})", unit=money_label()), fontsize=9)
-    ax.set_title(t("Value by land type, per service"), fontsize=10)
-    ax.tick_params(axis="y", labelsize=8)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10
-                                               else f"{v:g}"))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, title=t("land type"), title_fontsize=8, frameon=False)
-    return fig
-
-
-def _change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -> Figure:
-    """Before and after value of each service (grouped bars) and the change (by sign).
-
-    ``order``: services in the order to draw them (the run's); others follow as they come.
-    """
-    rows = _service_values(change)
-    rank = {s: i for i, s in enumerate(order)}
-    rows = rows.iloc[sorted(range(len(rows)),
-                            key=lambda i: (rank.get(rows["service"].iloc[i], len(rank)), i))]
-    services = rows["service"].tolist()
-    y = np.arange(len(services))
-    fig = Figure(figsize=(11, 0.5 * len(services) + 1.6), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2, sharey=True)
-    b = rows["before"].to_numpy(dtype=float) / MONEY_UNIT
-    a = rows["after"].to_numpy(dtype=float) / MONEY_UNIT
-    d = rows["change"].to_numpy(dtype=float) / MONEY_UNIT
-    ax1.barh(y - 0.2, b, height=0.4, color="#9e9e9e", label=t("before"))
-    ax1.barh(y + 0.2, a, height=0.4, color="#2b8cbe", label=t("after"))
-    ax1.set_yticks(y, [label(s) for s in services], fontsize=8)
-    ax1.invert_yaxis()
-    ax1.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
-    ax1.set_title(t("Value before and after"), fontsize=10)
-    ax1.legend(fontsize=8, frameon=False, loc="lower right")
-    bars = ax2.barh(y, d, color=np.where(d >= 0, "#2166ac", "#b2182b"))
-    ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
-    ax2.axvline(0, color="#444444", linewidth=0.6)
-    ax2.margins(x=0.2)
-    ax2.set_xlabel(t("change, after − before ({unit})", unit=money_label()), fontsize=9)
-    ax2.set_title(t("Change by service"), fontsize=10)
-    for ax in (ax1, ax2):
-        ax.tick_params(labelsize=8)
-    return fig
-
-
-def _comparison_figure(label: str, before: Path, after: Path, change: Path) -> Figure:
-    """Before and after on one shared colour scale, and the difference (symmetric about 0)."""
-    ovs: dict[str, Overview | None] = {}
-    for key, path in (("before", before), ("after", after), ("after − before", change)):
-        try:
-            ovs[key] = read_overview(path)
-        except (OSError, rasterio.errors.RasterioError):
-            ovs[key] = None
-    fig = Figure(figsize=(3 * _panel_width(ovs.values()) + 2.4, 4.6), layout="constrained")
-    axes = fig.subplots(1, 3)
-    fig.suptitle(label, fontsize=11)
-    pair = [o for o in (ovs["before"], ovs["after"]) if o is not None]
-    cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
-    ims, unit = [], ""
-    for ax, key in zip(axes[:2], ("before", "after")):
-        ov = ovs[key]
-        if ov is None:
-            _no_data_panel(ax, t(key), t("map missing"))
-            continue
-        unit = unit or ov.unit
-        ims.append(_draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
-                             title=t(key)))
-    if ims:
-        cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
-                          format=_colourbar_formatter(norm.vmax))
-        cb.set_label(unit_text(unit), fontsize=8)
-        cb.ax.tick_params(labelsize=7)
-    diff = ovs["after − before"]
-    if diff is None:
-        _no_data_panel(axes[2], t("after − before"), t("difference map missing"))
-        return fig
-    rng = _finite_range([diff.data])
-    dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
-    im = _draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=t("after − before"))
-    cb = fig.colorbar(im, ax=axes[2], shrink=0.85, format=_colourbar_formatter(dnorm.vmax))
-    cb.set_label(unit_text(diff.unit or unit), fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    return fig
+    return f'<img src="{png_uri(fig, dpi=dpi)}" alt="{_e(alt)}">'
 
 
 # --------------------------------------------------------------------------------------------
@@ -815,17 +237,17 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
             if col in LABEL_COLUMNS:
                 lt = col in ("land_type", "land type", "before \\ after")
                 def cell(v: Any, lt: bool = lt, m: bool = col == "measure") -> str:
-                    return "" if _isnan(v) else label(v, land_type=lt, measure=m)
+                    return "" if isnan(v) else label(v, land_type=lt, measure=m)
 
                 formats[col] = cell
             elif col == "unit":
-                formats[col] = lambda v: "" if _isnan(v) else unit_text(str(v))
+                formats[col] = lambda v: "" if isnan(v) else unit_text(str(v))
     rows = []
     for i, rec in enumerate(df.itertuples(index=False, name=None)):
         cells = []
         for col, v in zip(df.columns, rec):
             if col in raw_html:
-                text = "" if _isnan(v) else str(v)
+                text = "" if isnan(v) else str(v)
             elif col in formats:
                 text = _e(formats[col](v))
             else:
@@ -839,55 +261,6 @@ def df_to_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
             + "\n".join(rows) + "\n</tbody></table>")
 
 
-#: Columns whose cells are names to translate (services, land types, categories, measures).
-LABEL_COLUMNS = ("service", "category", "measure", "land_type", "land type", "before \\ after")
-
-
-def column_label(col: Any) -> str:
-    """A table column's header in the report's language (the CSV keeps the English name)."""
-    text = str(col)
-    if lang() != "zh":
-        return text
-    if text in COLUMNS_ZH:
-        return COLUMNS_ZH[text]
-    for suffix, zh in (("_value_yuan_a-1", "价值（元/年）"), ("_value", "价值")):
-        if text.endswith(suffix) and label(text[: -len(suffix)]) != text[: -len(suffix)]:
-            return label(text[: -len(suffix)]) + zh
-    return label(text, land_type=True)
-
-
-#: Column headers of the tables shown in the report, in Chinese.
-COLUMNS_ZH = {
-    "service": "服务", "category": "类别", "measure": "指标", "unit": "单位", "amount": "数量",
-    "land_type": "土地类型", "land type": "土地类型", "codes": "编码", "pixels": "像元数",
-    "area_ha": "面积（公顷）", "share_pct": "占比（%）", "gep": "GEP（元/年）",
-    "share_of_gep_pct": "占 GEP 比例（%）", "rank": "排序", "before": "变化前", "after": "变化后",
-    "change": "变化量", "change_pct": "变化率（%）", "area_ha_before": "变化前面积（公顷）",
-    "area_ha_after": "变化后面积（公顷）", "zone_layer": "分区图层", "zone_id": "分区编号",
-    "gep_yuan_a-1": "GEP（元/年）", "gep_per_ha_yuan_ha-1_a-1": "单位面积 GEP（元/公顷/年）",
-    "gep_before_yuan_a-1": "变化前 GEP（元/年）", "gep_after_yuan_a-1": "变化后 GEP（元/年）",
-    "change_yuan_a-1": "变化量（元/年）",
-    "gep_per_ha_before_yuan_ha-1_a-1": "变化前单位面积 GEP（元/公顷/年）",
-    "gep_per_ha_after_yuan_ha-1_a-1": "变化后单位面积 GEP（元/公顷/年）",
-    "rasterised_area_ha": "栅格化面积（公顷）", "count": "统计项", "key": "键", "ha": "公顷",
-    "excluded_pixels": "剔除像元数", "excluded_ha": "剔除面积（公顷）",
-    "parameter": "参数", "kind": "类型", "value / path": "取值 / 路径", "source": "来源",
-    "from": "出处", "ref": "文献", "price year": "价格年份", "note": "说明", "name": "名称",
-    "path": "路径", "price_year": "价格年份", "scope": "适用范围", "extent": "范围",
-    "scenarios": "情景", "option": "选项", "value": "取值", "input": "输入", "bytes": "字节",
-    "sha256": "sha256", "verdict": "结论", "tier": "误差等级", "id": "编号",
-    "description": "描述", "paper": "论文", "gepgeo": "gepgeo", "rel_diff": "相对差异",
-    "reason": "原因", "scenario": "情景", "before \\ after": "变化前 \\ 变化后",
-    "jinsha-as-published (this run)": "jinsha-as-published（本次运行）",
-    "paper, Table 4": "论文表 4", "area_before_ha": "变化前面积（公顷）",
-    "area_after_ha": "变化后面积（公顷）", "gep_per_ha": "单位面积 GEP（元/公顷/年）",
-    "value_yuan_a-1": "价值（元/年）", "value_per_ha_yuan_ha-1_a-1": "单位面积价值（元/公顷/年）",
-    "area_ha_total": "面积（公顷）", "opening_ha": "期初（公顷）", "closing_ha": "期末（公顷）",
-    "additions_ha": "增加（公顷）", "reductions_ha": "减少（公顷）",
-    "net_change_ha": "净变化（公顷）",
-}
-
-
 def _fold(html_text: str, n_rows: int, what: str = "the table") -> str:
     """Fold long tables into a <details> element."""
     if n_rows <= LONG_TABLE:
@@ -896,81 +269,9 @@ def _fold(html_text: str, n_rows: int, what: str = "the table") -> str:
             f"</summary>\n{html_text}\n</details>")
 
 
-def _count_rows(path: Path) -> int:
-    """Data rows of a CSV (lines minus the header), without loading it."""
-    n = 0
-    last = b"\n"
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            n += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last != b"\n":
-        n += 1
-    return max(0, n - 1)
 
-
-def _split_layer(rel: str) -> tuple[str, str]:
-    """A manifest's table entry → (file, layer): ``tables/zones.gpkg:parcels`` names the layer
-    ``parcels`` of ``tables/zones.gpkg``; a plain file has no layer (``""``)."""
-    file_rel, sep, layer = rel.rpartition(":")
-    return (file_rel, layer) if sep and "/" not in layer else (rel, "")
-
-
-#: A change no larger than this fraction of the larger of |before| and |after| is rounding noise
-#: (the two sums were added in a different order): the report shows it as 0.
-NOISE_REL = 1.0e-9
 #: Change tables up to this many rows are read whole to be put in service order.
 CHANGE_ROWS_READ = 200_000
-
-
-def change_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """A change table (``service, category, [keys,] measure, ..., before, after, change,
-    change_pct``) as the report shows it.
-
-    Rows in the method's service order (:data:`gepgeo.services.SERVICES`), each category's
-    ``subtotal`` right after the last of its services and ``gep`` last; within a service, the
-    keys (land type, zone) in their order in the file, then the measures in the method's order
-    (value last). A change that is rounding noise, ``|change| ≤ NOISE_REL × max(|before|,
-    |after|)``, is 0 (and its ``change_pct`` 0 where before ≠ 0).
-    """
-    from ..services import MEASURES, SERVICES
-
-    if not {"service", "measure"} <= set(df.columns):
-        return df
-    out = df.copy()
-    if {"before", "after", "change"} <= set(out.columns):
-        b = pd.to_numeric(out["before"], errors="coerce").to_numpy(dtype=float)
-        a = pd.to_numeric(out["after"], errors="coerce").to_numpy(dtype=float)
-        d = pd.to_numeric(out["change"], errors="coerce").to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            noise = (d != 0) & (np.abs(d) <= NOISE_REL * np.maximum(np.abs(b), np.abs(a)))
-        if noise.any():
-            out["change"] = np.where(noise, 0.0, d)
-            if "change_pct" in out:
-                pct = pd.to_numeric(out["change_pct"], errors="coerce").to_numpy(dtype=float)
-                out["change_pct"] = np.where(noise & (b != 0), 0.0, pct)
-    names = [sv.name for sv in SERVICES]
-    last = {sv.category: i for i, sv in enumerate(SERVICES)}
-    measures = {(m.service, m.name): i for i, m in enumerate(MEASURES)}
-    cats = out["category"] if "category" in out else pd.Series("", index=out.index)
-
-    def svc_rank(service: str, category: str) -> float:
-        if service in names:
-            return names.index(service)
-        if service == "subtotal":
-            return last.get(category, len(names)) + 0.5
-        return len(names) + (2 if service == "gep" else 1)
-
-    cols = list(out.columns)
-    keys = [c for c in cols[: cols.index("measure")] if c not in ("service", "category")]
-    key_pos: dict[tuple[Any, ...], int] = {}
-    for k in out[keys].itertuples(index=False, name=None):
-        key_pos.setdefault(k, len(key_pos))
-    ranks = [(svc_rank(s, c), key_pos[k], measures.get((s, m), len(measures)))
-             for s, c, k, m in zip(out["service"], cats,
-                                   out[keys].itertuples(index=False, name=None), out["measure"])]
-    order = sorted(range(len(out)), key=lambda i: ranks[i])
-    return out.iloc[order].reset_index(drop=True)
 
 
 def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
@@ -979,9 +280,9 @@ def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
     Change tables (``change_by_*.csv``) are shown in service order with rounding noise as 0
     (:func:`change_rows`); the CSV keeps its rows as written.
     """
-    file_rel, layer = _split_layer(rel)
+    file_rel, layer = split_layer(rel)
     path = folder / file_rel
-    head = f'<h3 id="{_e(_slug(rel))}">{_e(title)}</h3>'
+    head = f'<h3 id="{_e(slug(rel))}">{_e(title)}</h3>'
     if not path.is_file():
         missing = t("{file} is missing from this folder.", file=file_rel)
         return f'{head}<p class="warn">{_e(missing)}</p>'
@@ -989,7 +290,7 @@ def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
         what = _e(t(", layer {layer}", layer=layer)) if layer else ""
         return (f'{head}<p class="csv"><a href="{_e(file_rel)}">{_e(file_rel)}</a>{what} '
                 f"{_e(t('(not shown here)'))}</p>")
-    n = _count_rows(path)
+    n = count_rows(path)
     if path.stem.startswith("change_by_") and n <= CHANGE_ROWS_READ:
         df = change_rows(pd.read_csv(path, dtype={"zone_id": str})).head(TABLE_ROWS)
     else:
@@ -1007,118 +308,6 @@ def _csv_block(folder: Path, rel: str, title: str, intro: str = "") -> str:
 # run report
 # --------------------------------------------------------------------------------------------
 
-def _table(run_dir: Path, name: str) -> pd.DataFrame | None:
-    path = run_dir / "tables" / name
-    return pd.read_csv(path) if path.is_file() else None
-
-
-def _gep_total(by_service: pd.DataFrame | None) -> float | None:
-    if by_service is None:
-        return None
-    rows = by_service[(by_service["service"] == "gep") & (by_service["measure"] == "value")]
-    return float(rows["amount"].sum()) if len(rows) else None
-
-
-def _price_years(manifest: Mapping[str, Any]) -> list[str]:
-    years = [str(p.get("price_year", "unknown")) for p in manifest.get("profiles", [])]
-    return list(dict.fromkeys(years)) or ["unknown"]
-
-
-def _is_price(name: str, rec: Mapping[str, Any]) -> bool:
-    """A resolved parameter is a price when its canonical unit is money (``yuan ...``)."""
-    from ..parameters import PARAM_INDEX, PARAMETERS
-
-    unit = PARAMETERS[PARAM_INDEX[name]].unit if name in PARAM_INDEX else str(rec.get("unit", ""))
-    return unit.split(" ")[0] == "yuan"
-
-
-def price_year_counts(manifest: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """(price year, number of prices) over the run's resolved prices, years in order and
-    ``unknown`` last; a price from the pipeline (no profile) has an unknown year.
-
-    Without any price (``valuation: false``), the profiles' declared years with count 0.
-    """
-    counts: dict[str, int] = {}
-    for name, rec in manifest.get("parameters", {}).items():
-        if rec.get("kind") == "raster" or not _is_price(name, rec):
-            continue
-        year = rec.get("price_year")
-        key = "unknown" if year in (None, "", "unknown") else str(year)
-        counts[key] = counts.get(key, 0) + 1
-    if not counts:
-        return [(", ".join(_price_years(manifest)), 0)]
-    return sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", kv[0]))
-
-
-def price_year_text(counts: Sequence[tuple[str, int]]) -> str:
-    """``2010``; ``2010 for 8 prices; unknown for 3`` when the prices do not share one year."""
-    if len(counts) == 1:
-        return t("unknown") if counts[0][0] == "unknown" else counts[0][0]
-    return t("; ").join(t("{year} for {n} prices", year=t("unknown") if y == "unknown" else y,
-                          n=n) for y, n in counts)
-
-
-def _pixel_area_ha(manifest: Mapping[str, Any]) -> float | None:
-    """The constant pixel area of a planar projected grid, ha (None otherwise)."""
-    grid = manifest.get("grid", {})
-    if manifest.get("options", {}).get("area", "planar") != "planar" or not grid.get("crs_wkt"):
-        return None
-    from pyproj import CRS
-
-    try:
-        crs = CRS.from_wkt(grid["crs_wkt"])
-    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS pyproj cannot parse
-        return None
-    if crs.is_geographic:
-        return None
-    a, b, _, d, e, _ = grid["transform"]
-    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-    return abs(a * e - b * d) * factor * factor / 1.0e4
-
-
-def _map_coverage(gep_path: Path, area_mode: str) -> tuple[float, float] | None:
-    """One blockwise pass over the GEP map: the area of its valid pixels (ha) and
-    Σ(map × area), for run folders whose manifest does not hold them (``gep_map``)."""
-    from ..area import ellipsoidal_area_ha, row_areas_ha
-
-    try:
-        src = rasterio.open(gep_path)
-    except (OSError, rasterio.errors.RasterioError):
-        return None
-    with src:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                rows = row_areas_ha(src.transform, src.crs, src.shape, mode=area_mode)
-        except Exception:  # noqa: BLE001 - no area, no figure: the report says so
-            return None
-        ha, total = 0.0, 0.0
-        for _, win in src.block_windows(1):
-            block = src.read(1, window=win).astype(np.float64)
-            ok = np.isfinite(block)
-            r = slice(win.row_off, win.row_off + win.height)
-            if rows is not None:
-                area = np.broadcast_to(rows[r][:, None], block.shape)
-            else:
-                area = ellipsoidal_area_ha(src.transform, src.crs, r,
-                                           slice(win.col_off, win.col_off + win.width))
-            ha += float(area[ok].sum())
-            total += float((block[ok] * area[ok]).sum())
-    return ha, total
-
-
-def _excluded_by_service(tidy: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Pixels (and ha) left out of each service for nodata, summed over land types."""
-    if tidy is None or "excluded_pixels" not in tidy:
-        return None
-    per_lt = (tidy.groupby(["service", "land_type"], sort=False)[["excluded_pixels", "excluded_ha"]]
-              .max().reset_index())
-    out = per_lt.groupby("service", sort=False)[["excluded_pixels", "excluded_ha"]].sum()
-    out = out.reset_index()
-    out["excluded_pixels"] = out["excluded_pixels"].round().astype("int64")
-    return out
-
-
 _STAT_TEXT = {
     "land_use_nodata": "land-use nodata (outside the account)",
     "unmapped_codes": "land-use codes the pipeline does not declare",
@@ -1128,7 +317,7 @@ _STAT_TEXT = {
 def _pixel_section(run_dir: Path, manifest: Mapping[str, Any], tidy: pd.DataFrame | None,
                    gep: float | None, lu_area: float | None) -> str:
     """Pixel counts, clamping, exclusions per service, GEP-map coverage and warnings."""
-    px_ha = _pixel_area_ha(manifest)
+    px_ha = pixel_area_ha(manifest)
     rows = []
     for key, count in manifest.get("pixel_stats", {}).items():
         if key.startswith("out_of_domain."):
@@ -1157,7 +346,7 @@ def _pixel_section(run_dir: Path, manifest: Mapping[str, Any], tidy: pd.DataFram
         parts.append(df_to_html(pd.DataFrame(rows),
                                 cell_classes={"key": "", "count": ""},
                                 formats={"key": str}))
-    exc = _excluded_by_service(tidy)
+    exc = excluded_by_service(tidy)
     if exc is not None:
         parts.append(f"<h3>{t('Pixels excluded per service')}</h3>"
                      '<p class="muted">'
@@ -1196,7 +385,7 @@ def _coverage_text(run_dir: Path, manifest: Mapping[str, Any], exc: pd.DataFrame
         cov = float(rec["valid_ha"]), float(rec["value"])   # summed by the pass itself
     else:   # a run folder written before gepgeo recorded it: read the map
         gep_map = run_dir / manifest.get("maps", {}).get("gep", "maps/gep.tif")
-        cov = _map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
+        cov = map_coverage(gep_map, manifest.get("options", {}).get("area", "planar"))
     if cov is None or lu_area is None or gep is None:
         return head + ('<p class="warn">' + t(
             "Some pixels are excluded from some services, so the GEP map (nodata where any "
@@ -1208,7 +397,7 @@ def _coverage_text(run_dir: Path, manifest: Mapping[str, Any], exc: pd.DataFrame
         "classified: <strong>{gap} ha</strong> where some service is nodata. Σ(GEP map × pixel "
         "area) = {total} {money} against the table GEP of {gep} {money} (the table counts each "
         "service wherever that service is valid).", ha=fmt_number(ha), lu=fmt_number(lu_area),
-        gap=fmt_number(lu_area - ha), total=_money(total), gep=_money(gep),
+        gap=fmt_number(lu_area - ha), total=money(total), gep=money(gep),
         money=t("× 10⁴ yuan a⁻¹")) + "</p>")
 
 
@@ -1306,7 +495,7 @@ def _headline(gep: float | None, years: Sequence[tuple[str, int]], lu_area: floa
     """KPIs and the GEP sentence; ``years`` from :func:`price_year_counts`."""
     kpis = []
     if gep is not None:
-        kpis.append(_kpi(_money(gep), _e(t("GEP, {unit} ({yuan} yuan a⁻¹)", unit=money_label(),
+        kpis.append(_kpi(money(gep), _e(t("GEP, {unit} ({yuan} yuan a⁻¹)", unit=money_label(),
                                            yuan=fmt_number(gep)))))
     yrs = price_year_text(years)
     kpis.append(_kpi(yrs, _e(t("price year"))))
@@ -1318,7 +507,7 @@ def _headline(gep: float | None, years: Sequence[tuple[str, int]], lu_area: floa
     return (f'<div class="kpis">{"".join(kpis)}</div>'
             "<p>" + t("GEP = <strong>{gep} {money}</strong> at prices of year <strong>{yrs}"
                       "</strong> (price year: {yrs}).",
-                      gep=_money(gep) if gep is not None else "n/a", money=t("× 10⁴ yuan a⁻¹"),
+                      gep=money(gep) if gep is not None else "n/a", money=t("× 10⁴ yuan a⁻¹"),
                       yrs=_e(yrs)) + "</p>")
 
 
@@ -1341,43 +530,20 @@ def _maps_section(run_dir: Path, manifest: Mapping[str, Any],
         preview = preview_of(previews, path)
 
         def make(path: Path = path, name: str = name, preview: Any = preview) -> Figure:
-            return _map_figure(path, _label(name), preview)   # the label in chart language
+            return map_figure(path, name_label(name), preview)   # the label in chart language
 
-        fig = _chart(make)
-        figs.append(_figure(_img(fig, t("map of {what}", what=_label(name))),
+        fig = chart(make)
+        figs.append(_figure(_img(fig, t("map of {what}", what=name_label(name))),
                             f'<a href="{_e(rel)}">{_e(rel)}</a>'))
     return ('<p class="muted">' + t("Densities per hectare; each map has its own colour scale; "
                                     "grey is nodata.") + '</p><div class="grid">'
             + "".join(figs) + "</div>")
 
 
-def land_type_per_ha(by_land_type: pd.DataFrame) -> pd.DataFrame:
-    """Per land type (rows of ``gep_by_land_type.csv``, the total last): area (ha), GEP
-    (yuan a⁻¹) and GEP per hectare (yuan ha⁻¹ a⁻¹), then each service's value per hectare
-    (yuan ha⁻¹ a⁻¹); per-hectare figures are empty for a land type of no area."""
-    area = by_land_type["area_ha"].astype(float)
-    ok = area > 0
-    safe = area.where(ok, 1.0)
-    out = pd.DataFrame({"land_type": by_land_type["land_type"], "area_ha": area,
-                        "gep_yuan_a-1": by_land_type["gep"].astype(float)})
-    out["gep_per_ha_yuan_ha-1_a-1"] = np.where(ok, out["gep_yuan_a-1"] / safe, np.nan)
-    for col in [c for c in by_land_type.columns if c.endswith("_value")]:
-        out[f"{col}_per_ha_yuan_ha-1_a-1"] = np.where(ok, by_land_type[col].astype(float) / safe,
-                                                      np.nan)
-    return out.reset_index(drop=True)
-
-
-def _per_ha_column(col: str) -> str:
-    """Header of a ``<service>_value_per_ha_yuan_ha-1_a-1`` column."""
-    svc = col.removesuffix("_value_per_ha_yuan_ha-1_a-1")
-    if lang() == "zh":
-        return f"{label(svc)}（元/公顷/年）"
-    return f"{label(svc)} per ha (yuan ha⁻¹ a⁻¹)"
-
 
 def _land_type_per_ha_section(by_land_type: pd.DataFrame) -> str:
     table = land_type_per_ha(by_land_type)
-    cols = {c: _per_ha_column(c) for c in table.columns
+    cols = {c: per_ha_column(c) for c in table.columns
             if c.endswith("_value_per_ha_yuan_ha-1_a-1")}
     if lang() != "zh":
         cols.update({"gep_yuan_a-1": "GEP (yuan a⁻¹)",
@@ -1392,33 +558,6 @@ def _land_type_per_ha_section(by_land_type: pd.DataFrame) -> str:
                                              for lt in table["land_type"]]))
 
 
-def zone_totals(by_zone: pd.DataFrame) -> pd.DataFrame:
-    """Per zone (rows of ``services_by_zone.csv``): its attributes, rasterised area (ha), GEP
-    (yuan a⁻¹), GEP per hectare of that area (yuan ha⁻¹ a⁻¹; empty for a zone with no valid
-    pixel) and each service's value (yuan a⁻¹) with its value per hectare (yuan ha⁻¹ a⁻¹), all
-    summed over land types."""
-    keys = ["zone_layer", "zone_id"]
-    attrs = [c for c in by_zone.columns if c.startswith("zone_") and c not in keys]
-    values = by_zone[by_zone["measure"] == "value"]
-    wide = (values.pivot_table(index=keys, columns="service", values="amount", aggfunc="sum",
-                               sort=False)
-            if len(values) else pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=keys)))
-    head = by_zone.groupby(keys, sort=False)[attrs + ["rasterised_area_ha"]].first()
-    out = head.join(wide, how="left").reset_index()
-    area = out["rasterised_area_ha"]
-    gep = out["gep"] if "gep" in out else pd.Series(np.nan, index=out.index)
-    table = out[keys + attrs].copy()
-    table["area_ha"] = area
-    table["gep_yuan_a-1"] = gep
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["gep_per_ha_yuan_ha-1_a-1"] = np.where(area > 0, gep / area.where(area > 0, 1.0),
-                                                     np.nan)
-        for s in [c for c in wide.columns if c != "gep"]:
-            table[f"{s}_value_yuan_a-1"] = out[s]
-            table[f"{s}_value_per_ha_yuan_ha-1_a-1"] = np.where(
-                area > 0, out[s] / area.where(area > 0, 1.0), np.nan)
-    return table
-
 
 def _zones_section(run_dir: Path) -> str | None:
     """Zone totals (GEP and GEP per ha) from ``tables/services_by_zone.csv``, if any."""
@@ -1426,7 +565,7 @@ def _zones_section(run_dir: Path) -> str | None:
     if not path.is_file():
         return None
     table = zone_totals(pd.read_csv(path, dtype={"zone_id": str}))
-    shown = table.rename(columns={c: _per_ha_column(c) for c in table.columns
+    shown = table.rename(columns={c: per_ha_column(c) for c in table.columns
                                   if c.endswith("_value_per_ha_yuan_ha-1_a-1")})
     intro = ('<p class="muted">' + t(
         "Totals per zone, summed over land types; area is the zone's valid land-use pixels "
@@ -1435,12 +574,6 @@ def _zones_section(run_dir: Path) -> str | None:
         link='<a href="tables/services_by_zone.csv">tables/services_by_zone.csv</a>') + "</p>")
     return intro + _fold(df_to_html(shown), len(table), "the zones")
 
-
-def _land_use_total(land_use: pd.DataFrame | None) -> float | None:
-    if land_use is None or "area_ha" not in land_use:
-        return None
-    tot = land_use[land_use["land_type"] == "total"]
-    return float(tot["area_ha"].iloc[0]) if len(tot) else float(land_use["area_ha"].sum())
 
 
 def report_lang(manifest: Mapping[str, Any], requested: str | None = None) -> str:
@@ -1479,7 +612,7 @@ def build_run_report(run_dir: Path, lang: str | None = None, *,
                      previews: Previews | None = None) -> str:
     """The HTML of a run folder's report (see :func:`write_run_report`)."""
     run_dir = Path(run_dir)
-    manifest = _read_manifest(run_dir / "manifest.json")
+    manifest = read_manifest(run_dir / "manifest.json")
     if manifest.get("valuation") is False:   # physical quantities only: no money anywhere
         return _quantities_report(run_dir, manifest, previews)
     with _report_context(report_lang(manifest, lang)):
@@ -1488,19 +621,19 @@ def build_run_report(run_dir: Path, lang: str | None = None, *,
 
 def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
                       previews: Previews | None = None) -> str:
-    by_service = _table(run_dir, "gep_by_service.csv")
-    by_lt = _table(run_dir, "gep_by_land_type.csv")
-    tidy = _table(run_dir, "services_by_land_type.csv")
-    lu_table = _table(run_dir, "land_use.csv")
-    gep = _gep_total(by_service)
-    lu_area = _land_use_total(lu_table)
+    by_service = read_table(run_dir, "gep_by_service.csv")
+    by_lt = read_table(run_dir, "gep_by_land_type.csv")
+    tidy = read_table(run_dir, "services_by_land_type.csv")
+    lu_table = read_table(run_dir, "land_use.csv")
+    gep = gep_total(by_service)
+    lu_area = land_use_total(lu_table)
     years = price_year_counts(manifest)
-    lu = _land_use(run_dir, manifest)
+    lu = read_land_use(run_dir, manifest)
 
     sections = [_section("summary", t("Summary"),
                          _scope_banner(manifest.get("scope_warnings")) + _font_note()
                          + _headline(gep, years, lu_area, manifest))]
-    lu_fig = _chart(lambda: _land_use_figure([(t("land use"), lu)], lu.types, lu.colours))
+    lu_fig = chart(lambda: land_use_figure([(t("land use"), lu)], lu.types, lu.colours))
     lu_html = _figure(_img(lu_fig, t("land-use map")), _e(str(lu.path)))
     if lu.problem:
         lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
@@ -1508,10 +641,10 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
     sections.append(_section("maps", t("Maps"), _maps_section(run_dir, manifest, previews)))
     charts = []
     if by_service is not None:
-        charts.append(_figure(_img(_chart(lambda: _value_by_service_figure(by_service)),
+        charts.append(_figure(_img(chart(lambda: value_by_service_figure(by_service)),
                                    t("value by service"))))
     if by_lt is not None:
-        charts.append(_figure(_img(_chart(lambda: _value_by_land_type_figure(by_lt, lu.colours)),
+        charts.append(_figure(_img(chart(lambda: value_by_land_type_figure(by_lt, lu.colours)),
                                    t("value by land type"))))
         charts.append(_land_type_per_ha_section(by_lt))
     sections.append(_section("values", t("Value by service and land type"), "".join(charts)))
@@ -1555,7 +688,7 @@ def write_run_report(run_dir: Path, lang: str | None = None, *,
         The report written (atomically: temporary file and rename).
     """
     run_dir = Path(run_dir)
-    return _atomic_write_text(run_dir / "report.html",
+    return write_text(run_dir / "report.html",
                               build_run_report(run_dir, lang, previews=previews))
 
 
@@ -1570,18 +703,18 @@ def _compare_headline(change: pd.DataFrame | None,
     gep_rows = (change[(change["service"] == "gep") & (change["measure"] == "value")]
                 if change is not None else pd.DataFrame())
     text = ""
-    money = money_label()
+    unit = money_label()
     if len(gep_rows):
         r = gep_rows.iloc[0]
         b, a, d, pct = (float(r["before"]), float(r["after"]), float(r["change"]),
                         r.get("change_pct", np.nan))
-        kpis += [_kpi(_money(b), _e(t("GEP before, {unit}", unit=money))),
-                 _kpi(_money(a), _e(t("GEP after, {unit}", unit=money))),
-                 _kpi(f"{d / MONEY_UNIT:+,.2f}", _e(t("change, {unit}", unit=money)
-                      + (f" ({float(pct):+,.1f} %)" if not _isnan(pct) else "")),
+        kpis += [_kpi(money(b), _e(t("GEP before, {unit}", unit=unit))),
+                 _kpi(money(a), _e(t("GEP after, {unit}", unit=unit))),
+                 _kpi(f"{d / MONEY_UNIT:+,.2f}", _e(t("change, {unit}", unit=unit)
+                      + (f" ({float(pct):+,.1f} %)" if not isnan(pct) else "")),
                       "up" if d >= 0 else "down")]
         text = "<p>" + t("GEP went from <strong>{b}</strong> to <strong>{a}</strong> {money}, a "
-                         "change of <strong>{d}</strong> {money}.", b=_money(b), a=_money(a),
+                         "change of <strong>{d}</strong> {money}.", b=money(b), a=money(a),
                          d=f"{d / MONEY_UNIT:+,.2f}", money=t("× 10⁴ yuan a⁻¹")) + "</p>"
     yb = price_year_text(years.get("before", [("unknown", 0)]))
     ya = price_year_text(years.get("after", [("unknown", 0)]))
@@ -1597,13 +730,13 @@ def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) 
     for name in order:
         base = name.removesuffix("_change")
         def make(base: str = base, name: str = name) -> Figure:   # labels in chart language
-            return _comparison_figure(
-                _label(base), compare_dir / "before" / "maps" / f"{base}.tif",
+            return comparison_figure(
+                name_label(base), compare_dir / "before" / "maps" / f"{base}.tif",
                 compare_dir / "after" / "maps" / f"{base}.tif",
                 compare_dir / "change" / maps[name])
 
-        fig = _chart(make)
-        figs.append(_figure(_img(fig, t("{what} before, after and change", what=_label(base)),
+        fig = chart(make)
+        figs.append(_figure(_img(fig, t("{what} before, after and change", what=name_label(base)),
                                  dpi=90),
                             _e(t("difference map: ")) +
                             f'<a href="{_e(maps[name])}">{_e(maps[name])}</a>'))
@@ -1613,25 +746,9 @@ def _change_maps_section(compare_dir: Path, change_manifest: Mapping[str, Any]) 
         + "</p>" + "".join(figs))
 
 
-def land_type_change_per_ha(change_by_land_type: pd.DataFrame) -> pd.DataFrame:
-    """GEP of each land type before and after (yuan a⁻¹), its area (ha) and GEP per hectare
-    (yuan ha⁻¹ a⁻¹) in each scenario, from ``change_by_land_type.csv``'s GEP rows."""
-    gep = change_by_land_type[(change_by_land_type["service"] == "gep")
-                              & (change_by_land_type["measure"] == "value")]
-    out = pd.DataFrame({"land_type": gep["land_type"],
-                        "area_ha_before": gep["area_ha_before"].astype(float),
-                        "gep_before_yuan_a-1": gep["before"].astype(float),
-                        "area_ha_after": gep["area_ha_after"].astype(float),
-                        "gep_after_yuan_a-1": gep["after"].astype(float)})
-    for scen in ("before", "after"):
-        area = out[f"area_ha_{scen}"]
-        out[f"gep_per_ha_{scen}_yuan_ha-1_a-1"] = np.where(
-            area > 0, out[f"gep_{scen}_yuan_a-1"] / area.where(area > 0, 1.0), np.nan)
-    return out.reset_index(drop=True)
-
 
 def _land_type_change_section(change_dir: Path) -> str | None:
-    lt = _table(change_dir, "change_by_land_type.csv")
+    lt = read_table(change_dir, "change_by_land_type.csv")
     if lt is None or not {"area_ha_before", "area_ha_after"} <= set(lt.columns):
         return None
     table = land_type_change_per_ha(lt)
@@ -1671,10 +788,10 @@ def _as_stated_table(rep: pd.DataFrame, compare_dir: Path,
     paper = dict(zip(rep["id"], rep["paper"])) if "id" in rep else {}
     rows = []
     for scen, stated in as_stated_gep.items():
-        pub = _gep_total(_table(compare_dir / scen, "gep_by_service.csv"))
+        pub = gep_total(read_table(compare_dir / scen, "gep_by_service.csv"))
         row = {"scenario": scen,
-               "jinsha-as-published (this run)": _money(pub) if pub is not None else "",
-               "jinsha-as-stated": _money(float(stated))}
+               "jinsha-as-published (this run)": money(pub) if pub is not None else "",
+               "jinsha-as-stated": money(float(stated))}
         if f"T4.{scen}.gep" in paper:
             row["paper, Table 4"] = f"{float(paper[f'T4.{scen}.gep']):,.2f}"
         rows.append(row)
@@ -1695,16 +812,16 @@ def _reproduction_rows(rep: pd.DataFrame) -> str:
     df["verdict"] = [f'<span class="verdict-nr">{_e(v)}</span>' if v == "NOT-REPRODUCIBLE"
                      else _e(v) for v in rep["verdict"]]
     if "reason" in df:
-        df["reason"] = ["" if _isnan(r) else _e(r) for r in rep["reason"]]
+        df["reason"] = ["" if isnan(r) else _e(r) for r in rep["reason"]]
     classes = [" ".join(filter(None, (TIER_CLASSES.get(t, ""),
                                       "nr" if v == "NOT-REPRODUCIBLE" else "")))
                for t, v in zip(rep["tier"], rep["verdict"])]
     attrs = [f'data-rep-id="{_e(i)}"' for i in rep["id"]]
     return df_to_html(df, raw_html=("tier", "verdict", "reason"), row_classes=classes,
                       row_attrs=attrs,
-                      formats={"paper": lambda v: "" if _isnan(v) else f"{float(v):,.10g}",
-                               "gepgeo": _fmt_sig,
-                               "rel_diff": lambda v: "" if _isnan(v) else f"{100 * v:+.3f} %"},
+                      formats={"paper": lambda v: "" if isnan(v) else f"{float(v):,.10g}",
+                               "gepgeo": fmt_sig,
+                               "rel_diff": lambda v: "" if isnan(v) else f"{100 * v:+.3f} %"},
                       cell_classes={"reason": "reason", "description": "note",
                                     "verdict": "verdict"})
 
@@ -1716,23 +833,12 @@ def _zone_change_section(change_dir: Path, cm: Mapping[str, Any]) -> str | None:
     if not path.is_file():
         note = cm.get("zones")
         return f'<p class="note">{_e(t(str(note)))}.</p>' if note else None
-    rows = pd.read_csv(path, dtype={"zone_id": str})
-    gep = rows[(rows["service"] == "gep") & (rows["measure"] == "value")]
-    table = gep[["zone_layer", "zone_id", "area_ha_before", "area_ha_after"]].copy()
-    table["gep_before_yuan_a-1"] = gep["before"]
-    table["gep_after_yuan_a-1"] = gep["after"]
-    table["change_yuan_a-1"] = gep["change"]
-    table["change_pct"] = gep["change_pct"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for s in ("before", "after"):
-            area = gep[f"area_ha_{s}"]
-            table[f"gep_per_ha_{s}_yuan_ha-1_a-1"] = np.where(
-                area > 0, gep[s] / area.where(area > 0, 1.0), np.nan)
+    table = zone_change_table(pd.read_csv(path, dtype={"zone_id": str}))
     intro = ('<p class="muted">' + t(
         "GEP per zone in each scenario (each rasterised on its own grid), summed over land "
         "types; every service and measure: {link}.",
         link='<a href="tables/change_by_zone.csv">tables/change_by_zone.csv</a>') + "</p>")
-    return intro + _fold(df_to_html(table.reset_index(drop=True)), len(table), "the zones")
+    return intro + _fold(df_to_html(table), len(table), "the zones")
 
 
 def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
@@ -1741,8 +847,8 @@ def build_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
     """The HTML of a comparison's report (see :func:`write_compare_report`)."""
     compare_dir = Path(compare_dir)
     change_dir = compare_dir / "change"
-    cm = _read_manifest(change_dir / "manifest.json", comparison=True)
-    runs = {s: _read_manifest(compare_dir / s / "manifest.json") for s in ("before", "after")
+    cm = read_manifest(change_dir / "manifest.json", comparison=True)
+    runs = {s: read_manifest(compare_dir / s / "manifest.json") for s in ("before", "after")
             if (compare_dir / s / "manifest.json").is_file()}
     code = lang or report_lang(runs.get("before", {}))
     with _report_context(code):
@@ -1754,7 +860,7 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
                           reproduction: pd.DataFrame | None,
                           as_stated_gep: Mapping[str, float] | None) -> str:
     change_dir = compare_dir / "change"
-    change = _table(change_dir, "change_by_service.csv")
+    change = read_table(change_dir, "change_by_service.csv")
     if change is not None:
         change = change_rows(change)
     years: dict[str, list[tuple[str, int]]] = {
@@ -1768,13 +874,13 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
                                      b=f'<a href="../before/report.html">{t("before")}</a>',
                                      a=f'<a href="../after/report.html">{t("after")}</a>')
                          + "</p>")]
-    lus = {s: _land_use(compare_dir / s, m) for s, m in runs.items()}
+    lus = {s: read_land_use(compare_dir / s, m) for s, m in runs.items()}
     if lus:
         types = list(dict.fromkeys(lt for lu in lus.values() for lt in lu.types))
         colours: dict[str, str] = {}
         for lu in lus.values():
             colours.update({k: c for k, c in lu.colours.items() if k not in colours})
-        fig = _chart(lambda: _land_use_figure([(t(s), lu) for s, lu in lus.items()], types,
+        fig = chart(lambda: land_use_figure([(t(s), lu) for s, lu in lus.items()], types,
                                               colours))
         problems = "".join(f'<p class="warn">{_e(t(s))}: {_e(lu.problem)}</p>'
                            for s, lu in lus.items() if lu.problem)
@@ -1784,7 +890,7 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
                              _change_maps_section(compare_dir, cm)))
     if change is not None:
         order = runs.get("before", {}).get("services", [])
-        fig = _chart(lambda: _change_by_service_figure(change, order))
+        fig = chart(lambda: change_by_service_figure(change, order))
         per_ha = _land_type_change_section(change_dir) or ""
         sections.append(_section("change", t("Change by service"),
                                  _figure(_img(fig, t("change by service"))) + per_ha))
@@ -1854,7 +960,7 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
         if (run / "manifest.json").is_file() and not (run / "report.html").is_file():
             write_run_report(run, lang or None)
     text = build_compare_report(compare_dir, reproduction, as_stated_gep, lang)
-    return _atomic_write_text(compare_dir / "change" / "report.html", text)
+    return write_text(compare_dir / "change" / "report.html", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1885,23 +991,23 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
     """
     folder = Path(folder)
     manifest = folder / "manifest.json"
-    if manifest.is_file() and _read_json(manifest).get("kind") == "comparison":
+    if manifest.is_file() and read_json(manifest).get("kind") == "comparison":
         folder = folder.parent
     if (folder / "change" / "manifest.json").is_file():
-        _read_manifest(folder / "change" / "manifest.json", comparison=True)
+        read_manifest(folder / "change" / "manifest.json", comparison=True)
         for s in ("before", "after"):
             if (folder / s / "manifest.json").is_file():
-                _read_manifest(folder / s / "manifest.json")
+                read_manifest(folder / s / "manifest.json")
         kw: dict[str, Any] = {"lang": lang} if lang else {}
         written = [write_run_report(folder / s, **kw) for s in ("before", "after")
                    if (folder / s / "manifest.json").is_file()]
         rep_path = folder / "reproduction.csv"
         rep = pd.read_csv(rep_path) if rep_path.is_file() else None
         stated_path = folder / "as_stated_gep.json"
-        stated = _read_json(stated_path) if stated_path.is_file() else None
+        stated = read_json(stated_path) if stated_path.is_file() else None
         return written + [write_compare_report(folder, rep, stated, **kw)]
     if manifest.is_file():
-        _read_manifest(manifest)
+        read_manifest(manifest)
         one: dict[str, Any] = {"lang": lang} if lang else {}
         return [write_run_report(folder, **one)]
     raise InputFileError(f"{folder}: not a gepgeo output folder (no manifest.json, no "
@@ -1912,9 +1018,9 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
                        previews: Previews | None = None) -> str:
     """The report of a run without valuation (``valuation: false``): the physical quantities
     by service, the land use, the quantity maps, the tables and the parameters; no money."""
-    by_service = _table(run_dir, "gep_by_service.csv")
-    lu_area = _land_use_total(_table(run_dir, "land_use.csv"))
-    lu = _land_use(run_dir, manifest)
+    by_service = read_table(run_dir, "gep_by_service.csv")
+    lu_area = land_use_total(read_table(run_dir, "land_use.csv"))
+    lu = read_land_use(run_dir, manifest)
     rows = []
     if by_service is not None:
         for r in by_service.itertuples(index=False):
@@ -1928,7 +1034,7 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
                "used and no value is computed.</p>"
                + "<table><thead><tr><th>service</th><th>quantity</th><th>amount</th>"
                "<th>unit</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    lu_html = _figure(_img(_land_use_figure([("land use", lu)], lu.types, lu.colours),
+    lu_html = _figure(_img(land_use_figure([("land use", lu)], lu.types, lu.colours),
                            "land-use map"), _e(str(lu.path)))
     if lu.problem:
         lu_html = f'<p class="warn">{_e(lu.problem)}</p>' + lu_html
