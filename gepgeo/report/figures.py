@@ -170,6 +170,7 @@ def draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm: 
 
 
 def no_data_panel(ax: Axes, title: str, text: str) -> None:
+    """A panel that says, in ``text``, why its map is not drawn."""
     ax.set_title(title, fontsize=10)
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9,
             wrap=True)
@@ -178,6 +179,7 @@ def no_data_panel(ax: Axes, title: str, text: str) -> None:
 
 
 def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
+    """(min, max) of the finite values of all ``arrays``; None if there is none."""
     lo, hi = math.inf, -math.inf
     for a in arrays:
         f = a[np.isfinite(a)]
@@ -274,10 +276,12 @@ class LandUse:
     problem: str = ""
 
     def codes_of(self, land_type: str) -> list[int]:
+        """The raster codes of ``land_type``."""
         return [c for c, lt in self.codes.items() if lt == land_type]
 
 
 def qualitative(n: int) -> list[str]:
+    """``n`` distinct colours (tab10, or tab20 beyond 10), as hex."""
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [to_hex(cmap(i % cmap.N)) for i in range(n)]
 
