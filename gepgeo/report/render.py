@@ -16,21 +16,29 @@ the catalogue (:data:`gepgeo.i18n.ZH`) inserted as written with :func:`html_t` (
 carry markup, ``<strong>``, ``<code>``, a link). A Markup value is never escaped again.
 
 The environment is built once (:func:`environment`, cached) and each template compiled once per
-process; templates are not checked for changes on disk.
+process. Compiling the templates a page needs takes some 35 ms, so the compiled code is kept
+beside the package, in ``__pycache__`` as Python keeps its own (:class:`_BytecodeCache`): later
+processes load it in about 1 ms. A template whose source changed, another jinja2, or other
+environment options compile again; a folder that cannot be written just means no cache.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
+import os
+import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 from .. import __version__
@@ -105,12 +113,47 @@ def charts_in_english() -> bool:
     return lang() == "zh" and chart_lang() == "en"
 
 
+class _BytecodeCache(FileSystemBytecodeCache):
+    """Compiled templates in ``directory``, one file per template; the file holds a checksum of
+    the template's source, and its name the jinja2 version and the size and time of this module
+    (which sets the environment's options), so that a change of either compiles again. Reading
+    or writing the cache never fails a report: a file that cannot be read is compiled again,
+    one that cannot be written is not kept."""
+
+    def __init__(self, directory: Path) -> None:
+        here = os.stat(__file__)
+        key = f"{getattr(jinja2, '__version__', '')};{here.st_size};{here.st_mtime_ns}"
+        tag = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
+        super().__init__(str(directory), f"gepgeo-report-{tag}-%s.jinja2")
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache() -> _BytecodeCache | None:
+    """The cache in the package's ``__pycache__``, or None if that folder cannot be written."""
+    directory = Path(__file__).with_name("__pycache__")
+    try:
+        directory.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return _BytecodeCache(directory) if os.access(directory, os.W_OK) else None
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The jinja2 environment of the report's templates (built once)."""
     env = Environment(loader=PackageLoader(_PACKAGE, "templates"), autoescape=True,
                       finalize=escape, undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False)
+                      lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
+                      bytecode_cache=_bytecode_cache())
     env.filters["e"] = env.filters["escape"] = escape
     env.globals.update(
         t=t, ht=html_t, label=label, name_label=name_label, html_lang=html_lang,
