@@ -4,8 +4,7 @@ The templates (``templates/*.html.j2``) hold the markup: the page skeleton (``pa
 with the inline style sheet ``report.css`` and the image check ``image-check.js``), the macros
 shared by the pages (``macros.html.j2``: sections, KPIs, figures, links, data tables, folded
 and CSV tables), and one template per page (``run.html.j2``, ``quantities.html.j2``,
-``compare.html.j2``). The Python modules compute what a page shows and
-hand it to its template.
+``compare.html.j2``). The Python modules compute what a page shows and hand it to its template.
 
 Escaping
 --------
@@ -13,13 +12,15 @@ Autoescape is on: every ``{{ value }}`` is escaped as :func:`html.escape` escape
 (``quote=True``), unless the value is :class:`markupsafe.Markup`, i.e. HTML already: the output
 of a template or a macro, a value escaped by the ``e`` filter or :func:`escape`, or a phrase of
 the catalogue (:data:`gepgeo.i18n.ZH`) inserted as written with :func:`html_t` (the phrases that
-carry markup, ``<strong>``, ``<code>``, a link). A Markup value is never escaped again.
+carry markup, ``<strong>``, ``<code>``, a link, and the few whose apostrophes the page has always
+kept bare). A Markup value is never escaped again.
 
 The environment is built once (:func:`environment`, cached) and each template compiled once per
 process. Compiling the templates a page needs takes some 35 ms, so the compiled code is kept
 beside the package, in ``__pycache__`` as Python keeps its own (:class:`_BytecodeCache`): later
-processes load it in about 1 ms. A template whose source changed, another jinja2, or other
-environment options compile again; a folder that cannot be written just means no cache.
+processes load it in about 1 ms. A template whose source changed, another jinja2, or a changed
+``render.py`` (the environment's options) compile again; a folder that cannot be written just
+means no cache.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ __all__ = [
     "html_t",
     "macros",
     "render",
-    "table_html",
     "report_context",
     "report_lang",
+    "table_html",
 ]
 
 #: Rows of a table rendered in the page (the linked CSV has them all).
