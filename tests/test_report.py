@@ -379,7 +379,7 @@ def test_run_report_uses_previews(tmp_path, monkeypatch):
         return original(path, **kw)
 
     monkeypatch.setattr(S, "read_overview", counting)
-    monkeypatch.setattr("gepgeo.report.read_overview", counting)
+    monkeypatch.setattr("gepgeo.report.figures.read_overview", counting)
     again = tmp_path / "again"
     pipe = _pipeline("before")
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": False})})
@@ -878,7 +878,7 @@ def test_the_gep_map_coverage_comes_from_the_pass_and_equals_the_map(tmp_path, c
 
     from gepgeo.area import row_areas_ha
     from gepgeo.pipeline import load_pipeline
-    from gepgeo.report import _map_coverage
+    from gepgeo.report.tables import map_coverage as _map_coverage
     from gepgeo.run import run_pipeline
 
     rng = np.random.default_rng(7)

@@ -1,0 +1,491 @@
+"""The report's figures, drawn with matplotlib and embedded as base64 PNG.
+
+Maps (a density map with its colour bar, :func:`map_figure`; before, after and difference on
+shared scales, :func:`comparison_figure`; the land use with a categorical legend,
+:func:`land_use_figure`) are drawn in map coordinates from decimated reads (longest side ≤
+:data:`gepgeo.styles.MAX_SIDE` pixels, :func:`gepgeo.styles.read_overview`), grey where nodata.
+Charts: value by service, by land type, and the change by service.
+
+Figures use matplotlib's object API (:class:`matplotlib.figure.Figure`, Agg, no pyplot state);
+:func:`png_uri` runs a figure's layout once at the dpi it is saved at and returns a
+``data:image/png;base64,...`` URI. Chart text is in the chart language (:func:`chart`,
+:func:`gepgeo.i18n.chart_lang`). Map axes name the CRS as the file does, without searching the
+PROJ database (seconds per map for a WKT without an EPSG code).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, ListedColormap, Normalize, to_hex
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
+
+from ..i18n import charts, label, t
+from ..styles import Overview, read_overview
+from .format import MONEY_UNIT, money_label, unit_text
+from .tables import service_values
+
+__all__ = [
+    "CATEGORY_COLOURS",
+    "NODATA_GREY",
+    "CrsLabels",
+    "LandUse",
+    "chart",
+    "change_by_service_figure",
+    "comparison_figure",
+    "diverging_scale",
+    "land_use_figure",
+    "map_figure",
+    "png_uri",
+    "read_land_use",
+    "value_by_land_type_figure",
+    "value_by_service_figure",
+    "value_scale",
+]
+
+#: Axes background: where a map is nodata (NaN is transparent) it shows this grey.
+NODATA_GREY = "#d4d4d4"
+CATEGORY_COLOURS = {"provisioning": "#d9922e", "regulating": "#3a7dbf", "cultural": "#9b59b6"}
+
+
+def chart(make: Callable[[], Figure]) -> Figure:
+    """``make()`` with chart text in the chart language (:func:`gepgeo.i18n.chart_lang`)."""
+    with charts():
+        return make()
+
+
+def _freeze_layout(fig: Figure, dpi: float) -> None:
+    """Run the figure's layout engine now, at the ``dpi`` it will be saved at, and remove it.
+
+    ``savefig`` of a figure with a layout engine draws it twice: once, without rendering, to
+    run the layout (every image resampled, every text laid out), then for real. Running the
+    engine alone gives the same positions (the layout is the first thing either draw does),
+    and the figure is then drawn once. A figure at another dpi keeps its engine.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None or fig.dpi != dpi:
+        return
+    engine.execute(fig)
+    fig.set_layout_engine(None)
+
+
+def png_uri(fig: Figure, *, dpi: int = 100) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
+    buf = io.BytesIO()
+    _freeze_layout(fig, dpi)
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass
+class CrsLabels:
+    """Name of a CRS and the axis labels of a map drawn in it."""
+
+    name: str
+    x: str
+    y: str
+
+
+def crs_labels(crs: Any) -> CrsLabels:
+    """``WGS 84 / UTM zone 48N (EPSG:32648)``, ``easting (m)``, ``northing (m)``.
+
+    The EPSG code is the one the CRS carries (its WKT ``ID``/``AUTHORITY``): no search of the
+    PROJ database, which took seconds per map for a WKT without a code (an NLCD Albers grid), and
+    one parse per distinct CRS (:func:`_crs_facts` is cached).
+    """
+    if crs is None:
+        return CrsLabels(t("no CRS"), "x", "y")
+    try:
+        text = crs.to_wkt() if hasattr(crs, "to_wkt") else str(crs)
+    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS rasterio cannot write as WKT
+        return CrsLabels(str(crs), "x", "y")
+    name, geographic, unit = _crs_facts(text)
+    if geographic:
+        return CrsLabels(name, t("longitude (°)"), t("latitude (°)"))
+    unit = t(unit) if unit in ("m", "ft") else unit
+    return CrsLabels(name, t("easting ({unit})", unit=unit), t("northing ({unit})", unit=unit))
+
+
+@lru_cache(maxsize=32)
+def _crs_facts(text: str) -> tuple[str, bool, str]:
+    """(name with the code the CRS carries, geographic?, linear unit) of a CRS's WKT."""
+    from pyproj import CRS
+
+    try:
+        pc = CRS.from_user_input(text)
+    except Exception:  # noqa: BLE001  # pragma: no cover - a CRS pyproj cannot parse
+        return text[:80], False, ""
+    ident = pc.to_json_dict().get("id") or {}
+    code = f"{ident.get('authority')}:{ident.get('code')}" if ident.get("code") else ""
+    name = f"{pc.name} ({code})" if code else pc.name
+    unit = pc.axis_info[0].unit_name if pc.axis_info else ""
+    unit = {"metre": "m", "meter": "m", "foot": "ft", "US survey foot": "ftUS"}.get(unit, unit)
+    return name, bool(pc.is_geographic), unit
+
+
+def _plain_axis(ax: Axes) -> None:
+    """Map-coordinate ticks as plain numbers (no offset, no exponent), few of them."""
+    for axis in (ax.xaxis, ax.yaxis):
+        fmt = ScalarFormatter(useOffset=False)
+        fmt.set_scientific(False)
+        axis.set_major_formatter(fmt)
+        axis.set_major_locator(MaxNLocator(4))
+    ax.tick_params(labelsize=7)
+
+
+def _colourbar_formatter(vmax: float | None) -> FuncFormatter | None:
+    """Thousands separators on colour bars of large values."""
+    if vmax is not None and abs(vmax) >= 1000:
+        return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+    return None
+
+
+def draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm: Normalize,
+              title: str) -> Any:
+    """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
+    labels = crs_labels(ov.crs)
+    ax.set_facecolor(NODATA_GREY)
+    # imshow masks NaN itself (a masked copy made here was masked again)
+    im = ax.imshow(data, extent=ov.extent, cmap=cmap, norm=norm,
+                   interpolation="nearest", origin="upper")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
+    ax.set_ylabel(labels.y, fontsize=8)
+    _plain_axis(ax)
+    return im
+
+
+def no_data_panel(ax: Axes, title: str, text: str) -> None:
+    """A panel that says, in ``text``, why its map is not drawn."""
+    ax.set_title(title, fontsize=10)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9,
+            wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
+    """(min, max) of the finite values of all ``arrays``; None if there is none."""
+    lo, hi = math.inf, -math.inf
+    for a in arrays:
+        f = a[np.isfinite(a)]
+        if f.size:
+            lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
+    return None if lo > hi else (lo, hi)
+
+
+@lru_cache(maxsize=8)
+def _transparent_bad(name: str) -> Colormap:
+    """matplotlib's colour map ``name`` with NaN transparent: one instance, shared by every
+    figure (never modified), so its lookup table is built once rather than once per map."""
+    return colormaps[name].with_extremes(bad=(0, 0, 0, 0))
+
+
+def value_scale(arrays: Iterable[np.ndarray]) -> tuple[Colormap, Normalize]:
+    """One colour scale for all ``arrays``: viridis from min to max, or a diverging red–blue
+    scale symmetric about 0 if the values change sign (e.g. ``water_deficit: signed``)."""
+    rng = _finite_range(arrays)
+    if rng is None:
+        return _transparent_bad("viridis"), Normalize(0.0, 1.0)
+    lo, hi = rng
+    if lo < 0 < hi:
+        return diverging_scale(max(-lo, hi))
+    if lo == hi:
+        hi = lo + 1.0
+    return _transparent_bad("viridis"), Normalize(lo, hi)
+
+
+def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
+    """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
+    m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
+    return _transparent_bad("RdBu"), Normalize(-m, m)
+
+
+def panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
+    """Width (inches) of a map panel ``height`` inches tall, from the maps' aspect ratio."""
+    ratios = []
+    for ov in ovs:
+        if ov is not None:
+            left, bottom, right, top = ov.bounds
+            if top != bottom:
+                ratios.append(abs((right - left) / (top - bottom)))
+    ratio = min(2.5, max(0.4, max(ratios) if ratios else 1.0))
+    return height * ratio + 1.1
+
+
+def map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Figure:
+    """One density map with its colour bar (unit) in map coordinates (``preview``: its
+    decimated pixels, if the run sampled them; see :func:`gepgeo.styles.read_overview`)."""
+    try:
+        ov = read_overview(path, preview=preview)
+    except (OSError, rasterio.errors.RasterioError) as exc:
+        fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+        no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
+                                                      exc=exc))
+        return fig
+    fig = Figure(figsize=(panel_width([ov]) + 1.2, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    data = np.asarray(ov.data, dtype=np.float64)
+    cmap, norm = value_scale([data])
+    im = draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, format=_colourbar_formatter(norm.vmax))
+    cb.set_label(unit_text(ov.unit) or t("(no unit)"), fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return fig
+
+
+# --- land use -------------------------------------------------------------------------------
+
+@dataclass
+class LandUse:
+    """The land-use raster of a run, its classes and their colours.
+
+    Attributes
+    ----------
+    codes : dict
+        Raster code → land type (the pipeline's mapping, from the manifest).
+    types : list of str
+        Land types in the order of their first code.
+    colours : dict
+        Land type → hex colour (the raster's colour table if it has one, else tab10/tab20).
+    overview : Overview or None
+        Decimated raster, None if it could not be read (``problem`` says why).
+    path : Path
+    problem : str
+    """
+
+    codes: dict[int, str]
+    types: list[str]
+    colours: dict[str, str]
+    overview: Overview | None
+    path: Path
+    problem: str = ""
+
+    def codes_of(self, land_type: str) -> list[int]:
+        """The raster codes of ``land_type``."""
+        return [c for c, lt in self.codes.items() if lt == land_type]
+
+
+def qualitative(n: int) -> list[str]:
+    """``n`` distinct colours (tab10, or tab20 beyond 10), as hex."""
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [to_hex(cmap(i % cmap.N)) for i in range(n)]
+
+
+def read_land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
+    """Read the land-use raster of a run (decimated) and choose its class colours."""
+    codes = {int(k): str(v) for k, v in manifest.get("land_use", {}).get("codes", {}).items()}
+    types = list(dict.fromkeys(codes[c] for c in sorted(codes)))
+    raw = manifest.get("inputs", {}).get("land_use", {}).get("path", "")
+    path = Path(raw) if raw else Path()
+    if raw and not path.is_absolute():
+        path = run_dir / path
+    ov, problem = None, ""
+    if not raw:
+        problem = t("the manifest names no land-use raster")
+    elif not path.is_file():
+        problem = t("the land-use raster {path} is not there any more", path=path)
+    else:
+        try:
+            ov = read_overview(path)
+        except (OSError, rasterio.errors.RasterioError) as exc:
+            problem = t("cannot read the land-use raster {path}: {exc}", path=path, exc=exc)
+    fallback = dict(zip(types, qualitative(len(types))))
+    colours = {}
+    table = ov.colormap if ov is not None else None
+    for lt in types:
+        rgba = None
+        if table:
+            for c in sorted(codes):
+                if codes[c] == lt and c in table:
+                    rgba = table[c]
+                    break
+        if rgba is not None and rgba[3] > 0 and tuple(rgba[:3]) != (0, 0, 0):
+            colours[lt] = to_hex((rgba[0] / 255, rgba[1] / 255, rgba[2] / 255))
+        else:
+            colours[lt] = fallback[lt]
+    return LandUse(codes, types, colours, ov, path, problem)
+
+
+def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
+    """Decimated land use as float indices into ``types`` (NaN: nodata or undeclared code)."""
+    assert lu.overview is not None
+    data = lu.overview.data
+    idx = np.full(data.shape, np.nan)
+    pos = {lt: i for i, lt in enumerate(types)}
+    for code, lt in lu.codes.items():
+        idx[data == code] = pos[lt]
+    return idx
+
+
+def land_use_figure(panels: Sequence[tuple[str, LandUse]], types: Sequence[str],
+                     colours: Mapping[str, str]) -> Figure:
+    """One or more land-use maps with a categorical legend (type and codes, plus nodata)."""
+    n = len(panels)
+    width = panel_width([lu.overview for _, lu in panels])
+    fig = Figure(figsize=(width * n + 2.4, 4.8), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    cmap = ListedColormap([colours[t] for t in types]).with_extremes(bad=(0, 0, 0, 0))
+    norm = Normalize(-0.5, len(types) - 0.5)
+    for ax, (title, lu) in zip(axes, panels):
+        if lu.overview is None:
+            no_data_panel(ax, title, lu.problem)
+            continue
+        draw_map(ax, lu.overview, _class_index(lu, types), cmap=cmap, norm=norm, title=title)
+    handles = []
+    for lt in types:
+        codes = sorted({c for _, lu in panels for c in lu.codes_of(lt)})
+        handles.append(Patch(facecolor=colours[lt], edgecolor="#555555", linewidth=0.5,
+                             label=f"{label(lt, land_type=True)} ({', '.join(map(str, codes))})"))
+    handles.append(Patch(facecolor=NODATA_GREY, edgecolor="#555555", linewidth=0.5,
+                         label=t("nodata / not classified")))
+    fig.legend(handles=handles, loc="outside right center", fontsize=8,
+               title=t("land type (codes)"),
+               title_fontsize=8, frameon=False)
+    return fig
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+def value_by_service_figure(by_service: pd.DataFrame) -> Figure:
+    """Horizontal bars of each service's value, 10⁴ yuan a⁻¹, coloured by category."""
+    rows = service_values(by_service)
+    fig = Figure(figsize=(7.5, 0.42 * len(rows) + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    vals = rows["amount"].to_numpy(dtype=float) / MONEY_UNIT
+    colours = [CATEGORY_COLOURS.get(c, "#888888") for c in rows["category"]]
+    bars = ax.barh([label(s) for s in rows["service"]], vals, color=colours)
+    ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
+    ax.invert_yaxis()
+    ax.margins(x=0.18)
+    ax.axvline(0, color="#444444", linewidth=0.6)
+    ax.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax.set_title(t("Value by service"), fontsize=10)
+    ax.tick_params(labelsize=8)
+    cats = list(dict.fromkeys(rows["category"]))
+    ax.legend(handles=[Patch(color=CATEGORY_COLOURS.get(c, "#888888"), label=label(c))
+                       for c in cats],
+              fontsize=8, loc="lower right", frameon=False)
+    return fig
+
+
+def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, str]) -> Figure:
+    """Stacked bars: per service, the value of each land type, 10⁴ yuan a⁻¹."""
+    lt = by_land_type[by_land_type["land_type"] != "total"]
+    cols = [c for c in by_land_type.columns if c.endswith("_value")]
+    services = [c.removesuffix("_value") for c in cols]
+    fig = Figure(figsize=(8.5, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(cols))
+    pos = np.zeros(len(cols))
+    neg = np.zeros(len(cols))
+    fallback = iter(qualitative(len(lt)))
+    for _, row in lt.iterrows():
+        vals = row[cols].to_numpy(dtype=float) / MONEY_UNIT
+        colour = colours.get(row["land_type"]) or next(fallback)
+        if not np.any(vals):
+            continue
+        bottom = np.where(vals >= 0, pos, neg)
+        ax.bar(x, vals, bottom=bottom, color=colour, label=label(row["land_type"], land_type=True),
+               edgecolor="white", linewidth=0.4)
+        pos += np.where(vals >= 0, vals, 0)
+        neg += np.where(vals < 0, vals, 0)
+    ax.set_xticks(x, [label(s) for s in services], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax.set_title(t("Value by land type, per service"), fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10
+                                               else f"{v:g}"))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, title=t("land type"), title_fontsize=8, frameon=False)
+    return fig
+
+
+def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -> Figure:
+    """Before and after value of each service (grouped bars) and the change (by sign).
+
+    ``order``: services in the order to draw them (the run's); others follow as they come.
+    """
+    rows = service_values(change)
+    rank = {s: i for i, s in enumerate(order)}
+    rows = rows.iloc[sorted(range(len(rows)),
+                            key=lambda i: (rank.get(rows["service"].iloc[i], len(rank)), i))]
+    services = rows["service"].tolist()
+    y = np.arange(len(services))
+    fig = Figure(figsize=(11, 0.5 * len(services) + 1.6), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    b = rows["before"].to_numpy(dtype=float) / MONEY_UNIT
+    a = rows["after"].to_numpy(dtype=float) / MONEY_UNIT
+    d = rows["change"].to_numpy(dtype=float) / MONEY_UNIT
+    ax1.barh(y - 0.2, b, height=0.4, color="#9e9e9e", label=t("before"))
+    ax1.barh(y + 0.2, a, height=0.4, color="#2b8cbe", label=t("after"))
+    ax1.set_yticks(y, [label(s) for s in services], fontsize=8)
+    ax1.invert_yaxis()
+    ax1.set_xlabel(t("value ({unit})", unit=money_label()), fontsize=9)
+    ax1.set_title(t("Value before and after"), fontsize=10)
+    ax1.legend(fontsize=8, frameon=False, loc="lower right")
+    bars = ax2.barh(y, d, color=np.where(d >= 0, "#2166ac", "#b2182b"))
+    ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
+    ax2.axvline(0, color="#444444", linewidth=0.6)
+    ax2.margins(x=0.2)
+    ax2.set_xlabel(t("change, after − before ({unit})", unit=money_label()), fontsize=9)
+    ax2.set_title(t("Change by service"), fontsize=10)
+    for ax in (ax1, ax2):
+        ax.tick_params(labelsize=8)
+    return fig
+
+
+def comparison_figure(label: str, before: Path, after: Path, change: Path) -> Figure:
+    """Before and after on one shared colour scale, and the difference (symmetric about 0)."""
+    ovs: dict[str, Overview | None] = {}
+    for key, path in (("before", before), ("after", after), ("after − before", change)):
+        try:
+            ovs[key] = read_overview(path)
+        except (OSError, rasterio.errors.RasterioError):
+            ovs[key] = None
+    fig = Figure(figsize=(3 * panel_width(ovs.values()) + 2.4, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3)
+    fig.suptitle(label, fontsize=11)
+    pair = [o for o in (ovs["before"], ovs["after"]) if o is not None]
+    cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
+    ims, unit = [], ""
+    for ax, key in zip(axes[:2], ("before", "after")):
+        ov = ovs[key]
+        if ov is None:
+            no_data_panel(ax, t(key), t("map missing"))
+            continue
+        unit = unit or ov.unit
+        ims.append(draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
+                             title=t(key)))
+    if ims:
+        cb = fig.colorbar(ims[0], ax=list(axes[:2]), shrink=0.85,
+                          format=_colourbar_formatter(norm.vmax))
+        cb.set_label(unit_text(unit), fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    diff = ovs["after − before"]
+    if diff is None:
+        no_data_panel(axes[2], t("after − before"), t("difference map missing"))
+        return fig
+    rng = _finite_range([diff.data])
+    dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
+    im = draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=t("after − before"))
+    cb = fig.colorbar(im, ax=axes[2], shrink=0.85, format=_colourbar_formatter(dnorm.vmax))
+    cb.set_label(unit_text(diff.unit or unit), fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    return fig
+
+
