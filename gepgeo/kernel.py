@@ -599,24 +599,31 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer
         (on land types that supply services only: the others give 0 whatever a layer says).
     """
+    # the plan's fields as locals: the stages take arrays, not the plan (numba compiled every
+    # function that took the 27-field plan seconds more slowly)
+    (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
+     lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need, modes,
+     msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx) = plan
     ny, nx = lu.shape
     nl = layers.shape[0]
-    nclass = plan.table.shape[1]
-    nserv = plan.on.shape[0]
+    nclass = table.shape[1]
+    nserv = on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
-    dyn_on, full_on, lin_on = _service_switches(plan)
+    dyn_on, full_on, lin_on = _service_switches(on, dyn, lin)
     n_dyn = np.int64(dyn_on.sum())
     n_full = np.int64(full_on.sum())
     lin_soil = lin_on[S_S] != 0
     lin_water = lin_on[S_W] != 0
     water_dyn = dyn_on[S_W] != 0
-    water_const = plan.on[S_W] != 0 and not water_dyn
+    water_const = on[S_W] != 0 and not water_dyn
     lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
-        plan, water_const, lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0)
+        lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn, value_idx, dclass,
+        clamp_class, coef, msvc.shape[0], water_const,
+        lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0)
     gep_map = False
-    for m in range(plan.map_idx.shape[0]):
-        if plan.msvc[plan.map_idx[m]] < 0:
+    for m in range(map_idx.shape[0]):
+        if msvc[map_idx[m]] < 0:
             gep_map = True
     # --- row buffers, reused for every row of the block
     cls = np.empty(nx, dtype=np.int64)
@@ -625,7 +632,7 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     vals = np.empty((nl + N_SCRATCH, nx), dtype=np.float64)   # decoded layers, scratch
     bits = np.zeros(nx, dtype=np.int64)
     ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
-    dens = np.zeros((nx, plan.msvc.shape[0]), dtype=np.float64)   # densities (full services)
+    dens = np.zeros((nx, msvc.shape[0]), dtype=np.float64)   # densities (full services)
     drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
     gmap = np.zeros(nx, dtype=np.float64)
     gep = np.zeros(nx, dtype=np.float64)
@@ -641,7 +648,8 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     chg = np.zeros(8 * ((nx + 15) // 8), dtype=np.uint8)   # whole uint64 words, ≥ nx + 8
     for i in range(ny):
         # 1. land type of each pixel, its area, the span with data, runs of one land type
-        n_nd, n_un = _land_types_row(lu[i], plan, lut_all, lutx, sup_x, nodata_lt, unmapped_lt,
+        n_nd, n_un = _land_types_row(lu[i], lut_all, lutx, lut.shape[0], lut_offset,
+                                     lu_has_nodata, lu_nodata, sup_x, nodata_lt, unmapped_lt,
                                      cls, sup)
         stats[0] += n_nd
         stats[1] += n_un
@@ -662,18 +670,18 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         long_runs = 8 * nruns < jh - jl
         if n_dyn > 0:
             # 2. decode and validate the layers, and each raster-reading service
-            _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats)
-            _validity_row(dyn_on, plan.need, bits, sup, ok, bad, gnd, ul, uh)
+            _decode_row(layers, i, lay_scale, lay_offset, lay_low, lay_high, lay_has_nodata,
+                        lay_nodata, vals, bits, sup, ul, uh, stats)
+            _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh)
             # 3. the services themselves
             if n_full > 0:
                 for j in range(ul, uh):
                     dcls[j] = cls[j] if sup[j] != 0 else -1
-                _services_row(plan.table, dcls, ul, uh, vals, plan.src, plan.modes, full_on, ok,
-                              dens, dclamp)
+                _services_row(table, dcls, ul, uh, vals, src, modes, full_on, ok, dens, dclamp)
             if lin_soil or lin_water:
                 # the linear water driver flags its clamped pixels (all valid, so supplying)
-                _drivers_row(pv_x, cls, ul, uh, vals, nl, plan.src, plan.modes, lin_on, ok, drv,
-                             clamped, long_runs, nruns, run_start, run_cls)
+                _drivers_row(pv_x, cls, ul, uh, vals, nl, src, modes, lin_on, ok, drv, clamped,
+                             long_runs, nruns, run_start, run_cls)
         # water deficits clamped to 0, counted per land type
         if water_dyn and not lin_water:
             for j in range(ul, uh):
@@ -683,28 +691,28 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
                 clamped[j] = clamp_x[cls[j]]
         # 4. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
         if gep_map:
-            _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap,
+            _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap,
                      ul, uh)
-        _maps_row(plan, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens, ok,
-                  gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls)
+        _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens,
+                  ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls)
         # 5. totals, for the whole grid (slot 0) and each zone layer's zone
-        _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, full_on,
-                        n_full, clamped, gnd, bad, drv, gmap, gep_map, lin_soil, lin_water,
-                        slot, key, jl, jh, nruns, run_start, run_cls)
+        _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dacc, cls, sup,
+                        arow, ok, dens, full_on, n_full, clamped, gnd, bad, drv, gmap, gep_map,
+                        lin_soil, lin_water, slot, key, jl, jh, nruns, run_start, run_cls)
 
 
 @njit(cache=True, nogil=True)
-def _service_switches(plan):
+def _service_switches(on, dyn, lin):
     """Per service: raster-reading (``dyn_on``), evaluated in full per pixel (``full_on``) or
     as driver × coefficient (``lin_on``), among the enabled ones."""
-    nserv = plan.on.shape[0]
+    nserv = on.shape[0]
     dyn_on = np.zeros(nserv, dtype=np.uint8)
     full_on = np.zeros(nserv, dtype=np.uint8)
     lin_on = np.zeros(nserv, dtype=np.uint8)
     for s in range(nserv):
-        if plan.on[s] != 0 and plan.dyn[s] != 0:
+        if on[s] != 0 and dyn[s] != 0:
             dyn_on[s] = 1
-            if plan.lin[s] != 0:
+            if lin[s] != 0:
                 lin_on[s] = 1
             else:
                 full_on[s] = 1
@@ -712,7 +720,8 @@ def _service_switches(plan):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _extended_tables(plan, water_const, small_codes):
+def _extended_tables(lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn,
+                     value_idx, dclass, clamp_class, coef, nmeas, water_const, small_codes):
     """The per-land-type tables, extended with the pseudo land types of land-use nodata
     (``nclass``) and of codes the mapping does not declare (``nclass + 1``).
 
@@ -722,10 +731,9 @@ def _extended_tables(plan, water_const, small_codes):
     GEP of the class-constant services, water clamped (class-constant water), each measure
     (``[nmeasure, next]``), each linear coefficient and each parameter (``[nparam, next]``).
     """
-    nparam, nclass = plan.table.shape
-    nserv = plan.on.shape[0]
-    nmeas = plan.msvc.shape[0]
-    nlut = plan.lut.shape[0]
+    nparam, nclass = table.shape
+    nserv = on.shape[0]
+    nlut = lut.shape[0]
     nan = np.nan
     nodata_lt = nclass
     unmapped_lt = nclass + 1
@@ -733,7 +741,7 @@ def _extended_tables(plan, water_const, small_codes):
     lutx = np.empty(max(nlut, 1), dtype=np.int64)
     lutx[0] = unmapped_lt
     for li in range(nlut):
-        lutx[li] = plan.lut[li] if plan.lut[li] >= 0 else unmapped_lt
+        lutx[li] = lut[li] if lut[li] >= 0 else unmapped_lt
     sup_x = np.zeros(next_, dtype=np.uint8)
     fill_x = np.full(next_, nan)
     gep_x = np.full(next_, nan)
@@ -742,28 +750,29 @@ def _extended_tables(plan, water_const, small_codes):
     coef_t = np.zeros((nmeas, next_), dtype=np.float64)
     pv_x = np.zeros((nparam, next_), dtype=np.float64)
     for c in range(nclass):
-        supplying = plan.supplies[c] != 0
+        supplying = supplies[c] != 0
         sup_x[c] = 1 if supplying else 0
         fill_x[c] = nan if supplying else 0.0
         gep_x[c] = 0.0
         for s in range(nserv):
-            if plan.on[s] != 0 and plan.dyn[s] == 0 and supplying:
-                gep_x[c] += plan.dclass[c, plan.value_idx[s]]
-        clamp_x[c] = plan.clamp_class[c] if (water_const and supplying) else 0
+            if on[s] != 0 and dyn[s] == 0 and supplying:
+                gep_x[c] += dclass[c, value_idx[s]]
+        clamp_x[c] = clamp_class[c] if (water_const and supplying) else 0
         for k in range(nmeas):
-            dclass_t[k, c] = plan.dclass[c, k]
-            coef_t[k, c] = plan.coef[c, k]
+            dclass_t[k, c] = dclass[c, k]
+            coef_t[k, c] = coef[c, k]
         for p in range(nparam):
-            pv_x[p, c] = plan.table[p, c]
+            pv_x[p, c] = table[p, c]
     lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
     for code in range(lut_all.shape[0]):
-        lut_all[code] = _land_type(np.int64(code), lutx, plan.lut_offset, nlut,
-                                   plan.lu_has_nodata, plan.lu_nodata, nodata_lt, unmapped_lt)
+        lut_all[code] = _land_type(np.int64(code), lutx, lut_offset, nlut, lu_has_nodata,
+                                   lu_nodata, nodata_lt, unmapped_lt)
     return lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x
 
 
 @njit(cache=True, nogil=True)
-def _land_types_row(lu_row, plan, lut_all, lutx, sup_x, nodata_lt, unmapped_lt, cls, sup):
+def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_nodata, sup_x,
+                    nodata_lt, unmapped_lt, cls, sup):
     """Land type ``cls[j]`` and whether it supplies services ``sup[j]`` for every pixel of a
     row; returns the numbers of land-use nodata and unmapped-code pixels."""
     nx = lu_row.shape[0]
@@ -777,10 +786,9 @@ def _land_types_row(lu_row, plan, lut_all, lutx, sup_x, nodata_lt, unmapped_lt, 
             n_nd += c == nodata_lt
             n_un += c == unmapped_lt
     else:
-        nlut = plan.lut.shape[0]
         for j in range(nx):
-            c = _land_type(np.int64(lu_row[j]), lutx, plan.lut_offset, nlut, plan.lu_has_nodata,
-                           plan.lu_nodata, nodata_lt, unmapped_lt)
+            c = _land_type(np.int64(lu_row[j]), lutx, lut_offset, nlut, lu_has_nodata,
+                           lu_nodata, nodata_lt, unmapped_lt)
             cls[j] = c
             sup[j] = sup_x[c]
             n_nd += c == nodata_lt
@@ -804,7 +812,8 @@ def _data_span(cls, n_nd, nodata_lt):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats):
+def _decode_row(layers, i, lay_scale, lay_offset, lay_low, lay_high, lay_has_nodata, lay_nodata,
+                vals, bits, sup, ul, uh, stats):
     """Decode row ``i`` of every layer into ``vals`` (NaN where not valid) and set bit l of
     ``bits[j]`` where layer l is valid; count the out-of-domain values of supplying pixels
     into ``stats[2 + l]`` (only in rows where some mapped pixel has an invalid value: they
@@ -813,12 +822,12 @@ def _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats):
     all_bits = (np.int64(1) << nl) - 1
     n_bad = 0
     for layer in range(nl):
-        sc = plan.lay_scale[layer]
-        of = plan.lay_offset[layer]
-        lo = plan.lay_low[layer]
-        hi = plan.lay_high[layer]
-        hnd = plan.lay_has_nodata[layer] != 0
-        nd = plan.lay_nodata[layer]
+        sc = lay_scale[layer]
+        of = lay_offset[layer]
+        lo = lay_low[layer]
+        hi = lay_high[layer]
+        hnd = lay_has_nodata[layer] != 0
+        nd = lay_nodata[layer]
         bit = np.int64(1) << layer
         keep = np.int64(0) if layer == 0 else np.int64(-1)    # the first layer sets
         vrow = vals[layer]
@@ -837,11 +846,9 @@ def _decode_row(layers, i, plan, vals, bits, sup, ul, uh, stats):
                 n_bad += (b != all_bits) & (sup[j] != 0)
     if n_bad > 0:
         for layer in range(nl):
-            stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh, plan.lay_scale[layer],
-                                           plan.lay_offset[layer], plan.lay_low[layer],
-                                           plan.lay_high[layer],
-                                           plan.lay_has_nodata[layer] != 0,
-                                           plan.lay_nodata[layer])
+            stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh, lay_scale[layer],
+                                           lay_offset[layer], lay_low[layer], lay_high[layer],
+                                           lay_has_nodata[layer] != 0, lay_nodata[layer])
 
 
 @njit(cache=True, nogil=True)
@@ -866,7 +873,7 @@ def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
 
 
 @njit(cache=True, nogil=True)
-def _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap, ul, uh):
+def _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap, ul, uh):
     """GEP of each pixel (``gep``: class-constant services plus the raster-reading ones where
     valid) and the GEP map's pixels for the sums (``gmap``: 0 where the map is nodata)."""
     for j in range(ul, uh):
@@ -874,7 +881,7 @@ def _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, 
     for s in range(dyn_on.shape[0]):
         if dyn_on[s] == 0:
             continue
-        kv = plan.value_idx[s]
+        kv = value_idx[s]
         okr = ok[s]
         if lin_on[s] != 0:
             d = drv[s]
@@ -890,16 +897,16 @@ def _gep_row(plan, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, 
 
 
 @njit(cache=True, nogil=True)
-def _maps_row(plan, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens, ok, gnd,
-              gep, jl, jh, long_runs, nruns, run_start, run_cls):
+def _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens,
+              ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls):
     """Row ``i`` of every map band (NaN outside the span with land-use data)."""
     nan = np.nan
     nx = cls.shape[0]
     ul = np.uint64(jl)
     uh = np.uint64(jh)
-    for m in range(plan.map_idx.shape[0]):
-        k = plan.map_idx[m]
-        s = plan.msvc[k]
+    for m in range(map_idx.shape[0]):
+        k = map_idx[m]
+        s = msvc[k]
         o = out[m, i]
         for j in range(jl):
             o[j] = nan
@@ -932,14 +939,13 @@ def _maps_row(plan, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, 
 
 
 @njit(cache=True, nogil=True)
-def _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, full_on, n_full,
-                    clamped, gnd, bad, drv, gmap, gep_map, lin_soil, lin_water, slot, key, jl, jh,
-                    nruns, run_start, run_cls):
+def _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dacc, cls, sup, arow,
+                    ok, dens, full_on, n_full, clamped, gnd, bad, drv, gmap, gep_map, lin_soil,
+                    lin_water, slot, key, jl, jh, nruns, run_start, run_cls):
     """Add row ``i`` to the accumulators of the whole grid (slot 0) and of each zone layer's
     zone: sums over runs of one (zone, land type) along the row, added once per run (adding
     every pixel into the same accumulator would chain each addition to the previous one
     through memory). For the whole grid, the runs are the land-type runs."""
-    nclass = plan.table.shape[1]
     row_area = area.shape[1] == 1
     a_row = area[i, 0]
     bad_s = bad[S_S]
@@ -961,7 +967,7 @@ def _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, f
                              drv_w, lin_soil, lin_water, gmap, gep_map)
         else:
             zrow = zones[t - 1, i]
-            zoff = 1 + plan.zone_offset[t - 1]
+            zoff = 1 + zone_offset[t - 1]
             for j in range(ul, uh):
                 c = cls[j]
                 z = zrow[j]
@@ -981,7 +987,7 @@ def _accumulate_row(plan, i, zones, area, acc, dacc, cls, sup, arow, ok, dens, f
                              gmap, gep_map)
                 j0 = j1
         if n_full > 0:
-            _add_full_services(acc, plan.mstart, plan.mstop, full_on, slot, cls, sup, arow, ok,
+            _add_full_services(acc, mstart, mstop, full_on, slot, cls, sup, arow, ok,
                                dens, ul, uh)
 
 
