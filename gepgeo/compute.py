@@ -34,6 +34,7 @@ from . import kernel as K
 from .area import grid_block_areas_ha, grid_row_areas_ha
 from .errors import ConfigError, DomainError, GridMismatchError, RasterError, UnmappedCodesError
 from .grid import Grid
+from .layer import Layer
 from .nodata import as_stored as _as_stored
 from .nodata import nodata_mask, nodata_values
 from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
@@ -667,24 +668,24 @@ def build_dataset(
     lay_extra: list[tuple[float, ...]] = []
     big = float(np.finfo(np.float64).max)
     from .parameters import spec_for
+    sources: list[Any] = []
     for pv, factor in zip(pl.rasters, pl.layer_factor):
-        arr = pv.value
-        if not isinstance(arr, xr.DataArray):
-            raise ConfigError(f"parameter {pv.key!r}: expected a DataArray layer")
-        if arr.shape[-2:] != (ny, nx):
+        layer = Layer.of(pv.value, key=pv.key)
+        lay = layer.data
+        if lay.shape[-2:] != (ny, nx):
             raise GridMismatchError(
-                f"layer {pv.key!r}: shape {arr.shape[-2:]} differs from the land-use grid "
+                f"layer {pv.key!r}: shape {lay.shape[-2:]} differs from the land-use grid "
                 f"{(ny, nx)}; align it to the land-use grid first")
-        layer_arrays.append(_as_dask(arr, blocks, pv.key))
+        layer_arrays.append(_as_dask(lay, blocks, pv.key))
+        # the block task reads the file itself only if the pixels are still its raw windows
+        sources.append(layer.source if layer_arrays[-1] is lay.data else None)
         names.append(pv.key)
-        nds = [_as_stored(v, arr.dtype) for v in nodata_values(arr)]
+        nds = [_as_stored(v, lay.dtype) for v in layer.nodata]
         has_nd.append(1 if nds else 0)
         nodata_vals.append(nds[0] if nds else 0.0)
         lay_extra.append(tuple(nds[1:]))
-        sc = float(arr.attrs.get("scale_factor", 1.0))
-        off = float(arr.attrs.get("add_offset", 0.0))
-        scales.append(sc * factor)
-        offsets.append(off * factor)
+        scales.append(layer.scale * factor)
+        offsets.append(layer.offset * factor)
         spec = spec_for(pv.key, where="layers")
         # finite bounds: a ±inf pixel is outside every domain (refused or masked and counted)
         lows.append(max(spec.low, -big))
@@ -727,8 +728,8 @@ def build_dataset(
     small = all(a.dtype in _SMALL_LAYERS for a in layer_arrays)
     stack_dtype = np.dtype(np.float32 if small else np.float64)
     # layers read unchanged from a file are read by the kernel task itself, into the stack
-    direct = tuple(_gio.block_source(a) if a.dtype == stack_dtype else None
-                   for a in layer_arrays)
+    direct = tuple(src if a.dtype == stack_dtype else None
+                   for a, src in zip(layer_arrays, sources))
     dyn = (pl.need != 0).astype(np.uint8)
     mstart, mstop, value_idx = K.service_layout()
     dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,

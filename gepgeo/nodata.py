@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["nodata_pair", "nodata_list", "nodata_values", "nodata_mask", "as_stored"]
+__all__ = ["nodata_pair", "nodata_list", "nodata_values", "nodata_mask", "as_stored",
+           "distinct_nodata", "declared_nodata"]
 
 
 def nodata_pair(file_nodata: float | None,
@@ -66,14 +67,26 @@ def nodata_values(arr: Any) -> tuple[float, ...]:
     nodata): its ``_FillValue`` / ``rio.nodata`` and the values of its ``nodata_extra``
     attribute (a pipeline's ``nodata:`` given for a file that declares another one: both are
     nodata), without repeats."""
+    return distinct_nodata(_fill_value(arr), *arr.attrs.get("nodata_extra", ()))
+
+
+def distinct_nodata(*values: float | None) -> tuple[float, ...]:
+    """The values given, as floats, without None, NaN (always nodata anyway) and repeats, in
+    order."""
     out: list[float] = []
-    for v in (_fill_value(arr), *arr.attrs.get("nodata_extra", ())):
+    for v in values:
         if v is None:
             continue
         v = float(v)
         if not np.isnan(v) and v not in out:
             out.append(v)
     return tuple(out)
+
+
+def declared_nodata(arr: Any) -> float | None:
+    """The nodata value a DataArray declares itself (``_FillValue`` attribute or encoding,
+    else ``rio.nodata``), or None."""
+    return _fill_value(arr)
 
 
 def as_stored(value: float, dtype: Any) -> float:

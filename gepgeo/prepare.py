@@ -19,9 +19,10 @@ from .compute import measure_for_map
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning,
                      MissingParameterError, Problems, ProfileScopeWarning, RasterError,
                      UnmappedCodesError)
-from .io import (CHUNK, LayerInfo, auto_chunk, check_nodata_fits, open_aligned, open_layer,
-                 scan_codes)
-from .nodata import nodata_pair
+from .io import (CHUNK, LayerInfo, auto_chunk, block_source, check_nodata_fits, open_aligned,
+                 open_layer, scan_codes)
+from .layer import Layer
+from .nodata import declared_nodata, distinct_nodata, nodata_pair
 from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
@@ -80,12 +81,12 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
         if v is not None and not math.isfinite(v):
             raise ConfigError(f"layer {key!r}: {name} {v!r} of {str(path)!r} is not a finite "
                               "number")
-    arr.attrs["_FillValue"] = nodata
-    arr.attrs["nodata_extra"] = extra
-    arr.attrs["scale_factor"] = scale
-    arr.attrs["add_offset"] = offset
-    arr.attrs["units"] = unit
-    return ParamValue(key, arr, unit=unit or "", source=str(path), origin=origin)
+    layer = Layer(data=arr, unit=unit or "", scale=1.0 if scale is None else float(scale),
+                  offset=0.0 if offset is None else float(offset),
+                  nodata=distinct_nodata(nodata if nodata is not None else declared_nodata(arr),
+                                         *extra),
+                  path=str(path), source=block_source(arr.data))
+    return ParamValue(key, layer, unit=unit or "", source=str(path), origin=origin)
 
 
 def prepare(pipe: Pipeline) -> Prepared:
