@@ -9,6 +9,8 @@ the declarations.
 
 from numba import njit
 
+# source digest of the step functions: 5b2a30444aa18172
+
 from gepgeo.services.agriculture import productive as f_agriculture_productive
 from gepgeo.services.carbon import carbon_fixed as f_carbon_carbon_fixed
 from gepgeo.services.climate import cooling_energy as f_climate_cooling_energy

@@ -8,7 +8,8 @@ parameters come from rasters; :func:`gepgeo.kernel.class_densities` calls it per
 
 The method as shipped has its code in ``gepgeo/_services_row.py``, written by
 ``python -m gepgeo.codegen`` and checked by a test that regenerates it from the declarations
-(a change to a service that is not regenerated fails the test). Generated, not composed at run
+(a change to a service's steps or to the body of one of its functions that is not regenerated
+fails the test: the header holds a digest of the functions' sources). Generated, not composed at run
 time: a real file is what numba's cache needs, and a reader can see what runs.
 
 Per pixel ``j`` of land type ``c = cls[j]`` (skipped when negative), parameter ``X`` is
@@ -72,9 +73,30 @@ def _ident(text: str) -> str:
 
 
 def _alias(module: str, name: str) -> str:
-    """Name a declared function is imported under: ``f_<module>_<function>`` (locals are
+    """Name a declared function is imported under: ``f_<module path>_<function>``, the whole
+    dotted path (two plugin modules named alike must not import over each other; locals are
     ``<service>_<name>``, parameters ``p_<key>``, so none can clash)."""
-    return f"f_{_ident(module.rsplit('.', 1)[-1])}_{name}"
+    short = module.removeprefix("gepgeo.services.")
+    return f"f_{_ident(short)}_{name}"
+
+
+def _source_digest(method: Method) -> str:
+    """SHA-256 (16 hex digits) of the source of every step function: a changed formula body
+    changes the generated file, so the drift test fails and numba recompiles it."""
+    h = hashlib.sha256()
+    seen: set[tuple[str, str]] = set()
+    for s in method.services:
+        for st in s.steps:
+            ref = _fn_ref(st.fn)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            py = getattr(st.fn, "py_func", st.fn)
+            try:
+                h.update(inspect.getsource(py).encode())
+            except (OSError, TypeError):
+                h.update(repr(py.__code__.co_code).encode())
+    return h.hexdigest()[:16]
 
 
 def _fn_ref(fn: Any) -> tuple[str, str]:
@@ -104,6 +126,7 @@ def generate(method: Method = METHOD, *, declared: str = "gepgeo/services/") -> 
             mod, name = _fn_ref(st.fn)
             imports.setdefault((mod, name), _alias(mod, name))
     out = [_HEADER.format(declared=declared)]
+    out.append(f"# source digest of the step functions: {_source_digest(method)}\n\n")
     for (mod, name), alias in sorted(imports.items(), key=lambda kv: kv[1]):
         out.append(f"from {mod} import {name} as {alias}\n")
     out.append("\n# parameter slots (rows of the table pv, entries of src)\n")
@@ -292,9 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--readme", type=Path, default=None,
                     help="also write (or check) the parameter table of this README")
     ns = ap.parse_args(argv)
-    wanted = {GENERATED: generate()}
+    # the shipped method only, whatever $GEPGEO_SERVICES adds in this process
+    shipped = Method(BUILTIN_SERVICES)
+    wanted = {GENERATED: generate(shipped)}
     if ns.readme is not None:
-        wanted[ns.readme] = readme_with_table(ns.readme.read_text(encoding="utf-8"))
+        wanted[ns.readme] = readme_with_table(ns.readme.read_text(encoding="utf-8"), shipped)
     stale = 0
     for path, text in wanted.items():
         if ns.check:

@@ -265,6 +265,8 @@ class PassPlan(NamedTuple):
     lu_extra: tuple[Any, ...]
     lu_where: str
     lay_extra: tuple[tuple[float, ...], ...]
+    #: the services the plan was built for (a worker with other plugins must refuse it)
+    services: tuple[str, ...] = ()
 
 
 def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers: np.ndarray,
@@ -411,6 +413,11 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     zones_raw = rest[nl:nl + nzl]
     area_blk = rest[nl + nzl]
     origin = rest[nl + nzl + 1][0, 0] if len(rest) > nl + nzl + 1 else None
+    if plan.services != tuple(s.name for s in SERVICES):
+        raise ConfigError(
+            "this process's services (" + ", ".join(s.name for s in SERVICES) + ") differ from "
+            "those the pass was planned with (" + ", ".join(plan.services) + "): give every dask "
+            "worker the same $GEPGEO_SERVICES as the client")
     kp = plan.kernel
     lu_nodata, lu_has_nodata, lut, lut_offset = (kp.lu_nodata, kp.lu_has_nodata, kp.lut,
                                                  kp.lut_offset)
@@ -751,7 +758,7 @@ def build_dataset(
     plan = PassPlan(kernel=kplan, out_dtype=np.dtype(dtype), nslot=nslot, nclass=nclass,
                     domain_policy=domain, layer_names=tuple(names), stack_dtype=stack_dtype,
                     direct=direct, lu_extra=lu_extra, lu_where=lu_where,
-                    lay_extra=tuple(lay_extra))
+                    lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES))
     compile_kernel(plan, lu_d.dtype, len(zone_arrays),
                    why=variant_reason(lu_d.dtype, lu_extra,
                                       {n: a.dtype for n, a in zip(names, layer_arrays)}, dtype))

@@ -256,7 +256,9 @@ def linear_coefficients(table: np.ndarray, supplies: np.ndarray, on: np.ndarray,
     mstart, mstop, _ = service_layout()
     supplying = supplies != 0
     for s, variants in _DRIVER_SETTINGS.items():
-        if on[s] == 0 or need[s] == 0:
+        # the per-pixel drivers are written for soil and water only (_drivers_row): another
+        # service declaring a linear driver is evaluated in full
+        if on[s] == 0 or need[s] == 0 or s not in (S_S, S_W):
             continue
         v = _DRIVER_VARIANT[s]
         settings = variants[int(modes[v]) if v >= 0 else 0]
@@ -601,9 +603,16 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     """
     # the plan's fields as locals: the stages take arrays, not the plan (numba compiled every
     # function that took the 27-field plan seconds more slowly)
-    (lu_nodata, lu_has_nodata, lut, lut_offset, lay_nodata, lay_has_nodata, lay_scale,
-     lay_offset, lay_low, lay_high, src, zone_offset, table, supplies, on, dyn, need, modes,
-     msvc, mstart, mstop, value_idx, dclass, clamp_class, lin, coef, map_idx) = plan
+    lu_nodata, lu_has_nodata, lut, lut_offset = (plan.lu_nodata, plan.lu_has_nodata, plan.lut,
+                                                 plan.lut_offset)
+    lay_nodata, lay_has_nodata = plan.lay_nodata, plan.lay_has_nodata
+    lay_scale, lay_offset, lay_low, lay_high = (plan.lay_scale, plan.lay_offset, plan.lay_low,
+                                                plan.lay_high)
+    src, zone_offset, table, supplies = plan.src, plan.zone_offset, plan.table, plan.supplies
+    on, dyn, need, modes = plan.on, plan.dyn, plan.need, plan.modes
+    msvc, mstart, mstop, value_idx = plan.msvc, plan.mstart, plan.mstop, plan.value_idx
+    dclass, clamp_class, lin, coef = plan.dclass, plan.clamp_class, plan.lin, plan.coef
+    map_idx = plan.map_idx
     ny, nx = lu.shape
     nl = layers.shape[0]
     nclass = table.shape[1]

@@ -2,8 +2,9 @@
 
 * Which values are nodata: NaN always; the file's own nodata value; a pipeline's ``nodata:``
   adds a second value rather than replacing the file's (:func:`nodata_pair`,
-  :func:`nodata_list`). A lazily opened layer carries them as its ``_FillValue`` and
-  ``nodata_extra`` attributes (:func:`nodata_values` reads them back).
+  :func:`nodata_list`). A factor layer carries them as :attr:`gepgeo.layer.Layer.nodata`;
+  the land use, and a DataArray given through the Python API, as its ``_FillValue`` and
+  ``nodata_extra`` attributes (:func:`nodata_values` reads them).
 * How pixels are compared with them: as the raster stores them (:func:`nodata_mask`,
   :func:`as_stored`), so a float32 raster's -3.4028235e38 matches its declared value and a
   non-integral value is never nodata on an integer raster (``int(2.5)`` would make code 2

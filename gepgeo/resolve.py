@@ -83,8 +83,8 @@ def as_param_value(key: str, value: Any, *, source: str = "api", origin: str = "
     if isinstance(value, bool):
         raise ConfigError(f"parameter {key!r}: expected a number, a table or a raster, got "
                           f"{brief(value)}")
-    unit = ""
-    attrs = getattr(value, "attrs", None)
+    unit = str(getattr(value, "unit", "") or "")     # a Layer
+    attrs = getattr(value, "attrs", None)            # a DataArray
     if attrs is not None:
         unit = str(attrs.get("units", "") or "")
     return ParamValue(key, value, unit=unit, source=source, origin=origin)

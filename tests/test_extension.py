@@ -69,14 +69,50 @@ def test_declarations_derive_parameters_measures_and_code():
     assert m.measures[-1].service == "gep" and m.gep == len(m.measures) - 1
     assert "honey_price" in m.price_parameters and m.defaults["hives_per_ha"] == 1.0
     code = generate(m)
-    assert "f_test_extension_hive_yield(honey_rate, p_hives_per_ha)" in code
+    assert "f_tests_test_extension_hive_yield(honey_rate, p_hives_per_ha)" in code
+    # a plugin module named like one of gepgeo's (common.times) keeps its own import name
+    import types
+    other = types.ModuleType("mypkg.common")
+    exec("def times(a, b):\n    return 1000.0 * a * b\n", other.__dict__)
+    other.times.__module__ = "mypkg.common"
+    clone = Service(name="honey2", title="H", category="cultural", module="mypkg.common",
+                    parameters=(ParameterSpec("honey2_price", "p", "yuan_per_kg", "yuan kg-1", 0,
+                                              INF, "x", price=True),),
+                    uses=("honey_per_hive",),
+                    measures=(Measure("honey2", "value", *VALUE_UNITS, "x"),),
+                    steps=(Step("value", other.times, ("honey_per_hive", "honey2_price")),))
+    code2 = generate(Method(BUILTIN_SERVICES + (SERVICE, clone)))
+    assert "from mypkg.common import times as f_mypkg_common_times" in code2
+    assert "from gepgeo.services.common import times as f_common_times" in code2
+    assert "water_value = f_common_times(" in code2
     assert "`honey_per_hive` | honey" in parameter_table(m)
     bad = Service(name="x", title="X", category="cultural", measures=SERVICE.measures[1:],
                   steps=(Step("value", times, ("nowhere", "nothing")),))
     with pytest.raises(ValueError, match="reads 'nowhere'"):
         Method(BUILTIN_SERVICES + (bad,))
-    with pytest.raises(ValueError, match="same name"):
+    with pytest.raises(ValueError, match="same name: agriculture"):
         Method(BUILTIN_SERVICES + (BUILTIN_SERVICES[0],))
+    co2 = Service(name="trees", title="T", category="regulating",
+                  measures=(Measure("trees", "co2", "t a-1", "t ha-1 a-1", "x"),
+                            Measure("trees", "value", *VALUE_UNITS, "x")),
+                  steps=(Step("value", given, ("carbon_price",)),), uses=("carbon_price",))
+    with pytest.raises(ValueError, match="same map name: co2"):
+        Method(BUILTIN_SERVICES + (co2,))
+
+
+def test_a_worker_with_other_services_refuses_the_block():
+    """A dask worker whose $GEPGEO_SERVICES differs from the client's would lay out the
+    accumulators differently: its block task stops with a message saying so."""
+    from gepgeo import compute
+    from gepgeo.errors import ConfigError
+
+    plan = compute.PassPlan(kernel=None, out_dtype=np.float32, nslot=1, nclass=1,
+                            domain_policy="error", layer_names=(), stack_dtype=np.float32,
+                            direct=(), lu_extra=(), lu_where="", lay_extra=(),
+                            services=("soil", "honey"))
+    with pytest.raises(ConfigError, match="same \\$GEPGEO_SERVICES"):
+        compute._compute_block(np.zeros((2, 2), np.uint8), np.zeros((2, 1)), nl=0, nzl=0,
+                               plan=plan)
 
 
 def _tif(path: Path, values: np.ndarray, nodata) -> None:

@@ -43,6 +43,18 @@ BUILTIN_SERVICES: tuple[Service, ...] = (
 _GEP_MEASURE = Measure("gep", "value", *VALUE_UNITS, "gross ecosystem product")
 
 
+def map_name(measure: Measure) -> str:
+    """File stem of a measure's density map: ``<service>_value`` for values, else the measure name.
+
+    ``gep`` for the GEP total, ``soil_value`` for the soil value, ``soil_retention`` for q_sr.
+    """
+    if measure.service == "gep":
+        return "gep"
+    if measure.name == "value":
+        return f"{measure.service}_value"
+    return measure.name
+
+
 class Method:
     """A set of services and everything derived from their declarations.
 
@@ -66,10 +78,16 @@ class Method:
         self.services: tuple[Service, ...] = tuple(services)
         self.service_index = {s.name: i for i, s in enumerate(self.services)}
         if len(self.service_index) != len(self.services):
-            raise ValueError("two services have the same name")
+            names = [s.name for s in self.services]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"two services have the same name: {', '.join(twice)}")
         self.measures: tuple[Measure, ...] = tuple(
             m for s in self.services for m in s.measures) + (_GEP_MEASURE,)
         self.measure_index = {(m.service, m.name): i for i, m in enumerate(self.measures)}
+        stems = [map_name(m) for m in self.measures]
+        clash = sorted({st for st in stems if stems.count(st) > 1})
+        if clash:
+            raise ValueError(f"two measures have the same map name: {', '.join(clash)}")
         params: dict[str, ParameterSpec] = {}
         for s in self.services:
             for p in s.parameters:
@@ -175,11 +193,16 @@ def _plugin_services() -> tuple[Service, ...]:
             raise ImportError(f"{PLUGIN_ENV}: cannot load service {ref!r}: {exc}") from exc
         loaded.extend(obj if isinstance(obj, (list, tuple)) else [obj])
     for ep in entry_points(group="gepgeo.services"):
-        obj = ep.load()
+        try:
+            obj = ep.load()
+        except (ImportError, AttributeError) as exc:
+            raise ImportError(f"entry point gepgeo.services {ep.name!r} ({ep.value}): cannot "
+                              f"load its service: {exc}") from exc
         loaded.extend(obj if isinstance(obj, (list, tuple)) else [obj])
     for svc in loaded:
         if not isinstance(svc, Service):
-            raise TypeError(f"{PLUGIN_ENV}: {svc!r} is not a gepgeo.services.Service")
+            raise TypeError(f"{PLUGIN_ENV} or entry point gepgeo.services: {svc!r} is not a "
+                            "gepgeo.services.Service")
     return tuple(loaded)
 
 
@@ -191,15 +214,3 @@ SERVICE_INDEX = METHOD.service_index
 MEASURES = METHOD.measures
 MEASURE_INDEX = METHOD.measure_index
 GEP = METHOD.gep
-
-
-def map_name(measure: Measure) -> str:
-    """File stem of a measure's density map: ``<service>_value`` for values, else the measure name.
-
-    ``gep`` for the GEP total, ``soil_value`` for the soil value, ``soil_retention`` for q_sr.
-    """
-    if measure.service == "gep":
-        return "gep"
-    if measure.name == "value":
-        return f"{measure.service}_value"
-    return measure.name

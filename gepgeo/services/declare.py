@@ -162,7 +162,8 @@ class Step:
 @dataclass(frozen=True)
 class Linear:
     """Every measure of the service is ``driver × coefficient[land type]`` when only the
-    driver's parameters come from rasters.
+    driver's parameters come from rasters (used for soil and water, whose per-pixel drivers the
+    kernel computes in vectorised loops; any other service is evaluated in full per pixel).
 
     ``settings[form]`` lists, for the form of ``variant`` in use (a single form when there is
     no variant), each parameter of the driver as ``(key, a, b)``: set to ``a·x + b`` it makes
