@@ -129,18 +129,16 @@ def generate(method: Method = METHOD, *, declared: str = "gepgeo/services/") -> 
     out.append(f"# source digest of the step functions: {_source_digest(method)}\n\n")
     for (mod, name), alias in sorted(imports.items(), key=lambda kv: kv[1]):
         out.append(f"from {mod} import {name} as {alias}\n")
-    out.append("\n# parameter slots (rows of the table pv, entries of src)\n")
-    for i, p in enumerate(method.parameters):
-        out.append(f"P_{_ident(p.key).upper()} = {i}\n")
-    out.append("# measure slots (columns of dens)\n")
-    for i, m in enumerate(method.measures):
-        out.append(f"M_{_ident(m.service).upper()}_{_ident(m.name).upper()} = {i}\n")
-    out.append("# service slots (entries of on, rows of ok)\n")
-    for i, s in enumerate(method.services):
-        out.append(f"S_{_ident(s.name).upper()} = {i}\n")
-    out.append("# variant slots (entries of modes)\n")
-    for i, v in enumerate(method.variants):
-        out.append(f"V_{_ident(v.name).upper()} = {i}\n")
+    out.append("\n")
+    slots = (("parameter slots (rows of the table pv, entries of src)", "P",
+              [p.key for p in method.parameters]),
+             ("measure slots (columns of dens)", "M",
+              [f"{m.service}_{m.name}" for m in method.measures]),
+             ("service slots (entries of on, rows of ok)", "S", [s.name for s in method.services]),
+             ("variant slots (entries of modes)", "V", [v.name for v in method.variants]))
+    for title, prefix, names in slots:
+        out.append(f"# {title}\n")
+        out.extend(f"{prefix}_{_ident(n).upper()} = {i}\n" for i, n in enumerate(names))
     out.append("\n\n@njit(cache=True, nogil=True, error_model=\"numpy\")\n")
     out.append("def services_row(pv, cls, j0, n, vals, src, modes, on, ok, dens, clamp_out):\n")
     out.append(_DOC)
