@@ -346,7 +346,7 @@ def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sum_run(x):
     """Sum of a 1-D float64 run in eight interleaved partial sums, added in a fixed order."""
     n = x.shape[0]
@@ -367,7 +367,7 @@ def _sum_run(x):
     return t
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _count_run(x):
     """Sum of a 1-D uint8 run."""
     n = 0
@@ -376,7 +376,7 @@ def _count_run(x):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _dot_run(x, w):
     """Σ x·w over a 1-D run, in eight interleaved partial sums added in a fixed order."""
     n = x.shape[0]
