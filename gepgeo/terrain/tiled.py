@@ -149,7 +149,7 @@ def _compute_core(read: Reader, shape: tuple[int, int], core: tuple[int, int, in
     wr1, wc1 = min(h, r + bh + halo), min(w, c + bw + halo)
     z, valid = read(wr0, wc0, wr1 - wr0, wc1 - wc0)
     b1, b2 = s_breaks(opts.s_breaks)
-    out = [np.empty((bh, bw), dtype=dtype) for _ in range(3)]
+    out: list[np.ndarray] = [np.empty((bh, bw), dtype=dtype) for _ in range(3)]
     flowpath_window(np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(valid),
                     float(dx), float(dy), float(opts.min_slope_deg), float(opts.cutoff_gentle),
                     float(opts.cutoff_steep), gradient_deg(CUTOFF_BREAK_PERCENT),
