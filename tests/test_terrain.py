@@ -345,3 +345,8 @@ def test_cli_bad_options_exit_2(tmp_path, capsys, args, words) -> None:
     code, _, err = run_cli(["terrain", dem, "--out", tmp_path / "o", *args], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_terrain_help(capsys) -> None:
+    code, out, _ = run_cli(["terrain", "--help"], capsys)
+    assert code == 0 and "Usage" in out and "--max-slope-length" in out
