@@ -24,6 +24,7 @@ from .. import __version__
 from ..errors import TerrainError
 from ..io import GeoTiffBlockWriter
 from ..outputs import atomic_folder
+from ..scheduler import _small_gdal_cache
 from .dem import open_dem
 from .tiled import DEFAULT_BLOCK, FlowpathOptions, flowpath_blocks, halo_cells
 
@@ -117,15 +118,18 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
                     done[0] += 1
                     progress(done[0], n_cores)
 
-            try:
-                flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit, block=block,
-                                threads=threads, dtype=np.float32)
-            except BaseException:
+            # each tile is read once and written once: GDAL's default cache (5 % of RAM) would
+            # only hold dead tiles (see gepgeo.scheduler.RUN_GDAL_CACHE)
+            with _small_gdal_cache():
+                try:
+                    flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit,
+                                    block=block, threads=threads, dtype=np.float32)
+                except BaseException:
+                    for w in writers.values():
+                        w.abort()
+                    raise
                 for w in writers.values():
-                    w.abort()
-                raise
-            for w in writers.values():
-                w.close()
+                    w.close()
             manifest = {
                 "gepgeo_version": __version__, "kind": "terrain", "method": method,
                 "dem": os.path.abspath(dem), "grid": None if grid is None
