@@ -1,4 +1,4 @@
-"""Command line: ``gepgeo run | compare | demo | validate | codes | report | profiles``.
+"""Command line: ``gepgeo run | compare | demo | validate | codes | terrain | report | profiles``.
 
 A thin layer over :mod:`gepgeo.run`. Exit status: 0 success; 2 bad input or configuration (one
 line on stderr, no traceback); 1 internal error (a bug: the message asks for a report; set
@@ -257,6 +257,54 @@ def codes(
         raise GepgeoError(f"land use: {str(land_use)!r} holds values that are not whole numbers "
                           f"(e.g. {next(c.code for c in table.codes if not c.integral):.7g}); "
                           "land-use codes must be integers")
+
+
+@app.command()
+def terrain(
+    dem: Annotated[Path, typer.Argument(help="DEM raster in a projected CRS (metres, feet ...).")],
+    out: _OutFolder,
+    method: Annotated[str, typer.Option(
+        help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length; the "
+             "only one so far).")] = "flowpath",
+    max_slope_length: Annotated[float, typer.Option(
+        "--max-slope-length", help="Longest slope length λ_max, m (default 304.8 = 1000 ft, "
+        "the RUSLE tables' longest).")] = 304.8,
+    min_slope: Annotated[float, typer.Option(
+        "--min-slope", help="Slope of flats and filled pits, degrees.")] = 0.1,
+    cutoff_gentle: Annotated[float, typer.Option(
+        "--cutoff-gentle", help="Slope-cutoff factor below a 5 % gradient.")] = 0.7,
+    cutoff_steep: Annotated[float, typer.Option(
+        "--cutoff-steep", help="Slope-cutoff factor at a 5 % gradient or steeper.")] = 0.5,
+    m_table: Annotated[str, typer.Option(
+        "--m-table", help="L exponent m: mccool (β/(1+β)), wischmeier_smith (0.2-0.5 by "
+        "gradient class) or van_remortel (McCool et al. 1997 Table 4-5).")] = "mccool",
+    s_breaks: Annotated[str, typer.Option(
+        "--s-breaks", help="S slope breaks: 5deg/10deg, 9%/18% or 5deg/14deg.")] = "5deg/10deg",
+    z_factor: Annotated[float, typer.Option(
+        "--z-factor", help="Horizontal units per elevation unit (3.2808 for elevations in "
+        "metres on a CRS in feet; 1 when both are the same).")] = 1.0,
+    block: Annotated[int, typer.Option(
+        "--block", help="Side of the blocks computed at once, pixels (the result does not "
+        "depend on it).")] = 1024,
+    grid: Annotated[Path | None, typer.Option(
+        "--grid", help="A land-use raster: resample the DEM onto its grid (bilinear) "
+        "first.")] = None,
+    overwrite: _Overwrite = False,
+    quiet: _Quiet = False,
+) -> None:
+    """Write the RUSLE LS factor of a DEM, with its slope and slope length, as GeoTIFFs:
+    slope_length_steepness_ls.tif, slope_deg.tif, slope_length_m.tif."""
+    from .terrain.tiled import FlowpathOptions
+    from .terrain.write import write_terrain
+
+    opts = FlowpathOptions(max_slope_length_m=max_slope_length, min_slope_deg=min_slope,
+                           cutoff_gentle=cutoff_gentle, cutoff_steep=cutoff_steep,
+                           m_table=m_table, s_breaks=s_breaks)
+    folder = write_terrain(dem, out, method=method, opts=opts, block=block, grid=grid,
+                           z_factor=z_factor, overwrite=overwrite)
+    if not quiet:
+        err_console.print(f"wrote {_user(folder)}: slope_length_steepness_ls.tif, "
+                          "slope_deg.tif, slope_length_m.tif")
 
 
 def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-def]
@@ -553,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         _error_line("gepgeo: error: no command given; try 'gepgeo --help' (commands: run, "
-                    "validate, compare, demo, codes, report, profiles)")
+                    "validate, compare, demo, codes, terrain, report, profiles)")
         sys.exit(2)
     exits = _click_classes("Exit")
     aborts = _click_classes("Abort")

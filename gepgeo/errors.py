@@ -29,6 +29,7 @@ __all__ = [
     "OutputExistsError",
     "OutputError",
     "DiskSpaceError",
+    "TerrainError",
     "ProblemsError",
     "Problems",
     "GepgeoWarning",
@@ -192,6 +193,11 @@ class OutputError(GepgeoError, OSError):
 
 class DiskSpaceError(OutputError):
     """The output's file system has (or had, mid-run) too little free space for the output."""
+
+
+class TerrainError(GepgeoError, ValueError):
+    """A DEM cannot give a slope or an LS factor as asked: a geographic or missing CRS, rotated
+    pixels, a bad terrain option (``gepgeo terrain``)."""
 
 
 class ProblemsError(GepgeoError, ValueError):

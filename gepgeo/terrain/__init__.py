@@ -1,0 +1,14 @@
+"""Terrain: the RUSLE LS factor (and its slope and slope length) from a DEM.
+
+* :mod:`.factors`: L and S as functions of slope angle and slope length;
+* :mod:`.flowpath`: the flow-path method's numba kernels on one DEM window;
+* :mod:`.tiled`: a whole DEM block by block with an exact halo; :func:`flowpath_array`;
+* :mod:`.dem`: opening a DEM (CRS and units, alignment to a land-use grid);
+* :mod:`.write`: the ``gepgeo terrain`` output folder.
+"""
+
+from __future__ import annotations
+
+from .tiled import FlowpathOptions, flowpath_array, halo_cells
+
+__all__ = ["FlowpathOptions", "flowpath_array", "halo_cells"]

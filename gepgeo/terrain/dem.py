@@ -1,0 +1,179 @@
+"""A DEM opened for terrain analysis: its grid in metres, its elevations in metres, its windows.
+
+Horizontal distances come from the CRS: a projected CRS in metres, feet or any linear unit is
+converted to metres with the unit's factor (pyproj's ``unit_conversion_factor``). A geographic
+CRS (degrees) is refused: a slope from degrees taken as metres is wrong by a factor of ~10⁵,
+and a correct treatment (per-row metric cell sizes) is not implemented; the message says to
+reproject. Elevations are taken to be in the horizontal unit (the AML's and ArcGIS's rule)
+times ``z_factor`` (ArcGIS's z-factor: horizontal units per elevation unit, e.g. 3.2808 for
+elevations in metres on a CRS in feet, 0.3048 for elevations in feet on a CRS in metres).
+
+With ``grid`` (a land-use raster), the DEM is first resampled onto that grid with bilinear
+interpolation (GDAL's warper), so that the maps line up with the land use pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from ..errors import TerrainError
+from ..grid import Grid, as_pyproj
+from ..io import read_info
+from ..nodata import nodata_mask
+
+__all__ = ["DemSource", "open_dem", "linear_unit_m"]
+
+
+def linear_unit_m(crs: Any) -> float:
+    """Metres per unit of a projected CRS's first axis (1 for metres, 0.3048 for feet)."""
+    p = as_pyproj(crs)
+    return float(p.axis_info[0].unit_conversion_factor) if p.axis_info else 1.0
+
+
+@dataclass
+class DemSource:
+    """An opened DEM, on its own grid or warped onto a land-use grid.
+
+    Attributes
+    ----------
+    path : Path
+    grid : Grid
+        The grid the maps are computed on (the DEM's, or the land-use grid's with ``--grid``).
+    dx_m, dy_m : float
+        Cell width and height, m.
+    z_to_m : float
+        Metres per stored elevation unit (z_factor × the CRS's linear unit).
+    note : str or None
+        How the DEM was aligned, when it was (for the outputs' tags and manifest).
+    """
+
+    path: Path
+    grid: Grid
+    dx_m: float
+    dy_m: float
+    z_to_m: float
+    nodata: list[float]
+    warp: dict[str, Any] | None = None
+    note: str | None = None
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _handles: list[Any] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _dataset(self) -> Any:
+        ds = getattr(self._local, "ds", None)
+        if ds is None:
+            src = rasterio.open(self.path)
+            ds = src
+            if self.warp is not None:
+                from rasterio.vrt import WarpedVRT
+
+                ds = WarpedVRT(src, **self.warp)
+            with self._lock:
+                self._handles.append(ds)
+                if ds is not src:
+                    self._handles.append(src)
+            self._local.ds = ds
+        return ds
+
+    def read(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """A window of elevations in metres (float64) and its valid mask (one handle per
+        thread)."""
+        raw = self._dataset().read(1, window=Window(col, row, width, height))
+        bad = nodata_mask(raw, self.nodata) if self.warp is None else ~np.isfinite(raw)
+        z = raw.astype(np.float64) * self.z_to_m
+        valid = ~bad & np.isfinite(z)
+        return z, valid
+
+    def close(self) -> None:
+        """Close every handle opened by the reading threads."""
+        with self._lock:
+            for ds in self._handles:
+                try:
+                    ds.close()
+                except Exception:  # noqa: BLE001 - closing a read handle
+                    pass
+            self._handles.clear()
+
+
+def _check_projected(crs: Any, what: str, path: Path) -> None:
+    if crs is None:
+        raise TerrainError(f"{what}: {str(path)!r} has no CRS; set its projected CRS (e.g. "
+                           "gdal_edit.py -a_srs EPSG:32648) so that cell sizes are known")
+    p = as_pyproj(crs)
+    if p.is_geographic:
+        raise TerrainError(
+            f"{what}: {str(path)!r} is in a geographic CRS ({p.name}, degrees); slopes and "
+            "slope lengths need distances in metres: reproject it to a projected CRS first "
+            "(e.g. gdalwarp -t_srs EPSG:32648 -r bilinear dem.tif dem_utm.tif)")
+    if not p.is_projected:
+        raise TerrainError(f"{what}: {str(path)!r} has a CRS that is neither projected nor "
+                           f"geographic ({p.name}); reproject it to a projected CRS first")
+
+
+def _check_transform(t: Affine, what: str, path: Path) -> None:
+    if t.b != 0 or t.d != 0:
+        raise TerrainError(f"{what}: {str(path)!r} has rotated or sheared pixels; warp it to a "
+                           "north-up grid first (gdalwarp)")
+
+
+def open_dem(path: Path, *, z_factor: float = 1.0, grid: Path | None = None) -> DemSource:
+    """Open a DEM for :mod:`gepgeo.terrain` (metadata only; windows are read later).
+
+    Parameters
+    ----------
+    path : Path
+        The DEM (band 1).
+    z_factor : float
+        Horizontal units per elevation unit (1: elevations in the CRS's unit).
+    grid : Path, optional
+        A land-use raster: the DEM is resampled onto its grid (bilinear).
+
+    Raises
+    ------
+    InputFileError, RasterError
+        The DEM (or ``grid``) cannot be read.
+    TerrainError
+        No CRS, a geographic CRS, rotated pixels, a bad ``z_factor``.
+    """
+    path = Path(path)
+    if not (math.isfinite(z_factor) and z_factor > 0):
+        raise TerrainError(f"--z-factor: expected a positive number (horizontal units per "
+                           f"elevation unit; 1 when both are metres), got {z_factor!r}")
+    info = read_info(path, what="DEM")
+    _check_projected(info.crs, "DEM", path)
+    _check_transform(info.transform, "DEM", path)
+    from ..nodata import nodata_list
+
+    nodata = nodata_list(info.nodata, None)
+    z_to_m = z_factor * linear_unit_m(info.crs)
+    if grid is None:
+        g = info.grid
+        unit = linear_unit_m(info.crs)
+        return DemSource(path, g, abs(g.transform.a) * unit, abs(g.transform.e) * unit, z_to_m,
+                         nodata)
+    ref = read_info(Path(grid), what="--grid")
+    _check_projected(ref.crs, "--grid", Path(grid))
+    _check_transform(ref.transform, "--grid", Path(grid))
+    g = ref.grid
+    unit = linear_unit_m(ref.crs)
+    if info.grid.same_as(g):
+        return DemSource(path, g, abs(g.transform.a) * unit, abs(g.transform.e) * unit, z_to_m,
+                         nodata)
+    from rasterio.enums import Resampling
+
+    warp = {"crs": ref.crs, "transform": g.transform, "width": g.width, "height": g.height,
+            "resampling": Resampling.bilinear, "src_nodata": info.nodata,
+            "nodata": np.nan, "dtype": "float64"}
+    note = (f"DEM {path.name} resampled onto the grid of {Path(grid).name} with bilinear "
+            "interpolation")
+    return DemSource(path, g, abs(g.transform.a) * unit, abs(g.transform.e) * unit, z_to_m,
+                     nodata, warp=warp, note=note)
