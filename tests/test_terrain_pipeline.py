@@ -8,14 +8,16 @@ with a DEM on another grid than the land use."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 from rasterio.warp import transform_bounds
 
-from .helpers import (folder_files, read_band, read_manifest, read_table, run_cli, write_tif,
-                      write_yaml)
+from .helpers import (folder_files, read_band, read_manifest, read_table, read_yaml, run_cli,
+                      write_tif, write_yaml)
 
 #: China Albers (a custom equal-area projection, metres)
 ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +datum=WGS84 "
@@ -274,3 +276,64 @@ def test_nodata_of_a_dem_on_the_grid(tmp_path):
     np.testing.assert_array_equal(np.isnan(ls), z == -9999.0)
     with rasterio.open(tmp_path / "dem.tif") as src:
         assert src.nodata == -9999.0
+
+
+# ------------------------------------------------------------------------------- the sample
+
+def test_dem_sample_pipeline(tmp_path, capsys):
+    """pipelines/dem_sample.yaml runs; its LS is the terrain map of the sample DEM, and the
+    DEM is regenerated pixel for pixel by data/make_dem_sample.py."""
+    import subprocess
+    import sys
+
+    from gepgeo.demo import sample_root
+
+    root = sample_root()
+    pipe = root / "pipelines" / "dem_sample.yaml"
+    dem = root / "data" / "dem_sample" / "dem.tif"
+    assert dem.stat().st_size < 200_000
+    code, _, err = run_cli(["run", pipe, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 0, err
+    man = read_manifest(tmp_path / "out")
+    rec = man["parameters"][LS]["from_dem"]
+    assert rec["method"] == "flowpath" and not rec["aligned"] and rec["halo_cells"] == 33
+    assert Path(man["inputs"][LS]["path"]).resolve() == dem.resolve()
+    soil = read_band(tmp_path / "out" / "maps" / "soil_retention.tif")
+    assert np.isfinite(soil).any()
+    # the LS the run used is the terrain command's map of the same DEM
+    code, _, err = run_cli(["terrain", dem, "--out", tmp_path / "terrain", "--quiet"], capsys)
+    assert code == 0, err
+    doc = read_yaml(pipe)       # the same pipeline given the LS map as a raster
+    doc.pop("output")
+    doc["land_use"]["path"] = str(root / "data" / "jinsha" / "landuse_after.tif")
+    doc["parameters"]["rainfall_erosivity_r"]["path"] = str(
+        root / "data" / "jinsha" / "rainfall_erosivity_r.tif")
+    doc["parameters"][LS] = {"path": str(tmp_path / "terrain" / f"{LS}.tif")}
+    ref = write_yaml(tmp_path / "ref.yaml", doc)
+    code, _, err = run_cli(["run", ref, "--out", tmp_path / "ref", "--quiet"], capsys)
+    assert code == 0, err
+    assert folder_files(tmp_path / "out", "tables/*.csv") == folder_files(tmp_path / "ref",
+                                                                         "tables/*.csv")
+    script = root / "data" / "make_dem_sample.py"
+    if script.exists():      # a source checkout (wheels carry the data, not the script)
+        subprocess.run([sys.executable, script, "--out", tmp_path / "regen"], check=True,
+                       capture_output=True)
+        np.testing.assert_array_equal(read_band(tmp_path / "regen" / "dem.tif"),
+                                      read_band(dem))
+
+
+def test_dem_layer_pickles(tmp_path):
+    """The block tasks travel to distributed workers: the DEM reader and the task pickle."""
+    import pickle
+
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.prepare import prepare
+
+    _land_use(tmp_path)
+    _dem(tmp_path / "dem.tif", Affine(45, 0, 199990, 0, -45, 3000010), (110, 140), ALBERS)
+    with pytest.warns(Warning, match="bilinear"):
+        prep = prepare(load_pipeline(_pipeline(tmp_path, {"from_dem": {"path": "dem.tif"}})))
+    arr = prep.plan.used[LS].value.data.data
+    want = arr.compute(scheduler="sync")
+    again = pickle.loads(pickle.dumps(arr))
+    np.testing.assert_array_equal(again.compute(scheduler="threads"), want)
