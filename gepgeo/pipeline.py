@@ -175,8 +175,10 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
         elif "value" in raw:
             model = ConstantParam
         else:
-            raise ValueError(f"{key}: give a number, or a mapping with one of 'value', "
-                             f"'by_land_type' or 'path' (got keys "
+            forms = ("'value', 'by_land_type', 'path' or 'from_dem'" if key == DEM_KEY
+                     else "'value', 'by_land_type' or 'path'")
+            raise ValueError(f"{key}: give a number, or a mapping with one of {forms} "
+                             f"(got keys "
                              f"{', '.join(brief(k) for k in list(raw)[:8])}"
                              f"{', ...' if len(raw) > 8 else ''})")
         try:
