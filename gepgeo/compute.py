@@ -56,6 +56,12 @@ def measure_for_map(name: str) -> int:
     try:
         return _MAP_TO_MEASURE[name]
     except KeyError:
+        from .terrain.write import MAPS as TERRAIN_MAPS
+
+        if name in TERRAIN_MAPS:
+            raise ConfigError(f"maps: {name!r} is a terrain map, which a run does not write (yet); "
+                              "write it with `gepgeo terrain DEM.tif --grid LANDUSE.tif --out "
+                              "DIR` (the LS a run computes from that DEM, bit for bit)") from None
         raise ConfigError(f"maps: unknown map {name!r}; choose from "
                           f"{', '.join(ALL_MAPS)}") from None
 

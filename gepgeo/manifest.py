@@ -110,7 +110,7 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "services": prep.plan.enabled_services,
         # false: physical quantities only (no prices used, no value maps, no GEP)
         "valuation": prep.plan.valuation,
-        "parameters": {k: _param_record(v) for k, v in prep.plan.used.items()},
+        "parameters": {k: _param_record(v, digests) for k, v in prep.plan.used.items()},
         "parameters_not_used": prep.plan.unused,
         # alternative forms of one quantity given at two levels: which won (resolve.merge_levels)
         "parameter_forms": prep.plan.form_notes,
@@ -164,13 +164,17 @@ def _scope_record(prof: Profile) -> dict[str, Any]:
     return {"scope": scope.level, "extent": list(scope.extent) if scope.extent else None}
 
 
-def _param_record(pv: ParamValue) -> dict[str, Any]:
+def _param_record(pv: ParamValue, digests: Mapping[str, Any] | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {"kind": pv.kind, "unit": pv.unit, "source": pv.source,
                            "origin": pv.origin}
     if pv.kind == "raster":
         rec["path"] = pv.source
     else:
         rec["value"] = pv.value if pv.kind == "constant" else dict(pv.value)
+    for how, what in (pv.derived or {}).items():
+        # e.g. from_dem: the DEM (with its digest, as in "inputs"), method, options, halo
+        digest = (digests or {}).get(pv.key, {})
+        rec[how] = {**what, **({"sha256": digest["sha256"]} if "sha256" in digest else {})}
     if pv.kind == "table" and pv.origins:
         # a table merged from several levels: which level (profile name, profile.overrides,
         # pipeline) gave each land type's value

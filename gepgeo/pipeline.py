@@ -23,7 +23,9 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
 * ``{value: 0.16, unit: "m3 t-1"}``: a constant with its unit;
 * ``{by_land_type: {forest: 0.001, dryland: 0.13}, unit: "1"}``: a table by land type;
 * ``{path: r.tif, unit: "MJ mm ha-1 h-1 a-1", band: 1, nodata: -9999, scale: 0.1, offset: 0}``: a
-  raster layer (unit, scale and offset default to the GeoTIFF's own tags).
+  raster layer (unit, scale and offset default to the GeoTIFF's own tags);
+* for ``slope_length_steepness_ls`` only, ``{from_dem: {path: dem.tif, method: flowpath, ...}}``:
+  LS computed from a DEM inside the pass (:class:`FromDem`, :mod:`gepgeo.terrain.layer`).
 
 ``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s); a table over
 a table wins land type by land type (:func:`gepgeo.resolve.merge_param`).
@@ -34,11 +36,12 @@ value map is written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
@@ -54,7 +57,7 @@ from .errors import (
 from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
-           "ZoneLayer", "Options", "load_pipeline", "parse_pipeline"]
+           "FromDem", "DemParam", "ZoneLayer", "Options", "load_pipeline", "parse_pipeline"]
 
 
 class _Strict(BaseModel):
@@ -91,7 +94,62 @@ class TableParam(_Strict):
     note: str | None = None
 
 
-ParamSpecT = float | ConstantParam | TableParam | RasterParam
+#: the only parameter a DEM can stand in for
+DEM_KEY = "slope_length_steepness_ls"
+
+
+class FromDem(_Strict):
+    """LS computed from a DEM in the pass: the DEM, the method and its options (the options of
+    ``gepgeo terrain``, named as its flags without the dashes; defaults as there)."""
+
+    path: Path
+    method: str = "flowpath"
+    #: horizontal units per elevation unit (ArcGIS's z-factor)
+    z_factor: float = 1.0
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = "bilinear"
+    max_slope_length: float = 304.8
+    min_slope: float = 0.1
+    cutoff_gentle: float = 0.7
+    cutoff_steep: float = 0.5
+    m_table: str = "mccool"
+    s_breaks: str = "5deg/10deg"
+
+    @model_validator(mode="after")
+    def _check(self) -> FromDem:
+        from .errors import TerrainError
+        from .terrain.write import METHODS, PLANNED
+
+        if self.method not in METHODS:
+            planned = " (planned, not implemented yet)" if self.method in PLANNED else ""
+            raise ValueError(f"method: {self.method!r} is not available{planned}; use one of "
+                             f"{', '.join(METHODS)}")
+        if not (math.isfinite(self.z_factor) and self.z_factor > 0):
+            raise ValueError(f"z_factor: expected a positive number (horizontal units per "
+                             f"elevation unit; 1 when both are metres), got {self.z_factor!r}")
+        try:
+            self.flowpath_options().check()
+        except TerrainError as exc:   # "--max-slope-length: ..." → "max_slope_length: ..."
+            flag, _, rest = str(exc).partition(": ")
+            raise ValueError(f"{flag.lstrip('-').replace('-', '_')}: {rest}") from None
+        return self
+
+    def flowpath_options(self) -> Any:
+        """The options as :class:`gepgeo.terrain.FlowpathOptions`."""
+        from .terrain.tiled import FlowpathOptions
+
+        return FlowpathOptions(max_slope_length_m=self.max_slope_length,
+                               min_slope_deg=self.min_slope, cutoff_gentle=self.cutoff_gentle,
+                               cutoff_steep=self.cutoff_steep, m_table=self.m_table,
+                               s_breaks=self.s_breaks)
+
+
+class DemParam(_Strict):
+    """A parameter (LS) computed from a DEM inside the pass."""
+
+    from_dem: FromDem
+
+
+ParamSpecT = float | ConstantParam | TableParam | RasterParam | DemParam
 
 
 def _parse_param(key: str, raw: Any) -> ParamSpecT:
@@ -104,15 +162,23 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
         return float(raw)
     if isinstance(raw, Mapping):
         model: type[_Strict]
-        if "path" in raw:
+        if "from_dem" in raw:
+            if key != DEM_KEY:
+                raise ValueError(f"{key}: from_dem: only {DEM_KEY} can be computed from a DEM; "
+                                 f"give {key} as a number, {{value: ...}}, {{by_land_type: ...}} "
+                                 "or {path: ...}")
+            model = DemParam
+        elif "path" in raw:
             model = RasterParam
         elif "by_land_type" in raw:
             model = TableParam
         elif "value" in raw:
             model = ConstantParam
         else:
-            raise ValueError(f"{key}: give a number, or a mapping with one of 'value', "
-                             f"'by_land_type' or 'path' (got keys "
+            forms = ("'value', 'by_land_type', 'path' or 'from_dem'" if key == DEM_KEY
+                     else "'value', 'by_land_type' or 'path'")
+            raise ValueError(f"{key}: give a number, or a mapping with one of {forms} "
+                             f"(got keys "
                              f"{', '.join(brief(k) for k in list(raw)[:8])}"
                              f"{', ...' if len(raw) > 8 else ''})")
         try:

@@ -23,7 +23,7 @@ from .io import (CHUNK, LayerInfo, auto_chunk, block_source, check_nodata_fits, 
                  open_layer, scan_codes)
 from .layer import Layer
 from .nodata import declared_nodata, distinct_nodata, nodata_pair
-from .pipeline import ConstantParam, Pipeline, RasterParam, TableParam
+from .pipeline import ConstantParam, DemParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES
@@ -62,6 +62,9 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
     if isinstance(spec, TableParam):
         return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
                           source=spec.source or "pipeline", note=spec.note or "", origin=origin)
+    if isinstance(spec, DemParam):
+        assert lu_info is not None
+        return _dem_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
     assert isinstance(spec, RasterParam) and lu_info is not None   # a raster needs the grid
     path = pipe.resolve(spec.path)
     arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
@@ -87,6 +90,26 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
                                          *extra),
                   path=str(path), source=block_source(arr.data))
     return ParamValue(key, layer, unit=unit or "", source=str(path), origin=origin)
+
+
+def _dem_param(key: str, spec: DemParam, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
+               infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
+    """LS computed from a DEM in the pass (:mod:`gepgeo.terrain.layer`): a lazy layer on the
+    land-use grid, the DEM among the run's inputs, the derivation in the parameter's record."""
+    from .terrain.layer import dem_layer
+
+    fd = spec.from_dem
+    path = pipe.resolve(fd.path)
+    where = f"{'parameters' if origin == 'pipeline' else origin}.{key}.from_dem"
+    got = dem_layer(path, lu_info, what=where, chunks=chunk, method=fd.method,
+                    opts=fd.flowpath_options(), z_factor=fd.z_factor, resampling=fd.resampling,
+                    strict=pipe.options.strict_grid)
+    if got.note is not None:
+        notes.append(got.note)
+        warnings.warn(got.note, GridAlignmentWarning, stacklevel=5)
+    infos[key] = got.info
+    return ParamValue(key, got.layer, unit="1", source=str(path), origin=origin,
+                      derived={"from_dem": got.record})
 
 
 def prepare(pipe: Pipeline) -> Prepared:
@@ -141,7 +164,7 @@ def prepare(pipe: Pipeline) -> Prepared:
     def given_by(specs: Mapping[str, Any], origin: str) -> dict[str, ParamValue]:
         out: dict[str, ParamValue] = {}
         for key, spec in specs.items():
-            if lu_info is None and isinstance(spec, RasterParam):
+            if lu_info is None and isinstance(spec, (RasterParam, DemParam)):
                 failed.add(key)
                 continue   # cannot be aligned to a land use that did not open
             before = len(problems)
@@ -306,5 +329,6 @@ def pipeline_inputs(pipe: Pipeline) -> list[Path]:
                 except GepgeoError:
                     pass          # reported by prepare()
     paths += [pipe.resolve(s.path) for s in specs if isinstance(s, RasterParam)]
+    paths += [pipe.resolve(s.from_dem.path) for s in specs if isinstance(s, DemParam)]
     paths += [pipe.resolve(z.path) for z in pipe.zones]
     return paths

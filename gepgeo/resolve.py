@@ -60,6 +60,8 @@ class ParamValue:
     #: for a table merged from several levels (:func:`merge_param`): the origin of each land
     #: type's value (None: every value has ``origin``)
     origins: Mapping[str, str] | None = field(default=None, compare=False)
+    #: how a raster was computed from other inputs (``{"from_dem": {...}}``), for the manifest
+    derived: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def origin_of(self, land_type: str) -> str:
         """Where the value of ``land_type`` comes from (a table merged from several levels

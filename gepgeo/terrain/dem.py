@@ -27,10 +27,10 @@ from rasterio.windows import Window
 
 from ..errors import TerrainError
 from ..grid import Grid, as_pyproj
-from ..io import read_info
+from ..io import BlockSource, LayerInfo, read_info, read_window
 from ..nodata import nodata_mask
 
-__all__ = ["DemSource", "open_dem", "linear_unit_m"]
+__all__ = ["DemSource", "DemWindows", "open_dem", "linear_unit_m", "check_dem", "warp_args"]
 
 
 def linear_unit_m(crs: Any) -> float:
@@ -88,10 +88,7 @@ class DemSource:
         """A window of elevations in metres (float64) and its valid mask (one handle per
         thread)."""
         raw = self._dataset().read(1, window=Window(col, row, width, height))
-        bad = nodata_mask(raw, self.nodata) if self.warp is None else ~np.isfinite(raw)
-        z = raw.astype(np.float64) * self.z_to_m
-        valid = ~bad & np.isfinite(z)
-        return z, valid
+        return _elevations(raw, self.nodata, self.warp is not None, self.z_to_m)
 
     def close(self) -> None:
         """Close every handle opened by the reading threads."""
@@ -102,6 +99,52 @@ class DemSource:
                 except Exception:  # noqa: BLE001 - closing a read handle
                     pass
             self._handles.clear()
+
+
+def warp_args(info: LayerInfo, grid: Grid, resampling: str = "bilinear"
+              ) -> tuple[tuple[str, Any], ...]:
+    """The ``WarpedVRT`` arguments that resample the DEM ``info`` onto ``grid`` (float64, NaN
+    outside the DEM and at its nodata): one definition for ``gepgeo terrain --grid`` and for
+    ``from_dem`` in a pipeline, so that both read the same elevations to the last bit."""
+    from rasterio.enums import Resampling
+
+    return (("crs", grid.crs.to_wkt()), ("transform", tuple(grid.transform)[:6]),
+            ("width", grid.width), ("height", grid.height),
+            ("resampling", Resampling[resampling]), ("src_nodata", info.nodata),
+            ("nodata", np.nan), ("dtype", "float64"))
+
+
+@dataclass(frozen=True)
+class DemWindows:
+    """Windows of a DEM on a grid (its own, or warped onto a land-use grid), picklable: the
+    reader of ``from_dem`` layers, whose block tasks may run on distributed workers. Reads go
+    through :func:`gepgeo.io.read_window` (one handle per thread and source)."""
+
+    src: BlockSource
+    nodata: tuple[float, ...]
+    z_to_m: float
+
+    def __call__(self, row: int, col: int, height: int, width: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """A window of elevations in metres (float64) and its valid mask, as
+        :meth:`DemSource.read` reads it."""
+        raw = read_window(self.src, row, col, height, width)
+        return _elevations(raw, list(self.nodata), self.src.warp is not None, self.z_to_m)
+
+
+def _elevations(raw: np.ndarray, nodata: list[float], warped: bool,
+                z_to_m: float) -> tuple[np.ndarray, np.ndarray]:
+    bad = ~np.isfinite(raw) if warped else nodata_mask(raw, nodata)
+    z = raw.astype(np.float64) * z_to_m
+    valid = ~bad & np.isfinite(z)
+    return z, valid
+
+
+def check_dem(info: LayerInfo, what: str) -> None:
+    """Refuse a DEM without a projected CRS or with rotated pixels (:class:`TerrainError`,
+    ``what`` names it)."""
+    _check_projected(info.crs, what, info.path)
+    _check_transform(info.transform, what, info.path)
 
 
 def _check_projected(crs: Any, what: str, path: Path) -> None:
@@ -168,11 +211,9 @@ def open_dem(path: Path, *, z_factor: float = 1.0, grid: Path | None = None) -> 
     if info.grid.same_as(g):
         return DemSource(path, g, abs(g.transform.a) * unit, abs(g.transform.e) * unit, z_to_m,
                          nodata)
-    from rasterio.enums import Resampling
+    from ..io import _warp_kwargs
 
-    warp = {"crs": ref.crs, "transform": g.transform, "width": g.width, "height": g.height,
-            "resampling": Resampling.bilinear, "src_nodata": info.nodata,
-            "nodata": np.nan, "dtype": "float64"}
+    warp = _warp_kwargs(warp_args(info, g))
     note = (f"DEM {path.name} resampled onto the grid of {Path(grid).name} with bilinear "
             "interpolation")
     return DemSource(path, g, abs(g.transform.a) * unit, abs(g.transform.e) * unit, z_to_m,

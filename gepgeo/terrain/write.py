@@ -28,7 +28,7 @@ from ..scheduler import _small_gdal_cache
 from .dem import open_dem
 from .tiled import DEFAULT_BLOCK, FlowpathOptions, flowpath_blocks, halo_cells
 
-__all__ = ["MAPS", "METHODS", "write_terrain"]
+__all__ = ["MAPS", "METHODS", "PLANNED", "write_terrain"]
 
 #: the maps written: name → (description, unit)
 MAPS: dict[str, tuple[str, str]] = {
@@ -39,7 +39,7 @@ MAPS: dict[str, tuple[str, str]] = {
 
 #: the methods ``--method`` accepts, and those the issue plans but are not written yet
 METHODS = ("flowpath",)
-_PLANNED = ("contributing_area", "invest")
+PLANNED = ("contributing_area", "invest")
 
 
 def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
@@ -83,7 +83,7 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
     TerrainError, InputFileError, RasterError, OutputError, OutputExistsError
     """
     if method not in METHODS:
-        planned = " (planned, not implemented yet)" if method in _PLANNED else ""
+        planned = " (planned, not implemented yet)" if method in PLANNED else ""
         raise TerrainError(f"--method: {method!r} is not available{planned}; use one of "
                            f"{', '.join(METHODS)}")
     opts = opts or FlowpathOptions()

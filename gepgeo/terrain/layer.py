@@ -1,0 +1,141 @@
+"""LS from a DEM as a lazy layer of a run: ``slope_length_steepness_ls: {from_dem: {...}}``.
+
+The DEM is put on the land-use grid as any layer is (read as it is on the same grid, else
+through GDAL's warper, bilinear unless ``resampling:`` says otherwise), with the very warp
+arguments of ``gepgeo terrain --grid`` (:func:`gepgeo.terrain.dem.warp_args`). The layer's
+pixels are a dask array with the pass's blocks; the task of each block reads one window of
+the aligned DEM, the block plus :func:`gepgeo.terrain.tiled.halo_cells` cells on every side
+(clipped at the grid's edges), and returns the block's LS as float32 (NaN at nodata), exactly
+as ``gepgeo terrain`` computes the core of its own blocks: the halo makes every core equal to
+the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit for bit, the LS
+map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. Nothing is written.
+
+Cell sizes are the land-use grid's (the DEM is on it once aligned), in metres from its
+projected CRS; a geographic land-use grid is refused, as a geographic DEM is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from ..errors import GridMismatchError, TerrainError
+from ..io import BlockSource, LayerInfo, _coverage, _grid_coords, _grid_differences, read_info
+from ..layer import Layer
+from ..nodata import nodata_list
+from ..grid import as_pyproj
+from .dem import DemWindows, check_dem, linear_unit_m, warp_args
+from .tiled import FlowpathOptions, _compute_core, halo_cells
+
+__all__ = ["DemLayer", "dem_layer"]
+
+
+@dataclass(frozen=True)
+class DemLayer:
+    """An LS layer computed from a DEM, with what the manifest records of it.
+
+    Attributes
+    ----------
+    layer : Layer
+        LS on the land-use grid (lazy float32, NaN nodata, unit "1").
+    info : LayerInfo
+        The DEM's own metadata (the run's input list and digests).
+    note : str or None
+        How the DEM was aligned, when it was resampled.
+    record : dict
+        Method, options, resampling, halo, cell size (``manifest.json``).
+    """
+
+    layer: Layer
+    info: LayerInfo
+    note: str | None
+    record: dict[str, Any]
+
+
+def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int, dx: float,
+              dy: float, opts: FlowpathOptions, block_info: Any = None) -> np.ndarray:
+    """One block of LS: the block's window plus the halo, read once, computed by the flow-path
+    kernel; float32, NaN at nodata."""
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    return _compute_core(read, shape, (r0, c0, r1 - r0, c1 - c0), halo, dx, dy, opts,
+                         np.float32)[2]
+
+
+def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str = "flowpath",
+              opts: FlowpathOptions | None = None, z_factor: float = 1.0,
+              resampling: str = "bilinear", strict: bool = False) -> DemLayer:
+    """The LS of the DEM ``path`` as a lazy layer on the grid of ``ref`` (the land use), in
+    ``chunks`` × ``chunks`` blocks; reads metadata only.
+
+    Raises
+    ------
+    InputFileError, RasterError
+        The DEM cannot be read.
+    TerrainError
+        The DEM or the land-use grid has no projected CRS or rotated pixels.
+    GridMismatchError
+        ``strict`` and the DEM is not on the land-use grid, or it does not overlap the grid.
+    """
+    opts = opts or FlowpathOptions()
+    opts.check()
+    info = read_info(path, what=what)
+    check_dem(info, what)
+    crs = as_pyproj(ref.crs) if ref.crs is not None else None
+    if crs is None or not crs.is_projected:
+        kind = "no CRS" if crs is None else f"a CRS that is not projected ({crs.name})"
+        raise TerrainError(
+            f"{what}: the land-use grid has {kind}; LS from a DEM is computed on the land-use "
+            "grid and needs its cell sizes in metres: reproject the land use to a projected CRS "
+            "(e.g. gdalwarp -t_srs EPSG:32648 -r near), or write LS on the DEM's grid with "
+            "`gepgeo terrain` and give it as {path: ...}")
+    if ref.transform.b != 0 or ref.transform.d != 0:
+        raise TerrainError(f"{what}: the land-use grid has rotated or sheared pixels; warp it to "
+                           "a north-up grid first (gdalwarp)")
+    grid = ref.grid
+    unit = linear_unit_m(ref.crs)
+    dx, dy = abs(grid.transform.a) * unit, abs(grid.transform.e) * unit
+    z_to_m = z_factor * linear_unit_m(info.crs)
+    token = uuid.uuid4().hex
+    note = None
+    if info.grid.same_as(grid):
+        src = BlockSource(str(path), 1, token=token)
+    else:
+        if strict:
+            raise GridMismatchError(
+                f"{what}: {str(path)!r} is not on the land-use grid; align it, or drop "
+                "--strict-grid to let gepgeo resample it")
+        cover = _coverage(info, ref)
+        if cover <= 0.0:
+            raise GridMismatchError(f"{what}: {str(path)!r} does not overlap the land-use grid")
+        src = BlockSource(str(path), 1, warp=warp_args(info, grid, resampling), token=token)
+        note = (f"{what}: DEM {path.name} is on another grid "
+                f"({'; '.join(_grid_differences(info, ref))}); resampled to the land-use grid "
+                f"with {resampling} resampling before computing LS")
+        if cover < 0.999:
+            note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: LS is nodata "
+                     "outside it")
+    read = DemWindows(src, tuple(nodata_list(info.nodata, None)), z_to_m)
+    halo = halo_cells(opts, dx, dy)
+    shape = (int(ref.shape[0]), int(ref.shape[1]))
+    blocks = da.core.normalize_chunks((chunks, chunks), shape)
+    from dask.base import tokenize
+
+    data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
+                         dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
+                         name=f"ls-from-dem-{tokenize(read, shape, halo, dx, dy, opts, blocks)}")
+    wkt = ref.crs.to_wkt()
+    arr = xr.DataArray(data, dims=("y", "x"),
+                       coords=_grid_coords(shape, wkt, tuple(ref.transform)[:6]).copy())
+    arr.encoding["grid_mapping"] = "spatial_ref"
+    layer = Layer(data=arr, unit="1", path=str(path))
+    record = {"path": str(path), "method": method, "options": opts.as_dict(),
+              "z_factor": z_factor, "elevation_to_m": z_to_m, "resampling": resampling,
+              "aligned": note is not None, "alignment": note, "halo_cells": halo,
+              "cell_size_m": [dx, dy]}
+    return DemLayer(layer, info, note, record)
