@@ -104,8 +104,14 @@ def slope_length_exponent(theta_deg: float, table: int) -> float:
     float
         m, dimensionless.
     """
+    return exponent_of_sine(math.sin(theta_deg * DEG2RAD), theta_deg, table)
+
+
+@njit(cache=True, nogil=True)
+def exponent_of_sine(s: float, theta_deg: float, table: int) -> float:
+    """:func:`slope_length_exponent` given also ``s`` = sin θ (the kernel computes it once for
+    m and S)."""
     if table == 0:
-        s = math.sin(theta_deg * DEG2RAD)
         beta = (s / 0.0896) / (3.0 * s ** 0.8 + 0.56)
         return beta / (1.0 + beta)
     if table == 1:
@@ -140,7 +146,12 @@ def s_factor(theta_deg: float, b1_deg: float, b2_deg: float) -> float:
     1987, whose break is a 9 % gradient), ``21.91 sin θ − 0.96`` for θ ≥ b₂ (Liu et al. 1994,
     steep slopes). θ, b₁, b₂ in degrees.
     """
-    s = math.sin(theta_deg * DEG2RAD)
+    return steepness_of_sine(math.sin(theta_deg * DEG2RAD), theta_deg, b1_deg, b2_deg)
+
+
+@njit(cache=True, nogil=True)
+def steepness_of_sine(s: float, theta_deg: float, b1_deg: float, b2_deg: float) -> float:
+    """:func:`s_factor` given also ``s`` = sin θ."""
     if theta_deg < b1_deg:
         return 10.8 * s + 0.03
     if theta_deg < b2_deg:

@@ -45,7 +45,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .factors import RAD2DEG, l_factor, s_factor, slope_length_exponent
+from .factors import DEG2RAD, RAD2DEG, exponent_of_sine, l_factor, steepness_of_sine
 
 __all__ = ["DEFAULT_MIN_SLOPE_DEG", "DEFAULT_CUTOFF_GENTLE", "DEFAULT_CUTOFF_STEEP",
            "CUTOFF_BREAK_PERCENT", "DEFAULT_MAX_SLOPE_LENGTH_M", "DR", "DC",
@@ -270,7 +270,8 @@ def flowpath_window(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
                 continue
             theta = slope[r0 + r, c0 + c]
             length = min(lam[r0 + r, c0 + c], max_length_m)
-            m = slope_length_exponent(theta, m_table)
+            sin_t = math.sin(theta * DEG2RAD)      # once for m and S
+            m = exponent_of_sine(sin_t, theta, m_table)
             out_slope[r, c] = theta
             out_length[r, c] = length
-            out_ls[r, c] = l_factor(length, m) * s_factor(theta, b1_deg, b2_deg)
+            out_ls[r, c] = l_factor(length, m) * steepness_of_sine(sin_t, theta, b1_deg, b2_deg)
