@@ -30,7 +30,7 @@ from ..io import BlockSource, LayerInfo, _coverage, _grid_coords, _grid_differen
 from ..layer import Layer
 from ..nodata import nodata_list
 from ..grid import as_pyproj
-from .dem import DemWindows, check_dem, linear_unit_m, warp_args
+from .dem import DemWindows, check_dem, check_scale, elevation_to_m, linear_unit_m, warp_args
 from .tiled import FlowpathOptions, _compute_core, halo_cells
 
 __all__ = ["DemLayer", "dem_layer"]
@@ -97,10 +97,11 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
     if ref.transform.b != 0 or ref.transform.d != 0:
         raise TerrainError(f"{what}: the land-use grid has rotated or sheared pixels; warp it to "
                            "a north-up grid first (gdalwarp)")
+    check_scale(ref.crs, ref.transform, ref.shape, f"{what}: the land-use grid", ref.path)
     grid = ref.grid
     unit = linear_unit_m(ref.crs)
     dx, dy = abs(grid.transform.a) * unit, abs(grid.transform.e) * unit
-    z_to_m = z_factor * linear_unit_m(info.crs)
+    z_to_m = elevation_to_m(info.crs, z_factor, what, path)
     token = uuid.uuid4().hex
     note = None
     if info.grid.same_as(grid):
