@@ -80,7 +80,7 @@ def main() -> int:
                         str(t / "terrain"), "--grid", str(lu)], check=True, capture_output=True)
         base = yaml.safe_load((folder / "pipeline.yaml").read_text())
         base["land_use"]["path"] = str(lu)
-        for key, spec in base["parameters"].items():
+        for spec in base["parameters"].values():
             if isinstance(spec, dict) and "path" in spec:
                 spec["path"] = str(folder / spec["path"])
         pipes = {}
