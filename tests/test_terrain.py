@@ -155,6 +155,22 @@ def test_halo_is_cap_over_cell_plus_two() -> None:
     assert halo_cells(FlowpathOptions(max_slope_length_m=100.0), 10.0, 12.5) == 12
 
 
+def test_a_halo_wider_than_4096_cells_is_refused(tmp_path, capsys) -> None:
+    """1e6 m at 10 m cells would need a 100 002-cell halo (every window the whole DEM)."""
+    from gepgeo.errors import TerrainError
+
+    assert halo_cells(FlowpathOptions(max_slope_length_m=40940.0), 10.0, 10.0) == 4096
+    with pytest.raises(TerrainError, match=r"--max-slope-length: 1e\+06 m over 10 m cells "
+                                           r"needs a halo of 100002 cells.*at most 40940 m"):
+        flowpath_array(plane(5.0, 5, 5, 10.0), 10.0,
+                       opts=FlowpathOptions(max_slope_length_m=1e6))
+    dem = write_tif(tmp_path / "dem.tif", plane(5.0, 10, 10, 30.0).astype(np.float32), T)
+    code, _, err = run_cli(["terrain", dem, "--out", tmp_path / "o", "--max-slope-length",
+                            "1e6"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "halo of 33336" in err, err
+    assert not (tmp_path / "o").exists()
+
+
 # ------------------------------------------------------------------------------ closed forms
 
 def plane(theta_deg: float, rows: int, cols: int, cell: float) -> np.ndarray:
