@@ -150,6 +150,51 @@ def test_blocks_far_smaller_than_the_flow_paths() -> None:
         assert_same(got, want, f"block {block}")
 
 
+def small_cap_cases(n: int) -> list[tuple[np.ndarray, np.ndarray, float, float,
+                                          FlowpathOptions]]:
+    """Small random DEMs where caps of 0.5-9 cells bind everywhere: integer elevations (flats,
+    ties, pits) or rounded random walks, 10 % nodata, mostly non-square cells, cutoff factors
+    0 / 0.5-0.7 / 1."""
+    rng = np.random.default_rng(2205)
+    out = []
+    for t in range(n):
+        h, w = (int(v) for v in rng.integers(6, 16, 2))
+        z = (rng.integers(0, 4, (h, w)).astype(float) if t % 2 == 0
+             else np.round(np.cumsum(np.cumsum(rng.normal(size=(h, w)), 0), 1)))
+        valid = rng.random((h, w)) > 0.1
+        dx, dy = float(rng.choice([1.0, 2.0, 3.0])), float(rng.choice([1.0, 2.0, 5.0]))
+        cap = float(rng.choice([0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 9.0])) * min(dx, dy)
+        opts = FlowpathOptions(max_slope_length_m=cap,
+                               cutoff_gentle=float(rng.choice([0.0, 0.7, 1.0])),
+                               cutoff_steep=float(rng.choice([0.0, 0.5, 1.0])))
+        out.append((z, valid, dx, dy, opts))
+    return out
+
+
+def test_the_halo_is_exact_and_tight(monkeypatch) -> None:
+    """With caps of a few cells the cap binds inside every window: blocks of 1, 2, 3, 5 pixels
+    give the whole-array maps bit for bit at the real halo, and one cell less breaks some."""
+    from gepgeo.terrain import tiled
+
+    cases = small_cap_cases(400)
+
+    def differing() -> int:
+        n = 0
+        for z, valid, dx, dy, opts in cases:
+            whole = flowpath_array(z, dx, dy, valid=valid, opts=opts)
+            for block in (1, 2, 3, 5):
+                got = flowpath_array(z, dx, dy, valid=valid, opts=opts, block=block)
+                if not all(np.array_equal(got[k], whole[k], equal_nan=True) for k in whole):
+                    n += 1
+                    break
+        return n
+
+    assert differing() == 0
+    real = tiled.halo_cells
+    monkeypatch.setattr(tiled, "halo_cells", lambda o, dx, dy: real(o, dx, dy) - 1)
+    assert differing() > 0
+
+
 def test_halo_is_cap_over_cell_plus_two() -> None:
     assert halo_cells(FlowpathOptions(), 30.0, 30.0) == math.ceil(304.8 / 30) + 2 == 13
     assert halo_cells(FlowpathOptions(max_slope_length_m=100.0), 10.0, 12.5) == 12
