@@ -273,6 +273,23 @@ def test_slope_cutoff_restarts_the_slope_length() -> None:
         assert got[9] == pytest.approx(cell if restarts else 95.0)
 
 
+@pytest.mark.parametrize("drop, opts", [
+    (2.0, FlowpathOptions(cutoff_steep=1.0)),      # 20 % gradient: the steep factor
+    (0.25, FlowpathOptions(cutoff_gentle=1.0)),    # 2.5 %: the gentle factor
+])
+def test_a_cutoff_factor_of_one_does_not_cut_a_uniform_plane(drop: float,
+                                                             opts: FlowpathOptions) -> None:
+    """The cut is strict (the AML's ``down_slp_ang lt (...)``): on a plane θ(X) = θ(U)·1 is no
+    cut, so λ = (i + ½)·cell down the plane (capped). Elevations are multiples of 0.25 m, so
+    every drop, and θ, is the same to the bit."""
+    rows, cell = 40, 10.0
+    z = np.repeat((1000.0 - drop * np.arange(rows))[:, None], 5, axis=1)
+    got = flowpath_array(z, cell, opts=opts, block=7)["slope_length_m"]
+    for i in range(rows - 1):
+        assert np.all(got[i] == min((i + 0.5) * cell, 304.8)), i
+    assert np.all(got[-1] == cell)     # the flat bottom row (0.1°) is cut
+
+
 # ------------------------------------------------------------------------------ factors
 
 def test_s_factor_at_and_around_the_breaks() -> None:
