@@ -2,8 +2,10 @@
 
 A DEM is cut into ``block`` × ``block`` cores; each core is computed from one window, the core
 plus a halo of :func:`halo_cells` cells on every side (clipped at the DEM's edges), by
-:func:`gepgeo.terrain.flowpath.flowpath_window`. Memory is one window (about 60 bytes a cell)
-per thread, whatever the DEM's size.
+:func:`gepgeo.terrain.flowpath.flowpath_window`. Memory is one window per thread, whatever the
+DEM's size: about 60 bytes a window cell while the kernels run (elevations and mask 9 B, their
+work arrays 50 B), about 75 B a window cell counting the reader's copies too (the raw window,
+its nodata mask and the float64 conversion).
 
 Why the halo makes the result exact
 -----------------------------------
@@ -35,7 +37,9 @@ directions, slopes and lengths; every node of depth < K has exact inflows, beg a
 whole-array slope, capped slope length and LS at every core cell, for any block size. The
 cutoff resets need nothing more (a reset only shortens paths: a path reset inside the K-cell
 disc is seen identically by both), nor do ties (the tie-break is a fixed order of neighbours).
-Without a cap (λ_max = ∞) no finite halo is exact; the cap is what makes the method local.
+Without a cap (λ_max = ∞) no finite halo is exact; the cap is what makes the method local. The
+cap is gepgeo's addition (the AML's λ accumulates without one). :func:`halo_cells` refuses a
+halo over :data:`MAX_HALO_CELLS` cells.
 """
 
 from __future__ import annotations
