@@ -267,8 +267,8 @@ def terrain(
         help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length; the "
              "only one so far).")] = "flowpath",
     max_slope_length: Annotated[float, typer.Option(
-        "--max-slope-length", help="Longest slope length λ_max, m (default 304.8 = 1000 ft, "
-        "the RUSLE tables' longest).")] = 304.8,
+        "--max-slope-length", help="Cap on the slope length λ_max, m (gepgeo's; the AML has "
+        "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables).")] = 304.8,
     min_slope: Annotated[float, typer.Option(
         "--min-slope", help="Slope of flats and filled pits, degrees.")] = 0.1,
     cutoff_gentle: Annotated[float, typer.Option(

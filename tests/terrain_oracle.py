@@ -1,10 +1,21 @@
 """A plain-NumPy whole-array reference of the flow-path LS, written from Van Remortel et al.'s
-RUSLE AML (RUSLE_LS_4_PC.AML), not from gepgeo.terrain (it imports nothing from it).
+RUSLE AML (RUSLE_LS_4_PC.AML) plus gepgeo's documented deviations from it — not from a separate
+specification, and not from gepgeo.terrain's code (it imports nothing from gepgeo):
 
-It follows the AML's map-algebra structure: every step is a whole-grid operation over the eight
-neighbour shifts, and the cumulative slope length is the AML's iteration — start every cell that
-receives flow as "unknown" (NaN), then repeat ``cum = max(beg, max over inflows of (0 if cut
-else prev(U) + cell(U)))`` until no cell is unknown — instead of gepgeo's one topological pass.
+* the maximum slope length ``max_length`` (the AML has no cap; λ accumulates without one);
+* ties between equal steepest drops go to the first of E, SE, S, SW, W, NW, N, NE (gepgeo's
+  order; ArcGIS's flow direction resolves ties otherwise);
+* the cell length of a cell without a direction and the start value of a cell with inflow is
+  max(dx, dy) (the AML has square cells);
+* the cutoff break is atan 5 % computed (2.862405°; the AML writes the literal 2.8624), and
+  the diagonal is √(dx² + dy²) (the AML: 1.4142 · cell).
+
+It is thus a second implementation of the same reading of the AML, not an independent check of
+that reading. It keeps the AML's map-algebra structure: every step is a whole-grid operation
+over the eight neighbour shifts, and the cumulative slope length is the AML's iteration — start
+every cell that receives flow as "unknown" (NaN), then repeat ``cum = max(beg, max over inflows
+of (0 if cut else prev(U) + cell(U)))`` until no cell is unknown — instead of gepgeo's one
+topological pass and its windows.
 Transcendental functions are Python's ``math`` ones, one cell at a time.
 """
 
@@ -69,9 +80,13 @@ def s_steepness(theta: float, b1: float, b2: float) -> float:
 def flowpath_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, *,
                        max_length: float = 304.8, min_slope: float = 0.1,
                        cut_gentle: float = 0.7, cut_steep: float = 0.5,
-                       m_table: str = "mccool", b1: float = 5.0, b2: float = 10.0
-                       ) -> dict[str, np.ndarray]:
-    """Slope (°), capped slope length (m) and LS of a whole DEM (metres); NaN at nodata."""
+                       m_table: str = "mccool", b1: float = 5.0, b2: float = 10.0,
+                       counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Slope (°), capped slope length (m) and LS of a whole DEM (metres); NaN at nodata.
+
+    ``counts``, if given, receives ``tied`` (cells whose steepest positive drop is shared by
+    two or more neighbours, where the tie order decides) and ``cut`` (inflows cut by the slope
+    cutoff rule)."""
     z = np.asarray(z, dtype=np.float64)
     valid = np.asarray(valid, dtype=bool)
     h, w = z.shape
@@ -99,6 +114,8 @@ def flowpath_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, *
     kbest = drops.argmax(axis=0)                  # first index of the maximum
     flows = valid & (best > 0)
     direction = np.where(flows, kbest, -1)
+    if counts is not None:
+        counts["tied"] = int((flows & ((drops == best).sum(axis=0) > 1)).sum())
 
     # 3. downslope angle, flats and no-outflow cells at the minimum slope
     theta = np.where(flows, emap(lambda v: math.atan(v) * R2D if v > 0 else 0.0,
@@ -123,6 +140,12 @@ def flowpath_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, *
     cum = np.where(valid, cum, nan)
     theta_5 = math.atan(0.05) * R2D
     fac = np.where(theta < theta_5, cut_gentle, cut_steep)
+    if counts is not None:
+        counts["cut"] = 0
+        for k, (dr, dc) in enumerate(OFFSETS):
+            with np.errstate(invalid="ignore"):
+                counts["cut"] += int((inflow[k] & (theta < shifted(theta, dr, dc, nan) * fac))
+                                     .sum())
     for _ in range(h * w + 1):
         prev = cum
         best_in = beg.copy()

@@ -1,8 +1,9 @@
 """Terrain: the flow-path LS factor from a DEM (issue 22, first slice).
 
 * the block-by-block fast path equals the plain-NumPy reference (``terrain_oracle.py``, written
-  from the AML, not from gepgeo.terrain) on random DEMs, for block sizes that do and do not
-  divide the grid, down to blocks far smaller than the flow paths;
+  from the AML plus gepgeo's documented deviations, importing nothing from gepgeo) on random
+  DEMs, for block sizes that do and do not divide the grid, down to blocks of 1 pixel; with
+  caps of a few cells the halo is shown exact and tight (one cell less breaks some cores);
 * closed forms on a uniform inclined plane (λ = (i + ½)·cell down each column, the cap);
 * L and S against hand-computed values at and around the slope breaks;
 * ``gepgeo terrain`` writes the three maps on the DEM's grid; bad DEMs exit 2 with one line.
@@ -99,12 +100,20 @@ CASES = [  # (options, cell size dx, dy)
 ]
 
 
+#: the S slope breaks, degrees, written out here: the reference must not take gepgeo's values
+REFERENCE_S_BREAKS = {"5deg/10deg": (5.0, 10.0),
+                      "9%/18%": (math.atan(0.09) * 180.0 / math.pi,
+                                 math.atan(0.18) * 180.0 / math.pi),
+                      "5deg/14deg": (5.0, 14.0)}
+
+
 def reference(z: np.ndarray, valid: np.ndarray, opts: FlowpathOptions, dx: float,
-              dy: float) -> dict[str, np.ndarray]:
-    b1, b2 = S_BREAKS[opts.s_breaks]
+              dy: float, counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    b1, b2 = REFERENCE_S_BREAKS[opts.s_breaks]
     return flowpath_reference(z, valid, dx, dy, max_length=opts.max_slope_length_m,
                               min_slope=opts.min_slope_deg, cut_gentle=opts.cutoff_gentle,
-                              cut_steep=opts.cutoff_steep, m_table=opts.m_table, b1=b1, b2=b2)
+                              cut_steep=opts.cutoff_steep, m_table=opts.m_table, b1=b1, b2=b2,
+                              counts=counts)
 
 
 def assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray], what: str) -> None:
@@ -118,12 +127,13 @@ def assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray], what: s
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_fast_path_equals_reference_for_every_block_size(case: int) -> None:
     opts, dx, dy = CASES[case]
-    capped = 0
+    capped = tied = cut = 0
     for name, z, valid in DEMS:
-        want = reference(z, valid, opts, dx, dy)
+        counts: dict[str, int] = {}
+        want = reference(z, valid, opts, dx, dy, counts)
         capped += int((want["slope_length_m"] == opts.max_slope_length_m).sum())
-        # the AML's cut and tie rules fire somewhere: restarts and nodata are both exercised
-        assert np.nanmin(want["slope_length_m"]) < np.nanmax(want["slope_length_m"])
+        tied += counts["tied"]
+        cut += counts["cut"]
         whole = flowpath_array(z, dx, dy, valid=valid, opts=opts)
         assert_same(whole, want, f"{name}, whole array")
         for block in (4, 7, 16, 25):
@@ -134,6 +144,8 @@ def test_fast_path_equals_reference_for_every_block_size(case: int) -> None:
                     f"{name}, block {block}: {key}"
     # the short caps (60 m, 95 m) bind on many cells; the default 304.8 m on none of these grids
     assert (capped > 0) == (opts.max_slope_length_m < 100)
+    # the tie order decides many cells' direction and the cutoff rule cuts many inflows
+    assert tied > 50 and cut > 50, (tied, cut)
 
 
 def test_blocks_far_smaller_than_the_flow_paths() -> None:
@@ -150,9 +162,70 @@ def test_blocks_far_smaller_than_the_flow_paths() -> None:
         assert_same(got, want, f"block {block}")
 
 
+def small_cap_cases(n: int) -> list[tuple[np.ndarray, np.ndarray, float, float,
+                                          FlowpathOptions]]:
+    """Small random DEMs where caps of 0.5-9 cells bind everywhere: integer elevations (flats,
+    ties, pits) or rounded random walks, 10 % nodata, mostly non-square cells, cutoff factors
+    0 / 0.5-0.7 / 1."""
+    rng = np.random.default_rng(2205)
+    out = []
+    for t in range(n):
+        h, w = (int(v) for v in rng.integers(6, 16, 2))
+        z = (rng.integers(0, 4, (h, w)).astype(float) if t % 2 == 0
+             else np.round(np.cumsum(np.cumsum(rng.normal(size=(h, w)), 0), 1)))
+        valid = rng.random((h, w)) > 0.1
+        dx, dy = float(rng.choice([1.0, 2.0, 3.0])), float(rng.choice([1.0, 2.0, 5.0]))
+        cap = float(rng.choice([0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 9.0])) * min(dx, dy)
+        opts = FlowpathOptions(max_slope_length_m=cap,
+                               cutoff_gentle=float(rng.choice([0.0, 0.7, 1.0])),
+                               cutoff_steep=float(rng.choice([0.0, 0.5, 1.0])))
+        out.append((z, valid, dx, dy, opts))
+    return out
+
+
+def test_the_halo_is_exact_and_tight(monkeypatch) -> None:
+    """With caps of a few cells the cap binds inside every window: blocks of 1, 2, 3, 5 pixels
+    give the whole-array maps bit for bit at the real halo, and one cell less breaks some."""
+    from gepgeo.terrain import tiled
+
+    cases = small_cap_cases(400)
+
+    def differing() -> int:
+        n = 0
+        for z, valid, dx, dy, opts in cases:
+            whole = flowpath_array(z, dx, dy, valid=valid, opts=opts)
+            for block in (1, 2, 3, 5):
+                got = flowpath_array(z, dx, dy, valid=valid, opts=opts, block=block)
+                if not all(np.array_equal(got[k], whole[k], equal_nan=True) for k in whole):
+                    n += 1
+                    break
+        return n
+
+    assert differing() == 0
+    real = tiled.halo_cells
+    monkeypatch.setattr(tiled, "halo_cells", lambda o, dx, dy: real(o, dx, dy) - 1)
+    assert differing() > 0
+
+
 def test_halo_is_cap_over_cell_plus_two() -> None:
     assert halo_cells(FlowpathOptions(), 30.0, 30.0) == math.ceil(304.8 / 30) + 2 == 13
     assert halo_cells(FlowpathOptions(max_slope_length_m=100.0), 10.0, 12.5) == 12
+
+
+def test_a_halo_wider_than_4096_cells_is_refused(tmp_path, capsys) -> None:
+    """1e6 m at 10 m cells would need a 100 002-cell halo (every window the whole DEM)."""
+    from gepgeo.errors import TerrainError
+
+    assert halo_cells(FlowpathOptions(max_slope_length_m=40940.0), 10.0, 10.0) == 4096
+    with pytest.raises(TerrainError, match=r"--max-slope-length: 1e\+06 m over 10 m cells "
+                                           r"needs a halo of 100002 cells.*at most 40940 m"):
+        flowpath_array(plane(5.0, 5, 5, 10.0), 10.0,
+                       opts=FlowpathOptions(max_slope_length_m=1e6))
+    dem = write_tif(tmp_path / "dem.tif", plane(5.0, 10, 10, 30.0).astype(np.float32), T)
+    code, _, err = run_cli(["terrain", dem, "--out", tmp_path / "o", "--max-slope-length",
+                            "1e6"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "halo of 33336" in err, err
+    assert not (tmp_path / "o").exists()
 
 
 # ------------------------------------------------------------------------------ closed forms
@@ -210,6 +283,23 @@ def test_slope_cutoff_restarts_the_slope_length() -> None:
         assert got[8] == pytest.approx(85.0)
         # row 9 drains at the gentle slope (its lower neighbour is on the gentle part)
         assert got[9] == pytest.approx(cell if restarts else 95.0)
+
+
+@pytest.mark.parametrize("drop, opts", [
+    (2.0, FlowpathOptions(cutoff_steep=1.0)),      # 20 % gradient: the steep factor
+    (0.25, FlowpathOptions(cutoff_gentle=1.0)),    # 2.5 %: the gentle factor
+])
+def test_a_cutoff_factor_of_one_does_not_cut_a_uniform_plane(drop: float,
+                                                             opts: FlowpathOptions) -> None:
+    """The cut is strict (the AML's ``down_slp_ang lt (...)``): on a plane θ(X) = θ(U)·1 is no
+    cut, so λ = (i + ½)·cell down the plane (capped). Elevations are multiples of 0.25 m, so
+    every drop, and θ, is the same to the bit."""
+    rows, cell = 40, 10.0
+    z = np.repeat((1000.0 - drop * np.arange(rows))[:, None], 5, axis=1)
+    got = flowpath_array(z, cell, opts=opts, block=7)["slope_length_m"]
+    for i in range(rows - 1):
+        assert np.all(got[i] == min((i + 0.5) * cell, 304.8)), i
+    assert np.all(got[-1] == cell)     # the flat bottom row (0.1°) is cut
 
 
 # ------------------------------------------------------------------------------ factors

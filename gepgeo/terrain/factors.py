@@ -6,9 +6,19 @@ slope angle θ (degrees) and slope length λ (metres).
         16.8 sin θ − 0.50     b₁ ≤ θ < b₂               (McCool et al. 1987)
         21.91 sin θ − 0.96    θ ≥ b₂                    (Liu et al. 1994)
 
-22.13 m (72.6 ft) is the length of the unit plot. The slope breaks b₁, b₂ are parameters
-(:data:`S_BREAKS`): 5° / 10° by default, as in Chinese RUSLE practice (Liu et al. 2000; LS-TOOL,
-Zhang et al. 2013), or McCool's 9 % with Liu's steep branch from 18 %, or 5° / 14°.
+22.13 m (72.6 ft) is the length of the unit plot. McCool et al. (1987) have one break, a 9 %
+gradient; Liu et al. (1994) fitted S = 21.91 sin θ − 0.96 on slopes of 9–55 %, with no break of
+their own: 18 % is the usual threshold of that branch in applications. The slope breaks b₁, b₂
+are parameters (:data:`S_BREAKS`):
+
+``5deg/10deg`` (default)
+    5° / 10°, the practice of Chinese RUSLE / CSLE studies (e.g. Liu Baoyuan et al. 2002;
+    LS-TOOL, Zhang et al. 2013).
+``9%/18%``
+    McCool's 9 % break, Liu's branch from 18 % (5.142765° / 10.203974°, computed as atan; the
+    AML, which has no Liu branch, writes the literal 5.1428°).
+``5deg/14deg``
+    5° / 14°: no source found; kept for users who need it.
 
 The exponent m comes from one of three tables (:data:`M_TABLES`):
 
@@ -17,7 +27,7 @@ The exponent m comes from one of three tables (:data:`M_TABLES`):
     moderate rill-to-interrill ratio of RUSLE (McCool et al. 1997, eq. 4-5), the L of LS-TOOL.
 ``wischmeier_smith``
     m = 0.2 below a 1 % gradient, 0.3 from 1 % to 3 %, 0.4 above 3 % and below 5 %, 0.5 at 5 % and
-    above. Wischmeier & Smith (1978, AH 537, p. 8) give 0.5 "if the percent slope is 5 or more",
+    above. Wischmeier & Smith (1978, AH 537) give 0.5 "if the percent slope is 5 or more",
     0.4 on 3.5–4.5 %, 0.3 on 1–3 % and 0.2 below 1 %; the gaps (3–3.5 %, 4.5–5 %) go to 0.4, as
     usual in GIS practice.
 ``van_remortel``
@@ -64,7 +74,7 @@ S_BREAKS: dict[str, tuple[float, float]] = {
     "5deg/14deg": (5.0, 14.0),
 }
 
-#: the default S breaks: 5° / 10° (Liu et al. 2000; LS-TOOL)
+#: the default S breaks: 5° / 10°, the practice of Chinese RUSLE / CSLE studies (module docstring)
 DEFAULT_S_BREAKS = "5deg/10deg"
 
 # the van_remortel table: m for θ below each bound (degrees), the last one above all bounds
@@ -143,8 +153,8 @@ def s_factor(theta_deg: float, b1_deg: float, b2_deg: float) -> float:
     """Slope-steepness factor S, dimensionless.
 
     ``10.8 sin θ + 0.03`` for θ < b₁ and ``16.8 sin θ − 0.50`` for b₁ ≤ θ < b₂ (McCool et al.
-    1987, whose break is a 9 % gradient), ``21.91 sin θ − 0.96`` for θ ≥ b₂ (Liu et al. 1994,
-    steep slopes). θ, b₁, b₂ in degrees.
+    1987, whose one break is a 9 % gradient), ``21.91 sin θ − 0.96`` for θ ≥ b₂ (Liu et al.
+    1994, fitted on 9–55 % slopes). θ, b₁, b₂ in degrees.
     """
     return steepness_of_sine(math.sin(theta_deg * DEG2RAD), theta_deg, b1_deg, b2_deg)
 

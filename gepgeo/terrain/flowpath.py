@@ -11,8 +11,9 @@ The practice of Hickey (2000) and Van Remortel et al. (2001, 2004) — the RUSLE
    changes anything.
 2. **D8 steepest descent.** Each valid cell flows to the valid neighbour with the largest drop
    ``(z − z_n) / d`` (d: the cardinal or diagonal distance between cell centres), if any drop is
-   positive. Ties go to the first of E, SE, S, SW, W, NW, N, NE (ArcGIS's code order 1, 2, 4 …
-   128), so the result never depends on the order cells are visited. A cell with no lower valid
+   positive. Ties go to the first of E, SE, S, SW, W, NW, N, NE: an order of gepgeo's own (not
+   ArcGIS's, whose flow direction resolves ties otherwise, so the two can differ on tied drops),
+   fixed so that the result never depends on the order cells are visited. A cell with no lower valid
    neighbour (a flat, a filled pit, a cell on the DEM's edge or beside nodata that cannot drain
    inside it) has no direction: nothing leaves the DEM or enters nodata.
 3. **Slope** θ = atan(drop) in degrees along that direction; a cell without a direction (or
@@ -29,9 +30,13 @@ The practice of Hickey (2000) and Van Remortel et al. (2001, 2004) — the RUSLE
        cut(U → X) ⇔ θ(X) < θ(U) · f(X),  f(X) = 0.7 if θ(X) < atan 5 %, else 0.5
 
    The slope-cutoff factors f (0.7 below a 5 % gradient, 0.5 at or above) are the AML's and
-   LS-TOOL's defaults, parameters here. λ is a horizontal length (McCool et al. 1997).
+   LS-TOOL's defaults, parameters here; the cut is strict, as the AML's ``lt``. The break
+   atan 5 % = 2.862405° is computed here; the AML writes the literal 2.8624. λ is a horizontal
+   length (McCool et al. 1997).
 6. **Cap.** The slope length used (and written) is min(λ, λ_max); see
-   :data:`DEFAULT_MAX_SLOPE_LENGTH_M`. Then LS = L(λ, m(θ)) · S(θ) (:mod:`.factors`).
+   :data:`DEFAULT_MAX_SLOPE_LENGTH_M`. The cap is gepgeo's addition: the AML has none (λ
+   accumulates without a bound); it is what makes the method local, so that blocks with a
+   finite halo give the whole-array result. Then LS = L(λ, m(θ)) · S(θ) (:mod:`.factors`).
 
 Cells are addressed in the window only: a neighbour outside the window is treated as absent,
 exactly like a neighbour outside the DEM. :mod:`gepgeo.terrain.tiled` cuts a DEM into windows
@@ -62,12 +67,13 @@ DEFAULT_CUTOFF_GENTLE = 0.7
 #: slope-cutoff factor at a 5 % gradient or steeper (Van Remortel et al. 2001; LS-TOOL default)
 DEFAULT_CUTOFF_STEEP = 0.5
 
-#: gradient separating the two cutoff factors, percent (the AML's 2.8624°)
+#: gradient separating the two cutoff factors, percent: atan 5 % = 2.862405°, computed (the AML
+#: writes the literal 2.8624°)
 CUTOFF_BREAK_PERCENT = 5.0
 
-#: default maximum slope length, m: 1 000 ft (304.8 m), the longest slope length of the RUSLE
-#: L tables (McCool et al. 1997, in Renard et al. 1997, AH 703, ch. 4), beyond which RUSLE has no
-#: data; a parameter (``--max-slope-length``)
+#: default maximum slope length, m: 1 000 ft (304.8 m), the longest slope length of the LS
+#: tables of AH 703 (Renard et al. 1997); a parameter (``--max-slope-length``). The cap is
+#: gepgeo's addition: the AML has none
 DEFAULT_MAX_SLOPE_LENGTH_M = 304.8
 
 #: row and column offsets of the eight directions, in tie-break order: E, SE, S, SW, W, NW, N, NE

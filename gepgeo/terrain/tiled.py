@@ -2,8 +2,10 @@
 
 A DEM is cut into ``block`` × ``block`` cores; each core is computed from one window, the core
 plus a halo of :func:`halo_cells` cells on every side (clipped at the DEM's edges), by
-:func:`gepgeo.terrain.flowpath.flowpath_window`. Memory is one window (about 60 bytes a cell)
-per thread, whatever the DEM's size.
+:func:`gepgeo.terrain.flowpath.flowpath_window`. Memory is one window per thread, whatever the
+DEM's size: about 60 bytes a window cell while the kernels run (elevations and mask 9 B, their
+work arrays 50 B), about 75 B a window cell counting the reader's copies too (the raw window,
+its nodata mask and the float64 conversion).
 
 Why the halo makes the result exact
 -----------------------------------
@@ -35,7 +37,9 @@ directions, slopes and lengths; every node of depth < K has exact inflows, beg a
 whole-array slope, capped slope length and LS at every core cell, for any block size. The
 cutoff resets need nothing more (a reset only shortens paths: a path reset inside the K-cell
 disc is seen identically by both), nor do ties (the tie-break is a fixed order of neighbours).
-Without a cap (λ_max = ∞) no finite halo is exact; the cap is what makes the method local.
+Without a cap (λ_max = ∞) no finite halo is exact; the cap is what makes the method local. The
+cap is gepgeo's addition (the AML's λ accumulates without one). :func:`halo_cells` refuses a
+halo over :data:`MAX_HALO_CELLS` cells.
 """
 
 from __future__ import annotations
@@ -54,8 +58,8 @@ from .factors import M_TABLES, S_BREAKS, DEFAULT_S_BREAKS, gradient_deg, s_break
 from .flowpath import (CUTOFF_BREAK_PERCENT, DEFAULT_CUTOFF_GENTLE, DEFAULT_CUTOFF_STEEP,
                        DEFAULT_MAX_SLOPE_LENGTH_M, DEFAULT_MIN_SLOPE_DEG, flowpath_window)
 
-__all__ = ["FlowpathOptions", "halo_cells", "core_blocks", "flowpath_blocks", "flowpath_array",
-           "DEFAULT_BLOCK", "Reader", "Emit"]
+__all__ = ["FlowpathOptions", "halo_cells", "MAX_HALO_CELLS", "core_blocks", "flowpath_blocks",
+           "flowpath_array", "DEFAULT_BLOCK", "Reader", "Emit"]
 
 #: core side of a block, pixels, unless ``--block`` says otherwise
 DEFAULT_BLOCK = 1024
@@ -126,10 +130,29 @@ class FlowpathOptions:
                 "m_table": self.m_table, "s_breaks": self.s_breaks}
 
 
+#: the widest halo accepted, cells: beyond it a window is mostly halo (4096 cells at 30 m is
+#: a 122 km maximum slope length) and, on most DEMs, nearly the whole DEM
+MAX_HALO_CELLS = 4096
+
+
 def halo_cells(opts: FlowpathOptions, dx: float, dy: float) -> int:
     """Halo, cells, that makes a block's core exact: ⌈λ_max / min(dx, dy)⌉ + 2 (module
-    docstring)."""
-    return int(math.ceil(opts.max_slope_length_m / min(dx, dy))) + 2
+    docstring).
+
+    Raises
+    ------
+    TerrainError
+        If that exceeds :data:`MAX_HALO_CELLS` (a maximum slope length far beyond any slope).
+    """
+    halo = int(math.ceil(opts.max_slope_length_m / min(dx, dy))) + 2
+    if halo > MAX_HALO_CELLS:
+        limit = (MAX_HALO_CELLS - 2) * min(dx, dy)
+        raise TerrainError(
+            f"--max-slope-length: {opts.max_slope_length_m:g} m over {min(dx, dy):g} m cells "
+            f"needs a halo of {halo} cells around every block (at most {MAX_HALO_CELLS}); give "
+            f"a maximum slope length of at most {limit:g} m (default "
+            f"{DEFAULT_MAX_SLOPE_LENGTH_M:g} m)")
+    return halo
 
 
 def core_blocks(shape: tuple[int, int], block: int) -> Iterator[tuple[int, int, int, int]]:
