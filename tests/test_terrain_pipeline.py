@@ -337,3 +337,17 @@ def test_dem_layer_pickles(tmp_path):
     want = arr.compute(scheduler="sync")
     again = pickle.loads(pickle.dumps(arr))
     np.testing.assert_array_equal(again.compute(scheduler="threads"), want)
+
+
+def test_a_halo_too_large_is_named_as_the_pipeline_names_it(tmp_path, capsys):
+    """λ_max of 10⁶ m over 30 m cells needs a 33 336-cell halo: refused, one line, naming the
+    pipeline's key (not the terrain command's flag)."""
+    _land_use(tmp_path)
+    _dem(tmp_path / "dem.tif", T, (NY, NX), ALBERS)
+    p = _pipeline(tmp_path, {"from_dem": {"path": "dem.tif", "max_slope_length": 1e6}})
+    code, err = _run(p, tmp_path / "out", capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "max_slope_length:" in err and "--max-slope-length" not in err, err
+    assert "slope_length_steepness_ls.from_dem" in err, err
+    assert not (tmp_path / "out").exists()

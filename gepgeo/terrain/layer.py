@@ -122,7 +122,11 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
             note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: LS is nodata "
                      "outside it")
     read = DemWindows(src, tuple(nodata_list(info.nodata, None)), z_to_m)
-    halo = halo_cells(opts, dx, dy)
+    try:
+        halo = halo_cells(opts, dx, dy)
+    except TerrainError as exc:      # named as the pipeline names it, not as the flag
+        raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
+                                                          "max_slope_length:", 1)) from None
     shape = (int(ref.shape[0]), int(ref.shape[1]))
     blocks = da.core.normalize_chunks((chunks, chunks), shape)
     from dask.base import tokenize
