@@ -601,65 +601,39 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         Added to: land-use nodata pixels, unmapped-code pixels, out-of-domain pixels per layer
         (on land types that supply services only: the others give 0 whatever a layer says).
     """
-    # the plan's fields as locals: the stages take arrays, not the plan (numba compiled every
-    # function that took the 27-field plan seconds more slowly)
-    lu_nodata, lu_has_nodata, lut, lut_offset = (plan.lu_nodata, plan.lu_has_nodata, plan.lut,
-                                                 plan.lut_offset)
-    lay_nodata, lay_has_nodata = plan.lay_nodata, plan.lay_has_nodata
-    lay_scale, lay_offset, lay_low, lay_high = (plan.lay_scale, plan.lay_offset, plan.lay_low,
-                                                plan.lay_high)
-    src, zone_offset, table, supplies = plan.src, plan.zone_offset, plan.table, plan.supplies
-    on, dyn, need, modes = plan.on, plan.dyn, plan.need, plan.modes
-    msvc, mstart, mstop, value_idx = plan.msvc, plan.mstart, plan.mstop, plan.value_idx
-    dclass, clamp_class, lin, coef = plan.dclass, plan.clamp_class, plan.lin, plan.coef
-    map_idx = plan.map_idx
+    # the stages take arrays, not the plan (numba compiled every function that took the
+    # 27-field plan seconds more slowly)
     ny, nx = lu.shape
     nl = layers.shape[0]
-    nclass = table.shape[1]
-    nserv = on.shape[0]
+    nclass = plan.table.shape[1]
+    nserv = plan.on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
-    dyn_on, full_on, lin_on = _service_switches(on, dyn, lin)
+    dyn_on, full_on, lin_on = _service_switches(plan.on, plan.dyn, plan.lin)
     n_dyn = np.int64(dyn_on.sum())
     n_full = np.int64(full_on.sum())
     lin_soil = lin_on[S_S] != 0
     lin_water = lin_on[S_W] != 0
     water_dyn = dyn_on[S_W] != 0
-    water_const = on[S_W] != 0 and not water_dyn
+    water_const = plan.on[S_W] != 0 and not water_dyn
     lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
-        lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn, value_idx, dclass,
-        clamp_class, coef, msvc.shape[0], water_const,
+        plan.lut, plan.lut_offset, plan.lu_has_nodata, plan.lu_nodata, plan.table,
+        plan.supplies, plan.on, plan.dyn, plan.value_idx, plan.dclass, plan.clamp_class,
+        plan.coef, plan.msvc.shape[0], water_const,
         lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0)
     gep_map = False
-    for m in range(map_idx.shape[0]):
-        if msvc[map_idx[m]] < 0:
+    for m in range(plan.map_idx.shape[0]):
+        if plan.msvc[plan.map_idx[m]] < 0:
             gep_map = True
-    # --- row buffers, reused for every row of the block
-    cls = np.empty(nx, dtype=np.int64)
-    sup = np.empty(nx, dtype=np.uint8)
-    arow = np.empty(nx, dtype=np.float64)
-    vals = np.empty((nl + N_SCRATCH, nx), dtype=np.float64)   # decoded layers, scratch
-    bits = np.zeros(nx, dtype=np.int64)
-    ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
-    dens = np.zeros((nx, msvc.shape[0]), dtype=np.float64)   # densities (full services)
-    drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
-    gmap = np.zeros(nx, dtype=np.float64)
-    gep = np.zeros(nx, dtype=np.float64)
-    gnd = np.zeros(nx, dtype=np.uint8)                  # supplying, and GEP nodata
-    clamped = np.zeros(nx, dtype=np.uint8)
-    dclamp = np.zeros(nx, dtype=np.uint8)
-    dcls = np.full(nx, -1, dtype=np.int64)
-    bad = np.zeros((nserv, nx), dtype=np.uint8)         # service invalid, supplying
-    key = np.empty(nx, dtype=np.int64)
-    slot = np.empty(nx, dtype=np.int64)
-    run_start = np.empty(nx + 1, dtype=np.int64)
-    run_cls = np.empty(nx, dtype=np.int64)
-    chg = np.zeros(8 * ((nx + 15) // 8), dtype=np.uint8)   # whole uint64 words, ≥ nx + 8
+    # row buffers, reused for every row of the block
+    (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls,
+     bad, key, slot, run_start, run_cls, chg) = _row_buffers(
+        nx, nl, nserv, plan.msvc.shape[0])
     for i in range(ny):
         # 1. land type of each pixel, its area, the span with data, runs of one land type
-        n_nd, n_un = _land_types_row(lu[i], lut_all, lutx, lut.shape[0], lut_offset,
-                                     lu_has_nodata, lu_nodata, sup_x, nodata_lt, unmapped_lt,
-                                     cls, sup)
+        n_nd, n_un = _land_types_row(lu[i], lut_all, lutx, plan.lut.shape[0], plan.lut_offset,
+                                     plan.lu_has_nodata, plan.lu_nodata, sup_x, nodata_lt,
+                                     unmapped_lt, cls, sup)
         stats[0] += n_nd
         stats[1] += n_un
         if area.shape[1] > 1:
@@ -679,18 +653,20 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         long_runs = 8 * nruns < jh - jl
         if n_dyn > 0:
             # 2. decode and validate the layers, and each raster-reading service
-            _decode_row(layers, i, lay_scale, lay_offset, lay_low, lay_high, lay_has_nodata,
-                        lay_nodata, vals, bits, sup, ul, uh, stats)
-            _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh)
+            _decode_row(layers, i, plan.lay_scale, plan.lay_offset, plan.lay_low,
+                        plan.lay_high, plan.lay_has_nodata, plan.lay_nodata, vals, bits, sup,
+                        ul, uh, stats)
+            _validity_row(dyn_on, plan.need, bits, sup, ok, bad, gnd, ul, uh)
             # 3. the services themselves
             if n_full > 0:
                 for j in range(ul, uh):
                     dcls[j] = cls[j] if sup[j] != 0 else -1
-                _services_row(table, dcls, ul, uh, vals, src, modes, full_on, ok, dens, dclamp)
+                _services_row(plan.table, dcls, ul, uh, vals, plan.src, plan.modes, full_on,
+                              ok, dens, dclamp)
             if lin_soil or lin_water:
                 # the linear water driver flags its clamped pixels (all valid, so supplying)
-                _drivers_row(pv_x, cls, ul, uh, vals, nl, src, modes, lin_on, ok, drv, clamped,
-                             long_runs, nruns, run_start, run_cls)
+                _drivers_row(pv_x, cls, ul, uh, vals, nl, plan.src, plan.modes, lin_on, ok,
+                             drv, clamped, long_runs, nruns, run_start, run_cls)
         # water deficits clamped to 0, counted per land type
         if water_dyn and not lin_water:
             for j in range(ul, uh):
@@ -700,14 +676,43 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
                 clamped[j] = clamp_x[cls[j]]
         # 4. maps, one band at a time (1-D views and gathers from 1-D tables vectorise)
         if gep_map:
-            _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap,
-                     ul, uh)
-        _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens,
-                  ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls)
+            _gep_row(plan.value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd,
+                     gep, gmap, ul, uh)
+        _maps_row(plan.map_idx, plan.msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t,
+                  coef_t, drv, dens, ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls)
         # 5. totals, for the whole grid (slot 0) and each zone layer's zone
-        _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dacc, cls, sup,
-                        arow, ok, dens, full_on, n_full, clamped, gnd, bad, drv, gmap, gep_map,
-                        lin_soil, lin_water, slot, key, jl, jh, nruns, run_start, run_cls)
+        _accumulate_row(plan.zone_offset, plan.mstart, plan.mstop, nclass, i, zones, area, acc,
+                        dacc, cls, sup, arow, ok, dens, full_on, n_full, clamped, gnd, bad, drv,
+                        gmap, gep_map, lin_soil, lin_water, slot, key, jl, jh, nruns, run_start,
+                        run_cls)
+
+
+@njit(cache=True, nogil=True)
+def _row_buffers(nx, nl, nserv, nmeas):
+    """The row buffers of :func:`gep_block` for rows of ``nx`` pixels, ``nl`` layers,
+    ``nserv`` services and ``nmeas`` measures (each reused for every row of a block)."""
+    cls = np.empty(nx, dtype=np.int64)
+    sup = np.empty(nx, dtype=np.uint8)
+    arow = np.empty(nx, dtype=np.float64)
+    vals = np.empty((nl + N_SCRATCH, nx), dtype=np.float64)   # decoded layers, scratch
+    bits = np.zeros(nx, dtype=np.int64)
+    ok = np.zeros((nserv, nx), dtype=np.uint8)          # per service, per pixel
+    dens = np.zeros((nx, nmeas), dtype=np.float64)      # densities (full services)
+    drv = np.zeros((nserv, nx), dtype=np.float64)       # per pixel drivers (linear services)
+    gmap = np.zeros(nx, dtype=np.float64)
+    gep = np.zeros(nx, dtype=np.float64)
+    gnd = np.zeros(nx, dtype=np.uint8)                  # supplying, and GEP nodata
+    clamped = np.zeros(nx, dtype=np.uint8)
+    dclamp = np.zeros(nx, dtype=np.uint8)
+    dcls = np.full(nx, -1, dtype=np.int64)
+    bad = np.zeros((nserv, nx), dtype=np.uint8)         # service invalid, supplying
+    key = np.empty(nx, dtype=np.int64)
+    slot = np.empty(nx, dtype=np.int64)
+    run_start = np.empty(nx + 1, dtype=np.int64)
+    run_cls = np.empty(nx, dtype=np.int64)
+    chg = np.zeros(8 * ((nx + 15) // 8), dtype=np.uint8)   # whole uint64 words, ≥ nx + 8
+    return (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls, bad,
+            key, slot, run_start, run_cls, chg)
 
 
 @njit(cache=True, nogil=True)
