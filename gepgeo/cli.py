@@ -74,6 +74,9 @@ _StrictGrid = Annotated[bool, typer.Option(
 _Cog = Annotated[bool, typer.Option(
     "--cog", help="Write Cloud-Optimized GeoTIFFs with overviews (a second pass over each map).")]
 _Lang = Annotated[str | None, typer.Option("--lang", help=_LANG_HELP)]
+_Report = Annotated[bool | None, typer.Option(
+    "--report/--no-report",
+    help="Write report.html and the QGIS styles (default: the pipeline's options.report).")]
 _OutFolder = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 
 
@@ -171,6 +174,7 @@ def run(
     cog: _Cog = False,
     yes: _Yes = False,
     lang: _Lang = None,
+    report: _Report = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
@@ -178,14 +182,21 @@ def run(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    pipe = _with_options(load_pipeline(pipeline), strict_grid=strict_grid, cog=cog,
-                         report_lang=lang)
+    pipe = _with_report(_with_options(load_pipeline(pipeline), strict_grid=strict_grid, cog=cog,
+                                      report_lang=lang), report)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
         what = "GEP" if res.manifest.get("valuation", True) else "quantities"
         _print_run(res, money_unit, f"{res.manifest['name']}: {what} by service")
     err_console.print(f"wrote {_user(res.out)}")
+
+
+def _with_report(pipe: Pipeline, report: bool | None) -> Pipeline:
+    """``pipe`` with ``options.report`` set by ``--report/--no-report`` (None: as it says)."""
+    if report is None:
+        return pipe
+    return pipe.model_copy(update={"options": pipe.options.model_copy(update={"report": report})})
 
 
 def _with_options(pipe: Pipeline, **given: Any) -> Pipeline:
@@ -356,6 +367,7 @@ def compare(
     cog: _Cog = False,
     yes: _Yes = False,
     lang: _Lang = None,
+    report: _Report = None,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
@@ -363,8 +375,10 @@ def compare(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    res = run_compare(_with_options(load_pipeline(before), cog=cog, report_lang=lang),
-                      _with_options(load_pipeline(after), cog=cog, report_lang=lang), out,
+    res = run_compare(_with_report(_with_options(load_pipeline(before), cog=cog,
+                                                 report_lang=lang), report),
+                      _with_report(_with_options(load_pipeline(after), cog=cog,
+                                                 report_lang=lang), report), out,
                       overwrite=overwrite,
                       quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:

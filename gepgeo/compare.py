@@ -343,8 +343,11 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
     ``extra(tmp, before_result, after_result)``, if given, may add files to the comparison
     folder before it is renamed into place (the demo adds its reproduction table), and
     ``report_args`` are passed to :func:`gepgeo.report.write_compare_report`; ``run_args``
-    (``max_pixels``, ``check_disk``, ``on_estimate``) to :func:`gepgeo.run.run_pipeline` for each
-    scenario. An existing ``out`` is replaced (``overwrite``) only if gepgeo may replace it
+    (``max_pixels``, ``check_disk``, ``on_estimate``, ``report``) to
+    :func:`gepgeo.run.run_pipeline` for each scenario. The comparison's report and map styles
+    are written unless ``report=False`` is given or both scenarios say ``options.report: false``;
+    when it is written, so are the scenario reports it links to. An existing ``out`` is
+    replaced (``overwrite``) only if gepgeo may replace it
     (:func:`gepgeo.outputs.check_target`): never one holding either scenario's inputs.
 
     Raises
@@ -411,11 +414,12 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         (change / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if extra is not None:
             extra(tmp, rb, ra)
-        from .report import write_compare_report
-        from .styles import style_maps
+        if run_args.get("report", True) and (before.options.report or after.options.report):
+            from .report import write_compare_report
+            from .styles import style_maps
 
-        style_maps(change)
-        write_compare_report(tmp, **(report_args or {}))
+            style_maps(change)
+            write_compare_report(tmp, **(report_args or {}))
     for r, name in ((rb, "before"), (ra, "after")):
         r.out = Path(out) / name
     return CompareResult(Path(out), rb, ra, svc, lt, tm, ext)

@@ -43,6 +43,36 @@ def test_run_writes_a_run_folder(sample, capsys):
     assert code == 2 and "--overwrite" in err
 
 
+def test_no_report_skips_reports_and_styles_and_report_overrides_the_pipeline(sample, capsys):
+    pipes = sample / "pipelines"
+    edit_yaml(pipes / "jinsha_after.yaml",
+              lambda d: d.setdefault("options", {}).update(report=False))
+
+    def written(folder):
+        return sorted(p.name for p in folder.rglob("*") if p.suffix in (".html", ".qml"))
+
+    code, _, err = run_cli(["run", pipes / "jinsha_after.yaml", "--out", sample / "r1", "-q"],
+                           capsys)
+    assert code == 0, err
+    assert written(sample / "r1") == []                       # options.report: false
+    code, _, err = run_cli(["run", "--report", pipes / "jinsha_after.yaml", "--out", sample / "r2",
+                            "-q"], capsys)
+    assert code == 0, err
+    assert "report.html" in written(sample / "r2")            # --report wins over the pipeline
+    code, _, err = run_cli(["compare", "--no-report", pipes / "jinsha_before.yaml",
+                            pipes / "jinsha_after.yaml", "--out", sample / "c1", "-q"], capsys)
+    assert code == 0, err
+    assert (sample / "c1" / "change" / "tables" / "change_by_service.csv").is_file()
+    assert written(sample / "c1") == []                       # no scenario or change report
+    code, _, err = run_cli(["compare", pipes / "jinsha_before.yaml", pipes / "jinsha_after.yaml",
+                            "--out", sample / "c2", "-q"], capsys)
+    assert code == 0, err
+    # one scenario wants a report: the comparison's is written, with both scenario reports it
+    # links to
+    for scen in ("before", "after", "change"):
+        assert (sample / "c2" / scen / "report.html").is_file(), scen
+
+
 def test_unknown_key_exits_2_naming_it(sample, capsys):
     p = edit_yaml(sample / "pipelines" / "jinsha_before.yaml", lambda d: d.update(colour="red"))
     code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
@@ -229,7 +259,7 @@ def test_compare_prints_land_type_names_literally(sample, capsys):
     for scen in ("before", "after"):
         edit_yaml(sample / "pipelines" / f"jinsha_{scen}.yaml",
                   lambda d: d["profile"].update(name="../prof.yaml"))
-    code, out, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
+    code, out, err = run_cli(["compare", "--no-report", sample / "pipelines" / "jinsha_before.yaml",
                               sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
                              capsys)
     assert code == 0, err

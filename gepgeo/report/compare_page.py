@@ -73,11 +73,12 @@ def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = 
         ``compare_dir/change/report.html``.
     """
     compare_dir = Path(compare_dir)
+    # built first: a damaged comparison folder is refused before any scenario report is drawn
+    text = build_compare_report(compare_dir, reproduction, as_stated_gep, lang)
     for scen in ("before", "after"):
         run = compare_dir / scen
         if (run / "manifest.json").is_file() and not (run / "report.html").is_file():
             write_run_report(run, lang or None)
-    text = build_compare_report(compare_dir, reproduction, as_stated_gep, lang)
     return write_text(compare_dir / "change" / "report.html", text)
 
 
