@@ -53,7 +53,7 @@ def _soil(res):
 @pytest.fixture()
 def reference(sample):
     return _soil(run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_after.yaml"),
-                              sample / "ref", quiet=True))
+                              sample / "ref", quiet=True, report=False))
 
 
 @pytest.mark.parametrize("kind", ["crs", "resolution", "half-pixel"])
@@ -63,7 +63,7 @@ def test_layer_on_another_grid_is_aligned_with_a_warning(sample, reference, kind
            "half-pixel": lambda: _regrid(sample, shift=(-0.5, -0.5), pad=1)}[kind]()
     p = _set_layer(sample, rel)
     with pytest.warns(UserWarning, match="bilinear resampling"):
-        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
     assert _soil(res) == pytest.approx(reference, rel=1e-6)   # a constant field stays constant
     assert any("bilinear" in w for w in res.manifest["warnings"])
     code, _, err = run_cli(["validate", p, "--strict-grid"], capsys)
@@ -72,7 +72,7 @@ def test_layer_on_another_grid_is_aligned_with_a_warning(sample, reference, kind
 
 def test_aligned_larger_layer_is_read_exactly_without_warning(sample, reference, recwarn):
     p = _set_layer(sample, _regrid(sample, pad=7))
-    res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+    res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
     assert _soil(res) == reference
     assert not res.manifest["warnings"]
 
@@ -85,7 +85,7 @@ def test_partial_coverage_is_nodata_and_counted(sample, reference):
               np.full((h // 2, w), 5823.42, dtype=np.float32), half, nodata=-9999.0)
     p = _set_layer(sample, "../data/jinsha/r_half.tif")
     with pytest.warns(UserWarning, match="covers only"):
-        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
     soil = res.tidy.query("service == 'soil' and measure == 'value'")
     assert soil.excluded_pixels.sum() > 0
     assert 0 < _soil(res) < reference
@@ -93,7 +93,7 @@ def test_partial_coverage_is_nodata_and_counted(sample, reference):
 
 def test_layer_that_does_not_overlap(sample, capsys):
     p = _set_layer(sample, _regrid(sample, shift=(500.0, 0.0)))
-    code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    code, _, err = run_cli(["run", "--no-report", p, "--out", sample / "o"], capsys)
     assert code == 2 and "does not overlap" in err and "r_moved.tif" in err
     assert not (sample / "o").exists()
 
@@ -104,7 +104,7 @@ def test_layer_without_crs(sample, capsys):
     write_tif(sample / "data" / "jinsha" / "r_nocrs.tif", np.full(shape, 5823.42, np.float32),
               t, crs=None)
     p = _set_layer(sample, "../data/jinsha/r_nocrs.tif")
-    code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    code, _, err = run_cli(["run", "--no-report", p, "--out", sample / "o"], capsys)
     assert code == 2 and "r_nocrs.tif" in err and "no CRS" in err
 
 
@@ -128,7 +128,7 @@ def test_truncated_geotiff(sample, capsys):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     p = _set_layer(sample, "../data/jinsha/r_trunc.tif")
-    code, _, err = run_cli(["run", p, "--out", sample / "o"], capsys)
+    code, _, err = run_cli(["run", "--no-report", p, "--out", sample / "o"], capsys)
     assert code == 2, err
     assert "r_trunc.tif" in err
     assert "Traceback" not in err
@@ -144,7 +144,7 @@ def test_nan_and_sentinel_nodata(sample):
     r[10:20, :] = -9999.0        # the declared sentinel
     write_tif(sample / "data" / "jinsha" / "r_nd.tif", r, t, nodata=-9999.0)
     p = _set_layer(sample, "../data/jinsha/r_nd.tif")
-    res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+    res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
     lu = read_band(sample / "data" / "jinsha" / "landuse_after.tif")
     expected = int((lu[:20, :] != 0).sum())
     soil = res.tidy.query("service == 'soil' and measure == 'value'")
@@ -153,7 +153,7 @@ def test_nan_and_sentinel_nodata(sample):
     write_tif(sample / "data" / "jinsha" / "r_nd2.tif", np.where(np.isnan(r), 5823.42, r)
               .astype(np.float32), t, nodata=None)
     p = _set_layer(sample, "../data/jinsha/r_nd2.tif", nodata=-9999.0)
-    res = run_pipeline(load_pipeline(p), sample / "out2", quiet=True)
+    res = run_pipeline(load_pipeline(p), sample / "out2", quiet=True, report=False)
     soil = res.tidy.query("service == 'soil' and measure == 'value'")
     assert int(soil.excluded_pixels.sum()) == int((lu[10:20, :] != 0).sum())
 
@@ -165,11 +165,12 @@ def test_integer_land_use_nodata_and_all_nodata(sample, capsys):
     path.unlink()
     write_tif(path, data, t, nodata=-1)
     res = run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_after.yaml"), sample / "o1",
-                       quiet=True)
+                       quiet=True, report=False)
     assert res.manifest["pixel_stats"]["land_use_nodata"] == int((data == -1).sum())
     path.unlink()
     write_tif(path, np.full_like(data, -1), t, nodata=-1)
-    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_after.yaml", "--out",
+    code, _, err = run_cli(["run", "--no-report",
+                            sample / "pipelines" / "jinsha_after.yaml", "--out",
                             sample / "o2"], capsys)
     assert code == 2 and "no valid pixel" in err
     assert not (sample / "o2").exists()
@@ -211,7 +212,7 @@ def test_compare_refuses_different_price_years(sample, capsys):
     for scen, name in (("before", "v2010"), ("after", "v2020")):
         with edited_yaml(sample / "pipelines" / f"jinsha_{scen}.yaml") as doc:
             doc["profile"]["valuation"] = f"../{name}.yaml"
-    code, _, err = run_cli(["compare", sample / "pipelines" / "jinsha_before.yaml",
+    code, _, err = run_cli(["compare", "--no-report", sample / "pipelines" / "jinsha_before.yaml",
                             sample / "pipelines" / "jinsha_after.yaml", "--out", sample / "c"],
                            capsys)
     assert code == 2 and "2010" in err and "2020" in err
@@ -254,7 +255,7 @@ def test_same_pixel_grid_smaller_extent_is_not_called_another_grid(sample):
               np.full((h - 5, w - 3), 5823.42, dtype=np.float32), part, nodata=-9999.0)
     p = _set_layer(sample, "../data/jinsha/r_part.tif")
     with pytest.warns(UserWarning) as caught:
-        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True)
+        res = run_pipeline(load_pipeline(p), sample / "out", quiet=True, report=False)
     msg = [str(w.message) for w in caught if "r_part.tif" in str(w.message)]
     assert len(msg) == 1 and "another grid" not in msg[0] and "resampl" not in msg[0], msg
     outside = h * w - (h - 5) * (w - 3)

@@ -39,9 +39,10 @@ def test_csv_override_gives_the_same_account_as_the_profile_values(sample, tmp_p
     """The Jinsha profile's own C table, given again from a CSV: the tables are unchanged."""
     (sample / "pipelines" / "params.csv").write_text(CSV, encoding="utf-8")
     base = run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_before.yaml"),
-                        tmp_path / "a", quiet=True)
+                        tmp_path / "a", quiet=True, report=False)
     csvrun = run_pipeline(load_pipeline(_pipeline(sample, {"cover_management_c": {
-        "by_land_type": {"csv": "params.csv", "column": "cover_c"}}})), tmp_path / "b", quiet=True)
+        "by_land_type": {"csv": "params.csv", "column": "cover_c"}}})), tmp_path / "b",
+        quiet=True, report=False)
     assert csvrun.tidy.amount.tolist() == base.tidy.amount.tolist()
 
 
@@ -83,13 +84,14 @@ def test_csv_tables_and_user_profiles_are_inputs(sample, capsys):
     import hashlib
 
     out = sample / "run"
-    code, _, err = run_cli(["run", sample / "pipelines" / "jinsha_before.yaml", "--out", out,
+    code, _, err = run_cli(["run", "--no-report",
+                            sample / "pipelines" / "jinsha_before.yaml", "--out", out,
                             "-q"], capsys)
     assert code == 0, err
     (out / "params.csv").write_text(CSV, encoding="utf-8")     # kept in an old run folder
     p = _pipeline(sample, {"cover_management_c": {
         "by_land_type": {"csv": "../run/params.csv", "column": "cover_c"}}})
-    code, _, err = run_cli(["run", p, "--out", out, "--overwrite", "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report", p, "--out", out, "--overwrite", "-q"], capsys)
     assert code == 2 and "params.csv" in err, err
     assert (out / "params.csv").read_text(encoding="utf-8") == CSV
     # elsewhere, the run records the CSV and a user profile with their checksums
@@ -100,7 +102,7 @@ def test_csv_tables_and_user_profiles_are_inputs(sample, capsys):
     with edited_yaml(p) as doc:
         doc["profile"]["name"] = "mine.yaml"
         doc["profile"]["overrides"]["cover_management_c"]["by_land_type"]["csv"] = "params.csv"
-    code, _, err = run_cli(["run", p, "--out", sample / "run2", "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report", p, "--out", sample / "run2", "-q"], capsys)
     assert code == 0, err
     inputs = read_manifest(sample / "run2")["inputs"]
     by_path = {v["path"]: v for v in inputs.values()}

@@ -32,7 +32,9 @@ def test_cluster_maps_are_byte_identical_to_threaded_maps(tmp_path):
     # written: two cluster runs gave maps with equal pixels but different bytes
     from .test_atomic_and_determinism import _grid
 
-    p = _grid(tmp_path, 640, 64)                 # 100 blocks, 2 maps (GEP, soil retention)
+    # 36 blocks, 2 maps (GEP, soil retention); each block costs a cluster run ~45 ms (a locked
+    # open, write and close of each shared map file), so not the 100 of the threaded test
+    p = _grid(tmp_path, 384, 64)
     pipe = load_pipeline(p)
     plain = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": False})})
     cog = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": True})})

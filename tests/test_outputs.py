@@ -116,13 +116,15 @@ def test_overwrite_refuses_a_symbolic_link(sample, capsys, tmp_path):
 
 def test_overwrite_replaces_gepgeo_run_and_comparison_folders(sample, capsys):
     run = sample / "run"
-    assert run_cli(["run", _pipe(sample), "--out", run, "-q"], capsys)[0] == 0
+    assert run_cli(["run", "--no-report", _pipe(sample), "--out", run, "-q"], capsys)[0] == 0
     (run / "stale.txt").write_text("from the previous run")
-    code, _, err = run_cli(["run", _pipe(sample), "--out", run, "--overwrite", "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report",
+                            _pipe(sample), "--out", run, "--overwrite", "-q"], capsys)
     assert code == 0, err
     assert not (run / "stale.txt").exists() and (run / "manifest.json").is_file()
     cmp_ = sample / "cmp"
-    args = ["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample), "--out", cmp_, "-q"]
+    args = ["compare", "--no-report",
+            _pipe(sample, "jinsha_before.yaml"), _pipe(sample), "--out", cmp_, "-q"]
     assert run_cli(args, capsys)[0] == 0
     assert not (cmp_ / "manifest.json").exists()       # a comparison is known by change/
     code, _, err = run_cli(args + ["--overwrite"], capsys)
@@ -283,27 +285,30 @@ Usage = namedtuple("Usage", "total used free")
 
 
 def test_the_estimate_is_printed_unless_quiet(sample, capsys):
-    code, _, err = run_cli(["run", _pipe(sample), "--out", sample / "o1"], capsys)
+    code, _, err = run_cli(["run", "--no-report", _pipe(sample), "--out", sample / "o1"], capsys)
     assert code == 0, err
     line = next(x for x in err.splitlines() if "pixels" in x)
     assert "grid" in line and "map(s) of about" in line and "uncompressed" in line
-    code, _, err = run_cli(["run", _pipe(sample), "--out", sample / "o2", "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report",
+                            _pipe(sample), "--out", sample / "o2", "-q"], capsys)
     assert code == 0 and "pixels" not in err
 
 
 def test_a_run_that_cannot_fit_is_refused_with_the_numbers(sample, capsys, monkeypatch):
     monkeypatch.setattr(O.shutil, "disk_usage", lambda p: Usage(10**9, 10**9 - 1000, 1000))
     out = sample / "out"
-    code, _, err = run_cli(["run", _pipe(sample), "--out", out, "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report", _pipe(sample), "--out", out, "-q"], capsys)
     assert code == 2, err
     assert "not enough free space" in err and "1000 B is free" in err and "need about" in err
     assert str(out) in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and _leftovers(sample) == []
-    code, _, err = run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
+    code, _, err = run_cli(["compare", "--no-report",
+                            _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
                             "--out", sample / "cmp", "-q"], capsys)
     assert code == 2 and "not enough free space" in err, err
     # --yes: the user knows better (a mostly-nodata grid)
-    code, _, err = run_cli(["run", _pipe(sample), "--out", out, "-q", "--yes"], capsys)
+    code, _, err = run_cli(["run", "--no-report",
+                            _pipe(sample), "--out", out, "-q", "--yes"], capsys)
     assert code == 0, err
 
 
@@ -333,9 +338,11 @@ def test_a_huge_grid_needs_yes(tmp_path, capsys):
 
 def test_the_pixel_threshold_is_lifted_by_yes(sample, capsys, monkeypatch):
     monkeypatch.setattr(O, "LARGE_GRID_PIXELS", 1000)
-    code, _, err = run_cli(["run", _pipe(sample), "--out", sample / "o", "-q"], capsys)
+    code, _, err = run_cli(["run", "--no-report",
+                            _pipe(sample), "--out", sample / "o", "-q"], capsys)
     assert code == 2 and "pixels is more than 1,000" in err, err
-    code, _, err = run_cli(["run", _pipe(sample), "--out", sample / "o", "-q", "-y"], capsys)
+    code, _, err = run_cli(["run", "--no-report",
+                            _pipe(sample), "--out", sample / "o", "-q", "-y"], capsys)
     assert code == 0, err
 
 
@@ -397,11 +404,13 @@ def test_report_on_a_damaged_manifest_exits_2(run_folder, capsys, text, says):
 
 def test_report_on_a_damaged_comparison_manifest_exits_2(sample, capsys):
     out = sample / "cmp"
-    assert run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample), "--out", out,
-                    "-q"], capsys)[0] == 0
+    assert run_cli(["compare", "--no-report", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
+                    "--out", out, "-q"], capsys)[0] == 0
     (out / "change" / "manifest.json").write_text('{"kind": "comparison"}')
     code, _, err = run_cli(["report", out], capsys)
     assert code == 2 and "missing gepgeo_version, maps, tables" in err, err
+    # refused before anything was drawn: no scenario report half-way
+    assert not list(out.rglob("report.html"))
 
 
 # --- 19.9: the disk fills during the run ---------------------------------------------------
@@ -502,7 +511,8 @@ def test_a_full_disk_while_writing_the_change_maps(sample, capfd, monkeypatch):
 
     monkeypatch.setattr(C.GeoTiffBlockWriter, "__setitem__", full)
     out = sample / "cmp"
-    code, _, err = run_cli(["compare", _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
+    code, _, err = run_cli(["compare", "--no-report",
+                            _pipe(sample, "jinsha_before.yaml"), _pipe(sample),
                             "--out", out, "-q"], capfd)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "_tiffWriteProc" not in err, err

@@ -88,7 +88,7 @@ def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch):
         return real(src, row, col, height, width, out=out)
 
     monkeypatch.setattr(gepgeo.io, "read_window", counting_read)
-    skipped = run_pipeline(pipe, tmp_path / "skipped", quiet=True)
+    skipped = run_pipeline(pipe, tmp_path / "skipped", quiet=True, report=False)
     monkeypatch.setattr(gepgeo.io, "read_window", real)
 
     data = lu != 0
@@ -115,7 +115,7 @@ def test_factor_tiles_without_land_use_data_are_not_read(tmp_path, monkeypatch):
         real(src, row, col, out.shape[0], out.shape[1], out=out)
 
     monkeypatch.setattr(gepgeo.io, "read_needed", read_all)
-    everything = run_pipeline(pipe, tmp_path / "all", quiet=True)
+    everything = run_pipeline(pipe, tmp_path / "all", quiet=True, report=False)
     assert skipped.tidy.equals(everything.tidy)
     for name in ("gep", "soil_retention"):
         a, b = (read_band(tmp_path / run / "maps" / f"{name}.tif") for run in ("skipped", "all"))

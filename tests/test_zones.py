@@ -50,7 +50,7 @@ def test_zones_that_tile_the_grid_sum_to_the_grid_total(setup, zone_crs):
                            geometry=polys, crs=crs).to_crs(zone_crs)
     gdf.to_file(tmp_path / "parcels.gpkg", layer="parcels", driver="GPKG")
     pipe = _with_zones(tmp_path, [{"path": "../parcels.gpkg", "layer": "parcels", "id": "code"}])
-    res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+    res = run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
     zt = read_table(tmp_path / "out", "services_by_zone")
     assert {"zone_layer", "zone_id", "zone_label", "polygon_area_ha", "rasterised_area_ha",
             "service", "land_type", "measure", "amount"} <= set(zt.columns)
@@ -74,7 +74,7 @@ def test_missing_zone_attribute(setup):
     gpd.GeoDataFrame({"label": names}, geometry=polys, crs=crs).to_file(tmp_path / "z.geojson")
     pipe = _with_zones(tmp_path, [{"path": "../z.geojson", "id": "parcel_no"}])
     with pytest.raises(InputFileError, match="parcel_no"):
-        run_pipeline(pipe, tmp_path / "out", quiet=True)
+        run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -198,7 +198,7 @@ def test_self_intersecting_polygon_is_repaired_with_a_warning(setup):
                      crs=crs).to_file(tmp_path / "z.gpkg", driver="GPKG")
     pipe = _with_zones(tmp_path, [{"path": "../z.gpkg", "id": "code"}])
     with pytest.warns(GepgeoWarning, match="not valid and were repaired.*tie"):
-        res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+        res = run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
     assert any("repaired" in w and "'tie'" in w for w in res.manifest["warnings"])
     zt = read_table(tmp_path / "out", "services_by_zone")
     tie = zt[zt.zone_id == "tie"].iloc[0]
@@ -215,7 +215,7 @@ def test_repeated_zone_ids_are_refused(setup):
                      crs=crs).to_file(tmp_path / "z.geojson")
     pipe = _with_zones(tmp_path, [{"path": "../z.geojson", "id": "parcel_no"}])
     with pytest.raises(InputFileError, match=r"zone id 7 .*features 3 and 5.*unique"):
-        run_pipeline(pipe, tmp_path / "out", quiet=True)
+        run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -228,11 +228,11 @@ def test_zone_layer_outside_the_grid_gives_a_warning(setup):
     gpd.GeoDataFrame({"n": ["a", "b"]}, geometry=far, crs=crs).to_file(tmp_path / "far.geojson")
     pipe = _with_zones(tmp_path, [{"path": "../far.geojson", "id": "n"}])
     with pytest.warns(GepgeoWarning, match="no zone overlaps the land-use grid"):
-        res = run_pipeline(pipe, tmp_path / "out", quiet=True)
+        res = run_pipeline(pipe, tmp_path / "out", quiet=True, report=False)
     assert any("no zone overlaps" in w for w in res.manifest["warnings"])
     # one of two zones outside: named
     gpd.GeoDataFrame({"n": ["in", "out"]}, geometry=[polys[0], far[1]],
                      crs=crs).to_file(tmp_path / "half.geojson")
     pipe = _with_zones(tmp_path, [{"path": "../half.geojson", "id": "n"}])
     with pytest.warns(GepgeoWarning, match="1 of 2 zones do not overlap.*'out'"):
-        run_pipeline(pipe, tmp_path / "out2", quiet=True)
+        run_pipeline(pipe, tmp_path / "out2", quiet=True, report=False)
