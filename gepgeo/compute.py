@@ -220,21 +220,34 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 #: land-use dtypes passed to the kernel as they are (the common ones for classified rasters);
-#: any other integer type is widened to int64 (one more compiled variant per dtype)
+#: any other is converted to int64 codes. One compiled kernel takes all three.
 _NATIVE_CODES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
-#: layer dtypes that float32 holds exactly: layers stacked in float32 (the common kernel variant)
+#: layer dtypes that float32 holds exactly: stacked per block in float32, the others in
+#: float64 (the kernel takes both stacks, so no data type needs a kernel of its own)
 _SMALL_LAYERS = tuple(np.dtype(d) for d in (np.float32, np.uint8, np.int8, np.uint16, np.int16))
 
+_NO_CODES = {np.dtype(d): np.zeros((0, 0), dtype=d) for d in (np.uint8, np.uint16, np.int64)}
 
-def _codes_dtype(lu_dtype: Any, lu_extra: Sequence[float]) -> np.dtype:
-    """dtype of the land-use codes the kernel receives for a land use of ``lu_dtype``
-    (as :func:`_run_block` converts them)."""
-    lu_dtype = np.dtype(lu_dtype)
-    if lu_dtype.kind == "f" or lu_extra or lu_dtype not in _NATIVE_CODES:
-        return np.dtype(np.int64)
-    return lu_dtype
+
+def _code_arrays(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lu8, lu16, luw)`` of :func:`gepgeo.kernel.gep_block`: ``codes`` (uint8, uint16 or
+    int64, C-contiguous) in its place, empty arrays in the others."""
+    return tuple(codes if codes.dtype == d else empty  # type: ignore[return-value]
+                 for d, empty in _NO_CODES.items())
+
+
+def _layer_stacks(dtypes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer of ``dtypes``: its stack (0: float32, 1: float64) and its index there."""
+    stack = np.array([0 if np.dtype(d) in _SMALL_LAYERS else 1 for d in dtypes], dtype=np.uint8)
+    pos = np.zeros(len(stack), dtype=np.int64)
+    for k in (0, 1):
+        pos[stack == k] = np.arange(int((stack == k).sum()))
+    return stack, pos
+
+
+_STACK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 #: called with one line before the kernel is compiled for a new combination of input types
@@ -263,8 +276,6 @@ class PassPlan(NamedTuple):
     domain_policy: str
     #: parameter key of each layer, for messages
     layer_names: tuple[str, ...]
-    #: data type of the per-block layer stack (float32 when it holds every raw value exactly)
-    stack_dtype: Any
     #: per layer, the block source the task reads itself (None: the layer comes from dask)
     direct: tuple[Any, ...]
     #: further land-use nodata values, the land-use raster's name, further layer nodata values
@@ -275,37 +286,24 @@ class PassPlan(NamedTuple):
     services: tuple[str, ...] = ()
 
 
-def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers: np.ndarray,
-                 zones: np.ndarray, area: np.ndarray, out: np.ndarray, acc: np.ndarray,
-                 dacc: np.ndarray, stats: np.ndarray) -> tuple[Any, ...]:
+def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers32: np.ndarray,
+                 layers64: np.ndarray, zones: np.ndarray, area: np.ndarray, out: np.ndarray,
+                 acc: np.ndarray, dacc: np.ndarray, stats: np.ndarray) -> tuple[Any, ...]:
     """The arguments of :func:`gepgeo.kernel.gep_block`: the kernel's plan and a block's
     arrays (one place, shared by the pass and :func:`compile_kernel`)."""
-    return (plan.kernel, lu_codes, layers, zones, area, out, acc, dacc, stats)
+    return (plan.kernel, *_code_arrays(lu_codes), layers32, layers64, zones, area, out, acc,
+            dacc, stats)
 
 
-def variant_reason(lu_dtype: Any, lu_extra: Sequence[float], layers: Mapping[str, Any],
-                   out_dtype: Any) -> str:
-    """Why a dataset needs a kernel variant of its own (``""`` for the common one: land use
-    in 8- or 16-bit unsigned integers with one nodata code, layers that float32 holds exactly,
-    float32 maps), for the compile notice. ``layers`` maps layer names to their dtypes."""
-    why = []
-    lu_dtype = np.dtype(lu_dtype)
-    if lu_dtype.kind == "f":
-        why.append(f"land use stored as {lu_dtype}")
-    elif lu_dtype not in _NATIVE_CODES:
-        why.append(f"land use stored as {lu_dtype}")
-    elif lu_extra:
-        why.append("a second land-use nodata code")
-    wide = [n for n, d in layers.items() if np.dtype(d) not in _SMALL_LAYERS]
-    if wide:
-        why.append(f"{', '.join(wide)} stored as {np.dtype(layers[wide[0]])}" if len(wide) == 1
-                   else f"layers stored in 32/64-bit types ({', '.join(wide)})")
-    if np.dtype(out_dtype) != np.float32:
-        why.append(f"{np.dtype(out_dtype)} maps")
-    return "; ".join(why)
+def variant_reason(out_dtype: Any) -> str:
+    """Why a pass needs a kernel variant of its own, for the compile notice: ``""`` for the
+    common one. Every land-use and layer data type shares one compiled kernel; only maps in
+    another type than float32 (``compute_services(dtype=np.float64)``) need another."""
+    out_dtype = np.dtype(out_dtype)
+    return "" if out_dtype == np.float32 else f"{out_dtype} maps"
 
 
-def compile_kernel(plan: PassPlan, lu_dtype: Any, nzl: int, *, why: str = "") -> float:
+def compile_kernel(plan: PassPlan, nzl: int, *, why: str = "") -> float:
     """Make sure the fused kernel is compiled for this dataset's argument types, in the
     calling thread and before the pass: loaded from numba's on-disk cache when it holds them,
     else compiled now (about 10-15 s on 2 cores, once per machine and gepgeo version), after a
@@ -319,9 +317,11 @@ def compile_kernel(plan: PassPlan, lu_dtype: Any, nzl: int, *, why: str = "") ->
     import numba
 
     one = (1, 1)
+    n64 = int(np.count_nonzero(plan.kernel.lay_stack))
     args = _kernel_args(
-        plan, np.zeros(one, dtype=_codes_dtype(lu_dtype, plan.lu_extra)),
-        np.zeros((len(plan.direct), *one), dtype=plan.stack_dtype),
+        plan, np.zeros(one, dtype=np.uint8),
+        np.zeros((len(plan.kernel.lay_stack) - n64, *one), dtype=np.float32),
+        np.zeros((n64, *one), dtype=np.float64),
         np.zeros((nzl, *one), dtype=np.int32), np.zeros(one),
         np.zeros((plan.kernel.map_idx.shape[0], *one), dtype=plan.out_dtype),
         np.zeros((plan.nslot, plan.nclass, K.N_ACC)),
@@ -339,7 +339,7 @@ def compile_kernel(plan: PassPlan, lu_dtype: Any, nzl: int, *, why: str = "") ->
     except Exception:  # noqa: BLE001  # pragma: no cover - numba internals changed
         cached = False
     if not cached and _compile_notice is not None:
-        reason = f"input types of its own: {why}" if why else "this machine"
+        reason = f"a variant of its own: {why}" if why else "this machine"
         _compile_notice(f"compiling the computing kernel for {reason} (once: numba caches it "
                         "for later runs; about 10-20 s)")
     t0 = time.perf_counter()
@@ -428,20 +428,22 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     lu_nodata, lu_has_nodata, lut, lut_offset = (kp.lu_nodata, kp.lu_has_nodata, kp.lut,
                                                  kp.lut_offset)
     map_idx, out_dtype, nslot, nclass = kp.map_idx, plan.out_dtype, plan.nslot, plan.nclass
-    stack_dtype, direct, lu_extra, lu_where = (plan.stack_dtype, plan.direct, plan.lu_extra,
-                                               plan.lu_where)
+    direct, lu_extra, lu_where = plan.direct, plan.lu_extra, plan.lu_where
     ny, nx = lu.shape
-    lu = np.ascontiguousarray(lu)   # one compiled kernel variant: C-contiguous codes
+    lu = np.ascontiguousarray(lu)   # the compiled kernel takes C-contiguous codes
     if lu.dtype.kind == "f":
         lu_codes = _float_codes(lu, lu_extra, lu_where)
     elif lu_extra:        # a second nodata code (the pipeline's besides the file's)
         lu_codes = lu.astype(np.int64)
         lu_codes[lu_codes == lu_extra[0]] = lu_nodata
     elif lu.dtype in _NATIVE_CODES:
-        lu_codes = lu     # the kernel is compiled for these too: no 8-byte copy of every code
+        lu_codes = lu     # the kernel takes these too: no 8-byte copy of every code
     else:
         lu_codes = lu.astype(np.int64, copy=False)
-    layers = _buffer("layers", (len(direct), ny, nx), stack_dtype)
+    n64 = int(np.count_nonzero(kp.lay_stack))
+    stacks = (_buffer("layers32", (len(kp.lay_stack) - n64, ny, nx), np.float32),
+              _buffer("layers64", (n64, ny, nx), np.float64))
+    layers = [stacks[k][p] for k, p in zip(kp.lay_stack, kp.lay_pos)]
     # factor-layer values are used only where the land use has data: the tiles of a layer
     # that hold no such pixel (outside a study area's outline) are not read at all
     needed = None
@@ -452,13 +454,13 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     given = iter(layers_raw)
     for i, source in enumerate(direct):
         if source is None:
-            layers[i] = next(given)
+            layers[i][...] = next(given)
         else:   # measured: 8 % less CPU per block read than a fresh array copied in here
             _gio.read_needed(source, origin[0], origin[1], layers[i], needed)
     for i, extra in enumerate(plan.lay_extra):
         for v in extra:   # further nodata values of a layer (rare): NaN, always nodata
             with np.errstate(over="ignore"):
-                layers[i][layers[i] == stack_dtype.type(v)] = np.nan
+                layers[i][layers[i] == layers[i].dtype.type(v)] = np.nan
     zones = np.empty((nzl, ny, nx), dtype=np.int32)
     for i, blk in enumerate(zones_raw):
         zones[i] = blk
@@ -470,7 +472,7 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     acc = np.zeros((nslot, nclass, K.N_ACC), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
-    K.gep_block(*_kernel_args(plan, lu_codes, layers, zones, area, out, acc, dacc, stats))
+    K.gep_block(*_kernel_args(plan, lu_codes, *stacks, zones, area, out, acc, dacc, stats))
     K.finish_block(acc, dacc, kp.dclass, kp.lin, kp.coef, kp.on, kp.dyn, kp.mstart, kp.mstop,
                    kp.value_idx)
     if stats[1] > 0:
@@ -737,12 +739,11 @@ def build_dataset(
     map_idx = np.array([measure_for_map(m) for m in map_names], dtype=np.int64)
     if not map_names:    # no map buffer is written: the type the command line's runs use,
         dtype = np.float32   # so that tables-only passes need no kernel variant of their own
-    # layers are stacked per block in float32 when that holds every raw value exactly
-    small = all(a.dtype in _SMALL_LAYERS for a in layer_arrays)
-    stack_dtype = np.dtype(np.float32 if small else np.float64)
-    # layers read unchanged from a file are read by the kernel task itself, into the stack
-    direct = tuple(src if a.dtype == stack_dtype else None
-                   for a, src in zip(layer_arrays, sources))
+    # layers are stacked per block in float32 when that holds their raw values exactly, else
+    # in float64; those read unchanged from a file are read by the block task itself
+    lay_stack, lay_pos = _layer_stacks([a.dtype for a in layer_arrays])
+    direct = tuple(src if a.dtype == _STACK_DTYPES[k] else None
+                   for a, src, k in zip(layer_arrays, sources, lay_stack))
     dyn = (pl.need != 0).astype(np.uint8)
     mstart, mstop, value_idx = K.service_layout()
     dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
@@ -751,7 +752,7 @@ def build_dataset(
                                       pl.modes)
     kplan = K.KernelPlan(
         lu_nodata=np.int64(lu_nodata_val), lu_has_nodata=bool(lu_has_nd), lut=lut,
-        lut_offset=np.int64(lut_offset),
+        lut_offset=np.int64(lut_offset), lay_stack=lay_stack, lay_pos=lay_pos,
         lay_nodata=np.array(nodata_vals, dtype=np.float64),
         lay_has_nodata=np.array(has_nd, dtype=np.uint8),
         lay_scale=np.array(scales, dtype=np.float64),
@@ -762,12 +763,10 @@ def build_dataset(
         mstart=mstart, mstop=mstop, value_idx=value_idx, dclass=dclass, clamp_class=clamp_class,
         lin=lin, coef=coef, map_idx=map_idx)
     plan = PassPlan(kernel=kplan, out_dtype=np.dtype(dtype), nslot=nslot, nclass=nclass,
-                    domain_policy=domain, layer_names=tuple(names), stack_dtype=stack_dtype,
+                    domain_policy=domain, layer_names=tuple(names),
                     direct=direct, lu_extra=lu_extra, lu_where=lu_where,
                     lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES))
-    compile_kernel(plan, lu_d.dtype, len(zone_arrays),
-                   why=variant_reason(lu_d.dtype, lu_extra,
-                                      {n: a.dtype for n, a in zip(names, layer_arrays)}, dtype))
+    compile_kernel(plan, len(zone_arrays), why=variant_reason(dtype))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
     for arr in dask_layers:

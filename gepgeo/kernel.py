@@ -495,6 +495,9 @@ class KernelPlan(NamedTuple):
     lut : int32[ncodes]
         Land-type index of code ``lut_offset + i``; -1 for codes the mapping does not declare.
     lut_offset : int64
+    lay_stack, lay_pos : uint8[nl], int64[nl]
+        Where each layer's pixels are: ``layers64`` if ``lay_stack`` else ``layers32``, at
+        index ``lay_pos`` (see :func:`gep_block`).
     lay_nodata, lay_has_nodata : float64[nl], uint8[nl]
         Nodata value of each layer (NaN is always nodata).
     lay_scale, lay_offset : float64[nl]
@@ -533,6 +536,8 @@ class KernelPlan(NamedTuple):
     lu_has_nodata: bool
     lut: np.ndarray
     lut_offset: Any
+    lay_stack: np.ndarray
+    lay_pos: np.ndarray
     lay_nodata: np.ndarray
     lay_has_nodata: np.ndarray
     lay_scale: np.ndarray
@@ -559,7 +564,7 @@ class KernelPlan(NamedTuple):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
+def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, dacc, stats):
     """Compute all services for one block, write density maps and accumulate totals.
 
     Services whose parameters are all constants or tables (``plan.dyn[s] == 0``) are evaluated
@@ -581,10 +586,13 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     ----------
     plan : KernelPlan
         What does not depend on the pixels.
-    lu : integer[ny, nx]
-        Land-use codes.
-    layers : float32 or float64[nl, ny, nx]
-        Raw factor-layer values as stored in their files.
+    lu8, lu16, luw : uint8, uint16, int64[ny, nx]
+        Land-use codes, in the one of the three that is not empty (shape ``(0, 0)``): one
+        compiled kernel serves every land-use data type (the others are widened to int64).
+    layers32, layers64 : float32[n32, ny, nx], float64[n64, ny, nx]
+        Raw factor-layer values as stored in their files: layer ``l`` is
+        ``layers32[plan.lay_pos[l]]`` where ``plan.lay_stack[l] == 0`` (types that float32
+        holds exactly), else ``layers64[plan.lay_pos[l]]``.
     zones : int32[nzl, ny, nx]
         Zone index of each pixel for each zone layer (-1 outside every zone).
     area : float64[ny, 1] or float64[ny, nx]
@@ -603,8 +611,10 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     """
     # the stages take arrays, not the plan (numba compiled every function that took the
     # 27-field plan seconds more slowly)
-    ny, nx = lu.shape
-    nl = layers.shape[0]
+    ny, nx = out.shape[1], out.shape[2]
+    nl = plan.lay_stack.shape[0]
+    small_codes = lu8.shape[0] > 0          # unsigned 8-bit codes: one table lookup each
+    wide_codes = luw.shape[0] > 0
     nclass = plan.table.shape[1]
     nserv = plan.on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
@@ -619,8 +629,7 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
     lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
         plan.lut, plan.lut_offset, plan.lu_has_nodata, plan.lu_nodata, plan.table,
         plan.supplies, plan.on, plan.dyn, plan.value_idx, plan.dclass, plan.clamp_class,
-        plan.coef, plan.msvc.shape[0], water_const,
-        lu.itemsize == 1 and np.iinfo(lu.dtype).min == 0)
+        plan.coef, plan.msvc.shape[0], water_const, small_codes)
     gep_map = False
     for m in range(plan.map_idx.shape[0]):
         if plan.msvc[plan.map_idx[m]] < 0:
@@ -631,9 +640,14 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         nx, nl, nserv, plan.msvc.shape[0])
     for i in range(ny):
         # 1. land type of each pixel, its area, the span with data, runs of one land type
-        n_nd, n_un = _land_types_row(lu[i], lut_all, lutx, plan.lut.shape[0], plan.lut_offset,
-                                     plan.lu_has_nodata, plan.lu_nodata, sup_x, nodata_lt,
-                                     unmapped_lt, cls, sup)
+        # (8- and 16-bit codes widened into ``key``, free until step 5: one compiled version)
+        if small_codes:
+            _widen_row(lu8[i], key, 0, nx)
+        elif not wide_codes:
+            _widen_row(lu16[i], key, 0, nx)
+        n_nd, n_un = _land_types_row(luw[i] if wide_codes else key, lut_all, lutx,
+                                     plan.lut.shape[0], plan.lut_offset, plan.lu_has_nodata,
+                                     plan.lu_nodata, sup_x, nodata_lt, unmapped_lt, cls, sup)
         stats[0] += n_nd
         stats[1] += n_un
         if area.shape[1] > 1:
@@ -653,9 +667,9 @@ def gep_block(plan, lu, layers, zones, area, out, acc, dacc, stats):
         long_runs = 8 * nruns < jh - jl
         if n_dyn > 0:
             # 2. decode and validate the layers, and each raster-reading service
-            _decode_row(layers, i, plan.lay_scale, plan.lay_offset, plan.lay_low,
-                        plan.lay_high, plan.lay_has_nodata, plan.lay_nodata, vals, bits, sup,
-                        ul, uh, stats)
+            _decode_row(layers32, layers64, plan.lay_stack, plan.lay_pos, i, plan.lay_scale,
+                        plan.lay_offset, plan.lay_low, plan.lay_high, plan.lay_has_nodata,
+                        plan.lay_nodata, vals, bits, sup, ul, uh, stats)
             _validity_row(dyn_on, plan.need, bits, sup, ok, bad, gnd, ul, uh)
             # 3. the services themselves
             if n_full > 0:
@@ -826,13 +840,15 @@ def _data_span(cls, n_nd, nodata_lt):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _decode_row(layers, i, lay_scale, lay_offset, lay_low, lay_high, lay_has_nodata, lay_nodata,
-                vals, bits, sup, ul, uh, stats):
+def _decode_row(layers32, layers64, lay_stack, lay_pos, i, lay_scale, lay_offset, lay_low,
+                lay_high, lay_has_nodata, lay_nodata, vals, bits, sup, ul, uh, stats):
     """Decode row ``i`` of every layer into ``vals`` (NaN where not valid) and set bit l of
     ``bits[j]`` where layer l is valid; count the out-of-domain values of supplying pixels
     into ``stats[2 + l]`` (only in rows where some mapped pixel has an invalid value: they
-    are rare)."""
-    nl = layers.shape[0]
+    are rare). Layer l is row ``i`` of ``layers32[lay_pos[l]]`` or, where ``lay_stack[l]``,
+    of ``layers64[lay_pos[l]]`` (see :func:`gep_block`); it is widened into ``vals`` and
+    decoded there, in float64 whatever its type."""
+    nl = lay_stack.shape[0]
     all_bits = (np.int64(1) << nl) - 1
     n_bad = 0
     for layer in range(nl):
@@ -845,24 +861,40 @@ def _decode_row(layers, i, lay_scale, lay_offset, lay_low, lay_high, lay_has_nod
         bit = np.int64(1) << layer
         keep = np.int64(0) if layer == 0 else np.int64(-1)    # the first layer sets
         vrow = vals[layer]
-        lrow = layers[layer, i]
+        if lay_stack[layer] == 0:
+            _widen_row(layers32[lay_pos[layer], i], vrow, ul, uh)
+        else:
+            _widen_row(layers64[lay_pos[layer], i], vrow, ul, uh)
         if layer < nl - 1:
             for j in range(ul, uh):
-                v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                v, good = _decode(vrow[j], sc, of, lo, hi, hnd, nd)
                 vrow[j] = v
                 bits[j] = (bits[j] & keep) | (bit * good)
         else:
             for j in range(ul, uh):
-                v, good = _decode(lrow[j], sc, of, lo, hi, hnd, nd)
+                v, good = _decode(vrow[j], sc, of, lo, hi, hnd, nd)
                 vrow[j] = v
                 b = (bits[j] & keep) | (bit * good)
                 bits[j] = b
                 n_bad += (b != all_bits) & (sup[j] != 0)
     if n_bad > 0:
+        raw = vals[nl]     # a scratch row (the drivers' table parameters are set later)
         for layer in range(nl):
-            stats[2 + layer] += _count_out(layers[layer, i], sup, ul, uh, lay_scale[layer],
-                                           lay_offset[layer], lay_low[layer], lay_high[layer],
+            if lay_stack[layer] == 0:
+                _widen_row(layers32[lay_pos[layer], i], raw, ul, uh)
+            else:
+                _widen_row(layers64[lay_pos[layer], i], raw, ul, uh)
+            stats[2 + layer] += _count_out(raw, sup, ul, uh, lay_scale[layer], lay_offset[layer],
+                                           lay_low[layer], lay_high[layer],
                                            lay_has_nodata[layer] != 0, lay_nodata[layer])
+
+
+@njit(cache=True, nogil=True)
+def _widen_row(src, dst, j0, j1):
+    """``dst[j0:j1] = src[j0:j1]`` into a wider type (exact: uint8/uint16 codes into int64,
+    float32 values into float64)."""
+    for j in range(j0, j1):
+        dst[j] = src[j]
 
 
 @njit(cache=True, nogil=True)

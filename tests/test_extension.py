@@ -107,8 +107,8 @@ def test_a_worker_with_other_services_refuses_the_block():
     from gepgeo.errors import ConfigError
 
     plan = compute.PassPlan(kernel=None, out_dtype=np.float32, nslot=1, nclass=1,
-                            domain_policy="error", layer_names=(), stack_dtype=np.float32,
-                            direct=(), lu_extra=(), lu_where="", lay_extra=(),
+                            domain_policy="error", layer_names=(), direct=(),
+                            lu_extra=(), lu_where="", lay_extra=(),
                             services=("soil", "honey"))
     with pytest.raises(ConfigError, match="same \\$GEPGEO_SERVICES"):
         compute._compute_block(np.zeros((2, 2), np.uint8), np.zeros((2, 1)), nl=0, nzl=0,

@@ -599,11 +599,13 @@ def test_the_compile_step_raises_a_swallowed_ctrl_c(monkeypatch):
     monkeypatch.setattr(compute.K, "gep_block", Disp())
     monkeypatch.setattr(compute, "_kernel_args", lambda *a, **k: (np.zeros(1),))
     with pytest.raises(KeyboardInterrupt):
-        kernel = compute.K.KernelPlan(*([None] * 26), map_idx=np.zeros((1, 1)))
+        fields = dict.fromkeys(compute.K.KernelPlan._fields)
+        fields.update(lay_stack=np.zeros(0, np.uint8), map_idx=np.zeros((1, 1)))
+        kernel = compute.K.KernelPlan(**fields)
         plan = compute.PassPlan(kernel=kernel, out_dtype=np.float32, nslot=1, nclass=1,
-                                domain_policy="error", layer_names=(), stack_dtype=np.float32,
+                                domain_policy="error", layer_names=(),
                                 direct=(), lu_extra=(), lu_where="", lay_extra=())
-        compute.compile_kernel(plan, np.uint8, 0)
+        compute.compile_kernel(plan, 0)
     assert calls
 
 
