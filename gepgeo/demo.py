@@ -66,14 +66,15 @@ def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
 
 
 def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
-             lang: str = "en") -> DemoResult:
+             lang: str = "en", report: bool = True) -> DemoResult:
     """Compare the two Jinsha scenarios into ``out`` and add ``out/reproduction.csv``.
 
     ``out/before``, ``out/after`` and ``out/change`` are the comparison of
     ``pipelines/jinsha_before.yaml`` and ``pipelines/jinsha_after.yaml`` (profile
     ``jinsha-as-published``); the reproduction table sets every published figure of Xu et al.
     beside gepgeo's; the GEP under ``jinsha-as-stated`` (the values the paper prints) is computed
-    by the tables-only path. ``lang``: the reports' language (``en`` or ``zh``).
+    by the tables-only path. ``lang``: the reports' language (``en`` or ``zh``); ``report``:
+    whether the reports (and map styles) are written.
     """
     import json
 
@@ -103,8 +104,8 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
         return pipe.model_copy(update={"options": opts})
 
     res = run_compare(lang_of(_pipeline("before")), lang_of(_pipeline("after")), Path(out),
-                      overwrite=overwrite,
-                      quiet=quiet, extra=add_reproduction, report_args=args)
+                      overwrite=overwrite, quiet=quiet, extra=add_reproduction,
+                      report_args=args, report=report)
     runs = {"before": res.before, "after": res.after}
     rep = tables["reproduction"]
     return DemoResult(Path(out), runs, rep, stated)

@@ -43,8 +43,10 @@ def jinsha_demo(tmp_path_factory):
     """``gepgeo demo`` of the bundled Jinsha pair, run once per session (:func:`run_demo`).
 
     Read-only: a test that writes into it works on a copy (``shutil.copytree(demo.out, ...)``).
+    Without reports: the report tests write them on their copy (and ``gepgeo demo`` itself is
+    run, reports included, by the CLI tests).
     """
     from gepgeo.demo import run_demo
 
-    return run_demo(tmp_path_factory.mktemp("jinsha-demo") / "demo")
+    return run_demo(tmp_path_factory.mktemp("jinsha-demo") / "demo", report=False)
 

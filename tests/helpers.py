@@ -221,3 +221,14 @@ def gepgeo_command(*args: object) -> list[str]:
 def run_gepgeo(*args: object, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``gepgeo ARGS`` in a fresh interpreter and wait; its output is captured as text."""
     return subprocess.run(gepgeo_command(*args), capture_output=True, text=True, timeout=timeout)
+
+
+def skip_figure_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports written without building or drawing their figures (each image an empty PNG
+    URI): for tests that check which reports are written, not what they show (figures take
+    most of a report's time; the report tests draw them)."""
+    from gepgeo.report import compare_page, run_page
+
+    for mod in (run_page, compare_page):
+        monkeypatch.setattr(mod, "chart", lambda make: None)
+        monkeypatch.setattr(mod, "png_uri", lambda fig, **kw: "data:image/png;base64,")

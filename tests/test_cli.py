@@ -9,7 +9,8 @@ import pytest
 import rasterio
 
 
-from .helpers import edit_yaml, read_yaml, run_cli, run_gepgeo, write_tif, write_yaml
+from .helpers import (edit_yaml, read_yaml, run_cli, run_gepgeo, skip_figure_drawing, write_tif,
+                      write_yaml)
 
 
 
@@ -43,7 +44,9 @@ def test_run_writes_a_run_folder(sample, capsys):
     assert code == 2 and "--overwrite" in err
 
 
-def test_no_report_skips_reports_and_styles_and_report_overrides_the_pipeline(sample, capsys):
+def test_no_report_skips_reports_and_styles_and_report_overrides_the_pipeline(sample, capsys,
+                                                                            monkeypatch):
+    skip_figure_drawing(monkeypatch)       # which reports are written, not what they show
     pipes = sample / "pipelines"
     edit_yaml(pipes / "jinsha_after.yaml",
               lambda d: d.setdefault("options", {}).update(report=False))

@@ -193,7 +193,8 @@ def _change_sums(out):
 @pytest.fixture(scope="module")
 def big_pair(tmp_path_factory):
     """A generated 1300 × 1100 pair compared twice, into folders of different names, each run
-    from its own working directory with a relative ``--out``."""
+    from its own working directory with a relative ``--out`` (no reports: the Jinsha reruns
+    below check that reports, too, are byte-identical)."""
     import contextlib
 
     from .pairs import make_pair
@@ -204,7 +205,7 @@ def big_pair(tmp_path_factory):
     for parent, name in (("runs-A", "first"), ("runs-B", "second")):
         (root / parent).mkdir()
         with contextlib.chdir(root / parent):
-            run_compare(load_pipeline(before), load_pipeline(after), Path(name))
+            run_compare(load_pipeline(before), load_pipeline(after), Path(name), report=False)
         outs.append(root / parent / name)
     return outs
 
@@ -267,3 +268,7 @@ def test_jinsha_reruns_into_other_folders_are_byte_identical(tmp_path, monkeypat
         assert code == 0, err
         outs.append(tmp_path / parent / name)
     _assert_reruns_identical(outs[0], outs[1], ["runs-A", "runs-B"])
+    maps = sorted(outs[0].glob("*/maps/*.tif"))     # every map has its QGIS style beside it
+    assert len(maps) >= 10 + 10 + 9
+    assert all(p.with_suffix(".qml").is_file() for p in maps)
+    assert all((outs[0] / s / "report.html").is_file() for s in ("before", "after", "change"))

@@ -145,7 +145,8 @@ def test_demo_writes_reproduction_csv_and_as_stated_totals(demo):
 
 
 def test_every_demo_map_is_qgis_ready(demo):
-    """Band description, unit and nodata on every written map; the demo's maps have overviews."""
+    """Band description, unit and nodata on every written map; the demo's maps have overviews
+    (this session's demo is run without reports and styles)."""
     maps = sorted(demo.out.glob("*/maps/*.tif"))
     assert len(maps) >= 10 + 10 + 9
     for path in maps:
@@ -154,6 +155,6 @@ def test_every_demo_map_is_qgis_ready(demo):
             assert src.units[0], path
             assert src.nodata is not None and np.isnan(src.nodata), path
             assert src.overviews(1), path      # the demo writes Cloud-Optimized GeoTIFFs
-        assert path.with_suffix(".qml").is_file(), path
+        # (its QGIS style beside it: tests/test_compare.py, on the command line's demo)
         # and on the land use's grid (the pair's grids are one, the change maps are on it too)
         assert_map_on_grid(path, sample_root() / "data" / "jinsha" / "landuse_before.tif")
