@@ -400,7 +400,7 @@ def demo(
     from .demo import headline_rows, run_demo
 
     _check_lang(lang)
-    res = run_demo(out, overwrite=overwrite, quiet=True, **({"lang": lang} if lang else {}))
+    res = run_demo(out, overwrite=overwrite, quiet=True, lang=lang or "en")
     if not quiet:
         for scenario, r in res.runs.items():
             _print_run(r, 1e4, f"Jinsha {scenario} restoration: GEP by service")
