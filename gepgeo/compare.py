@@ -162,8 +162,9 @@ def _open_aligned(path: Path, ref: rasterio.DatasetReader, resampling: Resamplin
     if src.crs is None or ref.crs is None:
         src.close()
         raise GridMismatchError(f"{path}: no CRS, cannot align it to the before grid")
-    left, bottom, right, top = transform_bounds(src.crs, ref.crs, *src.bounds)
-    rl, rb, rr, rt = ref.bounds
+    # Grid.bounds, not the datasets': rasterio's have bottom > top for south-up rows
+    left, bottom, right, top = transform_bounds(src.crs, ref.crs, *Grid.of(src).bounds)
+    rl, rb, rr, rt = grid.bounds
     if left >= rr or right <= rl or bottom >= rt or top <= rb:
         src.close()
         raise GridMismatchError(f"{path} does not overlap the before grid; the two scenarios "

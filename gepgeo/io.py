@@ -469,14 +469,13 @@ def open_layer(path: Path, *, what: str, band: int = 1,
 
 
 def _coverage(info: LayerInfo, ref: LayerInfo) -> float:
-    """Share of the reference grid's extent that the layer's extent covers (0 to 1)."""
-    from rasterio.transform import array_bounds
+    """Share of the reference grid's extent that the layer's extent covers (0 to 1), rows
+    north-up or south-up (:attr:`gepgeo.grid.Grid.bounds`)."""
     from rasterio.warp import transform_bounds
 
-    r_left, r_bottom, r_right, r_top = array_bounds(ref.shape[0], ref.shape[1], ref.transform)
+    r_left, r_bottom, r_right, r_top = Grid(ref.crs, ref.transform, ref.shape).bounds
     left, bottom, right, top = transform_bounds(
-        info.crs, ref.crs, *array_bounds(info.shape[0], info.shape[1], info.transform),
-        densify_pts=21)
+        info.crs, ref.crs, *Grid(info.crs, info.transform, info.shape).bounds, densify_pts=21)
     w = max(0.0, min(right, r_right) - max(left, r_left))
     h = max(0.0, min(top, r_top) - max(bottom, r_bottom))
     return (w * h) / ((r_right - r_left) * (r_top - r_bottom))

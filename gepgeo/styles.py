@@ -22,6 +22,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from ._files import atomic_write_text
+from .grid import Grid
 
 __all__ = ["Overview", "read_overview", "write_qml", "style_maps", "SEQUENTIAL_RAMP",
            "DIVERGING_RAMP", "MAX_SIDE", "Previews", "overview_shape", "nearest_rows",
@@ -206,7 +207,14 @@ def read_overview(path: Path, *, max_side: int = MAX_SIDE, band: int = 1,
             cmap = None
         unit = (src.units[band - 1] if src.units else "") or src.tags(band).get("units", "")
         desc = src.descriptions[band - 1] or src.tags(band).get("long_name", "")
-        return Overview(data=data, bounds=tuple(src.bounds), crs=src.crs, nodata=nodata,
+        # drawn north-up and west to east: rows that run south to north (or columns east to
+        # west) are flipped, and the bounds taken with bottom <= top (rasterio's are not)
+        t = src.transform
+        if t.e > 0:
+            data = data[::-1]
+        if t.a < 0:
+            data = data[:, ::-1]
+        return Overview(data=data, bounds=Grid.of(src).bounds, crs=src.crs, nodata=nodata,
                         unit=unit or "", description=desc or "",
                         shape=(src.height, src.width), colormap=cmap)
 

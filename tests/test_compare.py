@@ -272,3 +272,60 @@ def test_jinsha_reruns_into_other_folders_are_byte_identical(tmp_path, monkeypat
     assert len(maps) >= 10 + 10 + 9
     assert all(p.with_suffix(".qml").is_file() for p in maps)
     assert all((outs[0] / s / "report.html").is_file() for s in ("before", "after", "change"))
+
+
+def test_a_south_up_scenario_is_compared_not_refused(tmp_path):
+    """A scenario whose rows run south to north (positive pixel height) over the same area:
+    rasterio gives its bounds with bottom > top, which made the overlap test refuse it as
+    "does not overlap". The same land use flipped onto such a grid changes nothing."""
+    before, moved = _shifted_copy(tmp_path, "EPSG:32648", 0.0)
+    d = tmp_path / "data" / "jinsha"
+    for name in ("landuse_moved", "rainfall_erosivity_r_moved", "slope_length_steepness_ls_moved"):
+        with rasterio.open(d / f"{name}.tif") as src:
+            prof, data, t = src.profile, src.read(1), src.transform
+        flipped = Affine(t.a, t.b, t.c, t.d, -t.e, t.f + t.e * data.shape[0])   # south-up
+        prof.update(transform=flipped)
+        (d / f"{name}.tif").unlink()
+        with rasterio.open(d / f"{name}.tif", "w", **prof) as dst:
+            dst.write(data[::-1], 1)
+    with rasterio.open(d / "landuse_moved.tif") as src:
+        assert src.transform.e > 0 and src.bounds.bottom > src.bounds.top
+    res = run_compare(load_pipeline(before), load_pipeline(moved), tmp_path / "out", report=False)
+    diff = read_band(tmp_path / "out" / "change" / "maps" / "gep_change.tif")
+    assert np.isfinite(diff).sum() > 0
+    assert np.all(diff[np.isfinite(diff)] == 0.0)
+    tm = res.transition         # same land on both grids: every hectare stays its land type
+    types = [c for c in tm.columns if c in tm.index]
+    assert len(types) >= 3
+    stayed = sum(float(tm.loc[lt, lt]) for lt in types)
+    assert stayed > 0 and float(tm.loc[types, types].to_numpy().sum()) == pytest.approx(stayed)
+
+
+def test_a_south_up_layer_is_read_not_refused(tmp_path):
+    """The sibling in the layers' alignment: a factor layer with south-up rows over the land
+    use's area was refused as "does not overlap"; read on the land-use grid, its flipped
+    values give the same accounts as the original layer."""
+    from gepgeo.run import account
+
+    copy_sample(tmp_path)
+    pipe = tmp_path / "pipelines" / "jinsha_after.yaml"
+    doc = read_yaml(pipe)
+    src_path = tmp_path / "pipelines" / doc["parameters"]["rainfall_erosivity_r"]["path"]
+    ref = account(load_pipeline(pipe))
+    rng = np.random.default_rng(5)
+    with rasterio.open(src_path) as src:
+        prof, t = src.profile, src.transform
+        data = rng.uniform(3000, 8000, size=(src.height, src.width)).astype(np.float32)
+    prof.update(dtype="float32", nodata=-9999.0)
+    with rasterio.open(src_path, "w", **prof) as dst:     # north-up, varying values
+        dst.write(data, 1)
+    north = account(load_pipeline(pipe))
+    flipped = Affine(t.a, t.b, t.c, t.d, -t.e, t.f + t.e * data.shape[0])
+    prof.update(transform=flipped)
+    with rasterio.open(src_path, "w", **prof) as dst:     # the same values, south-up
+        dst.write(data[::-1], 1)
+    south = account(load_pipeline(pipe))
+    soil = "service == 'soil' and measure == 'soil_retention'"
+    assert north.query(soil).amount.sum() != pytest.approx(ref.query(soil).amount.sum())
+    assert south.query(soil).amount.sum() == pytest.approx(north.query(soil).amount.sum(),
+                                                            rel=1e-12)

@@ -298,6 +298,19 @@ def test_read_overview_decimates(tmp_path):
     assert read_overview(path, max_side=5000).data.shape == (1000, 2000)   # never upsampled
 
 
+def test_read_overview_draws_south_up_rasters_north_up(tmp_path):
+    """Rows stored south to north (positive pixel height) are drawn north-up, with the bounds
+    bottom <= top (rasterio's are bottom > top there): the same picture as north-up storage."""
+    from affine import Affine
+
+    data = np.arange(30 * 40, dtype="float32").reshape(30, 40)
+    write_tif(tmp_path / "n.tif", data, Affine(30, 0, 500_000, 0, -30, 3_000_900))
+    write_tif(tmp_path / "s.tif", data[::-1], Affine(30, 0, 500_000, 0, 30, 3_000_000))
+    north, south = read_overview(tmp_path / "n.tif"), read_overview(tmp_path / "s.tif")
+    np.testing.assert_array_equal(south.data, north.data)
+    assert south.extent == north.extent == pytest.approx((500_000, 501_200, 3_000_000, 3_000_900))
+
+
 @pytest.mark.parametrize("n_src", [1, 2, 5, 799, 801, 1100, 1300, 2100, 25280, 42304, 31920])
 def test_nearest_indices_are_gdals(n_src):
     """The source rows and columns the writer samples are those of GDAL's decimated read,
