@@ -298,6 +298,24 @@ def test_read_overview_decimates(tmp_path):
     assert read_overview(path, max_side=5000).data.shape == (1000, 2000)   # never upsampled
 
 
+def test_land_use_nodata_is_not_drawn_as_a_land_type_of_the_same_code(tmp_path):
+    """Where the mapping also names the nodata value (255 here), the run counts those pixels
+    as nodata; the report's land-use map leaves them undrawn too."""
+    from affine import Affine
+
+    from gepgeo.report.figures import _class_index, read_land_use
+
+    data = np.array([[1, 2, 255], [255, 2, 1]], dtype=np.uint8)
+    write_tif(tmp_path / "lu.tif", data, Affine(30, 0, 500_000, 0, -30, 3_000_000), nodata=255)
+    manifest = {"land_use": {"codes": {"1": "forest", "2": "cropland", "255": "other"},
+                             "nodata": [255.0]},
+                "inputs": {"land_use": {"path": str(tmp_path / "lu.tif")}}}
+    lu = read_land_use(tmp_path, manifest)
+    idx = _class_index(lu, lu.types)
+    np.testing.assert_array_equal(np.isnan(idx), data == 255)
+    assert idx[0, 0] == lu.types.index("forest") and idx[0, 1] == lu.types.index("cropland")
+
+
 def test_read_overview_draws_south_up_rasters_north_up(tmp_path):
     """Rows stored south to north (positive pixel height) are drawn north-up, with the bounds
     bottom <= top (rasterio's are bottom > top there): the same picture as north-up storage."""

@@ -19,7 +19,7 @@ import base64
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,9 @@ class LandUse:
         Decimated raster, None if it could not be read (``problem`` says why).
     path : Path
     problem : str
+    nodata : list of float
+        Every value that is nodata in the run (the file's and the pipeline's): not drawn as
+        a land type even where the mapping also names it.
     """
 
     codes: dict[int, str]
@@ -274,6 +277,7 @@ class LandUse:
     overview: Overview | None
     path: Path
     problem: str = ""
+    nodata: list[float] = field(default_factory=list)
 
     def codes_of(self, land_type: str) -> list[int]:
         """The raster codes of ``land_type``."""
@@ -318,7 +322,9 @@ def read_land_use(run_dir: Path, manifest: Mapping[str, Any]) -> LandUse:
             colours[lt] = to_hex((rgba[0] / 255, rgba[1] / 255, rgba[2] / 255))
         else:
             colours[lt] = fallback[lt]
-    return LandUse(codes, types, colours, ov, path, problem)
+    nodata = [float(v) for v in manifest.get("land_use", {}).get("nodata", []) or []
+              if v is not None]
+    return LandUse(codes, types, colours, ov, path, problem, nodata)
 
 
 def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
@@ -329,6 +335,8 @@ def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
     pos = {lt: i for i, lt in enumerate(types)}
     for code, lt in lu.codes.items():
         idx[data == code] = pos[lt]
+    for v in lu.nodata:     # nodata wins over a code of the same value, as in the run
+        idx[data == v] = np.nan
     return idx
 
 
