@@ -18,6 +18,7 @@ import rasterio
 from .area import grid_row_areas_ha
 from .errors import RasterError
 from .io import read_info
+from .nodata import nodata_mask
 
 __all__ = ["MAX_CODES", "CodeCount", "CodeTable", "codes_block", "count_codes"]
 
@@ -73,20 +74,6 @@ class CodeTable:
         return math.fsum(c.area_ha for c in self.codes)
 
 
-def _is_nodata(blk: np.ndarray, nodata: tuple[float, ...]) -> np.ndarray:
-    """Pixels that are nodata: NaN, or equal to any of ``nodata`` (compared in float64 so a
-    float32 raster's 3.4028235e38 matches its declared value)."""
-    bad = np.zeros(blk.shape, dtype=bool)
-    if blk.dtype.kind == "f":
-        bad |= np.isnan(blk)
-    wide = blk.astype(np.float64, copy=False)
-    for v in nodata:
-        if math.isnan(v):
-            continue
-        bad |= wide == v
-    return bad
-
-
 def count_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> CodeTable:
     """Count the pixels and hectares of every code of a land-use raster, streaming.
 
@@ -122,7 +109,7 @@ def count_codes(path: Path, *, band: int = 1, nodata: float | None = None) -> Co
     with rasterio.open(path) as src:
         for _, window in src.block_windows(band):
             blk = src.read(band, window=window)
-            bad = _is_nodata(blk, nd)
+            bad = nodata_mask(blk, nd)   # the run's rule: compared as stored
             n_nodata += int(bad.sum())
             if bad.all():
                 continue

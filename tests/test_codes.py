@@ -79,3 +79,15 @@ def test_cli_refuses_a_continuous_raster(tmp_path, capsys):
     path = write_tif(tmp_path / "dem.tif", dem, Affine(10, 0, 0, 0, -10, 0))
     rc, _, err = run_cli(["codes", path], capsys)
     assert rc == 2 and "distinct values" in err
+
+
+def test_nodata_is_matched_as_the_raster_stores_it(tmp_path):
+    """A float land use whose nodata (given on the command line) is not a round number: its
+    pixels hold float32(-9999.9), which a float64 comparison with -9999.9 missed (they were
+    listed as a code). The run compares in the raster's type; so does `gepgeo codes`."""
+    lu = np.array([[1, 2, -9999.9], [2, -9999.9, 1]], dtype=np.float32)
+    path = tmp_path / "lu.tif"
+    write_tif(path, lu, Affine(30, 0, 500_000, 0, -30, 3_000_000))
+    table = count_codes(path, nodata=-9999.9)
+    assert table.nodata_pixels == 2
+    assert sorted(c.code for c in table.codes) == [1, 2]
