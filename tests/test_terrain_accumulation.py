@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -298,8 +299,14 @@ def test_pipeline_from_dem_contributing_area(tmp_path, capsys) -> None:
     p = _pipeline(tmp_path, {"from_dem": {"path": "dem.tif", "method": "contributing_area"}},
                   "ca.yaml")
     layer = prepare(load_pipeline(p)).plan.used[LS].value
-    assert layer.data.data.chunks == ((64, 6), (64, 26))
+    arr = layer.data.data
+    assert arr.chunks == ((64, 6), (64, 26))
+    whole = [k for k in dict(arr.__dask_graph__()) if "ls-from-dem-ca" in str(k)]
+    assert len(whole) == 1, whole          # one whole-grid task, sliced into the 4 blocks
     np.testing.assert_array_equal(layer.data.values, want)
+    # the tasks travel to distributed workers
+    again = pickle.loads(pickle.dumps(arr))
+    np.testing.assert_array_equal(again.compute(scheduler="threads"), want)
     ref = _pipeline(tmp_path, {"path": f"terrain/{LS}.tif"}, "ref.yaml")
     for pipe, out in ((p, "out_ca"), (ref, "out_ref")):
         code, _, err = run_cli(["run", pipe, "--out", tmp_path / out, "--quiet"], capsys)
@@ -319,3 +326,17 @@ def test_pipeline_refuses_flowpath_options(tmp_path, capsys, key) -> None:
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2, err
     assert key in err and "contributing_area" in err
+
+
+def test_pipeline_size_limit(monkeypatch, tmp_path, capsys) -> None:
+    import gepgeo.terrain.accumulation as acc
+
+    monkeypatch.setattr(acc, "MAX_IN_MEMORY_PIXELS", 100)
+    _dem_file(tmp_path, (12, 12))
+    write_tif(tmp_path / "lu.tif", np.ones((12, 12), dtype=np.uint8), T, nodata=0)
+    p = _pipeline(tmp_path, {"from_dem": {"path": "dem.tif", "method": "contributing_area"}},
+                  "big.yaml")
+    code, _, err = run_cli(["run", p, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Barnes 2017" in err and "from_dem" in err
+    assert not (tmp_path / "out").exists()
