@@ -283,7 +283,8 @@ def terrain(
         "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables). flowpath "
         "only.")] = None,
     min_slope: Annotated[float, typer.Option(
-        "--min-slope", help="Slope of flats and filled pits, degrees.")] = 0.1,
+        "--min-slope", help="Slope of flats and filled pits (flowpath) or of cells with a zero "
+        "gradient (contributing_area), degrees.")] = 0.1,
     cutoff_gentle: Annotated[float | None, typer.Option(
         "--cutoff-gentle", help="Slope-cutoff factor below a 5 % gradient (default 0.7). "
         "flowpath only.")] = None,
