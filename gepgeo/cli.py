@@ -275,17 +275,22 @@ def terrain(
     dem: Annotated[Path, typer.Argument(help="DEM raster in a projected CRS (metres, feet ...).")],
     out: _OutFolder,
     method: Annotated[str, typer.Option(
-        help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length; the "
-             "only one so far).")] = "flowpath",
-    max_slope_length: Annotated[float, typer.Option(
+        help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length) or "
+             "contributing_area (Desmet & Govers 1996: L from the D8 upslope area, whole DEM "
+             "in memory, at most 8192² pixels).")] = "flowpath",
+    max_slope_length: Annotated[float | None, typer.Option(
         "--max-slope-length", help="Cap on the slope length λ_max, m (gepgeo's; the AML has "
-        "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables).")] = 304.8,
+        "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables). flowpath "
+        "only.")] = None,
     min_slope: Annotated[float, typer.Option(
-        "--min-slope", help="Slope of flats and filled pits, degrees.")] = 0.1,
-    cutoff_gentle: Annotated[float, typer.Option(
-        "--cutoff-gentle", help="Slope-cutoff factor below a 5 % gradient.")] = 0.7,
-    cutoff_steep: Annotated[float, typer.Option(
-        "--cutoff-steep", help="Slope-cutoff factor at a 5 % gradient or steeper.")] = 0.5,
+        "--min-slope", help="Slope of flats and filled pits (flowpath) or of cells with a zero "
+        "gradient (contributing_area), degrees.")] = 0.1,
+    cutoff_gentle: Annotated[float | None, typer.Option(
+        "--cutoff-gentle", help="Slope-cutoff factor below a 5 % gradient (default 0.7). "
+        "flowpath only.")] = None,
+    cutoff_steep: Annotated[float | None, typer.Option(
+        "--cutoff-steep", help="Slope-cutoff factor at a 5 % gradient or steeper (default "
+        "0.5). flowpath only.")] = None,
     m_table: Annotated[str, typer.Option(
         "--m-table", help="L exponent m: mccool (β/(1+β)), wischmeier_smith (0.2-0.5 by "
         "gradient class) or van_remortel (McCool et al. 1997 Table 4-5).")] = "mccool",
@@ -303,19 +308,35 @@ def terrain(
     overwrite: _Overwrite = False,
     quiet: _Quiet = False,
 ) -> None:
-    """Write the RUSLE LS factor of a DEM, with its slope and slope length, as GeoTIFFs:
-    slope_length_steepness_ls.tif, slope_deg.tif, slope_length_m.tif."""
+    """Write the RUSLE LS factor of a DEM, with its slope and slope length (flowpath) or
+    contributing area (contributing_area), as GeoTIFFs: slope_length_steepness_ls.tif,
+    slope_deg.tif, slope_length_m.tif or contributing_area_m2.tif."""
+    from .errors import TerrainError
+    from .terrain.accumulation import REFUSED_OPTIONS
     from .terrain.tiled import FlowpathOptions
     from .terrain.write import write_terrain
 
-    opts = FlowpathOptions(max_slope_length_m=max_slope_length, min_slope_deg=min_slope,
-                           cutoff_gentle=cutoff_gentle, cutoff_steep=cutoff_steep,
-                           m_table=m_table, s_breaks=s_breaks)
+    given = {"max_slope_length": max_slope_length, "cutoff_gentle": cutoff_gentle,
+             "cutoff_steep": cutoff_steep}
+    if method == "contributing_area":
+        for key, flag in REFUSED_OPTIONS:
+            if given[key] is not None:
+                raise TerrainError(f"{flag}: not an option of --method contributing_area (its "
+                                   "slope length is the upslope area, uncapped and never cut)")
+    defaults = FlowpathOptions()
+    opts = FlowpathOptions(
+        max_slope_length_m=(defaults.max_slope_length_m if max_slope_length is None
+                            else max_slope_length),
+        min_slope_deg=min_slope,
+        cutoff_gentle=defaults.cutoff_gentle if cutoff_gentle is None else cutoff_gentle,
+        cutoff_steep=defaults.cutoff_steep if cutoff_steep is None else cutoff_steep,
+        m_table=m_table, s_breaks=s_breaks)
     folder = write_terrain(dem, out, method=method, opts=opts, block=block, grid=grid,
                            z_factor=z_factor, overwrite=overwrite)
     if not quiet:
+        third = "contributing_area_m2" if method == "contributing_area" else "slope_length_m"
         err_console.print(f"wrote {_user(folder)}: slope_length_steepness_ls.tif, "
-                          "slope_deg.tif, slope_length_m.tif")
+                          f"slope_deg.tif, {third}.tif")
 
 
 def _print_change(res, money_unit: float) -> None:  # type: ignore[no-untyped-def]

@@ -126,6 +126,13 @@ class FromDem(_Strict):
         if not (math.isfinite(self.z_factor) and self.z_factor > 0):
             raise ValueError(f"z_factor: expected a positive number (horizontal units per "
                              f"elevation unit; 1 when both are metres), got {self.z_factor!r}")
+        if self.method == "contributing_area":
+            from .terrain.accumulation import REFUSED_OPTIONS
+
+            for key, _ in REFUSED_OPTIONS:
+                if key in self.model_fields_set:
+                    raise ValueError(f"{key}: not an option of method contributing_area (its "
+                                     "slope length is the upslope area, uncapped and never cut)")
         try:
             self.flowpath_options().check()
         except TerrainError as exc:   # "--max-slope-length: ..." → "max_slope_length: ..."

@@ -17,6 +17,9 @@ every cell that receives flow as "unknown" (NaN), then repeat ``cum = max(beg, m
 of (0 if cut else prev(U) + cell(U)))`` until no cell is unknown — instead of gepgeo's one
 topological pass and its windows.
 Transcendental functions are Python's ``math`` ones, one cell at a time.
+
+:func:`contributing_area_reference` is the reference of the ``contributing_area`` method
+(Desmet & Govers 1996), plain Python loops written from docs/METHOD.md § 8.5.
 """
 
 from __future__ import annotations
@@ -169,3 +172,97 @@ def flowpath_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, *
         ls[r, c] = (float(length[r, c]) / 22.13) ** m * s_steepness(t, b1, b2)
     return {"slope_deg": theta, "slope_length_m": np.where(valid, length, nan),
             "slope_length_steepness_ls": ls}
+
+
+def d8_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """D8 codes (0..7 in the order of :data:`OFFSETS`, −1 for none and at nodata) of the DEM as
+    given (no pit filling): the first largest strictly positive drop, one cell at a time."""
+    h, w = z.shape
+    diag = math.sqrt(dx * dx + dy * dy)
+    out = np.full((h, w), -1, dtype=np.int64)
+    for r in range(h):
+        for c in range(w):
+            if not valid[r, c]:
+                continue
+            best = 0.0
+            for k, (dr, dc) in enumerate(OFFSETS):
+                rr, cc = r + dr, c + dc
+                if not (0 <= rr < h and 0 <= cc < w and valid[rr, cc]):
+                    continue
+                d = dx if dr == 0 else dy if dc == 0 else diag
+                drop = (float(z[r, c]) - float(z[rr, cc])) / d
+                if drop > best:
+                    best, out[r, c] = drop, k
+    return out
+
+
+def contributing_area_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, *,
+                                min_slope: float = 0.1, m_table: str = "mccool",
+                                b1: float = 5.0, b2: float = 10.0) -> dict[str, np.ndarray]:
+    """Slope (°), contributing area flowing into each cell (m²) and LS of a whole DEM by the
+    contributing-area method (Desmet & Govers 1996), NaN at nodata, written from the equations
+    of docs/METHOD.md § 8.5, not from gepgeo's code:
+
+    * D8 on the DEM as given (:func:`d8_reference`), the area carried down the cells sorted by
+      decreasing elevation (every cell comes after all the cells upstream of it, since flow goes
+      strictly downhill) instead of gepgeo's in-degree stack;
+    * slope and aspect from the central-difference gradient (one-sided at the DEM's edge and
+      beside nodata, 0 where both neighbours are missing), the aspect as an angle
+      α = atan2(−∂z/∂x, −∂z/∂y) and W = dx·|cos α| + dy·|sin α|;
+    * L = ((A + a)^(m+1) − A^(m+1)) / (a · W^m · 22.13^m) evaluated literally in 50-digit
+      decimal arithmetic (no cancellation to avoid).
+    """
+    from decimal import Decimal, localcontext
+
+    z = np.asarray(z, dtype=np.float64)
+    valid = np.asarray(valid, dtype=bool)
+    h, w = z.shape
+    a = dx * dy
+    direction = d8_reference(z, valid, dx, dy)
+    area = np.where(valid, 0.0, np.nan)
+    cells = sorted(((float(z[r, c]), r, c) for r, c in zip(*np.nonzero(valid))),
+                   key=lambda t: -t[0])
+    for _, r, c in cells:
+        k = direction[r, c]
+        if k >= 0:
+            dr, dc = OFFSETS[k]
+            area[r + dr, c + dc] += area[r, c] + a
+
+    def ok(r: int, c: int) -> bool:
+        return 0 <= r < h and 0 <= c < w and bool(valid[r, c])
+
+    def diff(lo: tuple[int, int], mid: tuple[int, int], hi: tuple[int, int],
+             step: float) -> float:
+        """(z(hi) − z(lo)) over their distance, with ``mid`` standing in for a missing end."""
+        has_lo, has_hi = ok(*lo), ok(*hi)
+        if has_lo and has_hi:
+            return (float(z[hi]) - float(z[lo])) / (2 * step)
+        if has_hi:
+            return (float(z[hi]) - float(z[mid])) / step
+        if has_lo:
+            return (float(z[mid]) - float(z[lo])) / step
+        return 0.0
+
+    theta = np.full((h, w), np.nan)
+    ls = np.full((h, w), np.nan)
+    for r, c in zip(*np.nonzero(valid)):
+        gx = diff((r, c - 1), (r, c), (r, c + 1), dx)          # eastward rise
+        gy = diff((r + 1, c), (r, c), (r - 1, c), dy)          # northward rise (rows go south)
+        g = math.hypot(gx, gy)
+        t = math.degrees(math.atan(g))
+        if t > 0:
+            alpha = math.atan2(-gx, -gy)
+            width = dx * abs(math.cos(alpha)) + dy * abs(math.sin(alpha))
+        else:
+            t, width = min_slope, dx
+        m = m_exponent(t, m_table)
+        with localcontext() as ctx:
+            ctx.prec = 50
+            dm = Decimal(m) + 1
+            num = (Decimal(area[r, c]) + Decimal(a)) ** dm - Decimal(area[r, c]) ** dm \
+                if area[r, c] > 0 else Decimal(a) ** dm
+            den = Decimal(a) * Decimal(width) ** Decimal(m) * Decimal("22.13") ** Decimal(m)
+            ell = float(num / den)
+        theta[r, c] = t
+        ls[r, c] = ell * s_steepness(t, b1, b2)
+    return {"slope_deg": theta, "contributing_area_m2": area, "slope_length_steepness_ls": ls}

@@ -10,6 +10,13 @@ as ``gepgeo terrain`` computes the core of its own blocks: the halo makes every 
 the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit for bit, the LS
 map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. Nothing is written.
 
+With ``method: contributing_area`` the contributing area is not local (no halo makes a block
+exact), so the layer is one dask task that reads the whole aligned DEM and computes LS on the
+whole grid in memory (:mod:`gepgeo.terrain.accumulation`, at most 8192² pixels), cut into the
+pass's blocks: the run computes it once, in its single ``dask.compute``, and the pass reads its
+blocks from it. It equals the LS map of ``gepgeo terrain DEM --grid LANDUSE --method
+contributing_area`` bit for bit (the same function, float32 out).
+
 Cell sizes are the land-use grid's (the DEM is on it once aligned), in metres from its
 projected CRS; a geographic land-use grid is refused, as a geographic DEM is.
 """
@@ -67,6 +74,17 @@ def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: i
                          np.float32)[2]
 
 
+def _ls_whole(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
+              opts: FlowpathOptions) -> np.ndarray:
+    """LS of the whole grid by the contributing-area method; float32, NaN at nodata."""
+    from .accumulation import contributing_area_array
+
+    z, valid = read(0, 0, shape[0], shape[1])
+    return contributing_area_array(z, dx, dy, valid=valid, min_slope_deg=opts.min_slope_deg,
+                                   m_table=opts.m_table, s_breaks=opts.s_breaks,
+                                   dtype=np.float32)["slope_length_steepness_ls"]
+
+
 def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str = "flowpath",
               opts: FlowpathOptions | None = None, z_factor: float = 1.0,
               resampling: str = "bilinear", strict: bool = False) -> DemLayer:
@@ -122,24 +140,41 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
             note += (f"; it covers only {100 * cover:.1f} % of the land-use grid: LS is nodata "
                      "outside it")
     read = DemWindows(src, tuple(nodata_list(info.nodata, None)), z_to_m)
-    try:
-        halo = halo_cells(opts, dx, dy)
-    except TerrainError as exc:      # named as the pipeline names it, not as the flag
-        raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
-                                                          "max_slope_length:", 1)) from None
     shape = (int(ref.shape[0]), int(ref.shape[1]))
     blocks = da.core.normalize_chunks((chunks, chunks), shape)
     from dask.base import tokenize
 
-    data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
-                         dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
-                         name=f"ls-from-dem-{tokenize(read, shape, halo, dx, dy, opts, blocks)}")
+    halo: int | None
+    if method == "contributing_area":
+        from dask import delayed
+
+        from .accumulation import check_size, options_dict
+
+        check_size(shape, f"{what}: method contributing_area")
+        halo = None
+        name = f"ls-from-dem-ca-{tokenize(read, shape, dx, dy, opts)}"
+        whole = delayed(_ls_whole, pure=True)(read, shape, dx, dy, opts,
+                                              dask_key_name=name)
+        data = da.from_delayed(whole, shape, dtype=np.float32,
+                               meta=np.empty((0, 0), dtype=np.float32)).rechunk(blocks)
+        options = options_dict(opts)
+    else:
+        try:
+            halo = halo_cells(opts, dx, dy)
+        except TerrainError as exc:      # named as the pipeline names it, not as the flag
+            raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
+                                                              "max_slope_length:", 1)) from None
+        data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
+                             dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
+                             name=f"ls-from-dem-"
+                                  f"{tokenize(read, shape, halo, dx, dy, opts, blocks)}")
+        options = opts.as_dict()
     wkt = ref.crs.to_wkt()
     arr = xr.DataArray(data, dims=("y", "x"),
                        coords=_grid_coords(shape, wkt, tuple(ref.transform)[:6]).copy())
     arr.encoding["grid_mapping"] = "spatial_ref"
     layer = Layer(data=arr, unit="1", path=str(path))
-    record = {"path": str(path), "method": method, "options": opts.as_dict(),
+    record = {"path": str(path), "method": method, "options": options,
               "z_factor": z_factor, "elevation_to_m": z_to_m, "resampling": resampling,
               "aligned": note is not None, "alignment": note, "halo_cells": halo,
               "cell_size_m": [dx, dy]}

@@ -7,7 +7,12 @@ and the inputs:
 
 * ``slope_length_steepness_ls.tif``: LS, dimensionless;
 * ``slope_deg.tif``: the steepest-descent slope θ, degrees;
-* ``slope_length_m.tif``: the capped cumulative slope length min(λ, λ_max), m.
+* ``slope_length_m.tif``: the capped cumulative slope length min(λ, λ_max), m (``flowpath``);
+  ``contributing_area_m2.tif``: the upslope area flowing into each cell, m²
+  (``contributing_area``, whose slope is the finite-difference gradient's).
+
+``flowpath`` is computed block by block (:mod:`.tiled`); ``contributing_area`` on the whole
+grid in memory (:mod:`.accumulation`, at most 8192² pixels), then written block by block.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from ..errors import TerrainError
 from ..io import GeoTiffBlockWriter
 from ..outputs import atomic_folder
 from ..scheduler import _small_gdal_cache
+from .accumulation import check_size, contributing_area_array, options_dict, refused_options
 from .dem import open_dem
-from .tiled import DEFAULT_BLOCK, FlowpathOptions, flowpath_blocks, halo_cells
+from .tiled import DEFAULT_BLOCK, FlowpathOptions, core_blocks, flowpath_blocks, halo_cells
 
-__all__ = ["MAPS", "METHODS", "PLANNED", "write_terrain"]
+__all__ = ["MAPS", "CA_MAPS", "METHODS", "PLANNED", "write_terrain"]
 
 #: the maps written: name → (description, unit)
 MAPS: dict[str, tuple[str, str]] = {
@@ -37,9 +43,16 @@ MAPS: dict[str, tuple[str, str]] = {
     "slope_length_m": ("cumulative slope length (capped)", "m"),
 }
 
+#: the maps of ``--method contributing_area``
+CA_MAPS: dict[str, tuple[str, str]] = {
+    "slope_length_steepness_ls": ("RUSLE slope length-steepness factor LS", "1"),
+    "slope_deg": ("finite-difference slope angle", "degree"),
+    "contributing_area_m2": ("upslope contributing area flowing into the cell (D8)", "m2"),
+}
+
 #: the methods ``--method`` accepts, and those the issue plans but are not written yet
-METHODS = ("flowpath",)
-PLANNED = ("contributing_area", "invest")
+METHODS = ("flowpath", "contributing_area")
+PLANNED = ("invest",)
 
 
 def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
@@ -56,8 +69,10 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
     out : Path
         Output folder (created atomically).
     method : str
-        ``flowpath`` (the only method so far).
+        ``flowpath`` or ``contributing_area``.
     opts : FlowpathOptions, optional
+        With ``contributing_area``, only ``min_slope_deg``, ``m_table`` and ``s_breaks`` count;
+        a maximum slope length or cutoff factor other than the default is refused.
     block : int
         Core side of the blocks, pixels.
     grid : Path, optional
@@ -88,14 +103,29 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
                            f"{', '.join(METHODS)}")
     opts = opts or FlowpathOptions()
     opts.check()
+    ca = method == "contributing_area"
+    if ca:
+        bad = refused_options(opts)
+        if bad:
+            raise TerrainError(f"{bad[0][1]}: not an option of --method contributing_area "
+                               "(its slope length is the upslope area, uncapped and never cut)")
     if block < 1:
         raise TerrainError(f"--block: expected a positive number of pixels, got {block}")
     src = open_dem(Path(dem), z_factor=z_factor, grid=grid)
     g = src.grid
-    halo = halo_cells(opts, src.dx_m, src.dy_m)
+    maps = CA_MAPS if ca else MAPS
+    try:
+        if ca:
+            check_size((g.height, g.width))
+        halo = None if ca else halo_cells(opts, src.dx_m, src.dy_m)
+    except BaseException:
+        src.close()
+        raise
+    options = options_dict(opts) if ca else opts.as_dict()
     inputs = [Path(dem)] + ([Path(grid)] if grid is not None else [])
     tags = {"gepgeo_method": f"terrain {method}", "dem": Path(dem).name,
-            "halo_cells": str(halo), **{k: str(v) for k, v in opts.as_dict().items()}}
+            **({} if halo is None else {"halo_cells": str(halo)}),
+            **{k: str(v) for k, v in options.items()}}
     if src.note:
         tags["alignment"] = src.note
     started = time.time()
@@ -104,7 +134,7 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
             writers = {name: GeoTiffBlockWriter(tmp / f"{name}.tif", g.shape, g.transform,
                                                 g.crs, description=desc, unit=unit,
                                                 codec=codec, tags=tags, block=block)
-                       for name, (desc, unit) in MAPS.items()}
+                       for name, (desc, unit) in maps.items()}
             n_cores = -(-g.height // block) * -(-g.width // block)
             done = [0]
 
@@ -113,7 +143,7 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
                 key = (slice(r, r + ls.shape[0]), slice(c, c + ls.shape[1]))
                 writers["slope_length_steepness_ls"][key] = ls
                 writers["slope_deg"][key] = slope
-                writers["slope_length_m"][key] = length
+                writers["contributing_area_m2" if ca else "slope_length_m"][key] = length
                 if progress is not None:
                     done[0] += 1
                     progress(done[0], n_cores)
@@ -122,8 +152,12 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
             # only hold dead tiles (see gepgeo.scheduler.RUN_GDAL_CACHE)
             with _small_gdal_cache():
                 try:
-                    flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit,
-                                    block=block, threads=threads, dtype=np.float32)
+                    if ca:
+                        _contributing_area(src.read, (g.height, g.width), src.dx_m, src.dy_m,
+                                           opts, emit, block)
+                    else:
+                        flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit,
+                                        block=block, threads=threads, dtype=np.float32)
                 except BaseException:
                     for w in writers.values():
                         w.abort()
@@ -137,8 +171,8 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
                 "crs": g.crs.to_wkt() if g.crs is not None else None,
                 "transform": list(g.transform)[:6], "shape": list(g.shape),
                 "cell_size_m": [src.dx_m, src.dy_m], "elevation_to_m": src.z_to_m,
-                "options": opts.as_dict(), "block": block, "halo_cells": halo,
-                "maps": {f"{k}.tif": {"description": d, "unit": u} for k, (d, u) in MAPS.items()},
+                "options": options, "block": block, "halo_cells": halo,
+                "maps": {f"{k}.tif": {"description": d, "unit": u} for k, (d, u) in maps.items()},
                 "seconds": round(time.time() - started, 3),
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
@@ -146,3 +180,19 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
     finally:
         src.close()
     return Path(out)
+
+
+def _contributing_area(read: Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]],
+                       shape: tuple[int, int], dx: float, dy: float, opts: FlowpathOptions,
+                       emit: Callable[..., None], block: int) -> None:
+    """The contributing-area maps of the whole grid, read and computed at once (the area is
+    not local), handed to ``emit`` block by block as float32."""
+    z, valid = read(0, 0, shape[0], shape[1])
+    got = contributing_area_array(z, dx, dy, valid=valid, min_slope_deg=opts.min_slope_deg,
+                                  m_table=opts.m_table, s_breaks=opts.s_breaks,
+                                  dtype=np.float32)
+    del z, valid
+    for r, c, h, w in core_blocks(shape, block):
+        key = (slice(r, r + h), slice(c, c + w))
+        emit(r, c, got["slope_deg"][key], got["contributing_area_m2"][key],
+             got["slope_length_steepness_ls"][key])
