@@ -1,6 +1,8 @@
-"""Throughput and peak memory of ``gepgeo terrain`` (the tiled flow-path LS) on a generated DEM.
+"""Throughput and peak memory of ``gepgeo terrain`` (flow-path or contributing-area LS, both
+block by block) on a generated DEM.
 
     python benchmarks/terrain.py [--size 4000] [--cell 30] [--block 1024] [--threads N]
+                                 [--method flowpath|contributing_area]
 
 Writes a fractal-relief float32 DEM of ``size`` × ``size`` pixels (UTM 48N, ``cell`` m) into a
 temporary folder; then, in a fresh process, runs the terrain command once on a small DEM
@@ -48,7 +50,8 @@ def write_dem(path: Path, size: int, cell: float, seed: int = 0) -> None:
             ds.write(z.astype(np.float32), 1, window=Window(0, r0, size, rows.size))
 
 
-def timed_run(dem: Path, out: Path, block: int, threads: int | None) -> tuple[float, float]:
+def timed_run(dem: Path, out: Path, block: int, threads: int | None,
+              method: str = "flowpath") -> tuple[float, float]:
     """Run the terrain command on ``dem`` in this (fresh) process after a warm-up on a small
     DEM; (wall seconds of the timed run, peak RSS of the process in MiB)."""
     from gepgeo._memory import tune_malloc
@@ -57,9 +60,9 @@ def timed_run(dem: Path, out: Path, block: int, threads: int | None) -> tuple[fl
     tune_malloc()                    # as the gepgeo command does
     small = out.parent / "small.tif"
     write_dem(small, 64, 30.0)
-    write_terrain(small, out.parent / "warm", block=32)              # compile / load the cache
+    write_terrain(small, out.parent / "warm", block=32, method=method)   # compile / load cache
     t0 = time.perf_counter()
-    write_terrain(dem, out, block=block, threads=threads)
+    write_terrain(dem, out, block=block, threads=threads, method=method)
     return time.perf_counter() - t0, peak_rss_mib()
 
 
@@ -82,10 +85,11 @@ def main() -> int:
     ap.add_argument("--cell", type=float, default=30.0)
     ap.add_argument("--block", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--method", choices=("flowpath", "contributing_area"), default="flowpath")
     ap.add_argument("--run", type=Path, default=None, help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.run is not None:           # the child: time the command alone, print wall and RSS
-        wall, rss = timed_run(ns.run, ns.run.parent / "out", ns.block, ns.threads)
+        wall, rss = timed_run(ns.run, ns.run.parent / "out", ns.block, ns.threads, ns.method)
         print(f"{wall} {rss}")
         return 0
     from gepgeo.terrain.tiled import FlowpathOptions, halo_cells
@@ -93,14 +97,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dem = Path(tmp) / "dem.tif"
         write_dem(dem, ns.size, ns.cell)
-        cmd = [sys.executable, __file__, "--run", str(dem), "--block", str(ns.block)]
+        cmd = [sys.executable, __file__, "--run", str(dem), "--block", str(ns.block),
+               "--method", ns.method]
         if ns.threads:
             cmd += ["--threads", str(ns.threads)]
         wall, rss = map(float, subprocess.run(cmd, check=True, capture_output=True,
                                               text=True).stdout.split()[-2:])
     mpx = ns.size * ns.size / 1e6
-    halo = halo_cells(FlowpathOptions(), ns.cell, ns.cell)
-    print(f"terrain flowpath {ns.size}² ({mpx:.1f} Mpixel), cell {ns.cell:g} m, block "
+    halo = (halo_cells(FlowpathOptions(), ns.cell, ns.cell) if ns.method == "flowpath"
+            else 1)
+    print(f"terrain {ns.method} {ns.size}² ({mpx:.1f} Mpixel), cell {ns.cell:g} m, block "
           f"{ns.block}, halo {halo}, threads {ns.threads or os.cpu_count()}: {wall:.2f} s, "
           f"{mpx / wall:.2f} Mpixel/s, peak RSS of the terrain process {rss:.0f} MiB")
     return 0

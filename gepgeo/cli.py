@@ -276,8 +276,8 @@ def terrain(
     out: _OutFolder,
     method: Annotated[str, typer.Option(
         help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length) or "
-             "contributing_area (Desmet & Govers 1996: L from the D8 upslope area, whole DEM "
-             "in memory, at most 8192² pixels).")] = "flowpath",
+             "contributing_area (Desmet & Govers 1996: L from the D8 upslope area, tiled flow "
+             "accumulation after Barnes 2017).")] = "flowpath",
     max_slope_length: Annotated[float | None, typer.Option(
         "--max-slope-length", help="Cap on the slope length λ_max, m (gepgeo's; the AML has "
         "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables). flowpath "

@@ -4,6 +4,7 @@
 * :mod:`.flowpath`: the flow-path method's numba kernels on one DEM window;
 * :mod:`.accumulation`: the contributing-area method (Desmet & Govers 1996), whole array in
   memory; :func:`contributing_area_array`;
+* :mod:`.tiled_accumulation`: the same on a grid of any size, tile by tile (Barnes 2017);
 * :mod:`.tiled`: a whole DEM block by block with an exact halo; :func:`flowpath_array`;
 * :mod:`.dem`: opening a DEM (CRS and units, alignment to a land-use grid);
 * :mod:`.write`: the ``gepgeo terrain`` output folder.

@@ -29,9 +29,10 @@
    for A_in ≫ a), and as a^(m+1) at A_in = 0. m from the m table of θ, S from θ with the S
    breaks: :mod:`.factors`, as in the flow-path method.
 
-The whole grid is one array (the contributing area is not local: no halo makes a block exact),
-so the method is limited to :data:`MAX_IN_MEMORY_PIXELS` cells; the tiled accumulation of
-Barnes (2017) that would lift the limit is not implemented.
+Here the whole grid is one array (the contributing area is not local: no halo makes a block
+exact), limited to :data:`MAX_IN_MEMORY_PIXELS` cells: the plain form, and the one the tiled
+accumulation (:mod:`.tiled_accumulation`, Barnes 2017) is checked against. The command and
+pipelines use the tiled accumulation, on grids of any size.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ from .factors import DEG2RAD, RAD2DEG, UNIT_PLOT_M, exponent_of_sine, steepness_
 from .flowpath import DC, DR, d8_slope
 
 __all__ = ["MAX_IN_MEMORY_PIXELS", "REFUSED_OPTIONS", "check_size", "refused_options",
-           "options_dict", "gradient_slope_width",
-           "inflow_sum", "contributing_area_window", "contributing_area_array"]
+           "options_dict", "gradient_slope_width", "inflow_sum", "inflow_sum_seeded",
+           "ls_of_cell", "contributing_area_window", "contributing_area_array"]
 
 #: the largest grid the method computes, pixels (8192²): the whole grid is held in memory,
 #: about 80 bytes a cell while the kernels run (8192²: about 5.5 GB; measured: 546 MB peak RSS
@@ -80,7 +81,7 @@ def options_dict(opts: Any) -> dict[str, float | str]:
             "s_breaks": opts.s_breaks}
 
 
-def check_size(shape: tuple[int, int], what: str = "--method contributing_area") -> None:
+def check_size(shape: tuple[int, int], what: str = "contributing_area_array") -> None:
     """Refuse a grid over :data:`MAX_IN_MEMORY_PIXELS` cells.
 
     Raises
@@ -91,9 +92,8 @@ def check_size(shape: tuple[int, int], what: str = "--method contributing_area")
     if n > MAX_IN_MEMORY_PIXELS:
         raise TerrainError(
             f"{what}: the grid has {shape[0]} x {shape[1]} = {n} pixels, more than the "
-            f"{MAX_IN_MEMORY_PIXELS} (8192²) this method computes in memory; the tiled flow "
-            "accumulation (Barnes 2017) is not implemented yet: use --method flowpath or a "
-            "smaller grid")
+            f"{MAX_IN_MEMORY_PIXELS} (8192²) the whole-array computation holds in memory; pass "
+            "block= to use the tiled accumulation (gepgeo.terrain.tiled_accumulation)")
 
 
 @njit(cache=True, nogil=True)
@@ -143,10 +143,11 @@ def gradient_slope_width(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
 
 
 @njit(cache=True, nogil=True)
-def inflow_sum(direction: np.ndarray, valid: np.ndarray, weight: float) -> np.ndarray:
-    """``A(X) = Σ over U → X of (A(U) + weight)`` along the D8 directions (0 where nothing flows
-    in, NaN at nodata), by one in-degree (topological) pass: with ``weight`` = 1 the number of
-    upstream cells, with the cell area the contributing area flowing into X."""
+def inflow_sum_seeded(direction: np.ndarray, valid: np.ndarray, weight: float,
+                      seed: np.ndarray) -> np.ndarray:
+    """``A(X) = seed(X) + Σ over U → X of (A(U) + weight)`` along the D8 directions (NaN at
+    nodata), by one in-degree (topological) pass; ``seed`` is the area entering a cell from
+    outside the array (the tiled accumulation's inflow from other tiles; zeros otherwise)."""
     h, w = direction.shape
     n = h * w
     indeg = np.zeros(n, dtype=np.int8)
@@ -155,7 +156,7 @@ def inflow_sum(direction: np.ndarray, valid: np.ndarray, weight: float) -> np.nd
             k = direction[r, c]
             if k >= 0:
                 indeg[(r + DR[k]) * w + c + DC[k]] += 1
-    acc = np.zeros(n)
+    acc = seed.copy().reshape(n)
     stack = np.empty(n, dtype=np.int64)
     top = 0
     for i in range(n):
@@ -185,6 +186,29 @@ def inflow_sum(direction: np.ndarray, valid: np.ndarray, weight: float) -> np.nd
 
 
 @njit(cache=True, nogil=True)
+def inflow_sum(direction: np.ndarray, valid: np.ndarray, weight: float) -> np.ndarray:
+    """``A(X) = Σ over U → X of (A(U) + weight)`` along the D8 directions (0 where nothing flows
+    in, NaN at nodata), by one in-degree (topological) pass: with ``weight`` = 1 the number of
+    upstream cells, with the cell area the contributing area flowing into X."""
+    return inflow_sum_seeded(direction, valid, weight, np.zeros(direction.shape))
+
+
+@njit(cache=True, nogil=True)
+def ls_of_cell(big_a: float, a: float, theta: float, sin_t: float, width: float, m_table: int,
+               b1_deg: float, b2_deg: float) -> float:
+    """LS of one cell from its contributing area ``big_a`` (m², the cell excluded), cell area
+    ``a`` (m²), slope θ (degrees) and sin θ, and contour width W (m): step 4 of the module
+    docstring."""
+    m = exponent_of_sine(sin_t, theta, m_table)
+    if big_a > 0.0:
+        num = big_a ** (m + 1.0) * math.expm1((m + 1.0) * math.log1p(a / big_a))
+    else:
+        num = a ** (m + 1.0)
+    ell = num / (a * width ** m * UNIT_PLOT_M ** m)
+    return ell * steepness_of_sine(sin_t, theta, b1_deg, b2_deg)
+
+
+@njit(cache=True, nogil=True)
 def contributing_area_window(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
                              min_slope_deg: float, m_table: int, b1_deg: float, b2_deg: float,
                              out_slope: np.ndarray, out_area: np.ndarray,
@@ -204,23 +228,17 @@ def contributing_area_window(z: np.ndarray, valid: np.ndarray, dx: float, dy: fl
                 out_ls[r, c] = np.nan
                 continue
             theta = slope[r, c]
-            s = sin_t[r, c]
-            m = exponent_of_sine(s, theta, m_table)
-            big_a = area[r, c]
-            if big_a > 0.0:
-                num = big_a ** (m + 1.0) * math.expm1((m + 1.0) * math.log1p(a / big_a))
-            else:
-                num = a ** (m + 1.0)
-            ell = num / (a * width[r, c] ** m * UNIT_PLOT_M ** m)
             out_slope[r, c] = theta
-            out_area[r, c] = big_a
-            out_ls[r, c] = ell * steepness_of_sine(s, theta, b1_deg, b2_deg)
+            out_area[r, c] = area[r, c]
+            out_ls[r, c] = ls_of_cell(area[r, c], a, theta, sin_t[r, c], width[r, c], m_table,
+                                      b1_deg, b2_deg)
 
 
 def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *,
                             valid: np.ndarray | None = None, min_slope_deg: float = 0.1,
                             m_table: str = "mccool", s_breaks: str = "5deg/10deg",
-                            dtype: type = np.float64) -> dict[str, np.ndarray]:
+                            dtype: type = np.float64, block: int | None = None,
+                            threads: int | None = 1) -> dict[str, np.ndarray]:
     """Slope, contributing area and LS of an in-memory DEM by the contributing-area method.
 
     Parameters
@@ -235,6 +253,11 @@ def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *
         As for the flow-path method (:class:`gepgeo.terrain.FlowpathOptions`).
     dtype : type
         The maps' data type.
+    block : int, optional
+        Tile side of the tiled accumulation (:mod:`.tiled_accumulation`); default: the whole
+        array at once (at most :data:`MAX_IN_MEMORY_PIXELS` cells).
+    threads : int, optional
+        Worker threads of the tiled accumulation (1 by default).
 
     Returns
     -------
@@ -244,15 +267,18 @@ def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *
     Raises
     ------
     TerrainError
-        The grid has more than :data:`MAX_IN_MEMORY_PIXELS` cells.
+        No ``block`` and the grid has more than :data:`MAX_IN_MEMORY_PIXELS` cells.
     """
     from .factors import M_TABLES, s_breaks as breaks_of
 
     z = np.asarray(z, dtype=np.float64)
     shape = (int(z.shape[0]), int(z.shape[1]))
-    check_size(shape)
     dy = dx if dy is None else dy
     valid = np.isfinite(z) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(z)
+    if block is not None:
+        return _tiled_array(z, valid, float(dx), float(dy), min_slope_deg, m_table, s_breaks,
+                            dtype, block, threads)
+    check_size(shape)
     b1, b2 = breaks_of(s_breaks)
     out: list[np.ndarray] = [np.empty(shape, dtype=dtype) for _ in range(3)]
     contributing_area_window(np.ascontiguousarray(z), np.ascontiguousarray(valid), float(dx),
@@ -260,3 +286,27 @@ def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *
                              out[0], out[1], out[2])
     return {"slope_deg": out[0], "contributing_area_m2": out[1],
             "slope_length_steepness_ls": out[2]}
+
+
+def _tiled_array(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slope_deg: float,
+                 m_table: str, s_breaks: str, dtype: type, block: int,
+                 threads: int | None) -> dict[str, np.ndarray]:
+    """:func:`contributing_area_array` by the tiled accumulation."""
+    from .tiled import FlowpathOptions
+    from .tiled_accumulation import contributing_area_blocks
+
+    opts = FlowpathOptions(min_slope_deg=min_slope_deg, m_table=m_table, s_breaks=s_breaks)
+    opts.check()
+    names = ("slope_deg", "contributing_area_m2", "slope_length_steepness_ls")
+    out: dict[str, np.ndarray] = {k: np.full(z.shape, np.nan, dtype=dtype) for k in names}
+
+    def read(r: int, c: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        return z[r:r + h, c:c + w], valid[r:r + h, c:c + w]
+
+    def emit(r: int, c: int, *maps: np.ndarray) -> None:
+        for k, v in zip(names, maps):
+            out[k][r:r + v.shape[0], c:c + v.shape[1]] = v
+
+    contributing_area_blocks(read, (int(z.shape[0]), int(z.shape[1])), dx, dy, opts, emit,
+                             block=block, threads=threads, dtype=dtype)
+    return out

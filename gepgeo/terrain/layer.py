@@ -11,11 +11,12 @@ the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit fo
 map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. Nothing is written.
 
 With ``method: contributing_area`` the contributing area is not local (no halo makes a block
-exact), so the layer is one dask task that reads the whole aligned DEM and computes LS on the
-whole grid in memory (:mod:`gepgeo.terrain.accumulation`, at most 8192² pixels), cut into the
-pass's blocks: the run computes it once, in its single ``dask.compute``, and the pass reads its
-blocks from it. It equals the LS map of ``gepgeo terrain DEM --grid LANDUSE --method
-contributing_area`` bit for bit (the same function, float32 out).
+exact): the layer is the tiled accumulation of :mod:`gepgeo.terrain.tiled_accumulation` on the
+pass's blocks, a task per block for its perimeter links, one task solving the flow between
+blocks, and a task per block for its LS, all in the run's single ``dask.compute`` (each block's
+window, with a one-cell halo, is read twice). It equals the LS map of ``gepgeo terrain DEM
+--grid LANDUSE --method contributing_area --block N`` with N the run's chunk size bit for bit
+(the same functions, float32 out), and the whole-array result to within rounding.
 
 Cell sizes are the land-use grid's (the DEM is on it once aligned), in metres from its
 projected CRS; a geographic land-use grid is refused, as a geographic DEM is.
@@ -74,15 +75,47 @@ def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: i
                          np.float32)[2]
 
 
-def _ls_whole(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
-              opts: FlowpathOptions) -> np.ndarray:
-    """LS of the whole grid by the contributing-area method; float32, NaN at nodata."""
-    from .accumulation import contributing_area_array
+def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
+                shape: tuple[int, int], core: tuple[int, int, int, int], dx: float, dy: float,
+                opts: FlowpathOptions) -> np.ndarray:
+    """LS of one block by the contributing-area method, from the solve over the blocks'
+    perimeter cells; float32, NaN at nodata."""
+    from .tiled_accumulation import area_ls_of_core
 
-    z, valid = read(0, 0, shape[0], shape[1])
-    return contributing_area_array(z, dx, dy, valid=valid, min_slope_deg=opts.min_slope_deg,
-                                   m_table=opts.m_table, s_breaks=opts.s_breaks,
-                                   dtype=np.float32)["slope_length_steepness_ls"]
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32)[2]
+
+
+def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
+    from .tiled_accumulation import solve
+
+    return solve(list(perimeters), cell_area)
+
+
+def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
+                          opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...]
+                          ) -> da.Array:
+    """LS by the contributing-area method as a dask array with ``blocks``: a task per block
+    for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`)."""
+    from dask import delayed
+    from dask.base import tokenize
+
+    from .tiled_accumulation import links_of_core
+
+    tok = tokenize(read, shape, dx, dy, opts, blocks)
+    rows = np.cumsum((0,) + blocks[0])
+    cols = np.cumsum((0,) + blocks[1])
+    cores = [[(int(rows[i]), int(cols[j]), blocks[0][i], blocks[1][j])
+              for j in range(len(blocks[1]))] for i in range(len(blocks[0]))]
+    links = [delayed(links_of_core, pure=True)(read, shape, core, dx, dy, opts,
+                                               dask_key_name=f"ls-ca-links-{tok}-{i}-{j}")
+             for i, row in enumerate(cores) for j, core in enumerate(row)]
+    solved = delayed(_solve, pure=True)(dx * dy, *links, dask_key_name=f"ls-ca-solve-{tok}")
+    meta = np.empty((0, 0), dtype=np.float32)
+    return da.block([[da.from_delayed(
+        delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts,
+                                        dask_key_name=f"ls-ca-block-{tok}-{i}-{j}"),
+        core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
+        for i, row in enumerate(cores)])
 
 
 def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str = "flowpath",
@@ -146,17 +179,10 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
 
     halo: int | None
     if method == "contributing_area":
-        from dask import delayed
+        from .accumulation import options_dict
 
-        from .accumulation import check_size, options_dict
-
-        check_size(shape, f"{what}: method contributing_area")
         halo = None
-        name = f"ls-from-dem-ca-{tokenize(read, shape, dx, dy, opts)}"
-        whole = delayed(_ls_whole, pure=True)(read, shape, dx, dy, opts,
-                                              dask_key_name=name)
-        data = da.from_delayed(whole, shape, dtype=np.float32,
-                               meta=np.empty((0, 0), dtype=np.float32)).rechunk(blocks)
+        data = _contributing_area_ls(read, shape, dx, dy, opts, blocks)
         options = options_dict(opts)
     else:
         try:

@@ -11,8 +11,9 @@ and the inputs:
   ``contributing_area_m2.tif``: the upslope area flowing into each cell, m²
   (``contributing_area``, whose slope is the finite-difference gradient's).
 
-``flowpath`` is computed block by block (:mod:`.tiled`); ``contributing_area`` on the whole
-grid in memory (:mod:`.accumulation`, at most 8192² pixels), then written block by block.
+Both methods are computed block by block, one window per thread: ``flowpath`` in one pass with
+a halo (:mod:`.tiled`), ``contributing_area`` in two passes around one solve over the blocks'
+perimeter cells (:mod:`.tiled_accumulation`), so neither holds the grid in memory.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from ..errors import TerrainError
 from ..io import GeoTiffBlockWriter
 from ..outputs import atomic_folder
 from ..scheduler import _small_gdal_cache
-from .accumulation import check_size, contributing_area_array, options_dict, refused_options
+from .accumulation import options_dict, refused_options
 from .dem import open_dem
-from .tiled import DEFAULT_BLOCK, FlowpathOptions, core_blocks, flowpath_blocks, halo_cells
+from .tiled import DEFAULT_BLOCK, FlowpathOptions, flowpath_blocks, halo_cells
+from .tiled_accumulation import contributing_area_blocks
 
 __all__ = ["MAPS", "CA_MAPS", "METHODS", "PLANNED", "write_terrain"]
 
@@ -115,8 +117,6 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
     g = src.grid
     maps = CA_MAPS if ca else MAPS
     try:
-        if ca:
-            check_size((g.height, g.width))
         halo = None if ca else halo_cells(opts, src.dx_m, src.dy_m)
     except BaseException:
         src.close()
@@ -152,12 +152,9 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
             # only hold dead tiles (see gepgeo.scheduler.RUN_GDAL_CACHE)
             with _small_gdal_cache():
                 try:
-                    if ca:
-                        _contributing_area(src.read, (g.height, g.width), src.dx_m, src.dy_m,
-                                           opts, emit, block)
-                    else:
-                        flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit,
-                                        block=block, threads=threads, dtype=np.float32)
+                    blocks = contributing_area_blocks if ca else flowpath_blocks
+                    blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit, block=block,
+                           threads=threads, dtype=np.float32)
                 except BaseException:
                     for w in writers.values():
                         w.abort()
@@ -180,19 +177,3 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
     finally:
         src.close()
     return Path(out)
-
-
-def _contributing_area(read: Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]],
-                       shape: tuple[int, int], dx: float, dy: float, opts: FlowpathOptions,
-                       emit: Callable[..., None], block: int) -> None:
-    """The contributing-area maps of the whole grid, read and computed at once (the area is
-    not local), handed to ``emit`` block by block as float32."""
-    z, valid = read(0, 0, shape[0], shape[1])
-    got = contributing_area_array(z, dx, dy, valid=valid, min_slope_deg=opts.min_slope_deg,
-                                  m_table=opts.m_table, s_breaks=opts.s_breaks,
-                                  dtype=np.float32)
-    del z, valid
-    for r, c, h, w in core_blocks(shape, block):
-        key = (slice(r, r + h), slice(c, c + w))
-        emit(r, c, got["slope_deg"][key], got["contributing_area_m2"][key],
-             got["slope_length_steepness_ls"][key])
