@@ -275,9 +275,10 @@ def terrain(
     dem: Annotated[Path, typer.Argument(help="DEM raster in a projected CRS (metres, feet ...).")],
     out: _OutFolder,
     method: Annotated[str, typer.Option(
-        help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length) or "
+        help="LS method: flowpath (Van Remortel et al. / LS-TOOL flow-path slope length), "
              "contributing_area (Desmet & Govers 1996: L from the D8 upslope area, tiled flow "
-             "accumulation after Barnes 2017).")] = "flowpath",
+             "accumulation after Barnes 2017) or invest (InVEST 3.14's SDR formula, for "
+             "comparison; needs --l-max).")] = "flowpath",
     max_slope_length: Annotated[float | None, typer.Option(
         "--max-slope-length", help="Cap on the slope length λ_max, m (gepgeo's; the AML has "
         "none; default 304.8 = 1000 ft, the longest in AH 703's LS tables). flowpath "
@@ -296,6 +297,9 @@ def terrain(
         "gradient class) or van_remortel (McCool et al. 1997 Table 4-5).")] = "mccool",
     s_breaks: Annotated[str, typer.Option(
         "--s-breaks", help="S slope breaks: 5deg/10deg, 9%/18% or 5deg/14deg.")] = "5deg/10deg",
+    l_max: Annotated[float | None, typer.Option(
+        "--l-max", help="Cap on L of --method invest: InVEST's 'maximum L value' of the run "
+        "to compare with (required there).")] = None,
     z_factor: Annotated[float, typer.Option(
         "--z-factor", help="Horizontal units per elevation unit (3.2808 for elevations in "
         "metres on a CRS in feet; 1 when both are the same).")] = 1.0,
@@ -312,17 +316,16 @@ def terrain(
     contributing area (contributing_area), as GeoTIFFs: slope_length_steepness_ls.tif,
     slope_deg.tif, slope_length_m.tif or contributing_area_m2.tif."""
     from .errors import TerrainError
-    from .terrain.accumulation import REFUSED_OPTIONS
+    from .terrain.accumulation import REFUSAL, refused_by
     from .terrain.tiled import FlowpathOptions
     from .terrain.write import write_terrain
 
     given = {"max_slope_length": max_slope_length, "cutoff_gentle": cutoff_gentle,
              "cutoff_steep": cutoff_steep}
-    if method == "contributing_area":
-        for key, flag in REFUSED_OPTIONS:
-            if given[key] is not None:
-                raise TerrainError(f"{flag}: not an option of --method contributing_area (its "
-                                   "slope length is the upslope area, uncapped and never cut)")
+    for key, flag in refused_by(method):
+        if given.get(key) is not None:
+            raise TerrainError(f"{flag}: not an option of --method {method} "
+                               f"({REFUSAL[method]})")
     defaults = FlowpathOptions()
     opts = FlowpathOptions(
         max_slope_length_m=(defaults.max_slope_length_m if max_slope_length is None
@@ -330,11 +333,11 @@ def terrain(
         min_slope_deg=min_slope,
         cutoff_gentle=defaults.cutoff_gentle if cutoff_gentle is None else cutoff_gentle,
         cutoff_steep=defaults.cutoff_steep if cutoff_steep is None else cutoff_steep,
-        m_table=m_table, s_breaks=s_breaks)
+        m_table=m_table, s_breaks=s_breaks, l_max=l_max)
     folder = write_terrain(dem, out, method=method, opts=opts, block=block, grid=grid,
                            z_factor=z_factor, overwrite=overwrite)
     if not quiet:
-        third = "contributing_area_m2" if method == "contributing_area" else "slope_length_m"
+        third = "slope_length_m" if method == "flowpath" else "contributing_area_m2"
         err_console.print(f"wrote {_user(folder)}: slope_length_steepness_ls.tif, "
                           f"slope_deg.tif, {third}.tif")
 

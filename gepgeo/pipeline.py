@@ -113,6 +113,8 @@ class FromDem(_Strict):
     cutoff_steep: float = 0.5
     m_table: str = "mccool"
     s_breaks: str = "5deg/10deg"
+    #: the cap on L of method invest (InVEST's "maximum L value"), required there
+    l_max: float | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FromDem:
@@ -126,13 +128,18 @@ class FromDem(_Strict):
         if not (math.isfinite(self.z_factor) and self.z_factor > 0):
             raise ValueError(f"z_factor: expected a positive number (horizontal units per "
                              f"elevation unit; 1 when both are metres), got {self.z_factor!r}")
-        if self.method == "contributing_area":
-            from .terrain.accumulation import REFUSED_OPTIONS
+        if self.method != "flowpath":
+            from .terrain.accumulation import REFUSAL, refused_by
 
-            for key, _ in REFUSED_OPTIONS:
+            for key, _ in refused_by(self.method):
                 if key in self.model_fields_set:
-                    raise ValueError(f"{key}: not an option of method contributing_area (its "
-                                     "slope length is the upslope area, uncapped and never cut)")
+                    raise ValueError(f"{key}: not an option of method {self.method} "
+                                     f"({REFUSAL[self.method]})")
+        if self.method == "invest" and self.l_max is None:
+            raise ValueError("l_max: method invest needs InVEST's maximum L value (the l_max "
+                             "of the InVEST SDR run to compare with)")
+        if self.method != "invest" and self.l_max is not None:
+            raise ValueError(f"l_max: only method invest has a cap on L, not {self.method}")
         try:
             self.flowpath_options().check()
         except TerrainError as exc:   # "--max-slope-length: ..." → "max_slope_length: ..."
@@ -147,7 +154,7 @@ class FromDem(_Strict):
         return FlowpathOptions(max_slope_length_m=self.max_slope_length,
                                min_slope_deg=self.min_slope, cutoff_gentle=self.cutoff_gentle,
                                cutoff_steep=self.cutoff_steep, m_table=self.m_table,
-                               s_breaks=self.s_breaks)
+                               s_breaks=self.s_breaks, l_max=self.l_max)
 
 
 class DemParam(_Strict):

@@ -266,3 +266,71 @@ def contributing_area_reference(z: np.ndarray, valid: np.ndarray, dx: float, dy:
         theta[r, c] = t
         ls[r, c] = ell * s_steepness(t, b1, b2)
     return {"slope_deg": theta, "contributing_area_m2": area, "slope_length_steepness_ls": ls}
+
+
+def horn_percent_reference(z: np.ndarray, valid: np.ndarray, d: float) -> np.ndarray:
+    """Percent slope by pygeoprocessing's ``calculate_slope`` stencil, written from its
+    description (docs/METHOD.md § 8.6), whole arrays at once: each of the three rows (for
+    ∂z/∂x) or columns (∂z/∂y) of the 3 × 3 window gives a difference and a weight, chosen by
+    which of its cells exist; NaN at nodata."""
+    z = np.where(valid, np.asarray(z, dtype=np.float64), 0.0)
+    v = {(dr, dc): shifted(valid, dr, dc, False) for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
+    q = {(dr, dc): shifted(z, dr, dc, 0.0) for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
+    e = z
+    root2 = math.sqrt(2.0)
+
+    def outer(lo, mid, hi):  # type: ignore[no-untyped-def]
+        conds = [v[lo] & v[hi], v[lo] & v[mid], v[mid] & v[hi], v[lo], v[hi]]
+        diffs = [q[lo] - q[hi], q[lo] - q[mid], q[mid] - q[hi], (q[lo] - e) * root2,
+                 (e - q[hi]) * root2]
+        weights = [2, 1, 1, 1, 1]
+        return np.select(conds, diffs, 0.0), np.select(conds, weights, 0)
+
+    def middle(lo, hi):  # type: ignore[no-untyped-def]
+        conds = [v[lo] & v[hi], v[lo], v[hi]]
+        return (np.select(conds, [2 * (q[lo] - q[hi]), 2 * (q[lo] - e), 2 * (e - q[hi])], 0.0),
+                np.select(conds, [4, 2, 2], 0))
+
+    parts_x = [outer((-1, -1), (-1, 0), (-1, 1)), middle((0, -1), (0, 1)),
+               outer((1, -1), (1, 0), (1, 1))]
+    parts_y = [outer((-1, -1), (0, -1), (1, -1)), middle((-1, 0), (1, 0)),
+               outer((-1, 1), (0, 1), (1, 1))]
+
+    def grad(parts):  # type: ignore[no-untyped-def]
+        s = sum(p[0] for p in parts)
+        n = sum(p[1] for p in parts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, s / (n * d), 0.0)
+
+    gx, gy = grad(parts_x), grad(parts_y)
+    return np.where(valid, 100.0 * np.sqrt(gx * gx + gy * gy), np.nan)
+
+
+def invest_reference(z: np.ndarray, valid: np.ndarray, d: float, l_max: float
+                     ) -> dict[str, np.ndarray]:
+    """LS by InVEST 3.14's SDR formula (docs/METHOD.md § 8.6) with the contributing area of
+    :func:`contributing_area_reference` (A_in = (FA − 1) · D²) and the slope of
+    :func:`horn_percent_reference`; L evaluated literally in 50-digit decimals."""
+    from decimal import Decimal, localcontext
+
+    area = contributing_area_reference(z, valid, d, d)["contributing_area_m2"]
+    pct = horn_percent_reference(z, valid, d)
+    ls = np.full(z.shape, np.nan)
+    for r, c in zip(*np.nonzero(valid)):
+        p = float(pct[r, c])
+        t = math.atan(p / 100)
+        x = abs(math.sin(t)) + abs(math.cos(t))
+        s = 10.8 * math.sin(t) + 0.03 if p < 9 else 16.8 * math.sin(t) - 0.5
+        m = (0.2 if p <= 1 else 0.3 if p <= 3.5 else 0.4 if p <= 5 else 0.5 if p <= 9 else
+             (lambda b: b / (1 + b))((math.sin(t) / 0.0896) / (3 * math.sin(t) ** 0.8 + 0.56)))
+        with localcontext() as ctx:
+            ctx.prec = 50
+            big = Decimal(float(area[r, c])).sqrt()
+            a = Decimal(d) * Decimal(d)
+            dm = Decimal(m) + 1
+            num = (big + a) ** dm - big ** dm
+            den = Decimal(d) ** (dm + 1) * Decimal(x) ** Decimal(m) * Decimal("22.13") ** Decimal(m)
+            ell = float(num / den)
+        ls[r, c] = min(ell, l_max) * s
+    return {"slope_deg": np.degrees(np.arctan(pct / 100)), "contributing_area_m2": area,
+            "slope_length_steepness_ls": ls}

@@ -48,9 +48,10 @@ from ..errors import TerrainError
 from .factors import DEG2RAD, RAD2DEG, UNIT_PLOT_M, exponent_of_sine, steepness_of_sine
 from .flowpath import DC, DR, d8_slope
 
-__all__ = ["MAX_IN_MEMORY_PIXELS", "REFUSED_OPTIONS", "check_size", "refused_options",
+__all__ = ["MAX_IN_MEMORY_PIXELS", "REFUSED_OPTIONS", "INVEST_REFUSED", "REFUSAL",
+           "refused_by", "check_size", "refused_options",
            "options_dict", "gradient_slope_width", "inflow_sum", "inflow_sum_seeded",
-           "ls_of_cell", "contributing_area_window", "contributing_area_array"]
+           "ls_of_cell", "contributing_area_window", "contributing_area_array", "tiled_array"]
 
 #: the largest grid the method computes, pixels (8192²): the whole grid is held in memory,
 #: about 80 bytes a cell while the kernels run (8192²: about 5.5 GB; measured: 546 MB peak RSS
@@ -61,22 +62,40 @@ MAX_IN_MEMORY_PIXELS = 8192 * 8192
 REFUSED_OPTIONS = (("max_slope_length", "--max-slope-length"),
                    ("cutoff_gentle", "--cutoff-gentle"), ("cutoff_steep", "--cutoff-steep"))
 
+#: ... and those that mean nothing to the ``invest`` method (its m, S and slope are InVEST's)
+INVEST_REFUSED = REFUSED_OPTIONS + (("min_slope", "--min-slope"), ("m_table", "--m-table"),
+                                    ("s_breaks", "--s-breaks"))
 
-def refused_options(opts: Any, given: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """(pipeline key, flag) of each flow-path-only option in ``given`` (names as pipeline keys)
-    or set to other than its default in ``opts`` (a :class:`.tiled.FlowpathOptions`)."""
+#: why each method refuses them
+REFUSAL = {"contributing_area": "its slope length is the upslope area, uncapped and never cut",
+           "invest": "it reproduces InVEST's LS formula, whose slope, m and S are fixed"}
+
+
+def refused_by(method: str) -> tuple[tuple[str, str], ...]:
+    """(pipeline key, flag) of the options ``method`` refuses (none for ``flowpath``)."""
+    return {"contributing_area": REFUSED_OPTIONS, "invest": INVEST_REFUSED}.get(method, ())
+
+
+def refused_options(opts: Any, given: Iterable[str] = (),
+                    method: str = "contributing_area") -> list[tuple[str, str]]:
+    """(pipeline key, flag) of each option ``method`` refuses that is in ``given`` (names as
+    pipeline keys) or set to other than its default in ``opts`` (a
+    :class:`.tiled.FlowpathOptions`)."""
     from .tiled import FlowpathOptions
 
     default = FlowpathOptions()
     fields = {"max_slope_length": "max_slope_length_m", "cutoff_gentle": "cutoff_gentle",
-              "cutoff_steep": "cutoff_steep"}
+              "cutoff_steep": "cutoff_steep", "min_slope": "min_slope_deg",
+              "m_table": "m_table", "s_breaks": "s_breaks"}
     given = set(given)
-    return [(key, flag) for key, flag in REFUSED_OPTIONS
+    return [(key, flag) for key, flag in refused_by(method)
             if key in given or getattr(opts, fields[key]) != getattr(default, fields[key])]
 
 
-def options_dict(opts: Any) -> dict[str, float | str]:
+def options_dict(opts: Any, method: str = "contributing_area") -> dict[str, float | str]:
     """The options the method uses, as written into the manifest and tags."""
+    if method == "invest":
+        return {"l_max": opts.l_max}
     return {"min_slope_deg": opts.min_slope_deg, "m_table": opts.m_table,
             "s_breaks": opts.s_breaks}
 
@@ -276,8 +295,10 @@ def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *
     dy = dx if dy is None else dy
     valid = np.isfinite(z) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(z)
     if block is not None:
-        return _tiled_array(z, valid, float(dx), float(dy), min_slope_deg, m_table, s_breaks,
-                            dtype, block, threads)
+        from .tiled import FlowpathOptions
+
+        opts = FlowpathOptions(min_slope_deg=min_slope_deg, m_table=m_table, s_breaks=s_breaks)
+        return tiled_array(z, valid, float(dx), float(dy), opts, dtype, block, threads)
     check_size(shape)
     b1, b2 = breaks_of(s_breaks)
     out: list[np.ndarray] = [np.empty(shape, dtype=dtype) for _ in range(3)]
@@ -288,14 +309,13 @@ def contributing_area_array(z: np.ndarray, dx: float, dy: float | None = None, *
             "slope_length_steepness_ls": out[2]}
 
 
-def _tiled_array(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slope_deg: float,
-                 m_table: str, s_breaks: str, dtype: type, block: int,
-                 threads: int | None) -> dict[str, np.ndarray]:
-    """:func:`contributing_area_array` by the tiled accumulation."""
-    from .tiled import FlowpathOptions
+def tiled_array(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, opts: Any,
+                dtype: type, block: int, threads: int | None,
+                method: str = "contributing_area") -> dict[str, np.ndarray]:
+    """The maps of an in-memory DEM by the tiled accumulation (``method``
+    ``contributing_area`` or ``invest``), keyed as :func:`contributing_area_array`'s."""
     from .tiled_accumulation import contributing_area_blocks
 
-    opts = FlowpathOptions(min_slope_deg=min_slope_deg, m_table=m_table, s_breaks=s_breaks)
     opts.check()
     names = ("slope_deg", "contributing_area_m2", "slope_length_steepness_ls")
     out: dict[str, np.ndarray] = {k: np.full(z.shape, np.nan, dtype=dtype) for k in names}
@@ -308,5 +328,5 @@ def _tiled_array(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slo
             out[k][r:r + v.shape[0], c:c + v.shape[1]] = v
 
     contributing_area_blocks(read, (int(z.shape[0]), int(z.shape[1])), dx, dy, opts, emit,
-                             block=block, threads=threads, dtype=dtype)
+                             block=block, threads=threads, dtype=dtype, method=method)
     return out

@@ -77,12 +77,12 @@ def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: i
 
 def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
                 shape: tuple[int, int], core: tuple[int, int, int, int], dx: float, dy: float,
-                opts: FlowpathOptions) -> np.ndarray:
-    """LS of one block by the contributing-area method, from the solve over the blocks'
-    perimeter cells; float32, NaN at nodata."""
+                opts: FlowpathOptions, method: str) -> np.ndarray:
+    """LS of one block by the contributing-area (or invest) method, from the solve over the
+    blocks' perimeter cells; float32, NaN at nodata."""
     from .tiled_accumulation import area_ls_of_core
 
-    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32)[2]
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)[2]
 
 
 def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +92,8 @@ def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
-                          opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...]
-                          ) -> da.Array:
+                          opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...],
+                          method: str) -> da.Array:
     """LS by the contributing-area method as a dask array with ``blocks``: a task per block
     for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`)."""
     from dask import delayed
@@ -101,7 +101,7 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
 
     from .tiled_accumulation import links_of_core
 
-    tok = tokenize(read, shape, dx, dy, opts, blocks)
+    tok = tokenize(read, shape, dx, dy, opts, blocks, method)
     rows = np.cumsum((0,) + blocks[0])
     cols = np.cumsum((0,) + blocks[1])
     cores = [[(int(rows[i]), int(cols[j]), blocks[0][i], blocks[1][j])
@@ -112,7 +112,7 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
     solved = delayed(_solve, pure=True)(dx * dy, *links, dask_key_name=f"ls-ca-solve-{tok}")
     meta = np.empty((0, 0), dtype=np.float32)
     return da.block([[da.from_delayed(
-        delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts,
+        delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
                                         dask_key_name=f"ls-ca-block-{tok}-{i}-{j}"),
         core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
         for i, row in enumerate(cores)])
@@ -178,12 +178,15 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
     from dask.base import tokenize
 
     halo: int | None
-    if method == "contributing_area":
+    if method in ("contributing_area", "invest"):
         from .accumulation import options_dict
+        from .invest import check_square
 
+        if method == "invest":
+            check_square(dx, dy, f"{what}: method invest")
         halo = None
-        data = _contributing_area_ls(read, shape, dx, dy, opts, blocks)
-        options = options_dict(opts)
+        data = _contributing_area_ls(read, shape, dx, dy, opts, blocks, method)
+        options = options_dict(opts, method)
     else:
         try:
             halo = halo_cells(opts, dx, dy)

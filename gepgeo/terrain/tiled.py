@@ -87,6 +87,9 @@ class FlowpathOptions:
         ``mccool`` (default), ``wischmeier_smith`` or ``van_remortel``.
     s_breaks : str
         ``5deg/10deg`` (default), ``9%/18%`` or ``5deg/14deg``.
+    l_max : float, optional
+        The cap on L of the ``invest`` method (InVEST's "maximum L value"; required there,
+        meaningless elsewhere).
     """
 
     max_slope_length_m: float = DEFAULT_MAX_SLOPE_LENGTH_M
@@ -95,6 +98,7 @@ class FlowpathOptions:
     cutoff_steep: float = DEFAULT_CUTOFF_STEEP
     m_table: str = "mccool"
     s_breaks: str = DEFAULT_S_BREAKS
+    l_max: float | None = None
 
     def check(self) -> None:
         """Refuse impossible values, naming the option.
@@ -118,6 +122,10 @@ class FlowpathOptions:
         if self.m_table not in M_TABLES:
             raise TerrainError(f"--m-table: expected one of {', '.join(M_TABLES)}, got "
                                f"{self.m_table!r}")
+        if self.l_max is not None and not (isinstance(self.l_max, (int, float))
+                                           and math.isfinite(self.l_max) and self.l_max > 0):
+            raise TerrainError(f"--l-max: expected a positive finite number (InVEST's maximum "
+                               f"L value), got {self.l_max!r}")
         if self.s_breaks not in S_BREAKS:
             raise TerrainError(f"--s-breaks: expected one of {', '.join(S_BREAKS)}, got "
                                f"{self.s_breaks!r}")

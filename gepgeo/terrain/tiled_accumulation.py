@@ -37,6 +37,7 @@ Memory: one tile window per thread in steps 1 and 3, plus the perimeter data of 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,11 +47,12 @@ from numba import njit
 
 from ..errors import TerrainError
 from .accumulation import gradient_slope_width, inflow_sum_seeded, ls_of_cell
-from .factors import M_TABLES, s_breaks
+from .factors import M_TABLES, RAD2DEG, s_breaks
 from .flowpath import DC, DR, d8_slope
+from .invest import horn_slope_percent, invest_ls_of_cell
 from .tiled import DEFAULT_BLOCK, Emit, FlowpathOptions, Reader, core_blocks
 
-__all__ = ["Perimeter", "tile_links", "solve_inflows", "tile_area_ls", "solve",
+__all__ = ["Perimeter", "FORMULAS", "tile_links", "solve_inflows", "tile_area_ls", "solve",
            "contributing_area_blocks", "core_window", "tile_perimeter"]
 
 #: (global index, local contributing area m², global index of the link or −1, global index
@@ -222,15 +224,30 @@ def solve_inflows(area: np.ndarray, link: np.ndarray, target: np.ndarray,
 def tile_area_ls(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slope_deg: float,
                  m_table: int, b1_deg: float, b2_deg: float, r0: int, c0: int,
                  seed: np.ndarray, out_slope: np.ndarray, out_area: np.ndarray,
-                 out_ls: np.ndarray) -> None:
+                 out_ls: np.ndarray, formula: int = 0, l_max: float = np.inf) -> None:
     """Step 3 of the module docstring: slope θ (degrees), contributing area A_in (m²) and LS of
     the core ``[r0:r0+bh, c0:c0+bw]`` (``seed``'s shape) of a window, ``seed`` holding X at
-    the core's perimeter cells (0 elsewhere); NaN at nodata."""
+    the core's perimeter cells (0 elsewhere); NaN at nodata. ``formula`` 0: Desmet & Govers
+    (:func:`.accumulation.ls_of_cell`); 1: InVEST's (:mod:`.invest`, L capped at ``l_max``)."""
     bh, bw = seed.shape
     inner, _ = _core_directions(z, valid, dx, dy, min_slope_deg, r0, c0, bh, bw)
     vcore = np.ascontiguousarray(valid[r0:r0 + bh, c0:c0 + bw])
     a = dx * dy
     acc = inflow_sum_seeded(inner, vcore, a, seed)
+    if formula == 1:
+        pct = horn_slope_percent(z, valid, dx, dy)
+        for r in range(bh):
+            for c in range(bw):
+                if not vcore[r, c]:
+                    out_slope[r, c] = np.nan
+                    out_area[r, c] = np.nan
+                    out_ls[r, c] = np.nan
+                    continue
+                p = pct[r0 + r, c0 + c]
+                out_slope[r, c] = math.atan(p / 100.0) * RAD2DEG
+                out_area[r, c] = acc[r, c]
+                out_ls[r, c] = invest_ls_of_cell(acc[r, c], a, dx, p, l_max)
+        return
     slope, sin_t, width = gradient_slope_width(z, valid, dx, dy, min_slope_deg)
     for r in range(bh):
         for c in range(bw):
@@ -304,17 +321,24 @@ def seed_of_core(solved: tuple[np.ndarray, np.ndarray], shape: tuple[int, int],
     return seed
 
 
+#: the LS formulas of step 3, by method
+FORMULAS = {"contributing_area": 0, "invest": 1}
+
+
 def area_ls_of_core(read: Reader, shape: tuple[int, int], core: tuple[int, int, int, int],
                     dx: float, dy: float, opts: FlowpathOptions,
-                    solved: tuple[np.ndarray, np.ndarray], dtype: type = np.float32
+                    solved: tuple[np.ndarray, np.ndarray], dtype: type = np.float32,
+                    method: str = "contributing_area"
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Step 3 for one core: slope (°), contributing area (m²) and LS, as ``dtype``."""
     z, valid, r0, c0 = _read_window(read, shape, core)
     seed = seed_of_core(solved, shape, core)
     b1, b2 = s_breaks(opts.s_breaks)
     out = [np.empty(core[2:], dtype=dtype) for _ in range(3)]
+    l_max = np.inf if opts.l_max is None else float(opts.l_max)
     tile_area_ls(z, valid, float(dx), float(dy), float(opts.min_slope_deg),
-                 M_TABLES[opts.m_table], b1, b2, r0, c0, seed, out[0], out[1], out[2])
+                 M_TABLES[opts.m_table], b1, b2, r0, c0, seed, out[0], out[1], out[2],
+                 FORMULAS[method], l_max)
     return out[0], out[1], out[2]
 
 
@@ -328,7 +352,8 @@ def _map(fn: Callable[[tuple[int, int, int, int]], object],
 
 def contributing_area_blocks(read: Reader, shape: tuple[int, int], dx: float, dy: float,
                              opts: FlowpathOptions, emit: Emit, *, block: int = DEFAULT_BLOCK,
-                             threads: int | None = None, dtype: type = np.float32) -> None:
+                             threads: int | None = None, dtype: type = np.float32,
+                             method: str = "contributing_area") -> None:
     """Compute the contributing-area maps of every core of a DEM and hand them to ``emit``
     (slope °, contributing area m², LS), reading each core's window twice.
 
@@ -351,6 +376,9 @@ def contributing_area_blocks(read: Reader, shape: tuple[int, int], dx: float, dy
         Worker threads (default: the CPU count).
     dtype : type
         The maps' data type.
+    method : str
+        ``contributing_area`` (Desmet & Govers) or ``invest`` (InVEST's formula, with
+        ``opts.l_max``; square cells).
     """
     if block < 1:
         raise TerrainError(f"--block: expected a positive number of pixels, got {block}")
@@ -361,7 +389,7 @@ def contributing_area_blocks(read: Reader, shape: tuple[int, int], dx: float, dy
     del perimeters
 
     def second(core: tuple[int, int, int, int]) -> None:
-        s, area, ls = area_ls_of_core(read, shape, core, dx, dy, opts, solved, dtype)
+        s, area, ls = area_ls_of_core(read, shape, core, dx, dy, opts, solved, dtype, method)
         emit(core[0], core[1], s, area, ls)
 
     _map(second, cores, n)

@@ -31,7 +31,8 @@ from ..errors import TerrainError
 from ..io import GeoTiffBlockWriter
 from ..outputs import atomic_folder
 from ..scheduler import _small_gdal_cache
-from .accumulation import options_dict, refused_options
+from .accumulation import REFUSAL, options_dict, refused_options
+from .invest import check_square
 from .dem import open_dem
 from .tiled import DEFAULT_BLOCK, FlowpathOptions, flowpath_blocks, halo_cells
 from .tiled_accumulation import contributing_area_blocks
@@ -52,9 +53,16 @@ CA_MAPS: dict[str, tuple[str, str]] = {
     "contributing_area_m2": ("upslope contributing area flowing into the cell (D8)", "m2"),
 }
 
-#: the methods ``--method`` accepts, and those the issue plans but are not written yet
-METHODS = ("flowpath", "contributing_area")
-PLANNED = ("invest",)
+#: the maps of ``--method invest``
+INVEST_MAPS: dict[str, tuple[str, str]] = {
+    "slope_length_steepness_ls": ("RUSLE LS factor by InVEST 3.14's SDR formula", "1"),
+    "slope_deg": ("slope angle of pygeoprocessing's 3x3 finite difference", "degree"),
+    "contributing_area_m2": ("upslope contributing area flowing into the cell (D8)", "m2"),
+}
+
+#: the methods ``--method`` accepts, and those planned but not written yet
+METHODS = ("flowpath", "contributing_area", "invest")
+PLANNED: tuple[str, ...] = ()
 
 
 def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
@@ -105,23 +113,30 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
                            f"{', '.join(METHODS)}")
     opts = opts or FlowpathOptions()
     opts.check()
-    ca = method == "contributing_area"
+    ca = method != "flowpath"
     if ca:
-        bad = refused_options(opts)
+        bad = refused_options(opts, method=method)
         if bad:
-            raise TerrainError(f"{bad[0][1]}: not an option of --method contributing_area "
-                               "(its slope length is the upslope area, uncapped and never cut)")
+            raise TerrainError(f"{bad[0][1]}: not an option of --method {method} "
+                               f"({REFUSAL[method]})")
+    if method == "invest" and opts.l_max is None:
+        raise TerrainError("--l-max: --method invest needs InVEST's maximum L value (the "
+                           "'l_max' of the InVEST SDR run to compare with)")
+    if method != "invest" and opts.l_max is not None:
+        raise TerrainError(f"--l-max: only --method invest has a cap on L, not {method}")
     if block < 1:
         raise TerrainError(f"--block: expected a positive number of pixels, got {block}")
     src = open_dem(Path(dem), z_factor=z_factor, grid=grid)
     g = src.grid
-    maps = CA_MAPS if ca else MAPS
+    maps = INVEST_MAPS if method == "invest" else CA_MAPS if ca else MAPS
     try:
+        if method == "invest":
+            check_square(src.dx_m, src.dy_m, "--method invest")
         halo = None if ca else halo_cells(opts, src.dx_m, src.dy_m)
     except BaseException:
         src.close()
         raise
-    options = options_dict(opts) if ca else opts.as_dict()
+    options = options_dict(opts, method) if ca else opts.as_dict()
     inputs = [Path(dem)] + ([Path(grid)] if grid is not None else [])
     tags = {"gepgeo_method": f"terrain {method}", "dem": Path(dem).name,
             **({} if halo is None else {"halo_cells": str(halo)}),
@@ -152,9 +167,13 @@ def write_terrain(dem: Path, out: Path, *, method: str = "flowpath",
             # only hold dead tiles (see gepgeo.scheduler.RUN_GDAL_CACHE)
             with _small_gdal_cache():
                 try:
-                    blocks = contributing_area_blocks if ca else flowpath_blocks
-                    blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit, block=block,
-                           threads=threads, dtype=np.float32)
+                    if ca:
+                        contributing_area_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts,
+                                                 emit, block=block, threads=threads,
+                                                 dtype=np.float32, method=method)
+                    else:
+                        flowpath_blocks(src.read, g.shape, src.dx_m, src.dy_m, opts, emit,
+                                        block=block, threads=threads, dtype=np.float32)
                 except BaseException:
                     for w in writers.values():
                         w.abort()
