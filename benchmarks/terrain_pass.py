@@ -113,7 +113,8 @@ def main() -> int:
     mpx = ns.size * ns.size / 1e6
     a, b = best["ls raster"], best["from_dem"]
     target = 1.3 if ns.method == "flowpath" else 2.0
-    print(json.dumps({"size": ns.size, "method": ns.method, "ls_raster_s": round(a, 3), "from_dem_s": round(b, 3),
+    print(json.dumps({"size": ns.size, "method": ns.method, "ls_raster_s": round(a, 3),
+                      "from_dem_s": round(b, 3),
                       "ratio": round(b / a, 3), "from_dem_mpixel_s": round(mpx / b, 2),
                       "soil_retention_t_a": totals}))
     print(f"{ns.size}²: given LS {a:.2f} s, LS from the DEM in the pass {b:.2f} s: "
