@@ -171,7 +171,8 @@ def test_hand_computed_values():
 # --- generated inputs on the land-use grid ----------------------------------------------------
 
 def _inputs(tmp_path):
-    """Land use, 12-band monthly precipitation (float32, -9999 nodata, a hole), sand and silt
+    """Land use, 12-band monthly precipitation (int16 in 0.1 mm, -9999 nodata, a hole in
+    August), sand and silt
     as int16 g/kg with a 0.1 scale tag (clay the rest), NDVI as int16 with MODIS's 0.0001
     scale and -3000 nodata. Returns the decoded arrays (NaN nodata)."""
     rng = np.random.default_rng(3)
@@ -179,14 +180,16 @@ def _inputs(tmp_path):
                        p=[0.05, 0.5, 0.3, 0.15])
     write_tif(tmp_path / "lu.tif", codes, T, crs=ALBERS, nodata=0)
     month = np.sin(np.linspace(0, np.pi, 12))[:, None, None]
-    precip = (rng.gamma(2.0, 20.0, (12, NY, NX)) * (0.3 + month)).astype(np.float32)
-    precip[7, 40:44, 50:58] = -9999.0
+    # tenths of mm, as int16 with a 0.1 scale tag on every band (e.g. a product in 0.1 mm)
+    precip = np.round(rng.gamma(2.0, 200.0, (12, NY, NX)) * (0.3 + month)).astype(np.int16)
+    precip[7, 40:44, 50:58] = -9999
     with rasterio.open(tmp_path / "precip12.tif", "w", driver="GTiff", height=NY, width=NX,
-                       count=12, dtype="float32", crs=ALBERS, transform=T, nodata=-9999.0) as dst:
+                       count=12, dtype="int16", crs=ALBERS, transform=T, nodata=-9999) as dst:
         dst.write(precip)
         dst.units = ("mm",) * 12
-    pdec = precip.astype(np.float64)
-    pdec[precip == -9999.0] = np.nan
+        dst.scales = (0.1,) * 12
+    pdec = precip * 0.1
+    pdec[precip == -9999] = np.nan
     sand = rng.integers(100, 700, (NY, NX)).astype(np.int16)
     silt = rng.integers(100, 1000 - sand).astype(np.int16)
     clay = (1000 - sand - silt) / 10.0
@@ -270,7 +273,7 @@ def test_run_with_derived_layers_equals_run_with_them_as_rasters(tmp_path, capsy
     with rasterio.open(tmp_path / "precip12.tif") as src:
         for m in range(12):   # the 12 bands as 12 files, each with its own tags
             write_tif(tmp_path / f"p{m + 1:02d}.tif", src.read(m + 1), T, crs=ALBERS,
-                      nodata=-9999.0, unit="mm")
+                      nodata=-9999, unit="mm", scale=0.1)
     oc = _oc_raster(a["codes"])
     layers = {R: erosivity.fournier_monthly(a["precip"]),
               K: erodibility.epic_zhang2007(a["sand"], a["silt"], a["clay"], oc),
@@ -324,10 +327,12 @@ def test_annual_and_van_der_knijff_and_constant_inputs(tmp_path):
     from gepgeo.prepare import prepare
 
     a = _inputs(tmp_path)
-    annual_cm = (np.nansum(a["precip"], axis=0) / 10).astype(np.float32)
-    write_tif(tmp_path / "annual.tif", annual_cm, T, crs=ALBERS)
+    # hundredths of cm as int32, the scale and the unit given by the pipeline
+    annual = np.round(np.nansum(a["precip"], axis=0) * 10).astype(np.int32)
+    write_tif(tmp_path / "annual.tif", annual, T, crs=ALBERS)
     p = _pipeline(tmp_path, {
-        R: {"derive": {"method": "renard_freimund_annual", "path": "annual.tif", "unit": "cm a-1"}},
+        R: {"derive": {"method": "renard_freimund_annual", "path": "annual.tif", "unit": "cm a-1",
+                       "scale": 0.01}},
         K: {"derive": {"method": "epic", "sand": 40, "silt": {"value": 0.4, "unit": "fraction"},
                        "clay": 20, "organic_carbon": {"by_land_type": {"forest": 1.0,
                                                                        "cropland": 2.0}}}},
@@ -335,7 +340,7 @@ def test_annual_and_van_der_knijff_and_constant_inputs(tmp_path):
     prep = prepare(load_pipeline(p))
     np.testing.assert_array_equal(
         prep.plan.used[R].value.data.values,
-        erosivity.renard_freimund_annual(annual_cm.astype(np.float64) * 10).astype(np.float32))
+        erosivity.renard_freimund_annual(annual * 0.01 * 10).astype(np.float32))
     np.testing.assert_array_equal(prep.plan.used[C].value.data.values,
                                   cover.van_der_knijff2000(a["ndvi"]).astype(np.float32))
     k = prep.plan.used[K]
@@ -398,9 +403,14 @@ def test_bad_derive_exits_2_with_one_line(tmp_path, capsys, derive, key, words):
         assert w in err, (w, err)
 
 
-def test_derive_only_for_r_k_c(tmp_path, capsys):
+def test_derive_only_for_r_k_c_and_not_written_as_maps(tmp_path, capsys):
     _inputs(tmp_path)
     p = _pipeline(tmp_path, {R: 5000.0, K: 0.03, C: 0.2,
                              "support_practice_p": {"derive": {"method": "cai2000"}}})
     code, _, err = run_cli(["validate", p], capsys)
     assert code == 2 and "support_practice_p" in err and "can be derived" in err
+    p = _pipeline(tmp_path, {R: {"derive": {"method": "fournier_monthly",
+                                            "path": "precip12.tif"}}, K: 0.03, C: 0.2},
+                  maps=[R])
+    code, _, err = run_cli(["run", p, "--out", tmp_path / "o", "--quiet"], capsys)
+    assert code == 2 and "factor layer" in err and len(err.strip().splitlines()) == 1, err

@@ -54,7 +54,7 @@ def cai2000(ndvi: np.ndarray, ndvi_soil: float, ndvi_veg: float) -> np.ndarray:
         C = 1 \\; (f = 0), \\qquad C = 0.6508 - 0.3436 \\log_{10} f \\; (0 < f < 78.3\\,\\%),
         \\qquad C = 0 \\; (f \\ge 78.3\\,\\%)
 
-    For 0 < f < 0.0987 % the logarithm gives more than 1; C is capped at 1 there, the value of
+    For 0 < f < 0.0963 % the logarithm gives more than 1; C is capped at 1 there, the value of
     bare soil (C is at most 1 by definition).
 
     Parameters
