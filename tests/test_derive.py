@@ -414,3 +414,27 @@ def test_derive_only_for_r_k_c_and_not_written_as_maps(tmp_path, capsys):
                   maps=[R])
     code, _, err = run_cli(["run", p, "--out", tmp_path / "o", "--quiet"], capsys)
     assert code == 2 and "factor layer" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_input_on_another_grid_is_resampled_and_recorded(tmp_path, capsys):
+    """NDVI on a coarser, shifted grid is warped onto the land-use grid (bilinear, said in a
+    warning and in the manifest); the run writes C-dependent maps and records the alignment."""
+    a = _inputs(tmp_path)
+    t = Affine(45, 0, 200000 - 100 + 7, 0, -45, 3000000 + 100 - 11)
+    ndvi = np.random.default_rng(5).integers(-2000, 9000, (105, 140)).astype(np.int16)
+    write_tif(tmp_path / "ndvi45.tif", ndvi, t, crs=ALBERS, nodata=-3000, scale=0.0001)
+    p = _pipeline(tmp_path, {R: 5000.0, K: 0.03,
+                             C: {"derive": {**C_DERIVE, "ndvi": "ndvi45.tif"}}})
+    with pytest.warns(Warning, match="bilinear"):
+        code, _, err = run_cli(["run", p, "--out", tmp_path / "o", "--quiet"], capsys)
+    assert code == 0, err
+    man = read_manifest(tmp_path / "o")
+    rec = man["parameters"][C]["derive"]["inputs"]["ndvi"]
+    assert rec["aligned"] and "bilinear" in rec["alignment"] and rec["scale"] == 0.0001
+    assert any("ndvi45.tif" in w for w in man["warnings"])
+    soil = read_band(tmp_path / "o" / "maps" / "soil_retention.tif")
+    valid = (a["codes"] == 1) | (a["codes"] == 2)
+    # inside the NDVI's extent every soil pixel has a value; R·K·LS = 5000·0.03·2 = 300 bounds it
+    inner = valid[5:-5, 5:-5]
+    got = soil[5:-5, 5:-5][inner]
+    assert np.isfinite(got).all() and (got >= 0).all() and (got <= 300 + 1e-3).all()
