@@ -8,6 +8,7 @@ NaN out. Every function returns R in gepgeo's unit of R, MJ mm ha⁻¹ h⁻¹ a�
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["US_TO_SI_R", "FOURNIER_A", "FOURNIER_B", "fournier_monthly", "modified_fournier_index",
            "renard_freimund_annual", "RF_BREAK_MM"]
@@ -76,13 +77,29 @@ def fournier_monthly(monthly: np.ndarray) -> np.ndarray:
     Renard, K.G. et al. (1997). Predicting soil erosion by water (RUSLE). USDA AH 703.
     """
     p = np.asarray(monthly, dtype=np.float64)
-    total = p.sum(axis=0)
-    coef = FOURNIER_A * 10.0 ** (-FOURNIER_B)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = (p * p) / total
-    ratio = np.where(total == 0.0, 0.0, ratio)
-    r_us = (coef * ratio * np.sqrt(ratio)).sum(axis=0)
-    return US_TO_SI_R * r_us
+    flat = np.ascontiguousarray(p.reshape(p.shape[0], -1))
+    return _fournier_kernel(flat, FOURNIER_A * 10.0 ** (-FOURNIER_B),
+                            US_TO_SI_R).reshape(p.shape[1:])
+
+
+@njit(cache=True, nogil=True)
+def _fournier_kernel(p: np.ndarray, coef: float, to_si: float) -> np.ndarray:  # pragma: no cover
+    """:func:`fournier_monthly` on (months, pixels), month by month along the contiguous pixels
+    (numba; the NumPy form made four temporaries of the 12 months and ran 8 times slower)."""
+    nm, n = p.shape
+    total = np.zeros(n)
+    for i in range(nm):
+        for j in range(n):
+            total[j] += p[i, j]
+    r = np.zeros(n)
+    for i in range(nm):
+        for j in range(n):
+            if total[j] > 0.0:
+                ratio = p[i, j] * p[i, j] / total[j]
+                r[j] += coef * ratio * np.sqrt(ratio)
+    for j in range(n):
+        r[j] = np.nan if np.isnan(total[j]) else to_si * r[j]
+    return r
 
 
 def renard_freimund_annual(annual: np.ndarray) -> np.ndarray:
