@@ -130,7 +130,9 @@ def _derive_param(key: str, spec: DeriveParam, pipe: Pipeline, lu_info: LayerInf
     notes.extend(got.notes)
     infos.update(got.infos)
     source = ", ".join(str(i.path) for i in got.infos.values()) or "pipeline"
-    return ParamValue(key, got.value, unit=spec.derive.spec.unit, source=source, origin=origin,
+    m = spec.derive.spec
+    return ParamValue(key, got.value, unit=m.unit, source=source, origin=origin,
+                      note=f"derived per pixel by {m.name}: {m.equation} ({m.source})",
                       derived={"derive": got.record})
 
 

@@ -309,6 +309,7 @@ def test_run_with_derived_layers_equals_run_with_them_as_rasters(tmp_path, capsy
     assert man["parameters"][K]["derive"]["inputs"]["organic_carbon"] == {
         "by_land_type": OC, "unit": "%"}
     assert man["parameters"][C]["derive"]["parameters"] == {"ndvi_soil": 0.05, "ndvi_veg": 0.85}
+    assert man["parameters"][C]["note"].startswith("derived per pixel by cai2000")
     for name in (f"{R}.precipitation[8]", f"{K}.sand", f"{C}.ndvi"):
         assert len(man["inputs"][name]["sha256"]) == 64, name
     # the pixels where a month of precipitation is nodata are left out of soil, and counted
