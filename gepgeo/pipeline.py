@@ -188,8 +188,9 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
                                  "or {path: ...}")
             d = raw["derive"]
             m = d.get("method") if isinstance(d, Mapping) else None
-            if isinstance(m, str) and m in METHODS and METHODS[m].key != key:
-                raise ValueError(f"{key}.derive.method: {m} derives {METHODS[m].key}, not {key}; "
+            if isinstance(m, str) and m in METHODS and key not in METHODS[m].keys:
+                raise ValueError(f"{key}.derive.method: {m} derives "
+                                 f"{' or '.join(METHODS[m].keys)}, not {key}; "
                                  f"methods for {key}: {', '.join(DERIVABLE[key])}")
             try:
                 return DeriveParam.model_validate(raw)

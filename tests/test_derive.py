@@ -392,10 +392,17 @@ def test_inputs_outside_their_domain_are_refused_or_masked(tmp_path, capsys):
      ["ndvi", "not an input"]),
     ({"method": "epic", "sand": 40, "silt": "silt.tif", "clay": 20, "organic_carbon": 1}, K,
      ["silt", "no unit", "%"]),
+    ({"method": "annual_sum", "path": "precip12.tif"}, K,
+     ["annual_sum derives precipitation or evapotranspiration or runoff"]),
+    ({"method": "annual_sum", "path": "precip12.tif", "band": 3}, "evapotranspiration",
+     ["band", "bands: [...]"]),
 ])
 def test_bad_derive_exits_2_with_one_line(tmp_path, capsys, derive, key, words):
     _inputs(tmp_path)
     params = {R: 5000.0, K: 0.03, C: 0.2, key: {"derive": derive}}
+    if key == "evapotranspiration":
+        params = {**params, "precipitation": 1000.0, "runoff_coefficient": 0.2,
+                  "water_price": 1.0}
     code, _, err = run_cli(["run", _pipeline(tmp_path, params), "--out", tmp_path / "o",
                             "--quiet"], capsys)
     assert code == 2, err
@@ -439,3 +446,57 @@ def test_input_on_another_grid_is_resampled_and_recorded(tmp_path, capsys):
     inner = valid[5:-5, 5:-5]
     got = soil[5:-5, 5:-5][inner]
     assert np.isfinite(got).all() and (got >= 0).all() and (got <= 300 + 1e-3).all()
+
+
+def test_annual_sums_of_bands_and_files_with_their_scale_tags(tmp_path, capsys):
+    """Precipitation as the sum of the 12 bands of one file and evapotranspiration as the sum
+    of 12 files (int16 in 0.1 mm with a scale tag each, MOD16's fill value as nodata): the
+    water run equals the run given the two sums as rasters; a missing period is nodata, not
+    0."""
+    a = _inputs(tmp_path)
+    rng = np.random.default_rng(11)
+    et = rng.integers(0, 600, (12, NY, NX)).astype(np.int16)
+    et[3, 20:25, 30:40] = 32767
+    for m in range(12):
+        write_tif(tmp_path / f"et{m + 1:02d}.tif", et[m], T, crs=ALBERS, nodata=32767,
+                  unit="mm", scale=0.1)
+    etdec = et * 0.1
+    etdec[et == 32767] = np.nan
+    p_sum, et_sum = a["precip"].sum(axis=0), etdec.sum(axis=0)
+    # the references: the periods added one by one
+    ref_p = sum(a["precip"][m] for m in range(12))
+    np.testing.assert_allclose(p_sum, ref_p, rtol=1e-12, equal_nan=True)
+    assert np.isnan(et_sum[20:25, 30:40]).all() and np.isfinite(et_sum[:20]).all()
+    write_tif(tmp_path / "p_sum.tif", p_sum.astype(np.float32), T, crs=ALBERS, nodata=np.nan,
+              unit="mm a-1")
+    write_tif(tmp_path / "et_sum.tif", et_sum.astype(np.float32), T, crs=ALBERS,
+              nodata=np.nan, unit="mm a-1")
+    water = {"runoff_coefficient": 0.2, "water_price": 1.0}
+    docs = {
+        "ref": {"precipitation": {"path": "p_sum.tif"},
+                "evapotranspiration": {"path": "et_sum.tif"}},
+        "got": {"precipitation": {"derive": {"method": "annual_sum", "path": "precip12.tif"}},
+                "evapotranspiration": {"derive": {
+                    "method": "annual_sum", "paths": [f"et{m + 1:02d}.tif" for m in range(12)]}}},
+    }
+    for name, params in docs.items():
+        doc = {"land_use": {"path": "lu.tif", "codes": CODES}, "no_services": ["mine"],
+               "services": ["water"], "parameters": {**water, **params},
+               "maps": ["water_conservation"],
+               "options": {"chunk_size": 64, "report": False}}
+        code, _, err = run_cli(["run", write_yaml(tmp_path / f"{name}.yaml", doc), "--out",
+                                tmp_path / name, "--quiet"], capsys)
+        assert code == 0, err
+    for part in ("maps/*.tif", "tables/*.csv"):
+        x, y = folder_files(tmp_path / "ref", part), folder_files(tmp_path / "got", part)
+        assert x.keys() == y.keys() and x, part
+        for f in x:
+            if f.endswith(".tif"):
+                np.testing.assert_array_equal(read_band(tmp_path / "ref" / f),
+                                              read_band(tmp_path / "got" / f), err_msg=f)
+            else:
+                assert x[f] == y[f], f
+    man = read_manifest(tmp_path / "got")
+    assert len(man["parameters"]["precipitation"]["derive"]["inputs"]["periods"]) == 12
+    assert man["parameters"]["evapotranspiration"]["derive"]["inputs"]["periods"][0]["scale"] \
+        == pytest.approx(0.1)

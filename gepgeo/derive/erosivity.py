@@ -131,3 +131,4 @@ def renard_freimund_annual(annual: np.ndarray) -> np.ndarray:
         low = 0.0483 * np.power(p, 1.610)
     high = 587.8 - 1.219 * p + 0.004105 * p * p
     return np.where(p > RF_BREAK_MM, high, low)
+

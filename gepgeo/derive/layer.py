@@ -148,7 +148,8 @@ def derive_block(plan: BlockPlan, *blocks: np.ndarray, shape: tuple[int, int] | 
             with np.errstate(invalid="ignore"):
                 bad |= ~nan & ((v < d.low) | (v > d.high))
             bands.append(v)
-        values[name] = np.stack(bands) if plan.method.bands > 1 else bands[0]
+        series = name == plan.method.inline and plan.method.bands != 1   # months, periods
+        values[name] = np.stack(bands) if series else bands[0]
     with np.errstate(all="ignore"):
         out = np.asarray(plan.method.compute(values, dict(plan.params)), dtype=np.float64)
     out = np.broadcast_to(out, shape).copy()
@@ -172,7 +173,7 @@ class Derived:
         unit); a constant or a table by land type when no input is a raster.
     infos : dict of str to LayerInfo
         The raster inputs' metadata (one per file), named ``<key>.<input>`` (``[i]`` for the
-        i-th file or band of the precipitation).
+        i-th file or band of a series: the months of precipitation, the periods of a sum).
     notes : list of str
         How inputs were aligned, when resampled.
     record : dict
@@ -212,11 +213,14 @@ def derive_layer(key: str, spec: Derive, *, resolve: Any, land_use: LayerInfo | 
         An input raster cannot be read or aligned.
     """
     m = spec.spec
-    if m.key != key:
-        raise DeriveError(f"{what}.method: {m.name} derives {m.key}, not {key}; methods for "
-                          f"{key}: {', '.join(_methods_for(key))}")
+    if key not in m.keys:
+        raise DeriveError(f"{what}.method: {m.name} derives {' or '.join(m.keys)}, not {key}; "
+                          f"methods for {key}: {', '.join(_methods_for(key))}")
     params = spec.param_values()
-    inputs = spec.inputs()
+    n_bands = None
+    if m.bands in (12, -1) and spec.path is not None and spec.bands is None:
+        n_bands = _check_band_count(resolve(spec.path), what, m)
+    inputs = spec.inputs(n_bands)
     infos: dict[str, LayerInfo] = {}
     notes: list[str] = []
     arrays: list[Any] = []
@@ -225,12 +229,10 @@ def derive_layer(key: str, spec: Derive, *, resolve: Any, land_use: LayerInfo | 
     kinds = dict(m.inputs)
     needs_lu = False
     lts = [lt for lt in dict.fromkeys(codes.values()) if lt not in set(no_services)]
-    if m.bands == 12 and spec.path is not None and spec.bands is None:
-        _check_band_count(resolve(spec.path), what)
     for name, ins in inputs.items():
         kind = kinds[name]
         low, high = INPUT_DOMAINS[kind]
-        where = f"{what}.{name}" if name != "precipitation" else what
+        where = f"{what}.{name}" if name != m.inline else what
         ds: list[DecodedInput] = []
         recs: list[dict[str, Any]] = []
         for i, inp in enumerate(ins):
@@ -321,18 +323,20 @@ def _code_lut(codes: Mapping[int, str], table: Mapping[str, float]) -> tuple[np.
     return lut, int(lo)
 
 
-def _check_band_count(path: Path, what: str) -> None:
+def _check_band_count(path: Path, what: str, m: Method) -> int:
+    """The number of bands of ``path``; 12 for a monthly method, else refused."""
     import rasterio
 
     from ..io import read_info
 
     read_info(path, what=what)        # the file's own problems first, as for any layer
     with rasterio.open(path) as src:
-        n = src.count
-    if n != 12:
+        n = int(src.count)
+    if m.bands == 12 and n != 12:
         raise DeriveError(f"{what}.path: {str(path)!r} has {n} band(s); monthly precipitation "
                           "needs 12 (one per month), or give 12 files as paths: [...] or the "
                           "12 bands as bands: [...]")
+    return n
 
 
 def _raster_input(inp: Input, kind: str, resolve: Any, land_use: LayerInfo | None, chunks: int,

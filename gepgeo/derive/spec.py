@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import cover, erodibility, erosivity
+from . import cover, erodibility, erosivity, totals
 
 __all__ = ["METHODS", "DERIVABLE", "Method", "Input", "Derive", "DeriveParam", "INPUT_UNITS"]
 
@@ -42,6 +42,8 @@ INPUT_UNITS: dict[str, dict[str, float]] = {
                              "0.1 mm a-1": 0.1, "0.1 mm": 0.1},
     "percent": {"%": 1.0, "percent": 1.0, "g kg-1": 0.1, "1": 100.0, "fraction": 100.0},
     "ndvi": {"1": 1.0, "-": 1.0, "dimensionless": 1.0},
+    # the depth of one period (a month, 8 days) of an annual series
+    "depth_period": {"mm": 1.0, "kg m-2": 1.0, "cm": 10.0, "m": 1000.0, "0.1 mm": 0.1},
 }
 
 #: per kind of input: its domain in the canonical unit (a pixel outside it makes the derived
@@ -51,6 +53,7 @@ INPUT_DOMAINS: dict[str, tuple[float, float]] = {
     "precipitation_annual": (0.0, math.inf),
     "percent": (0.0, 100.0),
     "ndvi": (-1.0, 1.0),
+    "depth_period": (0.0, math.inf),
 }
 
 
@@ -62,12 +65,13 @@ class Method:
     ----------
     name : str
     key : str
-        The parameter it derives.
+        The parameter it derives (the first of ``keys``).
     inputs : tuple of (str, str)
-        Its inputs and their kinds (:data:`INPUT_UNITS`); ``precipitation`` is given inline
-        (``path:``/``paths:``), the others under their own names.
+        Its inputs and their kinds (:data:`INPUT_UNITS`); with ``bands``, the first is given
+        inline (``path:``/``paths:``), the others under their own names.
     bands : int
-        Bands (months) of the precipitation input (12 or 1); 0 when it has none.
+        Bands or files of the inline input: 12 (months), 1, or -1 (any number, ≥ 1); 0 when
+        it has none.
     params : tuple of (str, float or None)
         Its scalar parameters and their defaults (None: required).
     unit : str
@@ -84,13 +88,24 @@ class Method:
     unit: str
     equation: str
     source: str
+    #: further parameters it may derive
+    also: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key, *self.also)
+
+    @property
+    def inline(self) -> str | None:
+        """The name of the input given inline (``path:``/``paths:``), if any."""
+        return self.inputs[0][0] if self.bands else None
 
     def compute(self, values: Mapping[str, np.ndarray], params: Mapping[str, float]
                 ) -> np.ndarray:
         """The derived values from decoded inputs (canonical units), float64."""
         fn: Callable[..., np.ndarray] = _FUNCTIONS[self.name]
         if self.bands:
-            return fn(values["precipitation"])
+            return fn(values[self.inputs[0][0]])
         return fn(*(values[n] for n, _ in self.inputs), **params)
 
 
@@ -123,6 +138,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            (("alpha", cover.KNIJFF_ALPHA), ("beta", cover.KNIJFF_BETA)), "1",
            "C = clip(exp(-alpha NDVI / (beta - NDVI)), 0, 1)",
            "van der Knijff, Jones & Montanarella (2000), EUR 19044 EN"),
+    Method("annual_sum", "precipitation", (("periods", "depth_period"),), -1, (), "mm a-1",
+           "annual total = sum of the depths of the periods (bands or files) of one year",
+           "the definition of an annual total", also=("evapotranspiration", "runoff")),
 )}
 
 _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
@@ -132,12 +150,14 @@ _FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "epic_zhang2007": erodibility.epic_zhang2007,
     "cai2000": cover.cai2000,
     "van_der_knijff2000": cover.van_der_knijff2000,
+    "annual_sum": totals.annual_sum,
 }
 
 #: parameter key → the methods that derive it
 DERIVABLE: dict[str, tuple[str, ...]] = {}
 for _m in METHODS.values():
-    DERIVABLE[_m.key] = DERIVABLE.get(_m.key, ()) + (_m.name,)
+    for _k in _m.keys:
+        DERIVABLE[_k] = DERIVABLE.get(_k, ()) + (_m.name,)
 
 
 class _Strict(BaseModel):
@@ -233,7 +253,7 @@ class Derive(_Strict):
                              f"{', '.join(METHODS)}")
         inline = ("path", "paths", "band", "bands", "unit", "nodata", "scale", "offset",
                   "resampling")
-        named = {n for n, _ in m.inputs if n != "precipitation"}
+        named = {n for n, _ in m.inputs if n != m.inline}
         params = {n for n, _ in m.params}
         for k in self.model_fields_set - {"method"}:
             if k in inline and m.bands:
@@ -281,11 +301,25 @@ class Derive(_Strict):
 
     def _check_precipitation(self, m: Method) -> None:
         if (self.path is None) == (self.paths is None):
-            what = "one raster of 12 bands (path:) or 12 files (paths:)" if m.bands == 12 else \
-                "one raster (path:)"
-            raise ValueError(f"give {'path or paths' if m.bands == 12 else 'path'}: method "
+            what = ("one raster of 12 bands (path:) or 12 files (paths:)" if m.bands == 12 else
+                    "one raster (path:)" if m.bands == 1 else
+                    "one raster of a band per period (path:, bands:) or a file per period "
+                    "(paths:)")
+            raise ValueError(f"give {'path' if m.bands == 1 else 'path or paths'}: method "
                              f"{m.name} takes {what}"
                              + (" (got both)" if self.path is not None else ""))
+        if m.bands == -1:
+            if self.band is not None:
+                raise ValueError(f"band: method {m.name} sums bands; name them with bands: "
+                                 "[...] (default: every band of the file)")
+            n = len(self.paths if self.paths is not None else self.bands or [1])
+            if n < 1 or (self.bands is not None and any(b < 1 for b in self.bands)):
+                raise ValueError(f"{'paths' if self.paths is not None else 'bands'}: expected "
+                                 "at least one (band numbers 1 or more)")
+            if self.paths is not None and self.bands is not None:
+                raise ValueError("bands: give the band of the files with paths: as band 1 of "
+                                 "each (bands: is for one file of several bands)")
+            return
         if m.bands == 1:
             if self.paths is not None or self.bands is not None:
                 raise ValueError(f"{'paths' if self.paths is not None else 'bands'}: method "
@@ -323,24 +357,25 @@ class Derive(_Strict):
             out[n] = float(default if v is None else v)  # type: ignore[arg-type]
         return out
 
-    def inputs(self) -> dict[str, list[Input]]:
-        """Every input as :class:`Input` s: the precipitation as its 12 (or 1) bands in month
-        order, the others one each."""
+    def inputs(self, n_bands: int | None = None) -> dict[str, list[Input]]:
+        """Every input as :class:`Input` s: the inline one as its bands (or files) in order,
+        the others one each. ``n_bands``: the bands of the inline input's file when no
+        ``bands:`` names them (12 when not known)."""
         m = self.spec
         out: dict[str, list[Input]] = {}
-        if m.bands:
+        if m.inline is not None:
             common = {k: getattr(self, k) for k in ("unit", "nodata", "scale", "offset",
                                                     "resampling")
                       if getattr(self, k) is not None}
             if self.paths is not None:
-                out["precipitation"] = [Input(path=p, **common) for p in self.paths]
-            elif m.bands == 12:
-                bands = self.bands or list(range(1, 13))
-                out["precipitation"] = [Input(path=self.path, band=b, **common) for b in bands]
+                out[m.inline] = [Input(path=p, **common) for p in self.paths]
+            elif m.bands == 12 or m.bands == -1:
+                bands = self.bands or list(range(1, (n_bands or 12) + 1))
+                out[m.inline] = [Input(path=self.path, band=b, **common) for b in bands]
             else:
-                out["precipitation"] = [Input(path=self.path, band=self.band or 1, **common)]
+                out[m.inline] = [Input(path=self.path, band=self.band or 1, **common)]
         for n, _ in m.inputs:
-            if n != "precipitation":
+            if n != m.inline:
                 out[n] = [Input.parse(getattr(self, n))]
         return out
 
