@@ -26,10 +26,12 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
   raster layer (unit, scale and offset default to the GeoTIFF's own tags);
 * for ``slope_length_steepness_ls`` only, ``{from_dem: {path: dem.tif, method: flowpath, ...}}``:
   LS computed from a DEM inside the pass (:class:`FromDem`, :mod:`gepgeo.terrain.layer`).
-* for ``rainfall_erosivity_r``, ``soil_erodibility_k`` and ``cover_management_c``,
-  ``{derive: {method: fournier_monthly, path: precip_monthly.tif}}`` and the like: the factor
-  derived per pixel from precipitation, soil texture or NDVI inside the pass
-  (:class:`gepgeo.derive.spec.Derive`, :mod:`gepgeo.derive.layer`).
+* for ``rainfall_erosivity_r``, ``soil_erodibility_k``, ``cover_management_c``,
+  ``precipitation``, ``evapotranspiration`` and ``runoff``,
+  ``{derive: {method: fournier_monthly, path: precip_monthly.tif}}`` and the like: the layer
+  derived per pixel from precipitation, soil texture, NDVI or the periods of a year inside the
+  pass (:data:`gepgeo.derive.DERIVABLE`, :class:`gepgeo.derive.spec.Derive`,
+  :mod:`gepgeo.derive.layer`).
 
 ``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s); a table over
 a table wins land type by land type (:func:`gepgeo.resolve.merge_param`).
