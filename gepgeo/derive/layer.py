@@ -134,8 +134,10 @@ def derive_block(plan: BlockPlan, *blocks: np.ndarray, shape: tuple[int, int] | 
     missing = np.zeros(shape, dtype=bool)
     bad = np.zeros(shape, dtype=bool)
     for name, ds in plan.inputs:
-        bands = []
-        for d in ds:
+        series = name == plan.method.inline and plan.method.bands != 1   # months, periods
+        # a series is decoded band by band into one stack (not a list of bands stacked after)
+        stack = np.empty((len(ds), *shape)) if series else None
+        for i, d in enumerate(ds):
             if d.kind == "raster":
                 v = _decode(next(rb), d)
             elif d.kind == "table":
@@ -147,9 +149,12 @@ def derive_block(plan: BlockPlan, *blocks: np.ndarray, shape: tuple[int, int] | 
             missing |= nan
             with np.errstate(invalid="ignore"):
                 bad |= ~nan & ((v < d.low) | (v > d.high))
-            bands.append(v)
-        series = name == plan.method.inline and plan.method.bands != 1   # months, periods
-        values[name] = np.stack(bands) if series else bands[0]
+            if stack is not None:
+                stack[i] = v
+            else:
+                values[name] = v
+        if stack is not None:
+            values[name] = stack
     with np.errstate(all="ignore"):
         out = np.asarray(plan.method.compute(values, dict(plan.params)), dtype=np.float64)
     out = np.broadcast_to(out, shape).copy()
