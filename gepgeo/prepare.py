@@ -117,7 +117,8 @@ def _dem_param(key: str, spec: DemParam, pipe: Pipeline, lu_info: LayerInfo, chu
 
 def _derive_param(key: str, spec: DeriveParam, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
                   infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
-    """R, K or C derived per pixel in the pass (:mod:`gepgeo.derive.layer`): a lazy layer on
+    """A layer derived per pixel in the pass (R, K, C, an annual total;
+    :mod:`gepgeo.derive.layer`): a lazy layer on
     the land-use grid (or a constant or table when no input is a raster), its input files
     among the run's inputs, the derivation in the parameter's record."""
     from .derive.layer import derive_layer
