@@ -62,6 +62,12 @@ def measure_for_map(name: str) -> int:
             raise ConfigError(f"maps: {name!r} is a terrain map, which a run does not write (yet); "
                               "write it with `gepgeo terrain DEM.tif --grid LANDUSE.tif --out "
                               "DIR` (the LS a run computes from that DEM, bit for bit)") from None
+        from .derive.spec import DERIVABLE
+
+        if name in DERIVABLE:
+            raise ConfigError(f"maps: {name!r} is a factor layer (an input), which a run does "
+                              "not write (yet), derived or not; choose from "
+                              f"{', '.join(ALL_MAPS)}") from None
         raise ConfigError(f"maps: unknown map {name!r}; choose from "
                           f"{', '.join(ALL_MAPS)}") from None
 

@@ -30,6 +30,7 @@ __all__ = [
     "OutputError",
     "DiskSpaceError",
     "TerrainError",
+    "DeriveError",
     "ProblemsError",
     "Problems",
     "GepgeoWarning",
@@ -198,6 +199,11 @@ class DiskSpaceError(OutputError):
 class TerrainError(GepgeoError, ValueError):
     """A DEM cannot give a slope or an LS factor as asked: a geographic or missing CRS, rotated
     pixels, a bad terrain option (``gepgeo terrain``)."""
+
+
+class DeriveError(GepgeoError, ValueError):
+    """A factor layer cannot be derived as asked (``{derive: {...}}``): an input with the wrong
+    number of bands or files, an unknown unit, a constant input outside its domain."""
 
 
 class ProblemsError(GepgeoError, ValueError):

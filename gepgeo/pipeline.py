@@ -26,6 +26,12 @@ A parameter under ``parameters:`` (or ``profile.overrides:``) is one of
   raster layer (unit, scale and offset default to the GeoTIFF's own tags);
 * for ``slope_length_steepness_ls`` only, ``{from_dem: {path: dem.tif, method: flowpath, ...}}``:
   LS computed from a DEM inside the pass (:class:`FromDem`, :mod:`gepgeo.terrain.layer`).
+* for ``rainfall_erosivity_r``, ``soil_erodibility_k``, ``cover_management_c``,
+  ``precipitation``, ``evapotranspiration`` and ``runoff``,
+  ``{derive: {method: fournier_monthly, path: precip_monthly.tif}}`` and the like: the layer
+  derived per pixel from precipitation, soil texture, NDVI or the periods of a year inside the
+  pass (:data:`gepgeo.derive.DERIVABLE`, :class:`gepgeo.derive.spec.Derive`,
+  :mod:`gepgeo.derive.layer`).
 
 ``parameters:`` wins over ``profile.overrides:``, which wins over the profile(s); a table over
 a table wins land type by land type (:func:`gepgeo.resolve.merge_param`).
@@ -45,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._yaml import load_yaml_file, number_hint
 from .csvtables import expand_csv_tables
+from .derive.spec import DERIVABLE, METHODS, DeriveParam
 from .errors import (
     MAX_VALUE,
     ConfigError,
@@ -57,7 +64,8 @@ from .errors import (
 from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
-           "FromDem", "DemParam", "ZoneLayer", "Options", "load_pipeline", "parse_pipeline"]
+           "FromDem", "DemParam", "DeriveParam", "ZoneLayer", "Options", "load_pipeline",
+           "parse_pipeline"]
 
 
 class _Strict(BaseModel):
@@ -163,7 +171,7 @@ class DemParam(_Strict):
     from_dem: FromDem
 
 
-ParamSpecT = float | ConstantParam | TableParam | RasterParam | DemParam
+ParamSpecT = float | ConstantParam | TableParam | RasterParam | DemParam | DeriveParam
 
 
 def _parse_param(key: str, raw: Any) -> ParamSpecT:
@@ -182,6 +190,21 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
                                  f"give {key} as a number, {{value: ...}}, {{by_land_type: ...}} "
                                  "or {path: ...}")
             model = DemParam
+        elif "derive" in raw:
+            if key not in DERIVABLE:
+                raise ValueError(f"{key}: derive: only {', '.join(DERIVABLE)} can be derived; "
+                                 f"give {key} as a number, {{value: ...}}, {{by_land_type: ...}} "
+                                 "or {path: ...}")
+            d = raw["derive"]
+            m = d.get("method") if isinstance(d, Mapping) else None
+            if isinstance(m, str) and m in METHODS and key not in METHODS[m].keys:
+                raise ValueError(f"{key}.derive.method: {m} derives "
+                                 f"{' or '.join(METHODS[m].keys)}, not {key}; "
+                                 f"methods for {key}: {', '.join(DERIVABLE[key])}")
+            try:
+                return DeriveParam.model_validate(raw)
+            except ValidationError as exc:
+                raise ValueError(f"{key}.{_first_error(exc)}") from None
         elif "path" in raw:
             model = RasterParam
         elif "by_land_type" in raw:
@@ -190,6 +213,7 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
             model = ConstantParam
         else:
             forms = ("'value', 'by_land_type', 'path' or 'from_dem'" if key == DEM_KEY
+                     else "'value', 'by_land_type', 'path' or 'derive'" if key in DERIVABLE
                      else "'value', 'by_land_type' or 'path'")
             raise ValueError(f"{key}: give a number, or a mapping with one of {forms} "
                              f"(got keys "

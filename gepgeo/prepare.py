@@ -22,8 +22,8 @@ from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarni
 from .io import (CHUNK, LayerInfo, auto_chunk, block_source, check_nodata_fits, open_aligned,
                  open_layer, scan_codes)
 from .layer import Layer
-from .nodata import declared_nodata, distinct_nodata, nodata_pair
-from .pipeline import ConstantParam, DemParam, Pipeline, RasterParam, TableParam
+from .nodata import declared_nodata, distinct_nodata, nodata_list, nodata_pair
+from .pipeline import ConstantParam, DemParam, DeriveParam, Pipeline, RasterParam, TableParam
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES
@@ -65,6 +65,9 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
     if isinstance(spec, DemParam):
         assert lu_info is not None
         return _dem_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
+    if isinstance(spec, DeriveParam):
+        assert lu_info is not None
+        return _derive_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
     assert isinstance(spec, RasterParam) and lu_info is not None   # a raster needs the grid
     path = pipe.resolve(spec.path)
     arr, info, note = open_aligned(path, lu_info, what=f"layer {key!r}", band=spec.band,
@@ -110,6 +113,28 @@ def _dem_param(key: str, spec: DemParam, pipe: Pipeline, lu_info: LayerInfo, chu
     infos[key] = got.info
     return ParamValue(key, got.layer, unit="1", source=str(path), origin=origin,
                       derived={"from_dem": got.record})
+
+
+def _derive_param(key: str, spec: DeriveParam, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
+                  infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
+    """A layer derived per pixel in the pass (R, K, C, an annual total;
+    :mod:`gepgeo.derive.layer`): a lazy layer on
+    the land-use grid (or a constant or table when no input is a raster), its input files
+    among the run's inputs, the derivation in the parameter's record."""
+    from .derive.layer import derive_layer
+
+    where = f"{'parameters' if origin == 'pipeline' else origin}.{key}.derive"
+    got = derive_layer(key, spec.derive, resolve=pipe.resolve, land_use=lu_info,
+                       codes=pipe.land_use.codes, no_services=pipe.no_services, chunks=chunk,
+                       what=where, strict=pipe.options.strict_grid,
+                       land_use_nodata=nodata_list(lu_info.nodata, pipe.land_use.nodata))
+    notes.extend(got.notes)
+    infos.update(got.infos)
+    source = ", ".join(str(i.path) for i in got.infos.values()) or "pipeline"
+    m = spec.derive.spec
+    return ParamValue(key, got.value, unit=m.unit, source=source, origin=origin,
+                      note=f"derived per pixel by {m.name}: {m.equation} ({m.source})",
+                      derived={"derive": got.record})
 
 
 def prepare(pipe: Pipeline) -> Prepared:
@@ -164,7 +189,7 @@ def prepare(pipe: Pipeline) -> Prepared:
     def given_by(specs: Mapping[str, Any], origin: str) -> dict[str, ParamValue]:
         out: dict[str, ParamValue] = {}
         for key, spec in specs.items():
-            if lu_info is None and isinstance(spec, (RasterParam, DemParam)):
+            if lu_info is None and isinstance(spec, (RasterParam, DemParam, DeriveParam)):
                 failed.add(key)
                 continue   # cannot be aligned to a land use that did not open
             before = len(problems)
@@ -330,5 +355,7 @@ def pipeline_inputs(pipe: Pipeline) -> list[Path]:
                     pass          # reported by prepare()
     paths += [pipe.resolve(s.path) for s in specs if isinstance(s, RasterParam)]
     paths += [pipe.resolve(s.from_dem.path) for s in specs if isinstance(s, DemParam)]
+    paths += [pipe.resolve(p) for s in specs if isinstance(s, DeriveParam)
+              for p in s.derive.input_paths()]
     paths += [pipe.resolve(z.path) for z in pipe.zones]
     return paths
