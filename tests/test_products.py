@@ -193,6 +193,9 @@ def test_codes_cli_names_the_product(tmp_path, capsys):
     assert "clcd" not in line and "modis_igbp" not in line
     block = (tmp_path / "block.yaml").read_text(encoding="utf-8")
     assert "product: esa_worldcover_2020" in block
+    absent = next(x for x in block.splitlines() if "absent here" in x).split(": ")[-1]
+    assert absent.split(", ") == ["shrubland", "snow_ice", "permanent_water",
+                                  "herbaceous_wetland", "moss_lichen"]
     assert read_yaml(tmp_path / "block.yaml")["land_use"]["codes"][95] == "code_95"
 
 
@@ -204,3 +207,25 @@ def test_matching_ranks_the_full_legend_first_and_refuses_foreign_codes():
     m = match_products([1, 12, 17, 255])
     assert [x.product for x in m] == ["modis_igbp"] and m[0].nodata_found == (255,)
     assert match_products([1.5, 2]) == []
+
+
+def test_readme_example_is_a_valid_land_use_block():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sec = text.split("### Land-cover products", 1)[1]
+    block = sec.split("```yaml", 1)[1].split("```", 1)[0]
+    import yaml
+
+    doc = yaml.safe_load(block)
+    lu = parse_pipeline(doc).land_use
+    assert lu.codes[10] == "forest" and lu.codes[40] == "farmland" and lu.nodata == 0
+    assert set(doc["no_services"]) <= set(lu.codes.values())
+
+
+def test_chinese_report_labels_of_preset_land_types():
+    from gepgeo.i18n import label, use_lang
+
+    with use_lang("zh"):
+        assert label("tree_cover", land_type=True) == "树木覆盖"
+        assert label("snow_ice", land_type=True) == "冰川积雪"       # the ecosystem type's
+        assert label("forest", land_type=True) == "林地"             # the table's own wins
+    assert label("tree_cover", land_type=True) == "tree_cover"
