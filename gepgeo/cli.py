@@ -253,6 +253,11 @@ def codes(
     for c in table.codes:
         t.add_row(f"{c.code:g}", f"{c.pixels}", f"{c.area_ha:.2f}", f"{100 * c.share:.2f}")
     out_console.print(t)
+    from .codes import products_line
+
+    matched = products_line(table)
+    if matched:
+        out_console.print(matched, markup=False, highlight=False)
     block = codes_block(table, path_text=str(land_use))
     out_console.print(block, markup=False, highlight=False, end="")
     if write is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -20,7 +21,8 @@ from .errors import RasterError
 from .io import read_info
 from .nodata import nodata_mask
 
-__all__ = ["MAX_CODES", "CodeCount", "CodeTable", "codes_block", "count_codes"]
+__all__ = ["MAX_CODES", "CodeCount", "CodeTable", "codes_block", "count_codes", "matching_products",
+           "products_line"]
 
 #: More distinct values than this and the raster is not a classification (a DEM, NDVI ...)
 MAX_CODES = 10_000
@@ -151,6 +153,18 @@ def codes_block(table: CodeTable, *, path_text: str | None = None) -> str:
         lines.append(f"  # nodata declared by the file"
                      f"{' and --nodata' if len(table.nodata) > 1 else ''}: "
                      + ", ".join(f"{v:g}" for v in table.nodata))
+    matches = matching_products(table)
+    if matches:
+        from .products import load_preset
+
+        best = load_preset(matches[0].product)
+        here = {int(c.code) for c in table.codes}
+        absent = [c.name for c in best.classes if c.code not in here]
+        lines.append(f"  # {products_line(table)}; to take the codes and class names from "
+                     f"it, replace codes: below with  product: {best.product}")
+        if absent:
+            lines.append(f"  # classes of {best.product} absent here (declare them under "
+                         f"no_services: or give their parameters): {', '.join(absent)}")
     lines.append("  codes:")
     bad = []
     for c in table.codes:
@@ -164,3 +178,25 @@ def codes_block(table: CodeTable, *, path_text: str | None = None) -> str:
                      + ", ".join(f"{c.code:.7g} ({c.pixels} px)" for c in bad[:20])
                      + (" ..." if len(bad) > 20 else ""))
     return "\n".join(lines) + "\n"
+
+
+def matching_products(table: CodeTable) -> list[Any]:
+    """The land-cover product presets whose legend holds every code of ``table``, best first
+    (:func:`gepgeo.products.match_products`); none when a code is not a whole number."""
+    from .products import match_products
+
+    return match_products([c.code for c in table.codes])
+
+
+def products_line(table: CodeTable) -> str | None:
+    """One line naming the products whose legend holds the raster's codes, or None."""
+    matches = matching_products(table)
+    if not matches:
+        return None
+    parts = []
+    for m in matches:
+        fill = (f", fill code {', '.join(map(str, m.nodata_found))} present"
+                if m.nodata_found else "")
+        parts.append(f"{m.product} ({m.found} of its {m.classes} classes{fill})")
+    head = "codes match product" + ("s" if len(matches) > 1 else "")
+    return f"{head}: " + "; ".join(parts)

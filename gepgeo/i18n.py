@@ -19,7 +19,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache, lru_cache
 
 __all__ = [
     "LANGS",
@@ -113,6 +113,19 @@ LAND_TYPES_ZH = {**LABELS_ZH, "water": "水域", "open_water": "水域", "river"
 MEASURES_ZH = {"carbon": "固碳量", "value": "价值"}
 
 
+@cache
+def _product_land_types_zh() -> dict[str, str]:
+    """Chinese names of the land types that product presets give (the ecosystem types, then
+    each preset's classes; the first name given wins)."""
+    from .products import ECOSYSTEM_TYPES, load_preset, product_names
+
+    out = {k: zh for k, (_, zh) in ECOSYSTEM_TYPES.items()}
+    for name in product_names():
+        for c in load_preset(name).classes:
+            out.setdefault(c.name, c.zh)
+    return out
+
+
 def label(name: object, *, land_type: bool = False, measure: bool = False) -> str:
     """A service, category, measure or (``land_type``) land-type name in the language in force.
 
@@ -126,6 +139,8 @@ def label(name: object, *, land_type: bool = False, measure: bool = False) -> st
             return MEASURES_ZH[key]
         if key in table:
             return table[key]
+        if land_type and key in _product_land_types_zh():
+            return _product_land_types_zh()[key]
         if key.endswith("_value") and key[: -len("_value")] in LABELS_ZH:
             return LABELS_ZH[key[: -len("_value")]] + "价值"
         return text

@@ -103,7 +103,8 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
                      "no_services": list(pipe.no_services),
                      # every value that is nodata: the file's and the pipeline's
                      "nodata": nodata_list(info.nodata, pipe.land_use.nodata),
-                     "nodata_from": {"file": info.nodata, "pipeline": pipe.land_use.nodata}},
+                     "nodata_from": {"file": info.nodata, "pipeline": pipe.land_use.nodata},
+                     **_product_record(pipe)},
         "profiles": [{"name": p.name, "path": str(p.path), "kind": p.kind,
                       "price_year": p.price_year, **_scope_record(p)} for p in prep.profiles],
         "scenario": pipe.profile.scenario if pipe.profile else None,
@@ -185,3 +186,17 @@ def _param_record(pv: ParamValue, digests: Mapping[str, Any] | None = None) -> d
     if pv.price_year is not None:
         rec["price_year"] = pv.price_year
     return rec
+
+
+def _product_record(pipe: Any) -> dict[str, Any]:
+    """The land-cover product preset a pipeline's codes came from (``land_use.product``):
+    its name, version and source, and how its classes became land types."""
+    lu = pipe.land_use
+    if lu.product is None:
+        return {}
+    from .products import load_preset
+
+    p = load_preset(lu.product)
+    return {"product": {"name": p.product, "title": p.name, "version": p.version,
+                        "source": p.citation, "land_types": lu.land_types,
+                        "rename": dict(lu.rename)}}

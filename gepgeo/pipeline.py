@@ -228,12 +228,80 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
 
 
 class LandUse(_Strict):
-    """The land-use raster and the mapping of its codes to land types."""
+    """The land-use raster and the mapping of its codes to land types.
+
+    With ``product:`` (a preset of :mod:`gepgeo.products`) the mapping comes from the
+    product's legend: each class its own land type, or (``land_types: ecosystem``) the classes
+    merged into their ecosystem types; ``rename:`` renames (or merges) those land types and
+    ``codes:`` then replaces or adds codes. ``codes`` holds the resulting mapping after
+    validation, so that the rest of gepgeo sees one mapping however it was given. The product's
+    fill code becomes ``nodata`` unless the pipeline gives one (or maps that code).
+    """
 
     path: Path
     band: int = Field(1, ge=1)
     nodata: float | None = None
+    product: str | None = None
+    land_types: Literal["product", "ecosystem"] = "product"
+    rename: dict[str, str] = Field(default_factory=dict)
     codes: dict[int, str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_product(cls, v: Any) -> Any:
+        """Expand ``product:`` into ``codes:`` (and the product's fill code into ``nodata``)."""
+        if not isinstance(v, Mapping):
+            return v
+        name = v.get("product")
+        if name is None:
+            for key in ("land_types", "rename"):
+                if key in v:
+                    raise ValueError(f"{key}: needs product: (a land-cover product preset)")
+            return v
+        from .errors import GepgeoError
+        from .products import land_use_codes, load_preset
+
+        from .products import product_names
+
+        if not isinstance(name, str):
+            raise ValueError(f"product: expected a product name, got {brief(name)}; known "
+                             f"products: {', '.join(product_names())}")
+        own = v.get("codes") or {}
+        rename = v.get("rename") or {}
+        land_types = v.get("land_types", "product")
+        if land_types not in ("product", "ecosystem"):
+            raise ValueError(f"land_types: expected 'product' (the product's own classes) or "
+                             f"'ecosystem' (merged by the crosswalk), got {brief(land_types)}")
+        for key, val in (("codes", own), ("rename", rename)):
+            if not isinstance(val, Mapping):
+                raise ValueError(f"{key}: expected a mapping, got {brief(val)}")
+        for old, new in rename.items():
+            if not isinstance(new, str) or not new.strip() or has_control_characters(new):
+                raise ValueError(f"rename: {brief(old)}: the new name must be a non-empty name "
+                                 "on one line")
+        own_int: dict[int, Any] = {}
+        for k, val in own.items():
+            try:
+                ok = not isinstance(k, bool) and float(k) == int(float(k))
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                raise ValueError(f"codes: {brief(k)} is not a whole-number code")
+            own_int[int(float(k))] = val
+        try:
+            cls._distinct_codes(own)
+            preset = load_preset(name)
+            codes = land_use_codes(name, land_types=land_types, rename=dict(rename),
+                                   codes=own_int)
+        except (TypeError, ValueError, OverflowError) as exc:
+            msg = str(exc)
+            if isinstance(exc, GepgeoError):
+                msg = msg.removeprefix("land_use.")
+            raise ValueError(msg) from None
+        out = {**v, "codes": codes}
+        if v.get("nodata") is None and preset.nodata and preset.nodata[0] not in own_int:
+            out["nodata"] = preset.nodata[0]
+        return out
 
     @field_validator("codes", mode="before")
     @classmethod
