@@ -448,7 +448,7 @@ def series(
     pipes = [_with_report(_with_options(load_pipeline(p), cog=cog, report_lang=lang), report)
              for p in pipelines]
     res = run_series(pipes, out, years=year_list, price_basis=price_basis, deflator=deflator,
-                     overwrite=overwrite, quiet=quiet, resampling=resampling,
+                     overwrite=overwrite, quiet=quiet, resampling=resampling, report_lang=lang,
                      **_size_args(yes, quiet))
     if not quiet:
         g = res.gep_by_year[res.gep_by_year.service == "gep"]

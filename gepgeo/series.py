@@ -365,7 +365,7 @@ def _check_prices(pipes: list[Pipeline], years: list[int], base: int,
 def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = None,
                price_basis: str = "current", deflator: Path | None = None,
                overwrite: bool = False, quiet: bool = True, resampling: str = "nearest",
-               **run_args: Any) -> SeriesResult:
+               report_lang: str | None = None, **run_args: Any) -> SeriesResult:
     """Run one pipeline per year and the series tables and change maps into ``out`` (complete
     or not at all).
 
@@ -379,6 +379,10 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         ``current`` or ``constant:<year>`` (needs ``deflator``).
     deflator : Path, optional
         Deflator table (:func:`load_deflator`); with it the decomposition is written.
+    report_lang : {"en", "zh"}, optional
+        Language of the series report (default: the first year's ``options.report_lang``);
+        the report and the QGIS styles of the change maps are written unless ``report=False``
+        or every pipeline says ``options.report: false``.
     run_args
         Passed to :func:`gepgeo.run.run_pipeline` for each year (``report``, ``max_pixels``,
         ``check_disk``, ``on_estimate``).
@@ -484,6 +488,12 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         }
         (series / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                               encoding="utf-8")
+        if run_args.get("report", True) and any(p.options.report for p in pipes):
+            from .report.series_page import write_series_report
+            from .styles import style_maps
+
+            style_maps(series)
+            write_series_report(tmp, lang=report_lang)
     for y, r in runs.items():
         r.out = out / str(y)
     return SeriesResult(out, yrs, runs, gby, luy, transitions, dec, manifest)

@@ -235,3 +235,37 @@ def test_bad_price_basis_and_deflator_tables(sample, tmp_path):
     assert not (tmp_path / "b").exists()
     with pytest.raises(GepgeoError, match="must increase"):
         run_series(pipes[::-1], tmp_path / "c")
+
+
+def test_series_report_en_and_zh(constant, tmp_path, monkeypatch):
+    import shutil
+
+    import gepgeo.report as report
+    from gepgeo.report.series_page import write_series_report
+
+    out = tmp_path / "ts"
+    shutil.copytree(constant.out, out)
+    page = write_series_report(out)
+    assert page == out / "series" / "report.html"
+    html = page.read_text()
+    for anchor in ("summary", "gep", "land-use", "change", "decomposition", "tables"):
+        assert f'id="{anchor}"' in html
+    # GEP by year, land-use shares, the change map with both years, the decomposition
+    assert html.count("data:image/png;base64,") == 4
+    assert "GEP by year, stacked by service" in html and "2023 − 2015" in html
+    for rel in constant.manifest["tables"]:
+        assert f'href="{rel}"' in html and (out / "series" / rel).is_file()
+    assert ">2,015<" not in html and ">2015<" in html     # years print without separators
+    zh = write_series_report(out, lang="zh").read_text()
+    assert "GEP 时间序列：2015–2023" in zh and "变化分解" in zh and "数量效应（元/年）" in zh
+    # gepgeo report DIR (or DIR/series) rebuilds each year's report and the series page
+    import gepgeo.report.series_page as series_page
+
+    calls = []
+    monkeypatch.setattr(report, "write_run_report",
+                        lambda folder, **kw: calls.append(folder) or folder / "report.html")
+    monkeypatch.setattr(series_page, "write_series_report",
+                        lambda folder, **kw: calls.append(folder) or folder / "series.html")
+    written = report.write_report(out / "series", lang="zh")
+    assert calls == [out / str(y) for y in YEARS] + [out]
+    assert written[-1] == out / "series.html"
