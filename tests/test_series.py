@@ -269,3 +269,18 @@ def test_series_report_en_and_zh(constant, tmp_path, monkeypatch):
     written = report.write_report(out / "series", lang="zh")
     assert calls == [out / str(y) for y in YEARS] + [out]
     assert written[-1] == out / "series.html"
+
+
+def test_a_service_with_prices_of_two_years_is_refused(tmp_path):
+    root = copy_sample(tmp_path / "s")
+    prices = root / "pipelines" / "jinsha_series_prices.yaml"
+    text = prices.read_text().replace(
+        "dredging_cost: {value: 18.24, unit: yuan m-3,",
+        "dredging_cost: {value: 18.24, unit: yuan m-3, price_year: 2019,")
+    prices.write_text(text)
+    defl = _write_deflator(tmp_path / "d.csv")
+    with pytest.raises(PriceBasisError, match=r"service 'soil' are of different years "
+                                              r"\(dredging_cost 2019, n_fertilizer_price 2022"):
+        run_series(_pipes(root, (2015, 2023)), tmp_path / "o", price_basis="constant:2015",
+                   deflator=defl, report=False)
+    assert not (tmp_path / "o").exists()
