@@ -417,6 +417,67 @@ def compare(
 
 
 @app.command()
+def series(
+    pipelines: Annotated[list[Path], typer.Argument(
+        help="One pipeline per year, in increasing year order.")],
+    out: _OutFolder,
+    years: Annotated[str | None, typer.Option(
+        "--years", help="The years of the pipelines, comma-separated (default: each pipeline's "
+                        "`year:`).")] = None,
+    price_basis: Annotated[str, typer.Option(
+        "--price-basis", help="current (as the profiles give them) or constant:<year> (needs "
+                              "--deflator).")] = "current",
+    deflator: Annotated[Path | None, typer.Option(
+        "--deflator", help="Deflator table, CSV with columns year,index; with it the change "
+                           "is split into quantity and price effects.")] = None,
+    overwrite: _Overwrite = False,
+    resampling: Annotated[str, typer.Option(
+        help="Resampling of the last year's maps onto the first year's grid for the change "
+             "maps (land use is always nearest).")] = "nearest",
+    quiet: _Quiet = False,
+    cog: _Cog = False,
+    yes: _Yes = False,
+    lang: _Lang = None,
+    report: _Report = None,
+) -> None:
+    """GEP over several years: DIR/<year> runs and DIR/series (tables by year, transitions,
+    decomposition, change map)."""
+    from .pipeline import load_pipeline
+    from .series import run_series
+
+    _check_lang(lang)
+    year_list = None
+    if years is not None:
+        try:
+            year_list = [int(y) for y in years.split(",")]
+        except ValueError:
+            raise ConfigError(f"--years: expected years separated by commas, got {years!r}"
+                              ) from None
+    pipes = [_with_report(_with_options(load_pipeline(p), cog=cog, report_lang=lang), report)
+             for p in pipelines]
+    res = run_series(pipes, out, years=year_list, price_basis=price_basis, deflator=deflator,
+                     overwrite=overwrite, quiet=quiet, resampling=resampling, report_lang=lang,
+                     **_size_args(yes, quiet))
+    if not quiet:
+        g = res.gep_by_year[res.gep_by_year.service == "gep"]
+        t = Table(title="GEP by year (yuan a-1)")
+        cols = ["year", "price year", "GEP"] + (["at constant prices"]
+                                                if "constant_amount" in g else [])
+        for c in cols:
+            t.add_column(c, justify="right")
+        for _, r in g.iterrows():
+            py = res.gep_by_year[(res.gep_by_year.year == r.year)
+                                 & (res.gep_by_year.measure == "value")].price_year
+            pys = ", ".join(sorted({str(x) for x in py if str(x)}))
+            t.add_row(str(r.year), _cell(pys), f"{r.amount:,.2f}",
+                      *([f"{r.constant_amount:,.2f}"] if "constant_amount" in g else []))
+        out_console.print(t)
+    o = _user(res.out)
+    err_console.print(f"wrote {o}/" + f", {o}/".join(str(y) for y in res.years)
+                      + f" and {o}/series")
+
+
+@app.command()
 def demo(
     out: _OutFolder = Path("demo-out"),
     overwrite: _Overwrite = False,

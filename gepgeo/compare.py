@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,9 +275,12 @@ def _change_tags(name: str) -> dict[str, str]:
 
 
 def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, codec: str,
-                    resampling: Resampling, cog: bool = False) -> list[str]:
+                    resampling: Resampling, cog: bool = False,
+                    tags: Callable[[str], dict[str, str]] | None = None) -> list[str]:
     """``after − before`` of GEP and of each service value map, on the before grid (Cloud-
-    Optimized with overviews when ``cog``, like the runs' maps)."""
+    Optimized with overviews when ``cog``, like the runs' maps). ``tags(name)`` gives each map's
+    tags (default: :func:`_change_tags`, the paths of a comparison folder)."""
+    tags = tags or _change_tags
     written = []
     for name in before.manifest["maps"]:
         if not (name == "gep" or name.endswith("_value")) or name not in after.manifest["maps"]:
@@ -291,7 +295,7 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
                 target, ref.shape, ref.transform, ref.crs,
                 description=f"change in {name} (after − before)", unit=unit, codec=codec,
                 block=_BLOCK,
-                tags=_change_tags(name))
+                tags=tags(name))
             try:
                 for r0 in range(0, ref.height, _BLOCK):
                     for c0 in range(0, ref.width, _BLOCK):
@@ -313,14 +317,16 @@ def difference_maps(before: RunResult, after: RunResult, maps_dir: Path, *, code
 
 def _difference_maps_or_disk_full(before: RunResult, after: RunResult, maps_dir: Path,
                                   out: Path, *, codec: str, resampling: Resampling,
-                                  cog: bool) -> list[str]:
+                                  cog: bool,
+                                  tags: Callable[[str], dict[str, str]] | None = None
+                                  ) -> list[str]:
     """:func:`difference_maps`, with a full disk reported in one line (naming ``out`` and the
     estimated size of the change maps) instead of GDAL's and libtiff's lines on stderr."""
     cap = CapturedStderr()
     try:
         with native_stderr_captured(cap):
             return difference_maps(before, after, maps_dir, codec=codec, resampling=resampling,
-                                   cog=cog)
+                                   cog=cog, tags=tags)
     except Exception as exc:
         n = sum(1 for m in before.manifest["maps"] if m == "gep" or m.endswith("_value"))
         est = estimate_output(before.manifest["grid"]["shape"], n, codec=codec, cog=cog)

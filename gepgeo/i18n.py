@@ -403,4 +403,40 @@ ZH: dict[str, str] = {
     "<em>jinsha-as-stated</em> the values the paper prints (N and P contents, air rates).":
         "{unit}。<em>jinsha-as-published</em> 包含能复现论文表 4 的参数值；"
         "<em>jinsha-as-stated</em> 为论文中印出的参数值（氮、磷含量，空气净化速率）。",
+    # time series (gepgeo series)
+    "gepgeo series: {a}–{b}": "gepgeo 时间序列：{a}–{b}",
+    "GEP series: {a}–{b}": "GEP 时间序列：{a}–{b}",
+    "{n} years · price basis: {basis} · gepgeo {v}": "{n} 个年份 · 价格基准：{basis} · gepgeo {v}",
+    "GEP by year": "逐年 GEP", "Decomposition": "变化分解",
+    "GEP {year}, {unit}": "{year} 年 GEP，{unit}",
+    "GEP {year} at {basis}, {unit}": "{year} 年 GEP（{basis}），{unit}",
+    "Years: {years}. Each year is its own run on its own grid; the change maps are on the first "
+    "year's grid.": "年份：{years}。每年单独运行于其自身网格；变化图位于第一年的网格上。",
+    "Reports of each year:": "各年份报告：",
+    "GEP by year, stacked by service": "逐年 GEP（按服务堆叠）",
+    "GEP by year, current prices": "逐年 GEP，现价",
+    "GEP by year, at {year} prices": "逐年 GEP，{year} 年不变价",
+    "GEP by year, service and measure": "逐年 GEP（按服务与指标）",
+    "Land use by year": "逐年土地利用",
+    "Land-use shares by year": "逐年土地利用构成", "land-use shares by year": "逐年土地利用构成",
+    "share of the valid area (%)": "占有效面积比例（%）",
+    "Change of GEP, first to last year": "GEP 变化（首年至末年）",
+    "{a} and {b} on one colour scale, and the difference ({b} − {a}, on the {a} grid): red for "
+    "losses, blue for gains, symmetric about 0; grey is nodata.":
+        "{a} 年与 {b} 年使用同一色标，以及差值（{b} − {a}，位于 {a} 年网格）："
+        "红色为减少，蓝色为增加，以 0 为中心对称；灰色为无数据。",
+    "GEP first and last year and change": "首年与末年 GEP 及其变化",
+    "No change map.": "无变化图。",
+    "Change split into quantity and price effects": "变化分解为数量效应与价格效应",
+    "Change of GEP: quantity and price effects": "GEP 变化：数量效应与价格效应",
+    "change of GEP: quantity and price effects": "GEP 变化：数量效应与价格效应",
+    "quantity effect": "数量效应", "price effect": "价格效应", "change": "变化",
+    "Land-use transition matrix {a} → {b} (ha)": "土地利用转移矩阵 {a} → {b}（公顷）",
+    "Extent account {a} → {b} (SEEA-EA, ha)": "面积账户 {a} → {b}（SEEA-EA，公顷）",
+    "The change of each service's value split into a quantity effect (the change at constant "
+    "prices) and a price effect (the change of the price level of its prices, by the deflator): "
+    "{formula}. The price effect holds no change of real unit prices between the years' "
+    "profiles.":
+        "各服务价值的变化分解为数量效应（不变价下的变化）与价格效应（按平减指数计的价格水平变化）："
+        "{formula}。各年参数集之间实际单价的变化不计入价格效应。",
 }

@@ -98,14 +98,17 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 
 def is_gepgeo_folder(folder: Path) -> bool:
     """Whether ``folder`` is an output folder gepgeo wrote: a run folder (``manifest.json`` with
-    ``gepgeo_version``) or a comparison / demo folder (``change/manifest.json`` of kind
-    ``comparison``)."""
+    ``gepgeo_version``), a comparison / demo folder (``change/manifest.json`` of kind
+    ``comparison``) or a series folder (``series/manifest.json`` of kind ``series``)."""
     folder = Path(folder)
     run = _read_manifest(folder / "manifest.json")
     if run is not None and "gepgeo_version" in run:
         return True
     change = _read_manifest(folder / "change" / "manifest.json")
-    return change is not None and change.get("kind") == "comparison"
+    if change is not None and change.get("kind") == "comparison":
+        return True
+    series = _read_manifest(folder / "series" / "manifest.json")
+    return series is not None and series.get("kind") == "series"
 
 
 def _forms(p: Path) -> set[Path]:

@@ -406,6 +406,9 @@ class Pipeline(_Strict):
     options : Options
     output : Path, optional
         Output folder (``--out`` wins).
+    year : int, optional
+        The year the pipeline describes, for ``gepgeo series`` (``--years`` wins); a single run
+        does not use it.
     """
 
     name: str | None = None
@@ -420,6 +423,7 @@ class Pipeline(_Strict):
     maps: list[str] = Field(default_factory=list)
     options: Options = Field(default_factory=Options)
     output: Path | None = None
+    year: int | None = Field(None, ge=1, le=9999)
     source_path: Path | None = Field(None, exclude=True)
     #: CSV files read for ``by_land_type: {csv:, column:}`` tables (inputs of the run)
     table_files: list[Path] = Field(default_factory=list, exclude=True)

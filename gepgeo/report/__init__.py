@@ -117,6 +117,8 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
       reports and the comparison report, with the reproduction section if
       ``DIR/reproduction.csv`` exists (and the as-stated totals if ``DIR/as_stated_gep.json``,
       ``{"before": yuan, "after": yuan}``, exists);
+    * a series (``DIR/series/manifest.json``), or its ``series`` folder: each year's report
+      and the series report;
     * a run folder (``DIR/manifest.json``): its report.
 
     ``lang`` (``en``/``zh``): the reports' language; by default each run's
@@ -139,8 +141,17 @@ def write_report(folder: Path, lang: str | None = None) -> list[Path]:
     """
     folder = Path(folder)
     manifest = folder / "manifest.json"
-    if manifest.is_file() and read_json(manifest).get("kind") == "comparison":
+    if manifest.is_file() and read_json(manifest).get("kind") in ("comparison", "series"):
         folder = folder.parent
+    series = folder / "series" / "manifest.json"
+    if series.is_file() and read_json(series).get("kind") == "series":
+        from .series_page import write_series_report
+
+        years = [str(y) for y in read_json(series).get("years", [])]
+        kws: dict[str, Any] = {"lang": lang} if lang else {}
+        done = [write_run_report(folder / y, **kws) for y in years
+                if (folder / y / "manifest.json").is_file()]
+        return done + [write_series_report(folder, **kws)]
     if (folder / "change" / "manifest.json").is_file():
         read_manifest(folder / "change" / "manifest.json", comparison=True)
         for s in ("before", "after"):

@@ -494,8 +494,14 @@ def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) ->
     return fig
 
 
-def comparison_figure(label: str, before: Path, after: Path, change: Path) -> Figure:
-    """Before and after on one shared colour scale, and the difference (symmetric about 0)."""
+def comparison_figure(label: str, before: Path, after: Path, change: Path,
+                      titles: tuple[str, str, str] | None = None) -> Figure:
+    """Before and after on one shared colour scale, and the difference (symmetric about 0).
+
+    ``titles``: the three panels' titles as drawn (default: before, after, after − before,
+    translated); a series names its years.
+    """
+    names = titles or (t("before"), t("after"), t("after − before"))
     ovs: dict[str, Overview | None] = {}
     for key, path in (("before", before), ("after", after), ("after − before", change)):
         try:
@@ -507,14 +513,14 @@ def comparison_figure(label: str, before: Path, after: Path, change: Path) -> Fi
     pair = [o for o in (ovs["before"], ovs["after"]) if o is not None]
     cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
     ims, unit = [], ""
-    for ax, key in zip(axes[:2], ("before", "after")):
+    for ax, key, name in zip(axes[:2], ("before", "after"), names):
         ov = ovs[key]
         if ov is None:
-            no_data_panel(ax, t(key), t("map missing"))
+            no_data_panel(ax, name, t("map missing"))
             continue
         unit = unit or ov.unit
         ims.append(draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
-                             title=t(key)))
+                             title=name))
     if ims:
         cb = fig.colorbar(ims[0], cax=cax1, format=_colourbar_formatter(norm.vmax))
         cb.set_label(unit_text(unit), fontsize=8)
@@ -523,12 +529,12 @@ def comparison_figure(label: str, before: Path, after: Path, change: Path) -> Fi
         cax1.set_axis_off()
     diff = ovs["after − before"]
     if diff is None:
-        no_data_panel(axes[2], t("after − before"), t("difference map missing"))
+        no_data_panel(axes[2], names[2], t("difference map missing"))
         cax2.set_axis_off()
         return fig
     rng = _finite_range([diff.data])
     dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
-    im = draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=t("after − before"))
+    im = draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=names[2])
     cb = fig.colorbar(im, cax=cax2, format=_colourbar_formatter(dnorm.vmax))
     cb.set_label(unit_text(diff.unit or unit), fontsize=8)
     cb.ax.tick_params(labelsize=7)

@@ -201,4 +201,10 @@ COLUMNS_ZH = {
     "area_ha_total": "面积（公顷）", "opening_ha": "期初（公顷）", "closing_ha": "期末（公顷）",
     "additions_ha": "增加（公顷）", "reductions_ha": "减少（公顷）",
     "net_change_ha": "净变化（公顷）",
+    # a time series (gepgeo series)
+    "year": "年份", "from_year": "起始年份", "to_year": "终止年份",
+    "deflator_factor": "平减系数", "constant_amount": "不变价数量",
+    "value_from": "起始价值（元/年）", "value_to": "终止价值（元/年）",
+    "quantity_effect": "数量效应（元/年）", "price_effect": "价格效应（元/年）",
+    "price_index_from": "起始价格指数", "price_index_to": "终止价格指数",
 }

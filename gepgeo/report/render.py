@@ -204,6 +204,9 @@ def table_html(df: pd.DataFrame, *, formats: Mapping[str, Callable[[Any], str]] 
     formats = dict(formats or {})
     cell_classes = dict(cell_classes or {})
     numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
+    for col in numeric:   # years (a series' year, from_year, price_year): no separators
+        if (str(col) == "year" or str(col).endswith("_year")) and col not in formats:
+            formats[col] = lambda v: "" if isnan(v) else str(int(v))
     if lang() == "zh":
         for col in df.columns:
             if col in raw_html or col in formats:
