@@ -721,7 +721,8 @@ def sobol_table(model: TableModel, settings: Settings, names: Sequence[str] | No
                                   rng=np.random.default_rng(settings.seed))
     labels = model.labels([model.values[i] for i in range(len(model.values))])
     rows = []
-    first, total = np.atleast_2d(res.first_order), np.atleast_2d(res.total_order)
+    first = np.asarray(res.first_order).reshape(len(labels), d)
+    total = np.asarray(res.total_order).reshape(len(labels), d)
     for i, (svc, _) in enumerate(labels):
         name = "gep" if svc == "gep" else svc
         for j, p in enumerate(names):
@@ -858,3 +859,24 @@ def compare(before: TableModel, after: TableModel, settings: Settings, *, common
         other = Settings(settings.draws, settings.seed + 1, settings.method, settings.sensitivity)
         ra = analyse(after, other, sample(names, other), names)
     return rb, ra, change_table(before, after, rb["outputs"], ra["outputs"])
+
+
+def model_of_pipeline(pipe: Any) -> TableModel:
+    """The :class:`TableModel` of a pipeline from a tables-only pass (no map written; zones
+    are left out): the Python API's way to draw a pipeline, e.g.
+    ``analyse(model_of_pipeline(load_pipeline(path)), Settings(draws=10000))``."""
+    import dask
+
+    from .compute import build_dataset
+    from .io import seeded_handles
+    from .prepare import prepare
+    from .scheduler import _scheduler_of, _small_gdal_cache
+
+    with seeded_handles():
+        prep = prepare(pipe)
+        ds = build_dataset(prep.land_use, prep.codes, prep.plan, maps=[],
+                           area=pipe.options.area, domain=pipe.options.domain, chunks=prep.chunk)
+        with _small_gdal_cache():
+            totals, drivers = dask.compute(ds["totals"].data, ds["driver_totals"].data,
+                                           scheduler=_scheduler_of(None))
+    return TableModel(prep.plan, np.asarray(totals)[None], np.asarray(drivers)[:1])
