@@ -454,14 +454,17 @@ def _print_change_interval(res: Any, money_unit: float) -> None:
         return
     import pandas as pd
 
-    _print_interval(res.before.manifest, money_unit, "GEP before")
-    _print_interval(res.after.manifest, money_unit, "GEP after")
+    runs = res.runs if hasattr(res, "runs") else {"before": res.before, "after": res.after}
+    _print_interval(runs["before"].manifest, money_unit, "GEP before")
+    _print_interval(runs["after"].manifest, money_unit, "GEP after")
     ch = pd.read_csv(path)
     g = ch[ch.service == "gep"].iloc[0]
     out_console.print(
         f"change of GEP: {g['change'] / money_unit:+,.2f}; 95 % interval "
         f"{g['p2.5'] / money_unit:+,.2f} to {g['p97.5'] / money_unit:+,.2f} (common random "
         f"numbers); P(GEP rose) = {g['p_rose']:.4f}", markup=False, highlight=False)
+    out_console.print("what drives it: tables/sensitivity.csv of each scenario (Sobol indices)",
+                      markup=False, highlight=False)
 
 
 @app.command()
@@ -490,6 +493,7 @@ def demo(
         t.add_row(scenario, q, unit, f"{mine:,.2f}", f"{paper:,.2f}",
                   f"{100 * (mine - paper) / paper:+.2f} %", stated)
     out_console.print(t)
+    _print_change_interval(res, 1e4)
     rep = res.reproduction
     tiers = rep.groupby("tier").size().to_dict()
     dev = rep[rep.verdict == "NOT-REPRODUCIBLE"]

@@ -66,7 +66,7 @@ def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
 
 
 def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
-             lang: str = "en", report: bool = True) -> DemoResult:
+             lang: str = "en", report: bool = True, draws: int = 10000) -> DemoResult:
     """Compare the two Jinsha scenarios into ``out`` and add ``out/reproduction.csv``.
 
     ``out/before``, ``out/after`` and ``out/change`` are the comparison of
@@ -74,7 +74,8 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
     ``jinsha-as-published``); the reproduction table sets every published figure of Xu et al.
     beside gepgeo's; the GEP under ``jinsha-as-stated`` (the values the paper prints) is computed
     by the tables-only path. ``lang``: the reports' language (``en`` or ``zh``); ``report``:
-    whether the reports (and map styles) are written.
+    whether the reports (and map styles) are written. ``draws``: draws of the pipelines' price
+    ranges (``change/tables/uncertainty_change.csv``; 0: none).
     """
     import json
 
@@ -100,7 +101,12 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
 
     args: dict[str, object] = {"as_stated_gep": stated}
     def lang_of(pipe: Pipeline) -> Pipeline:
-        opts = pipe.options.model_copy(update={"report_lang": lang})
+        # and the price ranges of the pipelines drawn 10 000 times (gepgeo.uncertainty)
+        from .pipeline import UncertaintyOptions
+
+        opts = pipe.options.model_copy(update={
+            "report_lang": lang,
+            "uncertainty": pipe.options.uncertainty or UncertaintyOptions(draws=draws)})
         return pipe.model_copy(update={"options": opts})
 
     res = run_compare(lang_of(_pipeline("before")), lang_of(_pipeline("after")), Path(out),

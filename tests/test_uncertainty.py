@@ -307,11 +307,17 @@ def test_common_random_numbers_narrow_the_change_interval(jinsha_demo):
     models = [U.model_of_pipeline(_pipeline(s)) for s in ("before", "after")]
     assert models[0].dims, "the Jinsha pipelines carry ranges"
     s = U.Settings(draws=4000, seed=1, sensitivity=False)
-    _, _, crn = U.compare(*models, s)
+    rb, ra, crn = U.compare(*models, s)
     _, _, ind = U.compare(*models, s, common=False)
     g_crn, g_ind = (t.set_index("service").loc["gep"] for t in (crn, ind))
     assert g_crn["change"] == g_ind["change"]
-    assert g_crn["p97.5"] - g_crn["p2.5"] < 0.8 * (g_ind["p97.5"] - g_ind["p2.5"])
+    # the after GEP is 18 x the before one: most of the change's spread is the after level's,
+    # and the shared prices remove the before scenario's part of it
+    assert g_crn["p97.5"] - g_crn["p2.5"] < 0.95 * (g_ind["p97.5"] - g_ind["p2.5"])
+    sd_b, sd_a = (r["tables"]["uncertainty_by_service"].set_index("service").loc["gep", "sd"]
+                  for r in (rb, ra))
+    assert g_ind["sd"] ** 2 == pytest.approx(sd_a ** 2 + sd_b ** 2, rel=0.05)   # independent
+    assert g_crn["sd"] < sd_a - 0.5 * sd_b        # positively correlated: var(A) + var(B) − 2 cov
     assert g_crn["p_rose"] == 1.0
     # the demo's comparison wrote the change table from the same model
     ch = pd.read_csv(jinsha_demo.out / "change" / "tables" / "uncertainty_change.csv")
