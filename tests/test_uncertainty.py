@@ -322,3 +322,16 @@ def test_common_random_numbers_narrow_the_change_interval(jinsha_demo):
     # the demo's comparison wrote the change table from the same model
     ch = pd.read_csv(jinsha_demo.out / "change" / "tables" / "uncertainty_change.csv")
     assert ch.set_index("service").loc["gep", "p_rose"] == 1.0
+
+
+def test_the_jinsha_pipelines_give_the_same_sourced_ranges():
+    from gepgeo.demo import sample_root
+
+    from .helpers import read_yaml
+
+    docs = [read_yaml(sample_root() / "pipelines" / f"jinsha_{s}.yaml") for s in ("before", "after")]
+    ranges = [{k: v for k, v in d["parameters"].items() if set(v) == {"uncertainty"}}
+              for d in docs]
+    assert ranges[0] == ranges[1] and len(ranges[0]) == 7
+    for key, v in ranges[0].items():
+        assert len(v["uncertainty"]["source"]) > 40, key
