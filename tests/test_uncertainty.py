@@ -302,9 +302,9 @@ def test_run_writes_the_tables_and_reruns_are_byte_identical(grid, tmp_path):
 
 
 def test_common_random_numbers_narrow_the_change_interval(jinsha_demo):
-    from gepgeo.demo import _pipeline
+    from gepgeo.demo import demo_pipeline
 
-    models = [U.model_of_pipeline(_pipeline(s)) for s in ("before", "after")]
+    models = [U.model_of_pipeline(demo_pipeline(s, 0)) for s in ("before", "after")]
     assert models[0].dims, "the Jinsha pipelines carry ranges"
     s = U.Settings(draws=4000, seed=1, sensitivity=False)
     rb, ra, crn = U.compare(*models, s)
@@ -324,14 +324,45 @@ def test_common_random_numbers_narrow_the_change_interval(jinsha_demo):
     assert ch.set_index("service").loc["gep", "p_rose"] == 1.0
 
 
-def test_the_jinsha_pipelines_give_the_same_sourced_ranges():
-    from gepgeo.demo import sample_root
+def test_the_jinsha_ranges_are_sourced_and_hold_the_papers_values():
+    from gepgeo.demo import demo_pipeline, jinsha_ranges
 
-    from .helpers import read_yaml
-
-    docs = [read_yaml(sample_root() / "pipelines" / f"jinsha_{s}.yaml") for s in ("before", "after")]
-    ranges = [{k: v for k, v in d["parameters"].items() if set(v) == {"uncertainty"}}
-              for d in docs]
-    assert ranges[0] == ranges[1] and len(ranges[0]) == 7
-    for key, v in ranges[0].items():
+    ranges = jinsha_ranges()
+    assert len(ranges) == 7
+    for key, v in ranges.items():
         assert len(v["uncertainty"]["source"]) > 40, key
+    for s in ("before", "after"):
+        m = U.model_of_pipeline(demo_pipeline(s, 0))
+        assert sorted(d.key for d in m.dims) == sorted(ranges)
+        for d in m.dims:     # the paper's value lies in its range
+            assert d.spec.low <= d.point <= d.spec.high, d.key
+
+
+def test_zone_intervals_of_tiling_zones_add_up_draw_by_draw(sample):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from gepgeo.run import run_pipeline
+
+    from .helpers import edited_yaml, raster_info
+
+    grid = raster_info(sample / "data" / "jinsha" / "landuse_after.tif")
+    left, bottom, right, top = grid.bounds
+    mid = (left + right) / 2 + 2.5
+    gpd.GeoDataFrame({"code": ["W", "E"]},
+                     geometry=[box(left - 10, bottom - 10, mid, top + 10),
+                               box(mid, bottom - 10, right + 10, top + 10)],
+                     crs=grid.crs).to_file(sample / "halves.gpkg", driver="GPKG")
+    p = sample / "pipelines" / "jinsha_after.yaml"
+    with edited_yaml(p) as doc:
+        doc["zones"] = [{"path": "../halves.gpkg", "id": "code"}]
+        doc["options"] = {"uncertainty": {"draws": 256, "sensitivity": False}}
+    res = run_pipeline(load_pipeline(p), sample / "out", report=False)
+    z = pd.read_csv(sample / "out" / "tables" / "uncertainty_by_zone.csv")
+    svc = pd.read_csv(sample / "out" / "tables" / "uncertainty_by_service.csv")
+    assert len(z.zone.unique()) == 2
+    for (s, m), rows in z.groupby(["service", "measure"]):
+        whole = svc[(svc.service == s) & (svc.measure == m)].iloc[0]
+        assert rows["point"].sum() == pytest.approx(whole["point"], rel=1e-9)
+        assert rows["mean"].sum() == pytest.approx(whole["mean"], rel=1e-9)   # mean is linear
+    assert "tables/uncertainty_by_zone.csv" in res.manifest["tables"]
