@@ -9,6 +9,7 @@ then times every variant below in a fresh subprocess (this same script with the 
     numpy-whole   the same formulas as NumPy expressions on whole arrays
     windowed      the same NumPy code per 512² window in a rasterio loop, one thread
     xarray-dask   the same formulas as xarray expressions on dask, ``rio.to_raster`` per map
+    gepgeo-draws  ``run_pipeline`` plus 10 000 draws of eight prices (gepgeo.uncertainty)
     tables-only   ``gepgeo.run.account``: totals only, no map
     read-floor    read every input block, nothing else (1 and 2 threads)
 
