@@ -9,6 +9,7 @@ then times every variant below in a fresh subprocess (this same script with the 
     numpy-whole   the same formulas as NumPy expressions on whole arrays
     windowed      the same NumPy code per 512² window in a rasterio loop, one thread
     xarray-dask   the same formulas as xarray expressions on dask, ``rio.to_raster`` per map
+    gepgeo-draws  ``run_pipeline`` plus 10 000 draws of eight prices (gepgeo.uncertainty)
     tables-only   ``gepgeo.run.account``: totals only, no map
     read-floor    read every input block, nothing else (1 and 2 threads)
 
@@ -282,6 +283,35 @@ def run_gepgeo(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
     return {"totals": totals, "extra": {"timings": res.manifest["timings_s"]}}
 
 
+#: prices drawn by the ``gepgeo-draws`` variant: synthetic ±20 % ranges (a benchmark of
+#: the cost of drawing, not a case), with the options of ``options.uncertainty``
+DRAWN_PRICES = ("water_price", "dredging_cost", "n_fertilizer_price", "p_fertilizer_price",
+                "carbon_price", "oxygen_price", "so2_charge", "electricity_price")
+
+
+def run_gepgeo_draws(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
+    """``run_pipeline`` with 10 000 draws of eight prices (intervals and Sobol indices)."""
+    import yaml
+
+    from gepgeo.pipeline import load_pipeline
+    from gepgeo.run import run_pipeline
+
+    doc = yaml.safe_load((folder / "pipeline.yaml").read_text())
+    for key in DRAWN_PRICES:
+        doc["parameters"][key] = {"uncertainty": {
+            "dist": "uniform", "low": 0.8, "high": 1.2, "relative": True,
+            "source": "benchmark: synthetic +-20 %"}}
+    doc.setdefault("options", {})["uncertainty"] = {"draws": 10000, "seed": 1}
+    path = folder / "pipeline_draws.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    res = run_pipeline(load_pipeline(path), out, quiet=True)
+    vals = res.tidy[(res.tidy.measure == "value") & (res.tidy.service != "gep")]
+    totals = {f"{s}_value": {} for s in vals.service.unique()}
+    for s, lt, amount in zip(vals.service, vals.land_type, vals.amount):
+        totals[f"{s}_value"][lt] = float(amount)
+    return {"totals": totals, "extra": {"timings": res.manifest["timings_s"]}}
+
+
 def run_tables(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
     """gepgeo tables only: ``account`` = ``build_dataset(maps=[])`` + compute ``totals``."""
     from gepgeo.pipeline import load_pipeline
@@ -477,6 +507,8 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("gepgeo", run_gepgeo, "gepgeo end to end (9 maps + tables)"),
+    Variant("gepgeo-draws", run_gepgeo_draws,
+            "gepgeo end to end + 10 000 draws of 8 prices (intervals, Sobol indices)"),
     Variant("io-floor-1", run_io_floor_1, "I/O floor, 1 thread (read 6, write 9)"),
     Variant("io-floor-2", run_io_floor_2, "I/O floor, 2 threads"),
     Variant("numpy-whole", run_numpy_whole, "naive NumPy, whole arrays", baseline=True),

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -154,6 +155,12 @@ def _size_args(yes: bool, quiet: bool) -> dict:  # type: ignore[type-arg]
             "on_estimate": None if quiet else show}
 
 
+_Draws = Annotated[int | None, typer.Option(
+    "--draws", min=0,
+    help="Draw the parameters that carry a range N times (options.uncertainty.draws; 0: "
+         "none): intervals and Sobol indices in tables/.")]
+
+
 @app.command()
 def run(
     pipeline: _PipelineArg,
@@ -175,6 +182,7 @@ def run(
     yes: _Yes = False,
     lang: _Lang = None,
     report: _Report = None,
+    draws: _Draws = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
@@ -182,14 +190,42 @@ def run(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    pipe = _with_report(_with_options(load_pipeline(pipeline), strict_grid=strict_grid, cog=cog,
-                                      report_lang=lang), report)
+    pipe = _with_draws(_with_report(_with_options(load_pipeline(pipeline),
+                                                  strict_grid=strict_grid, cog=cog,
+                                                  report_lang=lang), report), draws)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
         what = "GEP" if res.manifest.get("valuation", True) else "quantities"
         _print_run(res, money_unit, f"{res.manifest['name']}: {what} by service")
+        _print_interval(res.manifest, money_unit)
     err_console.print(f"wrote {_user(res.out)}")
+
+
+def _with_draws(pipe: Pipeline, draws: int | None) -> Pipeline:
+    """``pipe`` with ``options.uncertainty.draws`` set by ``--draws`` (None: as it says)."""
+    if draws is None:
+        return pipe
+    from .pipeline import UncertaintyOptions
+
+    cur = pipe.options.uncertainty or UncertaintyOptions()
+    opts = pipe.options.model_copy(update={"uncertainty": cur.model_copy(update={"draws": draws})})
+    return pipe.model_copy(update={"options": opts})
+
+
+def _print_interval(manifest: Mapping[str, Any], money_unit: float, label: str = "GEP") -> None:
+    """One line: the GEP's 95 % interval of a run drawn with options.uncertainty."""
+    unc = manifest.get("uncertainty") or {}
+    g = unc.get("gep") or {}
+    if not {"point", "p2.5", "p97.5"} <= set(g):
+        return
+    u = "" if money_unit == 1 else f" x {money_unit:g}"
+    out_console.print(
+        f"{label}: {g['point'] / money_unit:,.2f} (yuan{u} a-1); 95 % interval "
+        f"{g['p2.5'] / money_unit:,.2f} to {g['p97.5'] / money_unit:,.2f} over "
+        f"{unc['draws']} draws of {len(unc['sample_columns'])} uncertain parameter(s) "
+        f"({len(unc['fixed'])} fixed: tables/uncertainty_parameters.csv)",
+        markup=False, highlight=False)
 
 
 def _with_report(pipe: Pipeline, report: bool | None) -> Pipeline:
@@ -397,6 +433,7 @@ def compare(
     yes: _Yes = False,
     lang: _Lang = None,
     report: _Report = None,
+    draws: _Draws = None,
 ) -> None:
     """Compare two scenarios: DIR/before, DIR/after and DIR/change (tables and difference maps)."""
     from .compare import run_compare
@@ -404,16 +441,38 @@ def compare(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    res = run_compare(_with_report(_with_options(load_pipeline(before), cog=cog,
-                                                 report_lang=lang), report),
-                      _with_report(_with_options(load_pipeline(after), cog=cog,
-                                                 report_lang=lang), report), out,
-                      overwrite=overwrite,
+    res = run_compare(_with_draws(_with_report(_with_options(load_pipeline(before), cog=cog,
+                                                             report_lang=lang), report), draws),
+                      _with_draws(_with_report(_with_options(load_pipeline(after), cog=cog,
+                                                             report_lang=lang), report), draws),
+                      out, overwrite=overwrite,
                       quiet=quiet, resampling=resampling, **_size_args(yes, quiet))
     if not quiet:
         _print_change(res, money_unit)
+        _print_change_interval(res, money_unit)
     o = _user(res.out)
     err_console.print(f"wrote {o}/before, {o}/after and {o}/change")
+
+
+def _print_change_interval(res: Any, money_unit: float) -> None:
+    """GEP before and after with their 95 % intervals, and the interval of the change with the
+    probability that GEP rose (a comparison drawn with options.uncertainty)."""
+    path = res.out / "change" / "tables" / "uncertainty_change.csv"
+    if not path.is_file():
+        return
+    import pandas as pd
+
+    runs = res.runs if hasattr(res, "runs") else {"before": res.before, "after": res.after}
+    _print_interval(runs["before"].manifest, money_unit, "GEP before")
+    _print_interval(runs["after"].manifest, money_unit, "GEP after")
+    ch = pd.read_csv(path)
+    g = ch[ch.service == "gep"].iloc[0]
+    out_console.print(
+        f"change of GEP: {g['change'] / money_unit:+,.2f}; 95 % interval "
+        f"{g['p2.5'] / money_unit:+,.2f} to {g['p97.5'] / money_unit:+,.2f} (common random "
+        f"numbers); P(GEP rose) = {g['p_rose']:.4f}", markup=False, highlight=False)
+    out_console.print("what drives it: tables/sensitivity.csv of each scenario (Sobol indices)",
+                      markup=False, highlight=False)
 
 
 @app.command()
@@ -503,6 +562,7 @@ def demo(
         t.add_row(scenario, q, unit, f"{mine:,.2f}", f"{paper:,.2f}",
                   f"{100 * (mine - paper) / paper:+.2f} %", stated)
     out_console.print(t)
+    _print_change_interval(res, 1e4)
     rep = res.reproduction
     tiers = rep.groupby("tier").size().to_dict()
     dev = rep[rep.verdict == "NOT-REPRODUCIBLE"]

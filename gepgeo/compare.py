@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from . import __version__
 from .area import grid_block_areas_ha, grid_row_areas_ha
 from .compute import build_lut, land_type_index, land_use_codes
-from .errors import ConfigError, GridMismatchError
+from .errors import ConfigError, GridMismatchError, UncertaintyError
 from .grid import Grid
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .nodata import nodata_list
@@ -342,6 +342,57 @@ def _price_years(res: RunResult) -> set[Any]:
     return {p["price_year"] for p in res.manifest["profiles"] if p["price_year"] != "unknown"}
 
 
+def _same_uncertainty_options(before: Pipeline, after: Pipeline) -> tuple[Pipeline, Pipeline]:
+    """Both scenarios with one ``options.uncertainty``: the one given, when only one gives it.
+
+    Raises
+    ------
+    UncertaintyError
+        The two give different options (draws, seed, method).
+    """
+    ob, oa = before.options.uncertainty, after.options.uncertainty
+    if ob is None and oa is None:
+        return before, after
+    if ob is not None and oa is not None:
+        if ob != oa:
+            raise UncertaintyError(
+                f"{after.source_path or 'after'}: options.uncertainty differs from the before "
+                "scenario's; a comparison draws both from one sample: give them the same")
+        return before, after
+    opts = ob if ob is not None else oa
+
+    def with_opts(p: Pipeline) -> Pipeline:
+        return p.model_copy(update={"options": p.options.model_copy(update={"uncertainty": opts})})
+    return with_opts(before), with_opts(after)
+
+
+def _uncertainty_change(pipe: Pipeline, rb: RunResult, ra: RunResult, tmp: Path) -> list[str]:
+    """With ``options.uncertainty``: both scenarios drawn from one sample (common random
+    numbers), their uncertainty tables and manifests, and ``change/tables/
+    uncertainty_change.csv``; the comparison's table entries."""
+    if rb.uncertainty_model is None or ra.uncertainty_model is None:
+        return []
+    from . import uncertainty as U
+
+    settings = U.settings_of(pipe.options.uncertainty)
+    unc_b, unc_a, change = U.compare(rb.uncertainty_model, ra.uncertainty_model, settings)
+    for res, unc, name, other in ((rb, unc_b, "before", "after"), (ra, unc_a, "after", "before")):
+        files = U.write_tables(tmp / name / "tables", unc)
+        entry = U.manifest_entry(res.uncertainty_model, settings, unc,
+                                 common=f"one sample with the {other} scenario "
+                                        "(../change/tables/uncertainty_change.csv)")
+        path = tmp / name / "manifest.json"
+        man = json.loads(path.read_text(encoding="utf-8"))
+        man["tables"] = list(man.get("tables", [])) + files
+        man["uncertainty"] = entry
+        path.write_text(json.dumps(man, indent=2, default=str) + "\n", encoding="utf-8")
+        res.manifest = man
+        res.uncertainty = unc
+    change.to_csv(tmp / "change" / "tables" / "uncertainty_change.csv", index=False,
+                  float_format="%.10g")
+    return ["tables/uncertainty_change.csv"]
+
+
 def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool = False,
                 quiet: bool = True, resampling: str = "nearest",
                 extra: Any = None, report_args: Any = None, **run_args: Any) -> CompareResult:
@@ -374,13 +425,14 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         b, a = (str(p.valuation).lower() for p in (before, after))
         raise ConfigError(f"{after.source_path or 'after'}: valuation is {a} but {b} for the "
                           "before scenario; give both the same valuation")
+    before, after = _same_uncertainty_options(before, after)
     t0 = time.perf_counter()
     inputs = pipeline_inputs(before) + pipeline_inputs(after)
     with atomic_folder(Path(out), overwrite=overwrite, inputs=inputs) as tmp:
         rb = run_pipeline(before, tmp / "before", quiet=quiet, final_path=Path(out) / "before",
-                          **run_args)
+                          draw_uncertainty=False, **run_args)
         ra = run_pipeline(after, tmp / "after", quiet=quiet, final_path=Path(out) / "after",
-                          **run_args)
+                          draw_uncertainty=False, **run_args)
         yb, ya = _price_years(rb), _price_years(ra)
         if yb and ya and yb != ya:
             raise ConfigError(f"the scenarios' prices are of different years ({sorted(yb)} vs "
@@ -400,6 +452,7 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
                                              cog=before.options.cog)
         tables = ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
                   "tables/transition_matrix.csv", "tables/extent_account.csv"]
+        tables += _uncertainty_change(before, rb, ra, tmp)
         by_zone, zone_note = change_by_zone(rb, ra)
         if by_zone is not None:
             by_zone.to_csv(change / "tables" / "change_by_zone.csv", index=False,

@@ -481,6 +481,8 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     K.gep_block(*_kernel_args(plan, lu_codes, *stacks, zones, area, out, acc, dacc, stats))
     K.finish_block(acc, dacc, kp.dclass, kp.lin, kp.coef, kp.on, kp.dyn, kp.mstart, kp.mstop,
                    kp.value_idx)
+    # the kernel's columns, then Σ driver × area of the linear services (gepgeo.uncertainty)
+    acc = np.concatenate([acc, dacc], axis=2)
     if stats[1] > 0:
         lu_codes = lu_codes.astype(np.int64, copy=False)
         mapped = land_type_index(lu_codes, lut, lut_offset) >= 0
@@ -807,12 +809,16 @@ def build_dataset(
         data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={
             "units": m.density_unit, "long_name": m.description, "service": m.service,
             "measure": m.name, "_FillValue": np.nan})
-    acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_ACC), (2 + nl,))
+    acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_ACC + K.N_SERVICES), (2 + nl,))
     lt_coord = pl.land_types if pl.land_types else ["(none)"]
     data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0, :, :K.N_COLUMNS])
     if total:
         data_vars["zone_totals"] = xr.Variable(("zone", "land_type", "column"),
                                                acc[1:, :, :K.N_COLUMNS])
+    # Σ driver × area of the linear services by land type (and zone), for the uncertainty
+    # draws (gepgeo.uncertainty): t a-1 for soil, mm ha a-1 for water, 0 for the others
+    data_vars["driver_totals"] = xr.Variable(("slot", "land_type", "service"),
+                                             acc[:, :, K.N_ACC:])
     if "gep" in map_names:   # Σ(GEP map × pixel area) where it has data, yuan a-1
         data_vars["gep_map_value"] = xr.Variable(("land_type",), acc[0, :, K.COL_GEP_MAP_VALUE],
                                                  attrs={"units": "yuan a-1"})

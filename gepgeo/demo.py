@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import ConfigError
 from .pipeline import Pipeline, load_pipeline
 from .reproduction import reproduction_table
 from .run import RunResult, account
@@ -65,8 +66,33 @@ def _pipeline(scenario: str, profile: str | None = None) -> Pipeline:
     return pipe
 
 
+def jinsha_ranges() -> dict[str, dict]:
+    """The price ranges of the Jinsha case with their sources (``gepgeo/data/jinsha_ranges.yaml``,
+    docs/JINSHA.md § 5), as ``{key: {uncertainty: {...}}}`` entries of ``parameters:``."""
+    from ._yaml import load_yaml_file
+
+    path = Path(str(resources.files("gepgeo") / "data" / "jinsha_ranges.yaml"))
+    return dict(load_yaml_file(path, "Jinsha ranges", ConfigError))
+
+
+def demo_pipeline(scenario: str, draws: int = 10000) -> Pipeline:
+    """A Jinsha pipeline as the demo runs it: with the price ranges attached and, when
+    ``draws``, ``options.uncertainty`` set to draw them."""
+    from .pipeline import RangeParam, UncertaintyOptions
+
+    pipe = _pipeline(scenario)
+    params = dict(pipe.parameters)
+    for key, entry in jinsha_ranges().items():
+        params.setdefault(key, RangeParam.model_validate(entry))
+    update: dict[str, object] = {"parameters": params}
+    if draws:
+        update["options"] = pipe.options.model_copy(update={
+            "uncertainty": pipe.options.uncertainty or UncertaintyOptions(draws=draws)})
+    return pipe.model_copy(update=update)
+
+
 def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
-             lang: str = "en", report: bool = True) -> DemoResult:
+             lang: str = "en", report: bool = True, draws: int = 10000) -> DemoResult:
     """Compare the two Jinsha scenarios into ``out`` and add ``out/reproduction.csv``.
 
     ``out/before``, ``out/after`` and ``out/change`` are the comparison of
@@ -74,7 +100,8 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
     ``jinsha-as-published``); the reproduction table sets every published figure of Xu et al.
     beside gepgeo's; the GEP under ``jinsha-as-stated`` (the values the paper prints) is computed
     by the tables-only path. ``lang``: the reports' language (``en`` or ``zh``); ``report``:
-    whether the reports (and map styles) are written.
+    whether the reports (and map styles) are written. ``draws``: draws of the pipelines' price
+    ranges (``change/tables/uncertainty_change.csv``; 0: none).
     """
     import json
 
@@ -103,7 +130,9 @@ def run_demo(out: Path, *, overwrite: bool = False, quiet: bool = True,
         opts = pipe.options.model_copy(update={"report_lang": lang})
         return pipe.model_copy(update={"options": opts})
 
-    res = run_compare(lang_of(_pipeline("before")), lang_of(_pipeline("after")), Path(out),
+    # with the price ranges drawn `draws` times (gepgeo.uncertainty)
+    res = run_compare(lang_of(demo_pipeline("before", draws)),
+                      lang_of(demo_pipeline("after", draws)), Path(out),
                       overwrite=overwrite, quiet=quiet, extra=add_reproduction,
                       report_args=args, report=report)
     runs = {"before": res.before, "after": res.after}

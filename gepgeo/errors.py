@@ -19,6 +19,7 @@ __all__ = [
     "GepgeoError",
     "ConfigError",
     "ProfileError",
+    "UncertaintyError",
     "MissingParameterError",
     "UnitError",
     "InputFileError",
@@ -143,6 +144,12 @@ class GepgeoError(Exception):
 
 class ConfigError(GepgeoError, ValueError):
     """A pipeline file is invalid: unknown key, wrong type, impossible combination."""
+
+
+class UncertaintyError(ConfigError):
+    """A parameter's ``uncertainty:`` range is invalid (unknown distribution, missing or
+    inconsistent bounds, no source, outside the parameter's domain), or the uncertainty
+    options cannot apply to the run (see docs/METHOD.md, Uncertainty)."""
 
 
 class ProfileError(GepgeoError, ValueError):

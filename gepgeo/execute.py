@@ -169,7 +169,7 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
         t1 = time.perf_counter()
         # one computation: every block is read, computed, written, and its totals reduced
         todo = [ds["totals"].data, ds["pixel_stats"].data]
-        extra = [v for v in ("zone_totals", "gep_map_value") if v in ds]
+        extra = [v for v in ("zone_totals", "gep_map_value", "driver_totals") if v in ds]
         todo += [ds[v].data for v in extra]
         # GDAL and libtiff print write errors (a line per tile) straight to stderr: captured
         # (build_dataset has let block tasks start again: block_tasks.reset)
@@ -209,6 +209,8 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
                             if "zone_totals" in extra else None),
             "gep_map_value": (float(np.sum(rest[extra.index("gep_map_value")]))
                               if "gep_map_value" in extra else None),
+            "driver_totals": (np.asarray(rest[extra.index("driver_totals")])
+                              if "driver_totals" in extra else None),
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
             "previews": _previews(writers),
             "maps": map_names, "max_pending_blocks": max_pending,

@@ -64,8 +64,8 @@ from .errors import (
 from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
-           "FromDem", "DemParam", "DeriveParam", "ZoneLayer", "Options", "load_pipeline",
-           "parse_pipeline"]
+           "FromDem", "DemParam", "DeriveParam", "ZoneLayer", "Options", "RangeParam",
+           "UncertaintyOptions", "load_pipeline", "parse_pipeline"]
 
 
 class _Strict(BaseModel):
@@ -85,21 +85,29 @@ class RasterParam(_Strict):
 
 
 class ConstantParam(_Strict):
-    """A constant with its unit."""
+    """A constant with its unit (and optionally its range, :mod:`gepgeo.uncertainty`)."""
 
     value: float
     unit: str | None = None
     source: str | None = None
     note: str | None = None
+    uncertainty: dict[str, Any] | None = None
 
 
 class TableParam(_Strict):
-    """A table by land type with its unit."""
+    """A table by land type with its unit (and optionally its range)."""
 
     by_land_type: dict[str, float]
     unit: str | None = None
     source: str | None = None
     note: str | None = None
+    uncertainty: dict[str, Any] | None = None
+
+
+class RangeParam(_Strict):
+    """Only a range, ``{uncertainty: {...}}``, for the value a lower level (the profile) gives."""
+
+    uncertainty: dict[str, Any]
 
 
 #: the only parameter a DEM can stand in for
@@ -171,7 +179,8 @@ class DemParam(_Strict):
     from_dem: FromDem
 
 
-ParamSpecT = float | ConstantParam | TableParam | RasterParam | DemParam | DeriveParam
+ParamSpecT = (float | ConstantParam | TableParam | RasterParam | DemParam | DeriveParam
+              | RangeParam)
 
 
 def _parse_param(key: str, raw: Any) -> ParamSpecT:
@@ -211,6 +220,8 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
             model = TableParam
         elif "value" in raw:
             model = ConstantParam
+        elif set(raw) == {"uncertainty"}:
+            model = RangeParam
         else:
             forms = ("'value', 'by_land_type', 'path' or 'from_dem'" if key == DEM_KEY
                      else "'value', 'by_land_type', 'path' or 'derive'" if key in DERIVABLE
@@ -220,9 +231,17 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
                              f"{', '.join(brief(k) for k in list(raw)[:8])}"
                              f"{', ...' if len(raw) > 8 else ''})")
         try:
-            return model.model_validate(raw)
+            parsed = model.model_validate(raw)
         except ValidationError as exc:
             raise ValueError(f"{key}.{_first_error(exc)}") from None
+        unc = getattr(parsed, "uncertainty", None)
+        if unc is not None:
+            from .uncertainty import parse_uncertainty
+
+            parse_uncertainty(unc, f"{key}.uncertainty",
+                              "table" if isinstance(parsed, TableParam) else
+                              "constant" if isinstance(parsed, ConstantParam) else "any")
+        return parsed
     raise ValueError(f"{key}: expected a number, {{value: ...}}, {{by_land_type: ...}} or "
                      f"{{path: ...}}, got {brief(raw)}{number_hint(raw)}")
 
@@ -362,6 +381,16 @@ class ZoneLayer(_Strict):
     name: str | None = None
 
 
+class UncertaintyOptions(_Strict):
+    """``options.uncertainty``: how the parameters that carry a range are drawn."""
+
+    draws: int = Field(10000, ge=0, le=1_000_000)
+    seed: int = Field(1, ge=0)
+    method: Literal["sobol", "lhs", "random"] = "sobol"
+    #: Sobol' indices (tables/sensitivity.csv)
+    sensitivity: bool = True
+
+
 class Options(_Strict):
     """How to compute and write."""
 
@@ -380,6 +409,8 @@ class Options(_Strict):
     value_maps: bool = True
     scheduler: str | None = None
     workers: int | None = Field(None, ge=1)
+    #: draws of the parameters that carry a range (:mod:`gepgeo.uncertainty`); None: none
+    uncertainty: UncertaintyOptions | None = None
 
 
 class Pipeline(_Strict):

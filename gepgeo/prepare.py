@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from .io import (CHUNK, LayerInfo, auto_chunk, block_source, check_nodata_fits, 
                  open_layer, scan_codes)
 from .layer import Layer
 from .nodata import declared_nodata, distinct_nodata, nodata_list, nodata_pair
-from .pipeline import ConstantParam, DemParam, DeriveParam, Pipeline, RasterParam, TableParam
+from .pipeline import (ConstantParam, DemParam, DeriveParam, Pipeline, RangeParam, RasterParam,
+                       TableParam)
 from .profiles import Profile, load_profile
 from .resolve import ParamValue, Plan, merge_levels, plan
 from .services import MEASURES
@@ -52,16 +53,51 @@ class Prepared:
         return dict(self.pipeline.land_use.codes)
 
 
+def _range_of(key: str, spec: Any, kind: str, origin: str) -> Any:
+    """The parsed ``uncertainty:`` of a pipeline parameter (None without one)."""
+    if getattr(spec, "uncertainty", None) is None:
+        return None
+    from .uncertainty import parse_uncertainty
+
+    return parse_uncertainty(spec.uncertainty, f"{origin}: {key}.uncertainty", kind)
+
+
+def _with_ranges(given: dict[str, ParamValue], ranges: Mapping[str, tuple[Any, str]]) -> None:
+    """Attach the ranges given alone (``{uncertainty: ...}``, :class:`RangeParam`) to the
+    values the other levels give (in place).
+
+    Raises
+    ------
+    UncertaintyError
+        No level gives the parameter a value, or the range does not fit its form (a range by
+        land type for a constant, one absolute range for a table).
+    """
+    from .errors import UncertaintyError
+    from .uncertainty import parse_uncertainty
+
+    for key, (raw, origin) in ranges.items():
+        pv = given.get(key)
+        where = f"{origin}: {key}.uncertainty"
+        if pv is None:
+            raise UncertaintyError(f"{where}: a range for {key}, but no level gives it a value")
+        if pv.kind == "raster":
+            raise UncertaintyError(f"{where}: {key} is a raster layer; ranges apply to "
+                                   "constants and tables")
+        given[key] = replace(pv, uncertainty=parse_uncertainty(raw, where, pv.kind))
+
+
 def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | None, chunk: int,
                     infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
     if isinstance(spec, ConstantParam):
         return ParamValue(key, spec.value, unit=spec.unit or "", source=spec.source or "pipeline",
-                          note=spec.note or "", origin=origin)
+                          note=spec.note or "", origin=origin,
+                          uncertainty=_range_of(key, spec, "constant", origin))
     if isinstance(spec, TableParam):
         return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
-                          source=spec.source or "pipeline", note=spec.note or "", origin=origin)
+                          source=spec.source or "pipeline", note=spec.note or "", origin=origin,
+                          uncertainty=_range_of(key, spec, "table", origin))
     if isinstance(spec, DemParam):
         assert lu_info is not None
         return _dem_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
@@ -186,9 +222,14 @@ def prepare(pipe: Pipeline) -> Prepared:
     infos: dict[str, LayerInfo] = {}
     notes: list[str] = []
 
+    ranges: dict[str, tuple[Any, str]] = {}
+
     def given_by(specs: Mapping[str, Any], origin: str) -> dict[str, ParamValue]:
         out: dict[str, ParamValue] = {}
         for key, spec in specs.items():
+            if isinstance(spec, RangeParam):   # a range for a lower level's value
+                ranges[key] = (spec.uncertainty, origin)
+                continue
             if lu_info is None and isinstance(spec, (RasterParam, DemParam, DeriveParam)):
                 failed.add(key)
                 continue   # cannot be aligned to a land use that did not open
@@ -208,9 +249,13 @@ def prepare(pipe: Pipeline) -> Prepared:
     planned = Problems()
     with planned.check():
         given, form_notes = merge_levels(levels)
+        _with_ranges(given, ranges)
         pl = plan(given, lts, no_services=pipe.no_services, services=pipe.services,
                   water_deficit=pipe.options.water_deficit, valuation=pipe.valuation)
         pl.form_notes = form_notes
+        from .uncertainty import check_plan
+
+        check_plan(pl, pipe.options.uncertainty)
     for err in planned.errors:
         # a profile entry or layer that failed is not given: that it is missing says nothing new
         if not (isinstance(err, MissingParameterError)

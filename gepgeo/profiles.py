@@ -31,7 +31,7 @@ _TOP_KEYS = {"name", "title", "version", "kind", "price_year", "source", "descri
              "extends", "land_types", "not_identifiable", "scenarios", "parameters",
              "alternatives", "scope", "extent"}
 _ENTRY_KEYS = {"value", "by_land_type", "unit", "source", "ref", "note", "stated_value",
-               "price_year"}
+               "price_year", "uncertainty"}
 _ALT_KEYS = _ENTRY_KEYS | {"key", "scenario"}
 
 
@@ -151,9 +151,19 @@ def _entry(key: str, raw: Any, where: str, land_types: list[str] | None, origin:
                 raise ProfileError(f"{where}.{key}.by_land_type.{lt}: expected a number, got "
                                    f"{brief(v)}{number_hint(v)}")
             value[str(lt)] = float(v)
+    unc = None
+    if raw.get("uncertainty") is not None:
+        from .uncertainty import parse_uncertainty
+
+        try:
+            unc = parse_uncertainty(raw["uncertainty"], f"{where}.{key}.uncertainty",
+                                    "constant" if "value" in raw else "table")
+        except GepgeoError as exc:
+            raise ProfileError(str(exc)) from None
     return ParamValue(key, value, unit=unit, source=str(raw.get("source", "") or ""),
                       ref=str(raw.get("ref", "") or ""), note=str(raw.get("note", "") or ""),
-                      price_year=raw.get("price_year", price_year), origin=origin)
+                      price_year=raw.get("price_year", price_year), origin=origin,
+                      uncertainty=unc)
 
 
 def load_profile(name_or_path: str | Path, *, base: Path | None = None,

@@ -62,6 +62,9 @@ class ParamValue:
     origins: Mapping[str, str] | None = field(default=None, compare=False)
     #: how a raster was computed from other inputs (``{"from_dem": {...}}``), for the manifest
     derived: Mapping[str, Any] | None = field(default=None, compare=False)
+    #: the value's range (:func:`gepgeo.uncertainty.parse_uncertainty`): one
+    #: :class:`~gepgeo.uncertainty.RangeSpec`, or one per land type; None: fixed
+    uncertainty: Any = field(default=None, compare=False)
 
     def origin_of(self, land_type: str) -> str:
         """Where the value of ``land_type`` comes from (a table merged from several levels

@@ -60,6 +60,10 @@ class RunResult:
     manifest: dict[str, Any]
     #: the rows of ``services_by_zone.csv`` at full precision (None without ``zones:``)
     by_zone: pd.DataFrame | None = None
+    #: with ``options.uncertainty``: the table model of the run (gepgeo.uncertainty) and the
+    #: result of its draws (None when a comparison draws both scenarios itself)
+    uncertainty_model: Any = None
+    uncertainty: dict[str, Any] | None = None
 
 
 def account(pipe: Pipeline) -> pd.DataFrame:
@@ -90,7 +94,8 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
                  workers: int | None = None, report: bool = True,
                  final_path: Path | None = None, max_pixels: int | None = None,
                  check_disk: bool = True,
-                 on_estimate: Callable[[Estimate], None] | None = None) -> RunResult:
+                 on_estimate: Callable[[Estimate], None] | None = None,
+                 draw_uncertainty: bool = True) -> RunResult:
     """Run a pipeline end to end into the run folder ``out`` (or the pipeline's ``output``).
 
     Parameters
@@ -104,6 +109,10 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
     on_estimate : callable, optional
         Called with the :class:`gepgeo.outputs.Estimate` (grid, size of the maps, rough time)
         once the inputs' headers are read, before anything is computed.
+    draw_uncertainty : bool
+        With ``options.uncertainty``: draw the parameters and write the uncertainty tables
+        (False: only build the table model, for :func:`gepgeo.compare.run_compare`, which
+        draws both scenarios from one sample).
 
     Raises
     ------
@@ -137,12 +146,14 @@ def run_pipeline(pipe: Pipeline, out: Path | None = None, *, overwrite: bool = F
             check_space(est, final_path or target)
         return _run_prepared(prep, target, t0, overwrite=overwrite, quiet=quiet,
                              extra_maps=extra_maps, scheduler_address=scheduler_address,
-                             workers=workers, report=report, final_path=final_path)
+                             workers=workers, report=report, final_path=final_path,
+                             draw_uncertainty=draw_uncertainty)
 
 
 def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, quiet: bool,
                   extra_maps: list[str] | None, scheduler_address: str | None,
-                  workers: int | None, report: bool, final_path: Path | None) -> RunResult:
+                  workers: int | None, report: bool, final_path: Path | None,
+                  draw_uncertainty: bool = True) -> RunResult:
     """:func:`run_pipeline` once the inputs are opened and checked."""
     pipe = prep.pipeline
     address = scheduler_address or pipe.options.scheduler
@@ -167,8 +178,12 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
                               "(every pixel is nodata); check land_use.nodata and the file")
         # the tables of the Python API (gepgeo.tables), of the dataset the pass computed
         tables, files = write_tables(res["dataset"], tmp / "tables", zones=prep.zones)
+        model, unc, unc_entry, t_unc = _uncertainty(prep, res, tmp, files, draw_uncertainty)
         manifest = _manifest(prep, res, final_path or target, time.perf_counter() - t0,
                              digests.result(), files)
+        if unc_entry is not None:
+            manifest["uncertainty"] = unc_entry
+            manifest["timings_s"]["uncertainty_s"] = t_unc
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
         if report and pipe.options.report:
@@ -181,7 +196,26 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
     by_lt = (tables["gep_by_land_type"] if "gep_by_land_type" in tables
              else accounts.gep_by_land_type(tidy).iloc[0:0])   # quantities only: none written
     return RunResult(target, tidy, tables["land_use"], tables["gep_by_service"], by_lt,
-                     manifest, tables.get("services_by_zone"))
+                     manifest, tables.get("services_by_zone"), model, unc)
+
+
+def _uncertainty(prep: Prepared, res: dict[str, Any], tmp: Path, files: list[str],
+                 draw: bool) -> tuple[Any, dict[str, Any] | None, dict[str, Any] | None, float]:
+    """With ``options.uncertainty`` (and draws): the run's table model and, if ``draw``, its
+    draws, written into ``tmp/tables`` (their names appended to ``files``)."""
+    opts = prep.pipeline.options.uncertainty
+    if opts is None or not opts.draws or not prep.plan.valuation:
+        return None, None, None, 0.0
+    from . import uncertainty as U
+
+    t0 = time.perf_counter()
+    model = U.model_of_run(prep, res)
+    if not draw:
+        return model, None, None, 0.0
+    settings = U.settings_of(opts)
+    unc = U.analyse(model, settings)
+    files += U.write_tables(tmp / "tables", unc)
+    return model, unc, U.manifest_entry(model, settings, unc), time.perf_counter() - t0
 
 
 def _col(name: str) -> int:
