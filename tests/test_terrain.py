@@ -432,7 +432,8 @@ def test_cli_refuses_a_dem_without_metric_cells(tmp_path, capsys, crs, words) ->
 
 @pytest.mark.parametrize("args, words", [
     (["--m-table", "foo"], "--m-table"), (["--max-slope-length", "-1"], "--max-slope-length"),
-    (["--method", "invest"], "not implemented yet"), (["--block", "0"], "--block"),
+    (["--method", "lstool"], "not available"), (["--method", "invest"], "--l-max"),
+    (["--block", "0"], "--block"),
     (["--z-factor", "0"], "--z-factor")])
 def test_cli_bad_options_exit_2(tmp_path, capsys, args, words) -> None:
     dem = write_tif(tmp_path / "dem.tif", plane(5.0, 10, 10, 30.0).astype(np.float32), T)

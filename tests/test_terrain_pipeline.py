@@ -187,8 +187,9 @@ def test_from_dem_validate_and_maps(tmp_path, capsys):
 @pytest.mark.parametrize("ls, words", [
     ({"from_dem": {"path": "dem.tif", "max_slop_length": 100}},
      ["from_dem", "unknown key 'max_slop_length'"]),
-    ({"from_dem": {"path": "dem.tif", "method": "invest"}},
-     ["method", "not implemented yet", "flowpath"]),
+    ({"from_dem": {"path": "dem.tif", "method": "lstool"}},
+     ["method", "not available", "flowpath"]),
+    ({"from_dem": {"path": "dem.tif", "method": "invest"}}, ["l_max", "InVEST"]),
     ({"from_dem": {"path": "dem.tif", "max_slope_length": -5}}, ["max_slope_length", "positive"]),
     ({"from_dem": {"path": "dem.tif", "m_table": "x"}}, ["m_table", "mccool"]),
     ({"from_dem": {"path": "dem.tif", "z_factor": 0}}, ["z_factor", "positive"]),
