@@ -35,7 +35,8 @@ def write_dem(path: Path, size: int, cell: float, seed: int = 0) -> None:
                for s in (256, 64, 16, 4)]
     with rasterio.open(path, "w", driver="GTiff", height=size, width=size, count=1,
                        dtype="float32", crs="EPSG:32648", transform=transform, tiled=True,
-                       blockxsize=512, blockysize=512, compress="zstd", nodata=-9999.0) as ds:
+                       blockxsize=512, blockysize=512, compress="zstd", nodata=-9999.0,
+                       BIGTIFF="IF_SAFER") as ds:
         for r0 in range(0, size, 1024):
             rows = np.arange(r0, min(size, r0 + 1024))
             cols = np.arange(size)
