@@ -234,21 +234,12 @@ def tile_area_ls(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slo
     vcore = np.ascontiguousarray(valid[r0:r0 + bh, c0:c0 + bw])
     a = dx * dy
     acc = inflow_sum_seeded(inner, vcore, a, seed)
-    if formula == 1:
-        pct = horn_slope_percent(z, valid, dx, dy)
-        for r in range(bh):
-            for c in range(bw):
-                if not vcore[r, c]:
-                    out_slope[r, c] = np.nan
-                    out_area[r, c] = np.nan
-                    out_ls[r, c] = np.nan
-                    continue
-                p = pct[r0 + r, c0 + c]
-                out_slope[r, c] = math.atan(p / 100.0) * RAD2DEG
-                out_area[r, c] = acc[r, c]
-                out_ls[r, c] = invest_ls_of_cell(acc[r, c], a, dx, p, l_max)
-        return
-    slope, sin_t, width = gradient_slope_width(z, valid, dx, dy, min_slope_deg)
+    if formula == 1:                     # percent slope; the other two unused
+        first = horn_slope_percent(z, valid, dx, dy)
+        sin_t = first
+        width = first
+    else:                                # slope θ (degrees), sin θ, contour width
+        first, sin_t, width = gradient_slope_width(z, valid, dx, dy, min_slope_deg)
     for r in range(bh):
         for c in range(bw):
             if not vcore[r, c]:
@@ -256,11 +247,15 @@ def tile_area_ls(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slo
                 out_area[r, c] = np.nan
                 out_ls[r, c] = np.nan
                 continue
-            theta = slope[r0 + r, c0 + c]
-            out_slope[r, c] = theta
+            g = first[r0 + r, c0 + c]
             out_area[r, c] = acc[r, c]
-            out_ls[r, c] = ls_of_cell(acc[r, c], a, theta, sin_t[r0 + r, c0 + c],
-                                      width[r0 + r, c0 + c], m_table, b1_deg, b2_deg)
+            if formula == 1:
+                out_slope[r, c] = math.atan(g / 100.0) * RAD2DEG
+                out_ls[r, c] = invest_ls_of_cell(acc[r, c], a, dx, g, l_max)
+            else:
+                out_slope[r, c] = g
+                out_ls[r, c] = ls_of_cell(acc[r, c], a, g, sin_t[r0 + r, c0 + c],
+                                          width[r0 + r, c0 + c], m_table, b1_deg, b2_deg)
 
 
 def core_window(shape: tuple[int, int], core: tuple[int, int, int, int]
