@@ -36,17 +36,24 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 class _Refs(HTMLParser):
-    """Collects every ``<img src>`` and ``<a href>`` of a page."""
+    """Collects every ``<img src>``, ``<a href>``, inline SVG map (``<svg class="map">``) and
+    image embedded in an SVG (``<image href>``) of a page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.imgs: list[str] = []
         self.hrefs: list[str] = []
+        self.svgs = 0
+        self.svg_images: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "img":
             self.imgs.append(a.get("src") or "")
+        if tag == "svg" and a.get("class") == "map":
+            self.svgs += 1
+        if tag == "image":
+            self.svg_images.append(a.get("href") or "")
         if tag == "a" and a.get("href") is not None:
             self.hrefs.append(a["href"] or "")
 
@@ -103,16 +110,27 @@ def test_self_contained(pages, which):
         assert bad not in text, f"{which}: external resource {bad!r}"
 
 
-@pytest.mark.parametrize("which, at_least", [("before", 13), ("after", 13), ("change", 11)])
-def test_images_are_embedded_pngs(pages, which, at_least):
-    imgs = _refs(pages[which]).imgs
-    assert len(imgs) >= at_least
-    assert pages[which].count("<img") == len(imgs)
-    for src in imgs:
+@pytest.mark.parametrize("which, charts, maps", [("before", 2, 11), ("after", 2, 11),
+                                                 ("change", 1, 10)])
+def test_images_are_embedded_pngs(pages, which, charts, maps):
+    """Charts are PNG images; the land use and every map are inline SVGs whose pixels (and
+    colour bars) are embedded PNGs: nothing outside the page."""
+    refs = _refs(pages[which])
+    assert len(refs.imgs) >= charts
+    assert pages[which].count("<img") == len(refs.imgs)
+    for src in refs.imgs:
         assert src.startswith("data:image/png;base64,"), src[:60]
         data = base64.b64decode(src.split(",", 1)[1], validate=True)
         w, h = _png_size(data)
         assert w > 100 and h > 100
+    assert refs.svgs >= maps
+    assert pages[which].count("<svg") == refs.svgs
+    panels = 0
+    for src in refs.svg_images:
+        assert src.startswith("data:image/png;base64,"), src[:60]
+        w, h = _png_size(base64.b64decode(src.split(",", 1)[1], validate=True))
+        panels += w > 20 and h > 20                 # a map's pixels, not a 1-px colour bar
+    assert panels >= maps
 
 
 @pytest.mark.parametrize("which", ["before", "after", "change"])
@@ -520,6 +538,8 @@ def test_browser_renders_compare_report(reports, tmp_path):
     assert 'data-images-ok="true"' in body.group(0), body.group(0)
     count = re.search(r'data-images-count="(\d+)"', body.group(0))
     assert count is not None and int(count.group(1)) >= 11
+    maps = re.search(r'data-maps-count="(\d+)"', body.group(0))
+    assert maps is not None and int(maps.group(1)) >= 10      # land use and 9 change maps
     console = [line for line in res.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert not console, "\n".join(console)
 
@@ -718,7 +738,9 @@ def test_report_needs_no_crs_identification(demo, tmp_path, monkeypatch):
     for name in ("to_epsg", "to_authority", "list_authority"):   # pyproj's identification
         monkeypatch.setattr(pyproj.CRS, name, searched)
     text = write_run_report(run).read_text(encoding="utf-8")
-    assert text.count("<img") >= 13
+    assert text.count("<img") + text.count('<svg class="map"') >= 13
+    maps = re.findall(r'<svg class="map".*?</svg>', text, flags=re.S)
+    assert len(maps) >= 11 and all("Albers_Conical_Equal_Area" in m for m in maps)   # as the file
 
 
 # --- Chinese ---------------------------------------------------------------------------------

@@ -250,8 +250,10 @@ def test_series_report_en_and_zh(constant, tmp_path, monkeypatch):
     html = page.read_text()
     for anchor in ("summary", "gep", "land-use", "change", "decomposition", "tables"):
         assert f'id="{anchor}"' in html
-    # GEP by year, land-use shares, the change map with both years, the decomposition
-    assert html.count("data:image/png;base64,") == 4
+    # three charts (GEP by year, land-use shares, the decomposition) and the change map with
+    # both years (an SVG of three panels, each with its pixels, and two colour bars)
+    assert html.count("<img") == 3 and html.count('<svg class="map"') == 1
+    assert html.count("data:image/png;base64,") == 3 + 3 + 2
     assert "GEP by year, stacked by service" in html and "2023 − 2015" in html
     for rel in constant.manifest["tables"]:
         assert f'href="{rel}"' in html and (out / "series" / rel).is_file()

@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
-from matplotlib.figure import Figure
 
 from .. import __version__
 from ..i18n import t
-from .figures import (change_by_service_figure, chart, comparison_figure, land_use_figure,
-                      png_uri, read_land_use)
+from .figures import change_by_service_figure, chart, png_uri, read_land_use
+from .mapsvg import comparison_svg, land_use_svg
 from .files import read_manifest, read_table, write_text
 from .format import MONEY_UNIT, fmt_sig, isnan, money, name_label, price_year_text
 from .render import (csv_block, escape, html_t, macros, render, report_context, report_lang,
@@ -172,7 +171,7 @@ def _gep_change(change: pd.DataFrame | None) -> GepChange | None:
 class LandUseChange:
     """Both land-use maps on one legend, and the reasons a map could not be drawn."""
 
-    src: str
+    src: Markup
     problems: list[tuple[str, str]]
 
 
@@ -184,8 +183,9 @@ def _land_use(compare_dir: Path, runs: Mapping[str, Mapping[str, Any]]) -> LandU
     colours: dict[str, str] = {}
     for lu in lus.values():
         colours.update({k: c for k, c in lu.colours.items() if k not in colours})
-    fig = chart(lambda: land_use_figure([(t(s), lu) for s, lu in lus.items()], types, colours))
-    return LandUseChange(png_uri(fig), [(s, lu.problem) for s, lu in lus.items() if lu.problem])
+    svg = land_use_svg([(t(s), lu) for s, lu in lus.items()], types, colours,
+                       t("land use before and after"))
+    return LandUseChange(svg, [(s, lu.problem) for s, lu in lus.items() if lu.problem])
 
 
 @dataclass
@@ -194,7 +194,7 @@ class ChangeMap:
 
     base: str
     rel: str
-    src: str
+    src: Markup
 
 
 def _change_maps(compare_dir: Path, change_manifest: Mapping[str, Any]) -> list[ChangeMap]:
@@ -204,14 +204,10 @@ def _change_maps(compare_dir: Path, change_manifest: Mapping[str, Any]) -> list[
     order = sorted(maps, key=lambda n: (n != "gep_change", list(maps).index(n)))
     for name in order:
         base = name.removesuffix("_change")
-
-        def make(base: str = base, name: str = name) -> Figure:   # labels in chart language
-            return comparison_figure(
-                name_label(base), compare_dir / "before" / "maps" / f"{base}.tif",
-                compare_dir / "after" / "maps" / f"{base}.tif",
-                compare_dir / "change" / maps[name])
-
-        items.append(ChangeMap(base, maps[name], png_uri(chart(make), dpi=90)))
+        svg = comparison_svg(name_label(base), compare_dir / "before" / "maps" / f"{base}.tif",
+                             compare_dir / "after" / "maps" / f"{base}.tif",
+                             compare_dir / "change" / maps[name])
+        items.append(ChangeMap(base, maps[name], svg))
     return items
 
 

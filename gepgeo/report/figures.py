@@ -1,10 +1,10 @@
-"""The report's figures, drawn with matplotlib and embedded as base64 PNG.
+"""The report's charts, drawn with matplotlib and embedded as base64 PNG, and what the maps
+share with them.
 
-Maps (a density map with its colour bar, :func:`map_figure`; before, after and difference on
-shared scales, :func:`comparison_figure`; the land use with a categorical legend,
-:func:`land_use_figure`) are drawn in map coordinates from decimated reads (longest side ≤
-:data:`gepgeo.styles.MAX_SIDE` pixels, :func:`gepgeo.styles.read_overview`), grey where nodata.
-Charts: value by service, by land type, and the change by service.
+Charts: value by service, by land type, and the change by service. The maps themselves are
+inline SVG (:mod:`gepgeo.report.mapsvg`); they take their colour scales (:func:`value_scale`,
+:func:`diverging_scale`), CRS labels (:func:`crs_labels`) and land-use classes and colours
+(:func:`read_land_use`) from here.
 
 Figures use matplotlib's object API (:class:`matplotlib.figure.Figure`, Agg, no pyplot state);
 :func:`png_uri` runs a figure's layout once at the dpi it is saved at and returns a
@@ -28,15 +28,14 @@ import numpy as np
 import pandas as pd
 import rasterio
 from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.colors import Colormap, ListedColormap, Normalize, to_hex
+from matplotlib.colors import Colormap, Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
+from matplotlib.ticker import FuncFormatter
 
 from ..i18n import charts, label, t
 from ..styles import Overview, read_overview
-from .format import MONEY_UNIT, money_label, unit_text
+from .format import MONEY_UNIT, money_label
 from .tables import service_values
 
 __all__ = [
@@ -46,10 +45,7 @@ __all__ = [
     "LandUse",
     "chart",
     "change_by_service_figure",
-    "comparison_figure",
     "diverging_scale",
-    "land_use_figure",
-    "map_figure",
     "png_uri",
     "read_land_use",
     "value_by_land_type_figure",
@@ -137,47 +133,6 @@ def _crs_facts(text: str) -> tuple[str, bool, str]:
     return name, bool(pc.is_geographic), unit
 
 
-def _plain_axis(ax: Axes) -> None:
-    """Map-coordinate ticks as plain numbers (no offset, no exponent), few of them."""
-    for axis in (ax.xaxis, ax.yaxis):
-        fmt = ScalarFormatter(useOffset=False)
-        fmt.set_scientific(False)
-        axis.set_major_formatter(fmt)
-        axis.set_major_locator(MaxNLocator(4))
-    ax.tick_params(labelsize=7)
-
-
-def _colourbar_formatter(vmax: float | None) -> FuncFormatter | None:
-    """Thousands separators on colour bars of large values."""
-    if vmax is not None and abs(vmax) >= 1000:
-        return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
-    return None
-
-
-def draw_map(ax: Axes, ov: Overview, data: np.ndarray, *, cmap: Colormap, norm: Normalize,
-              title: str) -> Any:
-    """Draw ``data`` (decimated, NaN = nodata) in map coordinates on ``ax``; returns the image."""
-    labels = crs_labels(ov.crs)
-    ax.set_facecolor(NODATA_GREY)
-    # imshow masks NaN itself (a masked copy made here was masked again)
-    im = ax.imshow(data, extent=ov.extent, cmap=cmap, norm=norm,
-                   interpolation="nearest", origin="upper")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(f"{labels.x}\n{labels.name}", fontsize=8)
-    ax.set_ylabel(labels.y, fontsize=8)
-    _plain_axis(ax)
-    return im
-
-
-def no_data_panel(ax: Axes, title: str, text: str) -> None:
-    """A panel that says, in ``text``, why its map is not drawn."""
-    ax.set_title(title, fontsize=10)
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9,
-            wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def _finite_range(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
     """(min, max) of the finite values of all ``arrays``; None if there is none."""
     lo, hi = math.inf, -math.inf
@@ -213,76 +168,6 @@ def diverging_scale(magnitude: float) -> tuple[Colormap, Normalize]:
     """Red (loss) – white – blue (gain), symmetric about 0 from ``-magnitude`` to ``magnitude``."""
     m = magnitude if magnitude and math.isfinite(magnitude) else 1.0
     return _transparent_bad("RdBu"), Normalize(-m, m)
-
-
-def _panel_ratio(ovs: Iterable[Overview | None]) -> float:
-    """Width / height of a map panel, from the maps' extents (0.4 to 2.5)."""
-    ratios = []
-    for ov in ovs:
-        if ov is not None:
-            left, bottom, right, top = ov.bounds
-            if top != bottom:
-                ratios.append(abs((right - left) / (top - bottom)))
-    return min(2.5, max(0.4, max(ratios) if ratios else 1.0))
-
-
-def panel_width(ovs: Iterable[Overview | None], height: float = 3.6) -> float:
-    """Width (inches) of a map panel ``height`` inches tall, from the maps' aspect ratio."""
-    return height * _panel_ratio(ovs) + 1.1
-
-
-#: fixed layout of the map figures, inches: left of each panel, room for plain 7-digit tick
-#: labels (7 pt) and the axis label; below, tick labels and the two-line x label (unit, CRS);
-#: above, the panel title (and the figure's, when it has one); right of a colour bar, its tick
-#: labels and unit. A layout engine found the same positions in a third of a figure's time
-#: (27 map panels in a comparison report).
-_MAP_H, _MAP_LEFT, _MAP_BOTTOM, _MAP_TOP, _SUPTITLE = 3.55, 0.95, 0.72, 0.32, 0.3
-_CBAR_GAP, _CBAR_W, _CBAR_RIGHT, _CBAR_SHRINK = 0.18, 0.16, 1.0, 0.85
-
-
-def _map_panels(ovs: Iterable[Overview | None], groups: Sequence[int], *,
-                suptitle: bool = False) -> tuple[Figure, list[Axes], list[Axes]]:
-    """A figure of map panels at fixed positions: ``groups[g]`` panels side by side, then a
-    colour bar for them; returns the figure, the panels' axes and the colour bars' axes."""
-    pw = _MAP_H * _panel_ratio(ovs)
-    top = _MAP_TOP + (_SUPTITLE if suptitle else 0.0)
-    width = sum(n * (_MAP_LEFT + pw) + _CBAR_GAP + _CBAR_W + _CBAR_RIGHT for n in groups)
-    height = _MAP_BOTTOM + _MAP_H + top
-    fig = Figure(figsize=(width, height))
-    panels, bars = [], []
-    x = 0.0
-    cb_h = _MAP_H * _CBAR_SHRINK
-    for n in groups:
-        for _ in range(n):
-            x += _MAP_LEFT
-            panels.append(fig.add_axes((x / width, _MAP_BOTTOM / height, pw / width,
-                                        _MAP_H / height)))
-            x += pw
-        x += _CBAR_GAP
-        bars.append(fig.add_axes((x / width, (_MAP_BOTTOM + (_MAP_H - cb_h) / 2) / height,
-                                  _CBAR_W / width, cb_h / height)))
-        x += _CBAR_W + _CBAR_RIGHT
-    return fig, panels, bars
-
-
-def map_figure(path: Path, title: str, preview: np.ndarray | None = None) -> Figure:
-    """One density map with its colour bar (unit) in map coordinates (``preview``: its
-    decimated pixels, if the run sampled them; see :func:`gepgeo.styles.read_overview`)."""
-    try:
-        ov = read_overview(path, preview=preview)
-    except (OSError, rasterio.errors.RasterioError) as exc:
-        fig = Figure(figsize=(5.2, 4.6), layout="constrained")
-        no_data_panel(fig.add_subplot(), title, t("cannot read {name}: {exc}", name=path.name,
-                                                      exc=exc))
-        return fig
-    fig, (ax,), (cax,) = _map_panels([ov], (1,))
-    data = np.asarray(ov.data, dtype=np.float64)
-    cmap, norm = value_scale([data])
-    im = draw_map(ax, ov, data, cmap=cmap, norm=norm, title=title)
-    cb = fig.colorbar(im, cax=cax, format=_colourbar_formatter(norm.vmax))
-    cb.set_label(unit_text(ov.unit) or t("(no unit)"), fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    return fig
 
 
 # --- land use -------------------------------------------------------------------------------
@@ -377,33 +262,6 @@ def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
     return idx
 
 
-def land_use_figure(panels: Sequence[tuple[str, LandUse]], types: Sequence[str],
-                     colours: Mapping[str, str]) -> Figure:
-    """One or more land-use maps with a categorical legend (type and codes, plus nodata)."""
-    n = len(panels)
-    width = panel_width([lu.overview for _, lu in panels])
-    fig = Figure(figsize=(width * n + 2.4, 4.8), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    cmap = ListedColormap([colours[t] for t in types]).with_extremes(bad=(0, 0, 0, 0))
-    norm = Normalize(-0.5, len(types) - 0.5)
-    for ax, (title, lu) in zip(axes, panels):
-        if lu.overview is None:
-            no_data_panel(ax, title, lu.problem)
-            continue
-        draw_map(ax, lu.overview, _class_index(lu, types), cmap=cmap, norm=norm, title=title)
-    handles = []
-    for lt in types:
-        codes = sorted({c for _, lu in panels for c in lu.codes_of(lt)})
-        handles.append(Patch(facecolor=colours[lt], edgecolor="#555555", linewidth=0.5,
-                             label=f"{label(lt, land_type=True)} ({', '.join(map(str, codes))})"))
-    handles.append(Patch(facecolor=NODATA_GREY, edgecolor="#555555", linewidth=0.5,
-                         label=t("nodata / not classified")))
-    fig.legend(handles=handles, loc="outside right center", fontsize=8,
-               title=t("land type (codes)"),
-               title_fontsize=8, frameon=False)
-    return fig
-
-
 # --- charts ---------------------------------------------------------------------------------
 
 def value_by_service_figure(by_service: pd.DataFrame) -> Figure:
@@ -492,52 +350,3 @@ def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) ->
     for ax in (ax1, ax2):
         ax.tick_params(labelsize=8)
     return fig
-
-
-def comparison_figure(label: str, before: Path, after: Path, change: Path,
-                      titles: tuple[str, str, str] | None = None) -> Figure:
-    """Before and after on one shared colour scale, and the difference (symmetric about 0).
-
-    ``titles``: the three panels' titles as drawn (default: before, after, after − before,
-    translated); a series names its years.
-    """
-    names = titles or (t("before"), t("after"), t("after − before"))
-    ovs: dict[str, Overview | None] = {}
-    for key, path in (("before", before), ("after", after), ("after − before", change)):
-        try:
-            ovs[key] = read_overview(path)
-        except (OSError, rasterio.errors.RasterioError):
-            ovs[key] = None
-    fig, axes, (cax1, cax2) = _map_panels(ovs.values(), (2, 1), suptitle=True)
-    fig.suptitle(label, fontsize=11)
-    pair = [o for o in (ovs["before"], ovs["after"]) if o is not None]
-    cmap, norm = value_scale([np.asarray(o.data, dtype=np.float64) for o in pair])
-    ims, unit = [], ""
-    for ax, key, name in zip(axes[:2], ("before", "after"), names):
-        ov = ovs[key]
-        if ov is None:
-            no_data_panel(ax, name, t("map missing"))
-            continue
-        unit = unit or ov.unit
-        ims.append(draw_map(ax, ov, np.asarray(ov.data, dtype=np.float64), cmap=cmap, norm=norm,
-                             title=name))
-    if ims:
-        cb = fig.colorbar(ims[0], cax=cax1, format=_colourbar_formatter(norm.vmax))
-        cb.set_label(unit_text(unit), fontsize=8)
-        cb.ax.tick_params(labelsize=7)
-    else:
-        cax1.set_axis_off()
-    diff = ovs["after − before"]
-    if diff is None:
-        no_data_panel(axes[2], names[2], t("difference map missing"))
-        cax2.set_axis_off()
-        return fig
-    rng = _finite_range([diff.data])
-    dcmap, dnorm = diverging_scale(max(abs(rng[0]), abs(rng[1])) if rng else 1.0)
-    im = draw_map(axes[2], diff, diff.data, cmap=dcmap, norm=dnorm, title=names[2])
-    cb = fig.colorbar(im, cax=cax2, format=_colourbar_formatter(dnorm.vmax))
-    cb.set_label(unit_text(diff.unit or unit), fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    return fig
-
-

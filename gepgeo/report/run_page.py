@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
-from matplotlib.figure import Figure
 
 from .. import __version__
 from ..i18n import lang, t
 from ..styles import Previews, preview_of
-from .figures import (chart, land_use_figure, map_figure, png_uri, read_land_use,
-                      value_by_land_type_figure, value_by_service_figure)
+from .figures import (chart, png_uri, read_land_use, value_by_land_type_figure,
+                      value_by_service_figure)
 from .files import read_manifest, read_table, write_text
+from .mapsvg import land_use_svg, map_svg
 from .format import name_label, per_ha_column, price_year_text, unit_text
 from .render import csv_block, render, report_context, report_lang, table_html
 from .tables import (excluded_by_service, gep_total, land_type_per_ha, land_use_total,
@@ -88,7 +88,7 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
     lu_area = land_use_total(read_table(run_dir, "land_use.csv"))
     lu = read_land_use(run_dir, manifest)
     # figures in the order of the page
-    lu_src = png_uri(chart(lambda: land_use_figure([(t("land use"), lu)], lu.types, lu.colours)))
+    lu_src = land_use_svg([(t("land use"), lu)], lu.types, lu.colours)
     maps = _maps(run_dir, manifest, previews)
     by_service_src = (png_uri(chart(lambda: value_by_service_figure(by_service)))
                       if by_service is not None else None)
@@ -120,11 +120,12 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
 
 @dataclass
 class MapItem:
-    """A map of the run: its file (``rel``), name, and figure (None: the file is missing)."""
+    """A map of the run: its file (``rel``), name, and figure (inline SVG; None: the file is
+    missing)."""
 
     rel: str
     name: str
-    src: str | None
+    src: Markup | None
 
 
 def _ordered_maps(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -144,12 +145,8 @@ def _maps(run_dir: Path, manifest: Mapping[str, Any],
         if not path.is_file():
             items.append(MapItem(rel, name, None))
             continue
-        preview = preview_of(previews, path)
-
-        def make(path: Path = path, name: str = name, preview: Any = preview) -> Figure:
-            return map_figure(path, name_label(name), preview)   # the label in chart language
-
-        items.append(MapItem(rel, name, png_uri(chart(make))))
+        items.append(MapItem(rel, name, map_svg(path, name_label(name),
+                                                preview_of(previews, path))))
     return items
 
 
@@ -327,7 +324,7 @@ def _quantities_report(run_dir: Path, manifest: Mapping[str, Any],
     by_service = read_table(run_dir, "gep_by_service.csv")
     lu_area = land_use_total(read_table(run_dir, "land_use.csv"))
     lu = read_land_use(run_dir, manifest)
-    lu_src = png_uri(land_use_figure([("land use", lu)], lu.types, lu.colours))
+    lu_src = land_use_svg([("land use", lu)], lu.types, lu.colours)
     maps = _maps(run_dir, manifest, previews)
     name = manifest.get("name", run_dir.name)
     return render(

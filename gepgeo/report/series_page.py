@@ -20,7 +20,8 @@ from matplotlib.ticker import FuncFormatter
 
 from .. import __version__
 from ..i18n import label, t
-from .figures import chart, comparison_figure, png_uri, qualitative, read_land_use
+from .figures import chart, png_uri, qualitative, read_land_use
+from .mapsvg import comparison_svg
 from .files import read_json, read_manifest, write_text
 from .format import MONEY_UNIT, money_label, name_label
 from .render import csv_block, render, report_context, report_lang
@@ -88,10 +89,10 @@ def _build(out: Path, sm: Mapping[str, Any], years: list[int],
     change_src = None
     rel = dict(sm.get("maps", {})).get("gep_change")
     if rel and all((out / str(y) / "maps" / "gep.tif").is_file() for y in (first, last)):
-        change_src = png_uri(chart(lambda: comparison_figure(
+        change_src = comparison_svg(
             name_label("gep"), out / str(first) / "maps" / "gep.tif",
             out / str(last) / "maps" / "gep.tif", series / rel,
-            titles=(str(first), str(last), f"{last} − {first}"))), dpi=90)
+            titles=(str(first), str(last), f"{last} − {first}"))
     nav = [("summary", t("Summary")), ("gep", t("GEP by year")), ("land-use", t("Land use")),
            ("change", t("Change"))]
     nav += [("decomposition", t("Decomposition"))] if dec is not None else []
