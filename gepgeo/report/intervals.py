@@ -161,7 +161,7 @@ def run_uncertainty(run_dir: Path, manifest: Mapping[str, Any]) -> RunUncertaint
     n_drawn = len(rec.get("drawn") or [])
     n_fixed = len(rec.get("fixed") or [])
     if params is not None and len(params):
-        params = params.fillna("")
+        params = params.astype(object).where(params.notna(), "")
         names = [f"{p}[{lt}]" if lt else str(p)
                  for p, lt in zip(params["parameter"], params["land_type"])]
         params = params.assign(name=names)
