@@ -473,7 +473,6 @@ ZH.update({
     "multiplier": "乘数", "canonical": "标准单位",
     "Drawn from one sample with the other scenario of its comparison (common random numbers): "
     "see {link}.": "与对比中的另一情景使用同一样本抽样（公共随机数）：见{link}。",
-    "the comparison": "对比报告",
     "uniform": "均匀分布", "triangular": "三角分布", "normal": "正态分布",
     "lognormal": "对数正态分布",
     "Error bars: the 5–95 % interval of each service's value over the draws; the labels give "
