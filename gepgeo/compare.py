@@ -36,7 +36,7 @@ from .nodata import nodata_list
 from .pipeline import Pipeline
 from .outputs import (CapturedStderr, atomic_folder, disk_full_error, estimate_output, folder_bytes,
                       native_stderr_captured)
-from .run import RunResult, _versions, pipeline_inputs, run_pipeline
+from .run import RunResult, _versions, pipeline_inputs, run_pipeline, write_pending_report
 
 __all__ = ["CompareResult", "run_compare", "change_tables", "transition_matrix",
            "extent_account", "change_by_zone"]
@@ -453,6 +453,8 @@ def run_compare(before: Pipeline, after: Pipeline, out: Path, *, overwrite: bool
         tables = ["tables/change_by_service.csv", "tables/change_by_land_type.csv",
                   "tables/transition_matrix.csv", "tables/extent_account.csv"]
         tables += _uncertainty_change(before, rb, ra, tmp)
+        for res, name in ((rb, "before"), (ra, "after")):   # with their uncertainty tables
+            write_pending_report(res, tmp / name)
         by_zone, zone_note = change_by_zone(rb, ra)
         if by_zone is not None:
             by_zone.to_csv(change / "tables" / "change_by_zone.csv", index=False,

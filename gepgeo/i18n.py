@@ -440,3 +440,91 @@ ZH: dict[str, str] = {
         "各服务价值的变化分解为数量效应（不变价下的变化）与价格效应（按平减指数计的价格水平变化）："
         "{formula}。各年参数集之间实际单价的变化不计入价格效应。",
 }
+
+# --- the uncertainty of a run or a comparison (gepgeo/report/intervals.py) ---------------------
+ZH.update({
+    "Uncertainty": "不确定性",
+    "{lo} to {hi}": "{lo} 至 {hi}",
+    "{k} of {n}": "{k} / {n} 次",
+    "GEP 90 % interval (5–95 %), {unit}": "GEP 90 % 区间（5–95 %），{unit}",
+    "Uncertainty: GEP's 90 % interval (5th to 95th percentile of the draws) is "
+    "<strong>{i90}</strong> and its 95 % interval (2.5th to 97.5th) <strong>{i95}</strong> "
+    "{money}; median {median}, mean {mean}. From {n} draws ({method} sampling, seed {seed}) of "
+    "{k} uncertain parameters on the run's tables; {f} parameters are fixed ({link}).":
+        "不确定性：GEP 的 90 % 区间（抽样结果的第 5 至第 95 百分位数）为 <strong>{i90}</strong>，"
+        "95 % 区间（第 2.5 至第 97.5 百分位数）为 <strong>{i95}</strong> {money}；中位数 {median}，"
+        "均值 {mean}。基于本次运行的汇总表，对 {k} 个不确定参数抽样 {n} 次（{method}抽样，种子 "
+        "{seed}）；另有 {f} 个参数固定（{link}）。",
+    "see Uncertainty": "见“不确定性”",
+    "the change of GEP": "GEP 变化量",
+    "the drawn parameters in each scenario's report": "各情景报告中的抽样参数",
+    "the drawn parameters under Uncertainty": "“不确定性”一节中的抽样参数",
+    "The point estimate of {what} ({point}) lies below its {level} % interval: the run's own "
+    "parameter values give a lower value than {share} % of the draws, because the ranges drawn "
+    "are not centred on those values but reach mostly above them ({see}).":
+        "{what}的点估计（{point}）低于其 {level} % 区间：按本次运行自身的参数取值算得的结果低于 "
+        "{share} % 的抽样结果，因为抽样范围并不以这些取值为中心，而是主要位于其上方（{see}）。",
+    "The point estimate of {what} ({point}) lies above its {level} % interval: the run's own "
+    "parameter values give a higher value than {share} % of the draws, because the ranges drawn "
+    "are not centred on those values but reach mostly below them ({see}).":
+        "{what}的点估计（{point}）高于其 {level} % 区间：按本次运行自身的参数取值算得的结果高于 "
+        "{share} % 的抽样结果，因为抽样范围并不以这些取值为中心，而是主要位于其下方（{see}）。",
+    "scrambled Sobol'": "扰乱 Sobol' 序列", "Latin hypercube": "拉丁超立方", "random": "随机",
+    "multiplier": "乘数", "canonical": "标准单位",
+    "Drawn from one sample with the other scenario of its comparison (common random numbers): "
+    "see {link}.": "与对比中的另一情景使用同一样本抽样（公共随机数）：见{link}。",
+    "uniform": "均匀分布", "triangular": "三角分布", "normal": "正态分布",
+    "lognormal": "对数正态分布",
+    "Error bars: the 5–95 % interval of each service's value over the draws; the labels give "
+    "the point value and [5 %–95 %] ({link}).":
+        "误差线：各服务价值在抽样中的 5–95 % 区间；标注为点估计及 [5 %–95 %]（{link}）。",
+    "Error bars: the 5–95 % interval of each land type's value over the draws, beside its "
+    "segment and measured from the segment's base ({link}).":
+        "误差线：各土地类型价值在抽样中的 5–95 % 区间，画在其色块旁，自色块底部起算（{link}）。",
+    "Every drawn parameter's value is taken from its range in each draw, and the draw's totals "
+    "follow exactly from the run's sums by table arithmetic (docs/METHOD.md § 10). Intervals of "
+    "every value: {svc}, {lt}.":
+        "每次抽样从各抽样参数的范围中取值，该次抽样的总量由本次运行的汇总量通过表格运算精确得出"
+        "（docs/METHOD.md 第 10 节）。各项价值的区间：{svc}、{lt}。",
+    "First-order index: the share of GEP's variance due to the parameter alone; total index: "
+    "with its interactions with the others (estimates on the table model, so values a little "
+    "outside 0–1 are sampling noise). {k} of {n} parameters, largest total index first; every "
+    "output in {link}.":
+        "一阶指数：仅由该参数引起的 GEP 方差占比；总效应指数：含其与其他参数的交互作用（基于表格"
+        "模型的估计值，略超出 0–1 的数值为抽样误差）。显示 {n} 个参数中的 {k} 个，按总效应指数从大"
+        "到小排列；所有输出见 {link}。",
+    "Sobol indices of GEP": "GEP 的 Sobol 指数",
+    "No Sobol indices: the run was drawn with options.uncertainty.sensitivity off.":
+        "无 Sobol 指数：本次运行抽样时关闭了 options.uncertainty.sensitivity。",
+    "No parameter carries a range: every value is fixed, and each interval is its point value.":
+        "没有参数带有范围：所有取值均固定，各区间即为点估计。",
+    "Fixed parameters ({n})": "固定参数（{n}）",
+    "Not drawn, with the reason ({link}):": "未抽样的参数及原因（{link}）：",
+    "no range given": "未给出范围",
+    "a raster layer: error fields on rasters are not drawn": "栅格图层：不对栅格的误差场抽样",
+    "Drawn parameters ({n})": "抽样参数（{n}）",
+    "Bounds and mode in the scale given (a multiplier of the value, or its unit); the source of "
+    "each range.": "上下限与众数按给定尺度（取值的乘数，或其单位）；并列出各范围的来源。",
+    # charts
+    "total index": "总效应指数", "first-order index": "一阶指数",
+    "Sobol index of GEP (share of its variance)": "GEP 的 Sobol 指数（方差占比）",
+    "What drives the uncertainty of GEP": "GEP 不确定性的来源",
+    # a comparison
+    "change, 90 % interval (5–95 %), {unit}": "变化量 90 % 区间（5–95 %），{unit}",
+    "P(GEP rose)": "GEP 上升的概率",
+    "With the uncertain parameters drawn {n} times, both scenarios from one sample (common "
+    "random numbers: a parameter they share takes the same value in a draw), the change's 90 % "
+    "interval (5th to 95th percentile) is <strong>{i90}</strong> and its 95 % interval (2.5th to "
+    "97.5th) <strong>{i95}</strong> {money}. <strong>P(GEP rose) = {p}</strong>: GEP rose in {k} "
+    "draws ({link}).":
+        "不确定参数抽样 {n} 次，两个情景使用同一样本（公共随机数：两者共有的参数在同一次抽样中取"
+        "相同值），变化量的 90 % 区间（第 5 至第 95 百分位数）为 <strong>{i90}</strong>，95 % 区间"
+        "（第 2.5 至第 97.5 百分位数）为 <strong>{i95}</strong> {money}。<strong>GEP 上升的概率 = "
+        "{p}</strong>：GEP 上升的抽样为 {k}（{link}）。",
+    # table titles
+    "uncertainty by service": "各服务价值的不确定性", "uncertainty by land type":
+        "各土地类型价值的不确定性", "uncertainty by zone": "各分区价值的不确定性",
+    "uncertainty parameters": "不确定性参数", "sensitivity": "敏感性（Sobol 指数）",
+    "Change with its interval over the draws (common random numbers) and P(rose)":
+        "变化量及其抽样区间（公共随机数）与上升概率",
+})

@@ -64,6 +64,11 @@ class RunResult:
     #: result of its draws (None when a comparison draws both scenarios itself)
     uncertainty_model: Any = None
     uncertainty: dict[str, Any] | None = None
+    #: the report is left for after the draws (a comparison's scenario: its uncertainty tables
+    #: are written once both scenarios are computed; :func:`write_pending_report`), with the
+    #: maps' decimated pixels sampled during the run
+    report_pending: bool = False
+    previews: Any = None
 
 
 def account(pipe: Pipeline) -> pd.DataFrame:
@@ -186,7 +191,10 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
             manifest["timings_s"]["uncertainty_s"] = t_unc
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
-        if report and pipe.options.report:
+        # a comparison draws both scenarios afterwards: their reports wait for the draws
+        pending = bool(report and pipe.options.report and not draw_uncertainty
+                       and model is not None)
+        if report and pipe.options.report and not pending:
             from .report import write_run_report
             from .styles import style_maps
 
@@ -196,7 +204,21 @@ def _run_prepared(prep: Prepared, target: Path, t0: float, *, overwrite: bool, q
     by_lt = (tables["gep_by_land_type"] if "gep_by_land_type" in tables
              else accounts.gep_by_land_type(tidy).iloc[0:0])   # quantities only: none written
     return RunResult(target, tidy, tables["land_use"], tables["gep_by_service"], by_lt,
-                     manifest, tables.get("services_by_zone"), model, unc)
+                     manifest, tables.get("services_by_zone"), model, unc,
+                     report_pending=pending, previews=res["previews"] if pending else None)
+
+
+def write_pending_report(res: RunResult, folder: Path) -> None:
+    """Write the map styles and report that a comparison's scenario run left for after its
+    draws (``res.report_pending``) into ``folder``, the scenario's folder; nothing otherwise."""
+    if not res.report_pending:
+        return
+    from .report import write_run_report
+    from .styles import style_maps
+
+    style_maps(folder, previews=res.previews)
+    write_run_report(folder, previews=res.previews)
+    res.report_pending, res.previews = False, None
 
 
 def _uncertainty(prep: Prepared, res: dict[str, Any], tmp: Path, files: list[str],

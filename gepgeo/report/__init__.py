@@ -33,6 +33,9 @@ figures
     The maps and charts (matplotlib), as base64 PNG.
 tables
     The tables a page shows, computed from the folder's CSV files and manifest (no HTML).
+intervals
+    A run's draws (GEP interval, error bars, Sobol' indices, fixed parameters) and a
+    comparison's change interval and P(GEP rose), from the uncertainty CSVs.
 format
     Text of numbers, money, units, names and column headers.
 render

@@ -24,6 +24,7 @@ from .figures import change_by_service_figure, chart, png_uri, read_land_use
 from .mapsvg import comparison_svg, land_use_svg
 from .files import read_manifest, read_table, write_text
 from .format import MONEY_UNIT, fmt_sig, isnan, money, name_label, price_year_text
+from .intervals import ChangeInterval, change_interval, interval_text, outside_text
 from .render import (csv_block, escape, html_t, macros, render, report_context, report_lang,
                      table_html)
 from .run_page import write_run_report
@@ -45,7 +46,9 @@ _TITLES = {"change_by_service": "Change by service and measure",
            "transition_matrix": "Land-use transition matrix (ha; before in rows, after in "
                                 "columns)",
            "extent_account": "Extent account (SEEA-EA, ha)",
-           "change_by_zone": "Change by zone, service and measure"}
+           "change_by_zone": "Change by zone, service and measure",
+           "uncertainty_change": "Change with its interval over the draws (common random "
+                                 "numbers) and P(rose)"}
 
 
 def write_compare_report(compare_dir: Path, reproduction: pd.DataFrame | None = None,
@@ -130,7 +133,8 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
         gepgeo_version=cm.get("gepgeo_version", __version__),
         scope_warnings=[f"{s}: {w}" for s, m in runs.items()
                         for w in m.get("scope_warnings") or []],
-        gep=_gep_change(change), years=yb if yb == ya else f"{yb} / {ya}", yb=yb, ya=ya,
+        gep=_gep_change(change), unc=_change_uncertainty(change_dir, runs),
+        years=yb if yb == ya else f"{yb} / {ya}", yb=yb, ya=ya,
         land_use=land_use, maps=maps, change_src=change_src,
         per_ha=_land_type_change(change_dir) if change is not None else None, zones=zones,
         tables=[csv_block(change_dir, rel, t(_TITLES.get(Path(rel).stem, Path(rel).stem)),
@@ -165,6 +169,29 @@ def _gep_change(change: pd.DataFrame | None) -> GepChange | None:
                     r.get("change_pct", np.nan))
     return GepChange(b, a, d, f"{d / MONEY_UNIT:+,.2f}",
                      f" ({float(pct):+,.1f} %)" if not isnan(pct) else "")
+
+
+@dataclass
+class ChangeUncertainty:
+    """The change's interval as the headline prints it (a comparison drawn with
+    ``options.uncertainty``): 90 % and 95 % intervals, signed, in 10⁴ yuan a⁻¹."""
+
+    iv: ChangeInterval
+    i90: str
+    i95: str
+    #: the sentence said when the change's point estimate lies outside an interval
+    outside: str
+
+
+def _change_uncertainty(change_dir: Path, runs: Mapping[str, Mapping[str, Any]]
+                        ) -> ChangeUncertainty | None:
+    ci = change_interval(change_dir, runs)
+    if ci is None:
+        return None
+    c = ci.change
+    return ChangeUncertainty(ci, interval_text(c.p5, c.p95, signed=True),
+                             interval_text(c.p2_5, c.p97_5, signed=True),
+                             outside_text(c, change=True))
 
 
 @dataclass

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -48,6 +49,7 @@ __all__ = [
     "diverging_scale",
     "png_uri",
     "read_land_use",
+    "sensitivity_figure",
     "value_by_land_type_figure",
     "value_by_service_figure",
     "value_scale",
@@ -264,15 +266,25 @@ def _class_index(lu: LandUse, types: Sequence[str]) -> np.ndarray:
 
 # --- charts ---------------------------------------------------------------------------------
 
-def value_by_service_figure(by_service: pd.DataFrame) -> Figure:
-    """Horizontal bars of each service's value, 10⁴ yuan a⁻¹, coloured by category."""
+def value_by_service_figure(by_service: pd.DataFrame,
+                            intervals: Mapping[str, tuple[float, float]] | None = None) -> Figure:
+    """Horizontal bars of each service's value, 10⁴ yuan a⁻¹, coloured by category.
+
+    ``intervals``: service → (5 %, 95 %) of its value over the draws (yuan a⁻¹), drawn as
+    error bars (a run with ``options.uncertainty``); each bar is labelled with its point value
+    and the interval.
+    """
     rows = service_values(by_service)
     fig = Figure(figsize=(7.5, 0.42 * len(rows) + 1.4), layout="constrained")
     ax = fig.add_subplot()
     vals = rows["amount"].to_numpy(dtype=float) / MONEY_UNIT
     colours = [CATEGORY_COLOURS.get(c, "#888888") for c in rows["category"]]
-    bars = ax.barh([label(s) for s in rows["service"]], vals, color=colours)
-    ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
+    names = [label(s) for s in rows["service"]]
+    bars = ax.barh(names, vals, color=colours)
+    if intervals:
+        _service_error_bars(ax, rows["service"].tolist(), vals, intervals)
+    else:
+        ax.bar_label(bars, labels=[f"{v:,.2f}" for v in vals], padding=3, fontsize=8)
     ax.invert_yaxis()
     ax.margins(x=0.18)
     ax.axvline(0, color="#444444", linewidth=0.6)
@@ -286,8 +298,35 @@ def value_by_service_figure(by_service: pd.DataFrame) -> Figure:
     return fig
 
 
-def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, str]) -> Figure:
-    """Stacked bars: per service, the value of each land type, 10⁴ yuan a⁻¹."""
+def _service_error_bars(ax: Axes, services: Sequence[str], vals: np.ndarray,
+                        intervals: Mapping[str, tuple[float, float]]) -> None:
+    """5–95 % error bars on the service bars (from the interval's centre: the point value may
+    lie outside it) and, right of each, ``point [5 %–95 %]``."""
+    y = np.arange(len(services))
+    lo = np.array([intervals.get(s, (np.nan, np.nan))[0] for s in services]) / MONEY_UNIT
+    hi = np.array([intervals.get(s, (np.nan, np.nan))[1] for s in services]) / MONEY_UNIT
+    has = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
+    if has.any():
+        ax.errorbar((lo[has] + hi[has]) / 2, y[has], xerr=(hi[has] - lo[has]) / 2, fmt="none",
+                    ecolor="#222222", elinewidth=1.0, capsize=3, zorder=3)
+    right = np.nanmax(np.abs(np.concatenate([vals, lo[has], hi[has]]))) if len(vals) else 1.0
+    for i, v in enumerate(vals):
+        end = max(v, hi[i]) if has[i] else v
+        text = f"{v:,.2f}" + (f"  [{lo[i]:,.2f}–{hi[i]:,.2f}]" if has[i] else "")
+        ax.text(max(end, 0.0) + 0.02 * (right or 1.0), y[i], text, va="center", fontsize=7)
+    ax.set_xlim(right=max(ax.get_xlim()[1], 1.55 * (right or 1.0)))
+
+
+def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, str],
+                              intervals: Mapping[tuple[str, str], tuple[float, float]]
+                              | None = None) -> Figure:
+    """Stacked bars: per service, the value of each land type, 10⁴ yuan a⁻¹.
+
+    ``intervals``: (land type, service) → (5 %, 95 %) of that value over the draws (yuan a⁻¹):
+    each land type's interval is drawn as an error bar beside its segment, measured from the
+    segment's base (where the segment's top would be at the 5 % and 95 % values), one slot per
+    land type across the bar so that they do not overlap.
+    """
     lt = by_land_type[by_land_type["land_type"] != "total"]
     cols = [c for c in by_land_type.columns if c.endswith("_value")]
     services = [c.removesuffix("_value") for c in cols]
@@ -297,7 +336,8 @@ def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, 
     pos = np.zeros(len(cols))
     neg = np.zeros(len(cols))
     fallback = iter(qualitative(len(lt)))
-    for _, row in lt.iterrows():
+    n_lt = max(len(lt), 1)
+    for k, (_, row) in enumerate(lt.iterrows()):
         vals = row[cols].to_numpy(dtype=float) / MONEY_UNIT
         colour = colours.get(row["land_type"]) or next(fallback)
         if not np.any(vals):
@@ -305,6 +345,9 @@ def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, 
         bottom = np.where(vals >= 0, pos, neg)
         ax.bar(x, vals, bottom=bottom, color=colour, label=label(row["land_type"], land_type=True),
                edgecolor="white", linewidth=0.4)
+        if intervals:
+            _land_type_error_bars(ax, x + 0.6 * ((k + 0.5) / n_lt - 0.5), bottom, services,
+                                  str(row["land_type"]), intervals)
         pos += np.where(vals >= 0, vals, 0)
         neg += np.where(vals < 0, vals, 0)
     ax.set_xticks(x, [label(s) for s in services], rotation=30, ha="right", fontsize=8)
@@ -316,6 +359,55 @@ def value_by_land_type_figure(by_land_type: pd.DataFrame, colours: Mapping[str, 
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, title=t("land type"), title_fontsize=8, frameon=False)
     return fig
+
+
+def _land_type_error_bars(ax: Axes, x: np.ndarray, bottom: np.ndarray, services: Sequence[str],
+                          land_type: str,
+                          intervals: Mapping[tuple[str, str], tuple[float, float]]) -> None:
+    """One land type's 5–95 % error bars, from its segments' base, at ``x``."""
+    lo = np.array([intervals.get((land_type, s), (np.nan, np.nan))[0] for s in services])
+    hi = np.array([intervals.get((land_type, s), (np.nan, np.nan))[1] for s in services])
+    lo, hi = lo / MONEY_UNIT + bottom, hi / MONEY_UNIT + bottom
+    has = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
+    if has.any():
+        ax.errorbar(x[has], (lo[has] + hi[has]) / 2, yerr=(hi[has] - lo[has]) / 2, fmt="none",
+                    ecolor="#222222", elinewidth=0.8, capsize=2, zorder=3)
+
+
+def sensitivity_figure(sens: pd.DataFrame, max_rows: int = 15) -> Figure:
+    """Tornado chart of GEP's Sobol' indices: per uncertain parameter (rows of
+    ``sensitivity.csv`` for GEP, largest total index first, at most ``max_rows``), the
+    first-order and the total index side by side (dimensionless, 0–1; estimates, so a value
+    a little below 0 or above 1 is sampling noise)."""
+    rows = sens.head(max_rows)
+    n = len(rows)
+    fig = Figure(figsize=(7.5, 0.38 * n + 1.5), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    first = rows["first_order"].to_numpy(dtype=float)
+    total = rows["total_order"].to_numpy(dtype=float)
+    ax.barh(y - 0.2, total, height=0.4, color="#3a7dbf", label=t("total index"))
+    ax.barh(y + 0.2, first, height=0.4, color="#d9922e", label=t("first-order index"))
+    for yy, v in zip(y - 0.2, total):
+        ax.text(max(v, 0.0) + 0.01, yy, f"{v:.3f}", va="center", fontsize=7)
+    ax.set_yticks(y, [_parameter_label(p) for p in rows["parameter"]], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#444444", linewidth=0.6)
+    ax.set_xlim(min(0.0, float(np.nanmin(np.concatenate([first, total, [0.0]])))),
+                max(1.1, float(np.nanmax(np.concatenate([first, total, [0.0]]))) + 0.1))
+    ax.set_xlabel(t("Sobol index of GEP (share of its variance)"), fontsize=9)
+    ax.set_title(t("What drives the uncertainty of GEP"), fontsize=10)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return fig
+
+
+def _parameter_label(name: str) -> str:
+    """A sample column as a chart names it: ``carbon_sequestration_rate[forest]`` →
+    ``carbon sequestration rate [forest]`` (the land type in the chart language)."""
+    key, _, rest = str(name).partition("[")
+    text = key.replace("_", " ")
+    return f"{text} [{label(rest.rstrip(']'), land_type=True)}]" if rest else text
 
 
 def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -> Figure:

@@ -208,3 +208,12 @@ COLUMNS_ZH = {
     "quantity_effect": "数量效应（元/年）", "price_effect": "价格效应（元/年）",
     "price_index_from": "起始价格指数", "price_index_to": "终止价格指数",
 }
+
+# the uncertainty tables (gepgeo.uncertainty): quantiles over the draws, Sobol' indices, ranges
+COLUMNS_ZH.update({
+    "point": "点估计", "mean": "均值", "sd": "标准差", "p2.5": "2.5 % 分位数",
+    "p5": "5 % 分位数", "median": "中位数", "p95": "95 % 分位数", "p97.5": "97.5 % 分位数",
+    "p_rose": "上升概率", "zone": "分区", "output": "输出", "first_order": "一阶 Sobol 指数",
+    "total_order": "总效应 Sobol 指数", "drawn": "是否抽样", "sample_column": "样本列",
+    "dist": "分布", "scale": "尺度", "low": "下限", "high": "上限", "mode": "众数",
+})

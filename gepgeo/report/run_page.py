@@ -26,11 +26,13 @@ from markupsafe import Markup
 from .. import __version__
 from ..i18n import lang, t
 from ..styles import Previews, preview_of
-from .figures import (chart, png_uri, read_land_use, value_by_land_type_figure,
-                      value_by_service_figure)
+from .figures import (chart, png_uri, read_land_use, sensitivity_figure,
+                      value_by_land_type_figure, value_by_service_figure)
 from .files import read_manifest, read_table, write_text
+from .format import money, name_label, per_ha_column, price_year_text, unit_text
+from .intervals import (TORNADO_MAX, RunUncertainty, interval_text, method_text,
+                        outside_text, run_uncertainty)
 from .mapsvg import land_use_svg, map_svg
-from .format import name_label, per_ha_column, price_year_text, unit_text
 from .render import csv_block, render, report_context, report_lang, table_html
 from .tables import (excluded_by_service, gep_total, land_type_per_ha, land_use_total,
                      map_coverage, pixel_area_ha, price_year_counts, zone_totals)
@@ -87,16 +89,22 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
     gep = gep_total(by_service)
     lu_area = land_use_total(read_table(run_dir, "land_use.csv"))
     lu = read_land_use(run_dir, manifest)
+    unc = run_uncertainty(run_dir, manifest)   # None: a run without draws
     # figures in the order of the page
     lu_src = land_use_svg([(t("land use"), lu)], lu.types, lu.colours)
     maps = _maps(run_dir, manifest, previews)
-    by_service_src = (png_uri(chart(lambda: value_by_service_figure(by_service)))
+    svc_iv = unc.by_service if unc is not None else None
+    lt_iv = unc.by_land_type if unc is not None else None
+    by_service_src = (png_uri(chart(lambda: value_by_service_figure(by_service, svc_iv)))
                       if by_service is not None else None)
-    by_lt_src = (png_uri(chart(lambda: value_by_land_type_figure(by_lt, lu.colours)))
+    by_lt_src = (png_uri(chart(lambda: value_by_land_type_figure(by_lt, lu.colours, lt_iv)))
                  if by_lt is not None else None)
+    uncertainty = _uncertainty(unc) if unc is not None else None
     zones = _zone_totals(run_dir)
     nav = [("summary", t("Summary")), ("land-use", t("Land use")), ("maps", t("Maps")),
-           ("values", t("Values")), ("pixels", t("Pixels"))]
+           ("values", t("Values"))]
+    nav += [("uncertainty", t("Uncertainty"))] if uncertainty is not None else []
+    nav += [("pixels", t("Pixels"))]
     nav += [("zones", t("Zones"))] if zones is not None else []
     nav += [("tables", t("Tables")), ("parameters", t("Parameters"))]
     shape = manifest.get("grid", {}).get("shape")
@@ -115,7 +123,39 @@ def _build_run_report(run_dir: Path, manifest: Mapping[str, Any],
         pixels=_pixels(run_dir, manifest, tidy, gep, lu_area), zones=zones,
         tables=[csv_block(run_dir, rel, t(Path(rel).stem.replace("_", " ")))
                 for rel in manifest.get("tables", [])],
-        parameters=_parameters(manifest))
+        parameters=_parameters(manifest), unc=uncertainty)
+
+
+@dataclass
+class UncertaintyView:
+    """The page's view of the run's draws (:class:`gepgeo.report.intervals.RunUncertainty`),
+    with its tornado chart (None without Sobol' indices) and the sentence said when the point
+    estimate lies outside an interval."""
+
+    run: RunUncertainty
+    outside: str
+    tornado_src: str | None
+    #: GEP's rows of sensitivity.csv (None: no such table) and how many the chart shows
+    n_sens: int | None
+    n_sens_shown: int
+    #: the 90 % (5–95 %) and 95 % (2.5–97.5 %) intervals, the median and mean, as printed
+    i90: str
+    i95: str
+    median: str
+    mean: str
+    method: str
+
+
+def _uncertainty(unc: RunUncertainty) -> UncertaintyView:
+    sens = unc.sensitivity
+    src = None
+    n = None if sens is None else len(sens)
+    if sens is not None and n:
+        src = png_uri(chart(lambda: sensitivity_figure(sens, TORNADO_MAX)))
+    g = unc.gep
+    return UncertaintyView(unc, outside_text(g), src, n, min(n or 0, TORNADO_MAX),
+                           interval_text(g.p5, g.p95), interval_text(g.p2_5, g.p97_5),
+                           money(g.median), money(g.mean), method_text(unc.method))
 
 
 @dataclass
