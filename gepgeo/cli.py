@@ -483,12 +483,14 @@ def series(
     years: Annotated[str | None, typer.Option(
         "--years", help="The years of the pipelines, comma-separated (default: each pipeline's "
                         "`year:`).")] = None,
-    price_basis: Annotated[str, typer.Option(
+    price_basis: Annotated[str | None, typer.Option(
         "--price-basis", help="current (as the profiles give them) or constant:<year> (needs "
-                              "--deflator).")] = "current",
-    deflator: Annotated[Path | None, typer.Option(
-        "--deflator", help="Deflator table, CSV with columns year,index; with it the change "
-                           "is split into quantity and price effects.")] = None,
+                              "a deflator). Default: the pipelines' options.price_basis, else "
+                              "current.")] = None,
+    deflator: Annotated[str | None, typer.Option(
+        "--deflator", help="Deflator table, CSV with columns year,index, or a shipped table's "
+                           "name (cn-cpi-worldbank); with it the change is split into quantity "
+                           "and price effects. Default: the pipelines' options.deflator.")] = None,
     overwrite: _Overwrite = False,
     resampling: Annotated[str, typer.Option(
         help="Resampling of the last year's maps onto the first year's grid for the change "

@@ -411,6 +411,24 @@ class Options(_Strict):
     workers: int | None = Field(None, ge=1)
     #: draws of the parameters that carry a range (:mod:`gepgeo.uncertainty`); None: none
     uncertainty: UncertaintyOptions | None = None
+    #: ``gepgeo series`` only (``--price-basis`` wins; a single run does not use it):
+    #: ``current`` or ``constant:<year>``
+    price_basis: str | None = None
+    #: ``gepgeo series`` only (``--deflator`` wins): a deflator table, CSV ``year,index``
+    #: (relative to the pipeline file), or the name of a shipped table (``cn-cpi-worldbank``)
+    deflator: str | None = Field(None, min_length=1)
+
+    @field_validator("price_basis")
+    @classmethod
+    def _price_basis(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        t = v.strip()
+        head, _, year = t.partition(":")
+        if t == "current" or (head == "constant" and year.strip().isdigit()):
+            return t
+        raise ValueError(f"expected 'current' or 'constant:<year>' (e.g. constant:2015), "
+                         f"got {brief(v)}")
 
 
 class Pipeline(_Strict):

@@ -32,6 +32,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,8 @@ from .outputs import atomic_folder
 from .pipeline import Pipeline
 from .run import RunResult, pipeline_inputs, run_pipeline
 
-__all__ = ["PriceBasisError", "SeriesResult", "parse_price_basis", "load_deflator",
+__all__ = ["PriceBasisError", "SeriesResult", "SeriesPrices", "parse_price_basis", "load_deflator",
+           "shipped_deflators", "find_deflator", "series_prices",
            "service_price_years", "deflator_factors", "gep_by_year", "land_use_by_year",
            "decompose", "year_pairs", "run_series"]
 
@@ -123,6 +125,110 @@ def load_deflator(path: Path) -> dict[int, float]:
     if not out:
         raise PriceBasisError(f"deflator {str(path)!r}: no years")
     return out
+
+
+def shipped_deflators() -> dict[str, Path]:
+    """The deflator tables shipped with gepgeo (``gepgeo/data/deflators/<name>.csv``), by name;
+    each file's ``#`` lines give its source, licence and how its figures were verified."""
+    folder = Path(str(resources.files("gepgeo") / "data" / "deflators"))
+    return {f.stem: f for f in sorted(folder.glob("*.csv"))}
+
+
+def find_deflator(text: str | Path, base: Path | None, where: str) -> Path:
+    """The deflator table named ``text``: a shipped table's name (:func:`shipped_deflators`),
+    else a CSV file, relative to ``base`` (a pipeline's folder; None: the working folder).
+
+    Raises
+    ------
+    PriceBasisError
+        Neither a shipped table nor an existing file.
+    """
+    t = str(text)
+    shipped = shipped_deflators()
+    if t in shipped:
+        return shipped[t]
+    path = Path(t)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise PriceBasisError(f"{where}: deflator {t!r} is neither a file nor a shipped table "
+                              f"({', '.join(shipped)})")
+    return path
+
+
+@dataclass(frozen=True)
+class SeriesPrices:
+    """The price basis and deflator of a series, and where each was given."""
+
+    #: ``current`` or ``constant:<year>``
+    basis: str
+    #: ``--price-basis``, ``options.price_basis of <pipeline>`` or ``default``
+    basis_from: str
+    #: the deflator table (None: none)
+    deflator: Path | None = None
+    #: as given (a path as written, or a shipped table's name), for messages and the manifest
+    deflator_name: str = ""
+    #: ``--deflator`` or ``options.deflator of <pipeline>``
+    deflator_from: str = ""
+    #: the shipped table's name, when it is one
+    shipped: str | None = None
+
+
+def _agreed(pipes: list[Pipeline], key: str, value_of: Any) -> tuple[Any, str] | None:
+    """The one value of ``options.<key>`` over the pipelines that give it (by ``value_of``,
+    which turns a pipeline's setting into what is compared) and the first pipeline giving it;
+    None when no pipeline gives it."""
+    given = [(p, getattr(p.options, key)) for p in pipes if getattr(p.options, key) is not None]
+    if not given:
+        return None
+    first, raw = given[0]
+    want = value_of(first, raw)
+    for p, r in given[1:]:
+        if value_of(p, r) != want:
+            raise PriceBasisError(
+                f"options.{key}: {str(first.source_path or '?')!r} says {raw!r} and "
+                f"{str(p.source_path or '?')!r} says {r!r}; give the same in every pipeline "
+                f"(or once on the command line, --{key.replace('_', '-')})")
+    return raw, f"options.{key} of {first.source_path or 'pipeline'}"
+
+
+def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
+                  deflator: str | Path | None = None) -> SeriesPrices:
+    """The price basis and deflator of a series: the command line's (``price_basis``,
+    ``deflator``: not None) win; else the pipelines' ``options.price_basis`` and
+    ``options.deflator`` (the pipelines that give one must agree; a deflator path is relative
+    to its pipeline's file); else ``current`` and no deflator.
+
+    Raises
+    ------
+    PriceBasisError
+        Pipelines that disagree, a bad price basis, a deflator that is neither a file nor a
+        shipped table.
+    """
+    if price_basis is not None:
+        basis, basis_from = str(price_basis), "--price-basis"
+    else:
+        got = _agreed(pipes, "price_basis", lambda p, v: v)
+        basis, basis_from = got if got is not None else ("current", "default")
+    parse_price_basis(basis)
+    shipped = shipped_deflators()
+    if deflator is not None:
+        path = find_deflator(deflator, None, "--deflator")
+        name, origin = str(deflator), "--deflator"
+    else:
+        def resolved(p: Pipeline, v: str) -> Path:
+            return find_deflator(v, p.source_path.parent if p.source_path else None,
+                                 f"{p.source_path or 'pipeline'}: options.deflator").resolve()
+
+        got = _agreed(pipes, "deflator", resolved)
+        if got is None:
+            return SeriesPrices(basis, basis_from)
+        name, origin = got
+        first = next(p for p in pipes if p.options.deflator is not None)
+        path = find_deflator(name, first.source_path.parent if first.source_path else None,
+                             origin)
+    return SeriesPrices(basis, basis_from, path, name, origin,
+                        name if name in shipped and shipped[name] == path else None)
 
 
 def _price_keys(service: str) -> list[str]:
@@ -363,7 +469,7 @@ def _check_prices(pipes: list[Pipeline], years: list[int], base: int,
 
 
 def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = None,
-               price_basis: str = "current", deflator: Path | None = None,
+               price_basis: str | None = None, deflator: str | Path | None = None,
                overwrite: bool = False, quiet: bool = True, resampling: str = "nearest",
                report_lang: str | None = None, **run_args: Any) -> SeriesResult:
     """Run one pipeline per year and the series tables and change maps into ``out`` (complete
@@ -375,10 +481,13 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         One per year, in increasing year order.
     years : list of int, optional
         The years (default: each pipeline's ``year:``).
-    price_basis : str
-        ``current`` or ``constant:<year>`` (needs ``deflator``).
-    deflator : Path, optional
-        Deflator table (:func:`load_deflator`); with it the decomposition is written.
+    price_basis : str, optional
+        ``current`` or ``constant:<year>`` (needs a deflator); default: the pipelines'
+        ``options.price_basis``, else ``current`` (:func:`series_prices`).
+    deflator : str or Path, optional
+        Deflator table (:func:`load_deflator`) or a shipped table's name
+        (:func:`shipped_deflators`); default: the pipelines' ``options.deflator``. With a
+        deflator the decomposition is written.
     report_lang : {"en", "zh"}, optional
         Language of the series report (default: the first year's ``options.report_lang``);
         the report and the QGIS styles of the change maps are written unless ``report=False``
@@ -397,10 +506,14 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         whose prices are of different years, a year the table does not have.
     """
     yrs = _check_years(pipes, years)
+    prices = series_prices(pipes, price_basis, deflator)
+    price_basis, deflator = prices.basis, prices.deflator
     base = parse_price_basis(price_basis)
     if base is not None and deflator is None:
-        raise PriceBasisError(f"--price-basis {price_basis}: give a deflator table "
-                              "(--deflator FILE.csv, columns year,index)")
+        raise PriceBasisError(f"price basis {price_basis} ({prices.basis_from}): give a "
+                              "deflator table (--deflator FILE.csv with columns year,index, or "
+                              "a shipped table's name such as cn-cpi-worldbank; or "
+                              "options.deflator in the pipelines)")
     table = load_deflator(deflator) if deflator is not None else None
     if len({p.valuation for p in pipes}) > 1:
         raise ConfigError("series: some pipelines have valuation: false and others not; give "
@@ -410,7 +523,8 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
     except KeyError:
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
     if table is not None and pipes[0].valuation:
-        _check_prices(pipes, yrs, base if base is not None else yrs[0], table, str(deflator))
+        _check_prices(pipes, yrs, base if base is not None else yrs[0], table,
+                      prices.deflator_name)
     inputs = [p for pipe in pipes for p in pipeline_inputs(pipe)]
     if deflator is not None:
         inputs.append(Path(deflator))
@@ -428,7 +542,7 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         factors = indices = None
         if table is not None and pipes[0].valuation:
             ref = base if base is not None else yrs[0]
-            dname = str(deflator)
+            dname = prices.deflator_name
             if ref not in table:
                 raise PriceBasisError(f"deflator {dname!r} has no index for the base year {ref}")
             full = {y: deflator_factors(r.manifest, ref, table, where[y], dname)
@@ -472,8 +586,11 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
             "runs": {str(y): {"pipeline": str(p.source_path), "run": f"../{y}/manifest.json"}
                      for y, p in zip(yrs, pipes)},
             "price_basis": price_basis,
+            "price_basis_from": prices.basis_from,
             "deflator": (None if deflator is None else
-                         {"path": str(deflator), "sha256": _sha256(Path(deflator))}),
+                         {"path": prices.deflator_name, "given_by": prices.deflator_from,
+                          **({"shipped": prices.shipped} if prices.shipped else {}),
+                          "sha256": _sha256(Path(deflator))}),
             "decomposition": ("Bennet (mean of Laspeyres and Paasche): quantity = (K_b - K_a)"
                               "(pi_a + pi_b)/2, price = (pi_b - pi_a)(K_a + K_b)/2, K = value / "
                               "pi, pi = D(price year)/D(base)" if dec is not None else
