@@ -44,7 +44,7 @@ from .compare import _difference_maps_or_disk_full, extent_account, transition_m
 from .errors import ConfigError
 from .manifest import _versions
 from .outputs import atomic_folder
-from .pipeline import Pipeline
+from .pipeline import Pipeline, is_money
 from .run import RunResult, pipeline_inputs, run_pipeline
 
 __all__ = ["PriceBasisError", "SeriesResult", "SeriesPrices", "parse_price_basis", "load_deflator",
@@ -236,8 +236,7 @@ def _price_keys(service: str) -> list[str]:
     a grain yield, declared with the prices, carries no money and no price year)."""
     from .services import METHOD
 
-    money = {p.key for p in METHOD.parameters if p.price and "yuan" in p.unit}
-    return [k for k in METHOD.service(service).parameter_keys if k in money]
+    return [k for k in METHOD.service(service).parameter_keys if is_money(k)]
 
 
 def service_price_years(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -266,10 +265,14 @@ def _one_year(service: str, years: dict[str, Any], where: str, manifest: dict[st
             return "unknown"
         k = unknown[0]
         origin = manifest.get("parameters", {}).get(k, {}).get("origin", "?")
+        place = {"pipeline": "parameters:", "profile.overrides": "profile.overrides:"}
+        fix = (f"give it with its year in the pipeline's {place[origin]} "
+               f"{k}: {{value: ..., price_year: YEAR}}" if origin in place else
+               "give price_year in its profile")
         raise PriceBasisError(
             f"{where}: price {k!r} of service {service!r} (from {origin!r}) has no price year "
             "(unknown); constant prices and the decomposition need the year of every price: "
-            "give price_year in its profile")
+            f"{fix}")
     distinct = sorted({int(y) for y in years.values()})
     if len(distinct) > 1:
         if not strict:

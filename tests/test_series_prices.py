@@ -176,3 +176,42 @@ def test_a_price_of_unknown_year_stops_a_series_made_constant_by_its_options(sam
     assert ("price 'agri_output_value_per_ha' of service 'agriculture' "
             "(from 'jinsha-as-published')") in line
     assert not (tmp_path / "ts").exists()
+
+
+# --- the price year of a price given in the pipeline -------------------------------------------
+
+def _with_parameter(path: Path, key: str, spec: dict) -> Path:
+    doc = read_yaml(path)
+    doc.setdefault("parameters", {})[key] = spec
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_price_given_in_the_pipeline_carries_its_own_year(sample, tmp_path):
+    """The sample's prices are of 2022; a water price given in a pipeline without a year stops
+    a constant series naming it and where to give the year; given with one, its year is the
+    water service's (a table without that year names it)."""
+    a, b = _series_files(sample)
+    spec = {"value": 2.4, "unit": "yuan m-3"}
+    _with_parameter(b, "water_price", spec)
+    table = tmp_path / "d.csv"
+    table.write_text("year,index\n2015,100\n2022,110\n")
+    with pytest.raises(PriceBasisError, match=(
+            r"jinsha_series_2023\.yaml: price 'water_price' of service 'water' \(from "
+            r"'pipeline'\) has no price year .* give it with its year in the pipeline's "
+            r"parameters: water_price: \{value: \.\.\., price_year: YEAR\}$")):
+        run_series([load_pipeline(a), load_pipeline(b)], tmp_path / "o",
+                   price_basis="constant:2015", deflator=table, report=False)
+    _with_parameter(b, "water_price", {**spec, "price_year": 2019})
+    with pytest.raises(PriceBasisError, match=r"has no index for 2019, the price year of "
+                                              r"service 'water' in .*jinsha_series_2023\.yaml"):
+        run_series([load_pipeline(a), load_pipeline(b)], tmp_path / "o",
+                   price_basis="constant:2015", deflator=table, report=False)
+    assert not (tmp_path / "o").exists()
+    # only money has a price year
+    _with_parameter(b, "water_price", spec)
+    _with_parameter(b, "cover_management_c", {"by_land_type": {"forest": 0.01},
+                                              "price_year": 2019})
+    with pytest.raises(ConfigError, match=r"cover_management_c\.price_year: only an amount of "
+                                          r"money"):
+        load_pipeline(b)
