@@ -65,7 +65,8 @@ from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
            "FromDem", "DemParam", "DeriveParam", "ZoneLayer", "Options", "RangeParam",
-           "UncertaintyOptions", "load_pipeline", "parse_pipeline", "is_money"]
+           "UncertaintyOptions", "load_pipeline", "parse_pipeline", "is_money",
+           "check_price_basis"]
 
 
 class _Strict(BaseModel):
@@ -439,14 +440,26 @@ class Options(_Strict):
     @field_validator("price_basis")
     @classmethod
     def _price_basis(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        t = v.strip()
-        head, _, year = t.partition(":")
-        if t == "current" or (head == "constant" and year.strip().isdigit()):
-            return t
-        raise ValueError(f"expected 'current' or 'constant:<year>' (e.g. constant:2015), "
-                         f"got {brief(v)}")
+        return check_price_basis(v)
+
+
+def check_price_basis(v: str | None) -> str | None:
+    """``v`` (stripped) when it is a price basis, ``current`` or ``constant:<year>``; None
+    stays None.
+
+    Raises
+    ------
+    ValueError
+        Anything else (the caller names the key).
+    """
+    if v is None:
+        return v
+    t = v.strip()
+    head, _, year = t.partition(":")
+    if t == "current" or (head == "constant" and year.strip().isdigit()):
+        return t
+    raise ValueError(f"expected 'current' or 'constant:<year>' (e.g. constant:2015), "
+                     f"got {brief(v)}")
 
 
 class Pipeline(_Strict):

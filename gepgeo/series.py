@@ -31,24 +31,27 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rasterio.enums import Resampling
 
 from . import __version__
 from .compare import _difference_maps_or_disk_full, extent_account, transition_matrix
-from .errors import ConfigError
+from ._yaml import load_yaml_file
+from .errors import ConfigError, InputFileError, Problems
 from .manifest import _versions
 from .outputs import atomic_folder
-from .pipeline import Pipeline, is_money
+from .pipeline import Pipeline, _all_errors, check_price_basis, is_money, load_pipeline
 from .run import RunResult, pipeline_inputs, run_pipeline
 
 __all__ = ["PriceBasisError", "SeriesResult", "SeriesPrices", "parse_price_basis", "load_deflator",
-           "shipped_deflators", "find_deflator", "series_prices",
+           "shipped_deflators", "find_deflator", "series_prices", "SeriesFile",
+           "load_series_file",
            "service_price_years", "deflator_factors", "gep_by_year", "land_use_by_year",
            "decompose", "year_pairs", "run_series"]
 
@@ -193,11 +196,12 @@ def _agreed(pipes: list[Pipeline], key: str, value_of: Any) -> tuple[Any, str] |
 
 
 def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
-                  deflator: str | Path | None = None) -> SeriesPrices:
+                  deflator: str | Path | None = None,
+                  series_file: SeriesFile | None = None) -> SeriesPrices:
     """The price basis and deflator of a series: the command line's (``price_basis``,
-    ``deflator``: not None) win; else the pipelines' ``options.price_basis`` and
-    ``options.deflator`` (the pipelines that give one must agree; a deflator path is relative
-    to its pipeline's file); else ``current`` and no deflator.
+    ``deflator``: not None) win; else the series file's (``series_file``); else the pipelines'
+    ``options.price_basis`` and ``options.deflator`` (the pipelines that give one must agree; a
+    deflator path is relative to the file that gives it); else ``current`` and no deflator.
 
     Raises
     ------
@@ -205,8 +209,11 @@ def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
         Pipelines that disagree, a bad price basis, a deflator that is neither a file nor a
         shipped table.
     """
+    sfile = str(series_file.source_path) if series_file is not None else ""
     if price_basis is not None:
         basis, basis_from = str(price_basis), "--price-basis"
+    elif series_file is not None and series_file.price_basis is not None:
+        basis, basis_from = series_file.price_basis, f"price_basis of {sfile}"
     else:
         got = _agreed(pipes, "price_basis", lambda p, v: v)
         basis, basis_from = got if got is not None else ("current", "default")
@@ -215,6 +222,10 @@ def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
     if deflator is not None:
         path = find_deflator(deflator, None, "--deflator")
         name, origin = str(deflator), "--deflator"
+    elif series_file is not None and series_file.deflator is not None:
+        base = series_file.source_path.parent if series_file.source_path else None
+        path = find_deflator(series_file.deflator, base, f"{sfile}: deflator")
+        name, origin = series_file.deflator, f"deflator of {sfile}"
     else:
         def resolved(p: Pipeline, v: str) -> Path:
             return find_deflator(v, p.source_path.parent if p.source_path else None,
@@ -229,6 +240,75 @@ def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
                              origin)
     return SeriesPrices(basis, basis_from, path, name, origin,
                         name if name in shipped and shipped[name] == path else None)
+
+
+class SeriesFile(BaseModel):
+    """A series file: the pipelines of a series by year and, optionally, its prices.
+
+    ::
+
+        name: jinsha-series
+        years:                         # year: pipeline file (relative to this file)
+          2015: jinsha_series_2015.yaml
+          2019: jinsha_series_2019.yaml
+          2023: jinsha_series_2023.yaml
+        price_basis: constant:2015     # optional; --price-basis wins
+        deflator: cn-cpi-worldbank     # optional, a shipped table or a CSV; --deflator wins
+
+    Its ``price_basis`` and ``deflator`` win over the pipelines' ``options``; its years over
+    theirs (``year:``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str | None = None
+    years: dict[int, Path] = Field(min_length=2)
+    price_basis: str | None = None
+    deflator: str | None = Field(None, min_length=1)
+    source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, v: dict[int, Path]) -> dict[int, Path]:
+        bad = [y for y in v if not 1 <= y <= 9999]
+        if bad:
+            raise ValueError(f"{bad[0]} is not a year")
+        return dict(sorted(v.items()))
+
+    @field_validator("price_basis")
+    @classmethod
+    def _price_basis(cls, v: str | None) -> str | None:
+        return check_price_basis(v)
+
+
+def load_series_file(path: str | Path) -> tuple[SeriesFile, list[Pipeline], list[int]]:
+    """Read a series file (:class:`SeriesFile`) and each of its pipelines, in year order.
+
+    Raises
+    ------
+    InputFileError
+        The file, or one of its pipelines, does not exist or cannot be read.
+    ConfigError
+        The file does not follow the schema (every problem, one line each), or a pipeline
+        does not.
+    """
+    p = Path(path)
+    doc = load_yaml_file(p, "series file", InputFileError, ConfigError)
+    if not isinstance(doc, dict) or "land_use" in doc:
+        raise ConfigError(f"{p}: not a series file (a mapping with years: {{YEAR: pipeline.yaml, "
+                          "...}}); a series needs a series file or two or more pipelines")
+    try:
+        sf = SeriesFile.model_validate({**doc, "source_path": p.resolve()})
+    except ValidationError as exc:
+        problems = Problems()
+        for line in _all_errors(exc):
+            problems.add(ConfigError(f"{p}: {line}"))
+        problems.raise_if_any()
+        raise AssertionError("unreachable") from None
+    base = p.resolve().parent
+    pipes = [load_pipeline(f if f.is_absolute() else base / f) for f in sf.years.values()]
+    return sf, pipes, list(sf.years)
 
 
 def _price_keys(service: str) -> list[str]:
@@ -474,7 +554,8 @@ def _check_prices(pipes: list[Pipeline], years: list[int], base: int,
 def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = None,
                price_basis: str | None = None, deflator: str | Path | None = None,
                overwrite: bool = False, quiet: bool = True, resampling: str = "nearest",
-               report_lang: str | None = None, **run_args: Any) -> SeriesResult:
+               report_lang: str | None = None, series_file: SeriesFile | None = None,
+               **run_args: Any) -> SeriesResult:
     """Run one pipeline per year and the series tables and change maps into ``out`` (complete
     or not at all).
 
@@ -491,6 +572,9 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         Deflator table (:func:`load_deflator`) or a shipped table's name
         (:func:`shipped_deflators`); default: the pipelines' ``options.deflator``. With a
         deflator the decomposition is written.
+    series_file : SeriesFile, optional
+        The series file the pipelines come from (:func:`load_series_file`): its prices win over
+        the pipelines' options, and it is recorded in the manifest.
     report_lang : {"en", "zh"}, optional
         Language of the series report (default: the first year's ``options.report_lang``);
         the report and the QGIS styles of the change maps are written unless ``report=False``
@@ -509,7 +593,7 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         whose prices are of different years, a year the table does not have.
     """
     yrs = _check_years(pipes, years)
-    prices = series_prices(pipes, price_basis, deflator)
+    prices = series_prices(pipes, price_basis, deflator, series_file)
     price_basis, deflator = prices.basis, prices.deflator
     base = parse_price_basis(price_basis)
     if base is not None and deflator is None:
@@ -531,6 +615,8 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
     inputs = [p for pipe in pipes for p in pipeline_inputs(pipe)]
     if deflator is not None:
         inputs.append(Path(deflator))
+    if series_file is not None and series_file.source_path is not None:
+        inputs.append(series_file.source_path)
     out = Path(out)
     with atomic_folder(out, overwrite=overwrite, inputs=inputs) as tmp:
         runs: dict[int, RunResult] = {}
@@ -586,6 +672,8 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
                                              tags=_series_tags(yrs[0], yrs[-1]))
         manifest: dict[str, Any] = {
             "gepgeo_version": __version__, "kind": "series", "years": yrs,
+            **({"series_file": str(series_file.source_path)}
+               if series_file is not None else {}),
             "runs": {str(y): {"pipeline": str(p.source_path), "run": f"../{y}/manifest.json"}
                      for y, p in zip(yrs, pipes)},
             "price_basis": price_basis,

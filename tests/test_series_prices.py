@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from gepgeo.errors import ConfigError
+from gepgeo.errors import ConfigError, GepgeoError, InputFileError
 from gepgeo.pipeline import load_pipeline
-from gepgeo.series import (PriceBasisError, find_deflator, load_deflator, run_series,
-                           series_prices, shipped_deflators)
+from gepgeo.series import (PriceBasisError, find_deflator, load_deflator, load_series_file,
+                           run_series, series_prices, shipped_deflators)
 
 from .helpers import copy_sample, read_yaml, run_cli
 
@@ -215,3 +215,45 @@ def test_a_price_given_in_the_pipeline_carries_its_own_year(sample, tmp_path):
     with pytest.raises(ConfigError, match=r"cover_management_c\.price_year: only an amount of "
                                           r"money"):
         load_pipeline(b)
+
+
+# --- a series file -----------------------------------------------------------------------------
+
+def test_the_sample_series_file(sample, tmp_path, capsys):
+    """``pipelines/jinsha_series.yaml``: the three pipelines by year, constant 2015 prices, the
+    shipped CPI; the command line still wins."""
+    sf_path = sample / "pipelines" / "jinsha_series.yaml"
+    sf, pipes, years = load_series_file(sf_path)
+    assert years == [2015, 2019, 2023]
+    assert [p.source_path for p in pipes] == [
+        (sample / "pipelines" / f"jinsha_series_{y}.yaml").resolve() for y in years]
+    got = series_prices(pipes, series_file=sf)
+    assert (got.basis, got.shipped) == ("constant:2015", SHIPPED)
+    assert got.basis_from == f"price_basis of {sf_path.resolve()}"
+    assert got.deflator_from == f"deflator of {sf_path.resolve()}"
+    # the series file wins over the pipelines' options, the command line over both
+    _with_options(sample / "pipelines" / "jinsha_series_2015.yaml",
+                  '{price_basis: "constant:2019"}')
+    sf, pipes, _ = load_series_file(sf_path)
+    assert series_prices(pipes, series_file=sf).basis == "constant:2015"
+    assert series_prices(pipes, "current", series_file=sf).basis == "current"
+    # --years belongs to the file
+    code, _, err = run_cli(["series", sf_path, "--years", "2015,2019,2023", "--out",
+                            tmp_path / "ts", "--no-report", "-q"], capsys)
+    assert code == 2 and "gives the years; leave --years off" in err, err
+
+
+def test_bad_series_files(tmp_path, sample):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("years: {2015: a.yaml}\nprice_basis: fixed\nextra: 1\n")
+    with pytest.raises(GepgeoError) as exc:
+        load_series_file(bad)
+    text = str(exc.value)
+    for part in ("years: ", "price_basis: expected 'current' or 'constant:<year>'",
+                 "unknown key 'extra'"):
+        assert part in text, text
+    with pytest.raises(ConfigError, match="not a series file"):
+        load_series_file(sample / "pipelines" / "jinsha_series_2015.yaml")
+    bad.write_text("years: {2015: s/pipelines/jinsha_series_2015.yaml, 2019: missing.yaml}\n")
+    with pytest.raises(InputFileError, match="missing.yaml"):
+        load_series_file(bad)
