@@ -17,8 +17,14 @@ years:
 - ``maps/<name>_change.tif``: GEP and each service value map, last year − first year, on the
   first year's grid (:func:`gepgeo.compare.difference_maps`).
 
+Years run one after another: running them together on threads was measured and gave nothing on
+2 cores (docs/PERFORMANCE.md, "Years of a series"; ``benchmarks/series_years.py``).
+
 Prices (docs/METHOD.md, "Time series"): a service's values are in the money of the price year of
-its prices (each parameter's ``price_year``, from its profile). A value of price year ``p`` at the
+its prices (each price's ``price_year``: its own, else its profile's). The price basis and the
+deflator come from the command line, else the series file (:class:`SeriesFile`), else the
+pipelines' options (:func:`series_prices`); ``cn-cpi-worldbank`` is shipped
+(:func:`shipped_deflators`). A value of price year ``p`` at the
 prices of base year ``B`` is ``value × D(B) / D(p)``, ``D`` the deflator's index (any base). Every
 value a service produces is a quantity times one of its prices (a sum of such terms), so scaling
 its prices by one factor scales its values by that factor exactly.
@@ -165,13 +171,14 @@ class SeriesPrices:
 
     #: ``current`` or ``constant:<year>``
     basis: str
-    #: ``--price-basis``, ``options.price_basis of <pipeline>`` or ``default``
+    #: ``--price-basis``, ``price_basis of <series file>``, ``options.price_basis of
+    #: <pipeline>`` or ``default``
     basis_from: str
     #: the deflator table (None: none)
     deflator: Path | None = None
     #: as given (a path as written, or a shipped table's name), for messages and the manifest
     deflator_name: str = ""
-    #: ``--deflator`` or ``options.deflator of <pipeline>``
+    #: ``--deflator``, ``deflator of <series file>`` or ``options.deflator of <pipeline>``
     deflator_from: str = ""
     #: the shipped table's name, when it is one
     shipped: str | None = None
@@ -566,12 +573,12 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
     years : list of int, optional
         The years (default: each pipeline's ``year:``).
     price_basis : str, optional
-        ``current`` or ``constant:<year>`` (needs a deflator); default: the pipelines'
-        ``options.price_basis``, else ``current`` (:func:`series_prices`).
+        ``current`` or ``constant:<year>`` (needs a deflator); default: the series file's,
+        else the pipelines' ``options.price_basis``, else ``current`` (:func:`series_prices`).
     deflator : str or Path, optional
         Deflator table (:func:`load_deflator`) or a shipped table's name
-        (:func:`shipped_deflators`); default: the pipelines' ``options.deflator``. With a
-        deflator the decomposition is written.
+        (:func:`shipped_deflators`); default: the series file's, else the pipelines'
+        ``options.deflator``. With a deflator the decomposition is written.
     series_file : SeriesFile, optional
         The series file the pipelines come from (:func:`load_series_file`): its prices win over
         the pipelines' options, and it is recorded in the manifest.
@@ -600,7 +607,8 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         raise PriceBasisError(f"price basis {price_basis} ({prices.basis_from}): give a "
                               "deflator table (--deflator FILE.csv with columns year,index, or "
                               "a shipped table's name such as cn-cpi-worldbank; or "
-                              "options.deflator in the pipelines)")
+                              "deflator: in the series file, or options.deflator in the "
+                              "pipelines)")
     table = load_deflator(deflator) if deflator is not None else None
     if len({p.valuation for p in pipes}) > 1:
         raise ConfigError("series: some pipelines have valuation: false and others not; give "
