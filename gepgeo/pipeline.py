@@ -444,8 +444,8 @@ class Options(_Strict):
 
 
 def check_price_basis(v: str | None) -> str | None:
-    """``v`` (stripped) when it is a price basis, ``current`` or ``constant:<year>``; None
-    stays None.
+    """``v`` as ``current`` or ``constant:<year>`` (spaces dropped) when it is a price basis;
+    None stays None.
 
     Raises
     ------
@@ -456,8 +456,10 @@ def check_price_basis(v: str | None) -> str | None:
         return v
     t = v.strip()
     head, _, year = t.partition(":")
-    if t == "current" or (head == "constant" and year.strip().isdigit()):
+    if t == "current":
         return t
+    if head.strip() == "constant" and year.strip().isdigit():
+        return f"constant:{int(year)}"
     raise ValueError(f"expected 'current' or 'constant:<year>' (e.g. constant:2015), "
                      f"got {brief(v)}")
 

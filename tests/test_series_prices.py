@@ -75,7 +75,7 @@ def test_series_prices_from_options_and_the_command_line(sample, tmp_path):
     (sample / "cpi.csv").write_text("year,index\n2015,100\n2022,110\n")
     a, b = _series_files(sample)
     _with_options(a, '{price_basis: "constant:2015", deflator: ../cpi.csv}')
-    _with_options(b, '{price_basis: "constant:2015"}')          # only one names the deflator
+    _with_options(b, '{price_basis: "constant: 2015"}')         # only one names the deflator
     pipes = [load_pipeline(a), load_pipeline(b)]
     got = series_prices(pipes)
     assert got.basis == "constant:2015" and got.basis_from == f"options.price_basis of {a}"
