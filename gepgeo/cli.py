@@ -478,17 +478,20 @@ def _print_change_interval(res: Any, money_unit: float) -> None:
 @app.command()
 def series(
     pipelines: Annotated[list[Path], typer.Argument(
-        help="One pipeline per year, in increasing year order.")],
+        help="One pipeline per year, in increasing year order; or one series file (years: "
+             "{YEAR: pipeline.yaml, ...}, price_basis:, deflator:).")],
     out: _OutFolder,
     years: Annotated[str | None, typer.Option(
         "--years", help="The years of the pipelines, comma-separated (default: each pipeline's "
                         "`year:`).")] = None,
-    price_basis: Annotated[str, typer.Option(
+    price_basis: Annotated[str | None, typer.Option(
         "--price-basis", help="current (as the profiles give them) or constant:<year> (needs "
-                              "--deflator).")] = "current",
-    deflator: Annotated[Path | None, typer.Option(
-        "--deflator", help="Deflator table, CSV with columns year,index; with it the change "
-                           "is split into quantity and price effects.")] = None,
+                              "a deflator). Default: the pipelines' options.price_basis, else "
+                              "current.")] = None,
+    deflator: Annotated[str | None, typer.Option(
+        "--deflator", help="Deflator table, CSV with columns year,index, or a shipped table's "
+                           "name (cn-cpi-worldbank); with it the change is split into quantity "
+                           "and price effects. Default: the pipelines' options.deflator.")] = None,
     overwrite: _Overwrite = False,
     resampling: Annotated[str, typer.Option(
         help="Resampling of the last year's maps onto the first year's grid for the change "
@@ -502,7 +505,7 @@ def series(
     """GEP over several years: DIR/<year> runs and DIR/series (tables by year, transitions,
     decomposition, change map)."""
     from .pipeline import load_pipeline
-    from .series import run_series
+    from .series import load_series_file, run_series
 
     _check_lang(lang)
     year_list = None
@@ -512,11 +515,19 @@ def series(
         except ValueError:
             raise ConfigError(f"--years: expected years separated by commas, got {years!r}"
                               ) from None
-    pipes = [_with_report(_with_options(load_pipeline(p), cog=cog, report_lang=lang), report)
-             for p in pipelines]
+    sfile = None
+    if len(pipelines) == 1:          # one file: a series file
+        sfile, loaded, file_years = load_series_file(pipelines[0])
+        if year_list is not None:
+            raise ConfigError(f"--years: the series file {str(pipelines[0])!r} gives the years; "
+                              "leave --years off")
+        year_list = file_years
+    else:
+        loaded = [load_pipeline(p) for p in pipelines]
+    pipes = [_with_report(_with_options(p, cog=cog, report_lang=lang), report) for p in loaded]
     res = run_series(pipes, out, years=year_list, price_basis=price_basis, deflator=deflator,
                      overwrite=overwrite, quiet=quiet, resampling=resampling, report_lang=lang,
-                     **_size_args(yes, quiet))
+                     series_file=sfile, **_size_args(yes, quiet))
     if not quiet:
         g = res.gep_by_year[res.gep_by_year.service == "gep"]
         t = Table(title="GEP by year (yuan a-1)")

@@ -407,6 +407,7 @@ ZH: dict[str, str] = {
     "gepgeo series: {a}–{b}": "gepgeo 时间序列：{a}–{b}",
     "GEP series: {a}–{b}": "GEP 时间序列：{a}–{b}",
     "{n} years · price basis: {basis} · gepgeo {v}": "{n} 个年份 · 价格基准：{basis} · gepgeo {v}",
+    "deflator: {name}": "价格平减指数：{name}",
     "GEP by year": "逐年 GEP", "Decomposition": "变化分解",
     "GEP {year}, {unit}": "{year} 年 GEP，{unit}",
     "GEP {year} at {basis}, {unit}": "{year} 年 GEP（{basis}），{unit}",

@@ -65,7 +65,8 @@ from .parameters import PARAM_INDEX, suggest_key
 
 __all__ = ["Pipeline", "LandUse", "ProfileRef", "RasterParam", "ConstantParam", "TableParam",
            "FromDem", "DemParam", "DeriveParam", "ZoneLayer", "Options", "RangeParam",
-           "UncertaintyOptions", "load_pipeline", "parse_pipeline"]
+           "UncertaintyOptions", "load_pipeline", "parse_pipeline", "is_money",
+           "check_price_basis"]
 
 
 class _Strict(BaseModel):
@@ -92,6 +93,9 @@ class ConstantParam(_Strict):
     source: str | None = None
     note: str | None = None
     uncertainty: dict[str, Any] | None = None
+    #: a price's year (the money its yuan are of), for ``gepgeo series`` at constant prices;
+    #: prices only (:func:`is_money`)
+    price_year: int | None = Field(None, ge=1, le=9999)
 
 
 class TableParam(_Strict):
@@ -102,6 +106,18 @@ class TableParam(_Strict):
     source: str | None = None
     note: str | None = None
     uncertainty: dict[str, Any] | None = None
+    #: as :attr:`ConstantParam.price_year`
+    price_year: int | None = Field(None, ge=1, le=9999)
+
+
+def is_money(key: str) -> bool:
+    """Whether parameter ``key`` is an amount of money (a price, a cost, a value per ha: its
+    unit in yuan), the parameters that carry a price year. An equivalent factor or a grain
+    yield is declared with the prices but carries no money."""
+    from .parameters import spec_for
+
+    spec = spec_for(key, where="pipeline")
+    return bool(spec.price) and "yuan" in spec.unit
 
 
 class RangeParam(_Strict):
@@ -234,6 +250,9 @@ def _parse_param(key: str, raw: Any) -> ParamSpecT:
             parsed = model.model_validate(raw)
         except ValidationError as exc:
             raise ValueError(f"{key}.{_first_error(exc)}") from None
+        if getattr(parsed, "price_year", None) is not None and not is_money(key):
+            raise ValueError(f"{key}.price_year: only an amount of money (a price in yuan) has a "
+                             f"price year; {key} is not one: remove price_year")
         unc = getattr(parsed, "uncertainty", None)
         if unc is not None:
             from .uncertainty import parse_uncertainty
@@ -411,6 +430,38 @@ class Options(_Strict):
     workers: int | None = Field(None, ge=1)
     #: draws of the parameters that carry a range (:mod:`gepgeo.uncertainty`); None: none
     uncertainty: UncertaintyOptions | None = None
+    #: ``gepgeo series`` only (``--price-basis`` wins; a single run does not use it):
+    #: ``current`` or ``constant:<year>``
+    price_basis: str | None = None
+    #: ``gepgeo series`` only (``--deflator`` wins): a deflator table, CSV ``year,index``
+    #: (relative to the pipeline file), or the name of a shipped table (``cn-cpi-worldbank``)
+    deflator: str | None = Field(None, min_length=1)
+
+    @field_validator("price_basis")
+    @classmethod
+    def _price_basis(cls, v: str | None) -> str | None:
+        return check_price_basis(v)
+
+
+def check_price_basis(v: str | None) -> str | None:
+    """``v`` as ``current`` or ``constant:<year>`` (spaces dropped) when it is a price basis;
+    None stays None.
+
+    Raises
+    ------
+    ValueError
+        Anything else (the caller names the key).
+    """
+    if v is None:
+        return v
+    t = v.strip()
+    head, _, year = t.partition(":")
+    if t == "current":
+        return t
+    if head.strip() == "constant" and year.strip().isdigit():
+        return f"constant:{int(year)}"
+    raise ValueError(f"expected 'current' or 'constant:<year>' (e.g. constant:2015), "
+                     f"got {brief(v)}")
 
 
 class Pipeline(_Strict):

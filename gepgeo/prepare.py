@@ -92,11 +92,12 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
         return ParamValue(key, spec, source="pipeline", origin=origin)
     if isinstance(spec, ConstantParam):
         return ParamValue(key, spec.value, unit=spec.unit or "", source=spec.source or "pipeline",
-                          note=spec.note or "", origin=origin,
+                          note=spec.note or "", origin=origin, price_year=spec.price_year,
                           uncertainty=_range_of(key, spec, "constant", origin))
     if isinstance(spec, TableParam):
         return ParamValue(key, dict(spec.by_land_type), unit=spec.unit or "",
                           source=spec.source or "pipeline", note=spec.note or "", origin=origin,
+                          price_year=spec.price_year,
                           uncertainty=_range_of(key, spec, "table", origin))
     if isinstance(spec, DemParam):
         assert lu_info is not None

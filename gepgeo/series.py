@@ -17,8 +17,14 @@ years:
 - ``maps/<name>_change.tif``: GEP and each service value map, last year − first year, on the
   first year's grid (:func:`gepgeo.compare.difference_maps`).
 
+Years run one after another: running them together on threads was measured and gave nothing on
+2 cores (docs/PERFORMANCE.md, "Years of a series"; ``benchmarks/series_years.py``).
+
 Prices (docs/METHOD.md, "Time series"): a service's values are in the money of the price year of
-its prices (each parameter's ``price_year``, from its profile). A value of price year ``p`` at the
+its prices (each price's ``price_year``: its own, else its profile's). The price basis and the
+deflator come from the command line, else the series file (:class:`SeriesFile`), else the
+pipelines' options (:func:`series_prices`); ``cn-cpi-worldbank`` is shipped
+(:func:`shipped_deflators`). A value of price year ``p`` at the
 prices of base year ``B`` is ``value × D(B) / D(p)``, ``D`` the deflator's index (any base). Every
 value a service produces is a quantity times one of its prices (a sum of such terms), so scaling
 its prices by one factor scales its values by that factor exactly.
@@ -31,22 +37,27 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rasterio.enums import Resampling
 
 from . import __version__
 from .compare import _difference_maps_or_disk_full, extent_account, transition_matrix
-from .errors import ConfigError
+from ._yaml import load_yaml_file
+from .errors import ConfigError, InputFileError, Problems
 from .manifest import _versions
 from .outputs import atomic_folder
-from .pipeline import Pipeline
+from .pipeline import Pipeline, _all_errors, check_price_basis, is_money, load_pipeline
 from .run import RunResult, pipeline_inputs, run_pipeline
 
-__all__ = ["PriceBasisError", "SeriesResult", "parse_price_basis", "load_deflator",
+__all__ = ["PriceBasisError", "SeriesResult", "SeriesPrices", "parse_price_basis", "load_deflator",
+           "shipped_deflators", "find_deflator", "series_prices", "SeriesFile",
+           "load_series_file",
            "service_price_years", "deflator_factors", "gep_by_year", "land_use_by_year",
            "decompose", "year_pairs", "run_series"]
 
@@ -125,13 +136,194 @@ def load_deflator(path: Path) -> dict[int, float]:
     return out
 
 
+def shipped_deflators() -> dict[str, Path]:
+    """The deflator tables shipped with gepgeo (``gepgeo/data/deflators/<name>.csv``), by name;
+    each file's ``#`` lines give its source, licence and how its figures were verified."""
+    folder = Path(str(resources.files("gepgeo") / "data" / "deflators"))
+    return {f.stem: f for f in sorted(folder.glob("*.csv"))}
+
+
+def find_deflator(text: str | Path, base: Path | None, where: str) -> Path:
+    """The deflator table named ``text``: a shipped table's name (:func:`shipped_deflators`),
+    else a CSV file, relative to ``base`` (a pipeline's folder; None: the working folder).
+
+    Raises
+    ------
+    PriceBasisError
+        Neither a shipped table nor an existing file.
+    """
+    t = str(text)
+    shipped = shipped_deflators()
+    if t in shipped:
+        return shipped[t]
+    path = Path(t)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise PriceBasisError(f"{where}: deflator {t!r} is neither a file nor a shipped table "
+                              f"({', '.join(shipped)})")
+    return path
+
+
+@dataclass(frozen=True)
+class SeriesPrices:
+    """The price basis and deflator of a series, and where each was given."""
+
+    #: ``current`` or ``constant:<year>``
+    basis: str
+    #: ``--price-basis``, ``price_basis of <series file>``, ``options.price_basis of
+    #: <pipeline>`` or ``default``
+    basis_from: str
+    #: the deflator table (None: none)
+    deflator: Path | None = None
+    #: as given (a path as written, or a shipped table's name), for messages and the manifest
+    deflator_name: str = ""
+    #: ``--deflator``, ``deflator of <series file>`` or ``options.deflator of <pipeline>``
+    deflator_from: str = ""
+    #: the shipped table's name, when it is one
+    shipped: str | None = None
+
+
+def _agreed(pipes: list[Pipeline], key: str, value_of: Any) -> tuple[Any, str] | None:
+    """The one value of ``options.<key>`` over the pipelines that give it (by ``value_of``,
+    which turns a pipeline's setting into what is compared) and the first pipeline giving it;
+    None when no pipeline gives it."""
+    given = [(p, getattr(p.options, key)) for p in pipes if getattr(p.options, key) is not None]
+    if not given:
+        return None
+    first, raw = given[0]
+    want = value_of(first, raw)
+    for p, r in given[1:]:
+        if value_of(p, r) != want:
+            raise PriceBasisError(
+                f"options.{key}: {str(first.source_path or '?')!r} says {raw!r} and "
+                f"{str(p.source_path or '?')!r} says {r!r}; give the same in every pipeline "
+                f"(or once on the command line, --{key.replace('_', '-')})")
+    return raw, f"options.{key} of {first.source_path or 'pipeline'}"
+
+
+def series_prices(pipes: list[Pipeline], price_basis: str | None = None,
+                  deflator: str | Path | None = None,
+                  series_file: SeriesFile | None = None) -> SeriesPrices:
+    """The price basis and deflator of a series: the command line's (``price_basis``,
+    ``deflator``: not None) win; else the series file's (``series_file``); else the pipelines'
+    ``options.price_basis`` and ``options.deflator`` (the pipelines that give one must agree; a
+    deflator path is relative to the file that gives it); else ``current`` and no deflator.
+
+    Raises
+    ------
+    PriceBasisError
+        Pipelines that disagree, a bad price basis, a deflator that is neither a file nor a
+        shipped table.
+    """
+    sfile = str(series_file.source_path) if series_file is not None else ""
+    if price_basis is not None:
+        basis, basis_from = str(price_basis), "--price-basis"
+    elif series_file is not None and series_file.price_basis is not None:
+        basis, basis_from = series_file.price_basis, f"price_basis of {sfile}"
+    else:
+        got = _agreed(pipes, "price_basis", lambda p, v: v)
+        basis, basis_from = got if got is not None else ("current", "default")
+    parse_price_basis(basis)
+    shipped = shipped_deflators()
+    if deflator is not None:
+        path = find_deflator(deflator, None, "--deflator")
+        name, origin = str(deflator), "--deflator"
+    elif series_file is not None and series_file.deflator is not None:
+        base = series_file.source_path.parent if series_file.source_path else None
+        path = find_deflator(series_file.deflator, base, f"{sfile}: deflator")
+        name, origin = series_file.deflator, f"deflator of {sfile}"
+    else:
+        def resolved(p: Pipeline, v: str) -> Path:
+            return find_deflator(v, p.source_path.parent if p.source_path else None,
+                                 f"{p.source_path or 'pipeline'}: options.deflator").resolve()
+
+        got = _agreed(pipes, "deflator", resolved)
+        if got is None:
+            return SeriesPrices(basis, basis_from)
+        name, origin = got
+        first = next(p for p in pipes if p.options.deflator is not None)
+        path = find_deflator(name, first.source_path.parent if first.source_path else None,
+                             origin)
+    return SeriesPrices(basis, basis_from, path, name, origin,
+                        name if name in shipped and shipped[name] == path else None)
+
+
+class SeriesFile(BaseModel):
+    """A series file: the pipelines of a series by year and, optionally, its prices.
+
+    ::
+
+        name: jinsha-series
+        years:                         # year: pipeline file (relative to this file)
+          2015: jinsha_series_2015.yaml
+          2019: jinsha_series_2019.yaml
+          2023: jinsha_series_2023.yaml
+        price_basis: constant:2015     # optional; --price-basis wins
+        deflator: cn-cpi-worldbank     # optional, a shipped table or a CSV; --deflator wins
+
+    Its ``price_basis`` and ``deflator`` win over the pipelines' ``options``; its years over
+    theirs (``year:``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str | None = None
+    years: dict[int, Path] = Field(min_length=2)
+    price_basis: str | None = None
+    deflator: str | None = Field(None, min_length=1)
+    source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, v: dict[int, Path]) -> dict[int, Path]:
+        bad = [y for y in v if not 1 <= y <= 9999]
+        if bad:
+            raise ValueError(f"{bad[0]} is not a year")
+        return dict(sorted(v.items()))
+
+    @field_validator("price_basis")
+    @classmethod
+    def _price_basis(cls, v: str | None) -> str | None:
+        return check_price_basis(v)
+
+
+def load_series_file(path: str | Path) -> tuple[SeriesFile, list[Pipeline], list[int]]:
+    """Read a series file (:class:`SeriesFile`) and each of its pipelines, in year order.
+
+    Raises
+    ------
+    InputFileError
+        The file, or one of its pipelines, does not exist or cannot be read.
+    ConfigError
+        The file does not follow the schema (every problem, one line each), or a pipeline
+        does not.
+    """
+    p = Path(path)
+    doc = load_yaml_file(p, "series file", InputFileError, ConfigError)
+    if not isinstance(doc, dict) or "land_use" in doc:
+        raise ConfigError(f"{p}: not a series file (a mapping with years: {{YEAR: pipeline.yaml, "
+                          "...}}); a series needs a series file or two or more pipelines")
+    try:
+        sf = SeriesFile.model_validate({**doc, "source_path": p.resolve()})
+    except ValidationError as exc:
+        problems = Problems()
+        for line in _all_errors(exc):
+            problems.add(ConfigError(f"{p}: {line}"))
+        problems.raise_if_any()
+        raise AssertionError("unreachable") from None
+    base = p.resolve().parent
+    pipes = [load_pipeline(f if f.is_absolute() else base / f) for f in sf.years.values()]
+    return sf, pipes, list(sf.years)
+
+
 def _price_keys(service: str) -> list[str]:
     """The money parameters of a service: prices whose unit is in yuan (an equivalent factor or
     a grain yield, declared with the prices, carries no money and no price year)."""
     from .services import METHOD
 
-    money = {p.key for p in METHOD.parameters if p.price and "yuan" in p.unit}
-    return [k for k in METHOD.service(service).parameter_keys if k in money]
+    return [k for k in METHOD.service(service).parameter_keys if is_money(k)]
 
 
 def service_price_years(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -160,10 +352,14 @@ def _one_year(service: str, years: dict[str, Any], where: str, manifest: dict[st
             return "unknown"
         k = unknown[0]
         origin = manifest.get("parameters", {}).get(k, {}).get("origin", "?")
+        place = {"pipeline": "parameters:", "profile.overrides": "profile.overrides:"}
+        fix = (f"give it with its year in the pipeline's {place[origin]} "
+               f"{k}: {{value: ..., price_year: YEAR}}" if origin in place else
+               "give price_year in its profile")
         raise PriceBasisError(
             f"{where}: price {k!r} of service {service!r} (from {origin!r}) has no price year "
             "(unknown); constant prices and the decomposition need the year of every price: "
-            "give price_year in its profile")
+            f"{fix}")
     distinct = sorted({int(y) for y in years.values()})
     if len(distinct) > 1:
         if not strict:
@@ -363,9 +559,10 @@ def _check_prices(pipes: list[Pipeline], years: list[int], base: int,
 
 
 def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = None,
-               price_basis: str = "current", deflator: Path | None = None,
+               price_basis: str | None = None, deflator: str | Path | None = None,
                overwrite: bool = False, quiet: bool = True, resampling: str = "nearest",
-               report_lang: str | None = None, **run_args: Any) -> SeriesResult:
+               report_lang: str | None = None, series_file: SeriesFile | None = None,
+               **run_args: Any) -> SeriesResult:
     """Run one pipeline per year and the series tables and change maps into ``out`` (complete
     or not at all).
 
@@ -375,10 +572,16 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         One per year, in increasing year order.
     years : list of int, optional
         The years (default: each pipeline's ``year:``).
-    price_basis : str
-        ``current`` or ``constant:<year>`` (needs ``deflator``).
-    deflator : Path, optional
-        Deflator table (:func:`load_deflator`); with it the decomposition is written.
+    price_basis : str, optional
+        ``current`` or ``constant:<year>`` (needs a deflator); default: the series file's,
+        else the pipelines' ``options.price_basis``, else ``current`` (:func:`series_prices`).
+    deflator : str or Path, optional
+        Deflator table (:func:`load_deflator`) or a shipped table's name
+        (:func:`shipped_deflators`); default: the series file's, else the pipelines'
+        ``options.deflator``. With a deflator the decomposition is written.
+    series_file : SeriesFile, optional
+        The series file the pipelines come from (:func:`load_series_file`): its prices win over
+        the pipelines' options, and it is recorded in the manifest.
     report_lang : {"en", "zh"}, optional
         Language of the series report (default: the first year's ``options.report_lang``);
         the report and the QGIS styles of the change maps are written unless ``report=False``
@@ -397,10 +600,15 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         whose prices are of different years, a year the table does not have.
     """
     yrs = _check_years(pipes, years)
+    prices = series_prices(pipes, price_basis, deflator, series_file)
+    price_basis, deflator = prices.basis, prices.deflator
     base = parse_price_basis(price_basis)
     if base is not None and deflator is None:
-        raise PriceBasisError(f"--price-basis {price_basis}: give a deflator table "
-                              "(--deflator FILE.csv, columns year,index)")
+        raise PriceBasisError(f"price basis {price_basis} ({prices.basis_from}): give a "
+                              "deflator table (--deflator FILE.csv with columns year,index, or "
+                              "a shipped table's name such as cn-cpi-worldbank; or "
+                              "deflator: in the series file, or options.deflator in the "
+                              "pipelines)")
     table = load_deflator(deflator) if deflator is not None else None
     if len({p.valuation for p in pipes}) > 1:
         raise ConfigError("series: some pipelines have valuation: false and others not; give "
@@ -410,10 +618,13 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
     except KeyError:
         raise ConfigError(f"--resampling: unknown method {resampling!r}") from None
     if table is not None and pipes[0].valuation:
-        _check_prices(pipes, yrs, base if base is not None else yrs[0], table, str(deflator))
+        _check_prices(pipes, yrs, base if base is not None else yrs[0], table,
+                      prices.deflator_name)
     inputs = [p for pipe in pipes for p in pipeline_inputs(pipe)]
     if deflator is not None:
         inputs.append(Path(deflator))
+    if series_file is not None and series_file.source_path is not None:
+        inputs.append(series_file.source_path)
     out = Path(out)
     with atomic_folder(out, overwrite=overwrite, inputs=inputs) as tmp:
         runs: dict[int, RunResult] = {}
@@ -428,7 +639,7 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
         factors = indices = None
         if table is not None and pipes[0].valuation:
             ref = base if base is not None else yrs[0]
-            dname = str(deflator)
+            dname = prices.deflator_name
             if ref not in table:
                 raise PriceBasisError(f"deflator {dname!r} has no index for the base year {ref}")
             full = {y: deflator_factors(r.manifest, ref, table, where[y], dname)
@@ -469,11 +680,16 @@ def run_series(pipes: list[Pipeline], out: Path, *, years: list[int] | None = No
                                              tags=_series_tags(yrs[0], yrs[-1]))
         manifest: dict[str, Any] = {
             "gepgeo_version": __version__, "kind": "series", "years": yrs,
+            **({"series_file": str(series_file.source_path)}
+               if series_file is not None else {}),
             "runs": {str(y): {"pipeline": str(p.source_path), "run": f"../{y}/manifest.json"}
                      for y, p in zip(yrs, pipes)},
             "price_basis": price_basis,
+            "price_basis_from": prices.basis_from,
             "deflator": (None if deflator is None else
-                         {"path": str(deflator), "sha256": _sha256(Path(deflator))}),
+                         {"path": prices.deflator_name, "given_by": prices.deflator_from,
+                          **({"shipped": prices.shipped} if prices.shipped else {}),
+                          "sha256": _sha256(Path(deflator))}),
             "decomposition": ("Bennet (mean of Laspeyres and Paasche): quantity = (K_b - K_a)"
                               "(pi_a + pi_b)/2, price = (pi_b - pi_a)(K_a + K_b)/2, K = value / "
                               "pi, pi = D(price year)/D(base)" if dec is not None else

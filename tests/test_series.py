@@ -255,11 +255,13 @@ def test_series_report_en_and_zh(constant, tmp_path, monkeypatch):
     assert html.count("<img") == 3 and html.count('<svg class="map"') == 1
     assert html.count("data:image/png;base64,") == 3 + 3 + 2
     assert "GEP by year, stacked by service" in html and "2023 − 2015" in html
+    assert f"deflator: {constant.manifest['deflator']['path']}" in html
     for rel in constant.manifest["tables"]:
         assert f'href="{rel}"' in html and (out / "series" / rel).is_file()
     assert ">2,015<" not in html and ">2015<" in html     # years print without separators
     zh = write_series_report(out, lang="zh").read_text()
     assert "GEP 时间序列：2015–2023" in zh and "变化分解" in zh and "数量效应（元/年）" in zh
+    assert "价格平减指数：" in zh
     # gepgeo report DIR (or DIR/series) rebuilds each year's report and the series page
     import gepgeo.report.series_page as series_page
 

@@ -119,6 +119,7 @@ def _build(out: Path, sm: Mapping[str, Any], years: list[int],
         const_last=float(gep.constant_amount.get(last, np.nan)) if constant else None,
         gep_src=gep_src, lu_src=lu_src, dec_src=dec_src, change_src=change_src,
         change_rel=rel, decomposition=sm.get("decomposition", ""),
+        deflator=(sm.get("deflator") or {}).get("path", ""),
         gepgeo_version=sm.get("gepgeo_version", __version__), tables=blocks,
         reports=[(y, f"../{y}/report.html") for y in years
                  if (out / str(y) / "report.html").is_file()])
