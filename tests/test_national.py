@@ -118,6 +118,10 @@ def test_validate_names_exactly_the_missing_parameters(tmp_path, capsys):
     # nothing the profile gives is reported missing
     prof_keys = set(load_profile("china-national").parameters())
     assert not prof_keys & named
+    # a run stops with the same list before writing anything
+    code, _, run_err = run_cli(["run", p, "--out", tmp_path / "out", "--quiet"], capsys)
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert set(re.findall(r"needs parameter '([a-z0-9_]+)'", run_err)) == MISSING
 
 
 def test_sample_inputs_are_what_the_script_makes(tmp_path):
