@@ -168,6 +168,19 @@ def test_hand_computed_values():
     np.testing.assert_allclose(got, [0.13534, 1.0, 1.0, 0.0], rtol=1e-4)
 
 
+def test_cai_break_is_where_the_log_branch_vanishes():
+    """Cai et al. (2000)'s 78.3 % break is the root of its log branch with f in percent, so the
+    two branches meet (f as a fraction would leave a jump of 0.687 at the break)."""
+    from gepgeo.derive import cover
+
+    root = 10.0 ** (cover.CAI_A / cover.CAI_B)
+    assert root == pytest.approx(cover.CAI_FULL_COVER_PCT, abs=0.06)
+    # just below the break (f = 78.2 %) the branch is 0.00029, next to the 0 above it
+    below = cover.cai2000(np.array([0.05 + 0.8 * 0.782]), 0.05, 0.85)
+    assert 0.0 < float(below[0]) < 4e-4
+    assert cover.CAI_A - cover.CAI_B * np.log10(0.783) == pytest.approx(0.6873, abs=1e-4)
+
+
 # --- generated inputs on the land-use grid ----------------------------------------------------
 
 def _inputs(tmp_path):

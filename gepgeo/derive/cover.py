@@ -11,7 +11,8 @@ import numpy as np
 __all__ = ["fractional_cover", "cai2000", "van_der_knijff2000", "CAI_A", "CAI_B",
            "CAI_FULL_COVER_PCT", "KNIJFF_ALPHA", "KNIJFF_BETA"]
 
-#: Cai et al. (2000): C = CAI_A − CAI_B · log10(f), f in %, for 0 < f < 78.3 %
+#: Cai et al. (2000): C = CAI_A − CAI_B · log10(f), f in %, for 0 < f < 78.3 % (the break is
+#: where the branch reaches 0: 10^(CAI_A / CAI_B) = 78.35 %)
 CAI_A = 0.6508
 CAI_B = 0.3436
 CAI_FULL_COVER_PCT = 78.3
@@ -57,6 +58,12 @@ def cai2000(ndvi: np.ndarray, ndvi_soil: float, ndvi_veg: float) -> np.ndarray:
     For 0 < f < 0.0963 % the logarithm gives more than 1; C is capped at 1 there, the value of
     bare soil (C is at most 1 by definition).
 
+    Verification status (docs/METHOD.md § 9.3): the citation's journal, year, volume, pages,
+    Chinese title and first three authors are confirmed by a citing paper's reference list; the
+    paper itself was not read. The break follows from the coefficients: the logarithmic branch
+    is 0 at f = 10^(0.6508/0.3436) = 78.35 %, so f is in percent (as a fraction the branch would
+    still be 0.687 at 0.783).
+
     Parameters
     ----------
     ndvi : numpy.ndarray
@@ -71,10 +78,10 @@ def cai2000(ndvi: np.ndarray, ndvi_soil: float, ndvi_veg: float) -> np.ndarray:
 
     References
     ----------
-    Cai Chongfa, Ding Shuwen, Shi Zhihua, Huang Li, Zhang Guangyu (2000). Study of applying
-    USLE and geographical information system IDRISI to predict soil erosion in small
-    watershed (应用USLE模型与地理信息系统IDRISI预测小流域土壤侵蚀量的研究). Journal of Soil and
-    Water Conservation 14(2), 19–24.
+    Cai Chongfa, Ding Shuwen, Shi Zhihua, et al. (2000). Study of applying USLE and
+    geographical information system IDRISI to predict soil erosion in small watershed
+    (应用USLE模型与地理信息系统IDRISI预测小流域土壤侵蚀量的研究). Journal of Soil and Water
+    Conservation (水土保持学报) 14(2), 19–24.
     """
     f = 100.0 * fractional_cover(ndvi, ndvi_soil, ndvi_veg)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -14,7 +14,8 @@ __all__ = ["US_TO_SI_K", "ZHANG_A", "ZHANG_B", "epic_k_us", "epic", "epic_zhang2
 #: short ton acre h (hundreds of acre ft tonf in)⁻¹ → t ha h ha⁻¹ MJ⁻¹ mm⁻¹ (Renard et al.
 #: 1997; the factor of ``gepgeo.units``' ``US`` erodibility)
 US_TO_SI_K = 0.1317
-#: Zhang Keli et al. (2007): K = ZHANG_A + ZHANG_B · K_EPIC, both in US units
+#: Zhang Keli et al. (2007): K = ZHANG_A + ZHANG_B · K_EPIC, both in US units (coefficients as
+#: in independent public implementations; the paper itself not checked, METHOD.md § 9.2)
 ZHANG_A = -0.01383
 ZHANG_B = 0.51575
 
@@ -99,6 +100,11 @@ def epic_zhang2007(sand: np.ndarray, silt: np.ndarray, clay: np.ndarray,
     with K_EPIC in US units (:func:`epic_k_us`). The regression is negative for
     K_EPIC < 0.02682 (US units); such a K is left as it is, outside K's domain, so that a run
     refuses it (``domain: error``) or leaves the pixel out (``domain: mask``).
+
+    Verification status (docs/METHOD.md § 9.2): the coefficients and the form — regression on
+    K_EPIC in US units, then × 0.1317 — match independent public implementations of the
+    correction; read in SI instead, the intercept would make every K_EPIC below 0.027 negative.
+    The paper itself was not found in the sources searched: the citation below is unchecked.
 
     References
     ----------

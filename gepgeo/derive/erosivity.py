@@ -17,7 +17,9 @@ __all__ = ["US_TO_SI_R", "FOURNIER_A", "FOURNIER_B", "fournier_monthly", "modifi
 #: the factor of ``gepgeo.units``' ``US`` erosivity)
 US_TO_SI_R = 17.02
 #: coefficient and exponent offset of the monthly Fournier relation (FAO 1979, after Arnoldus
-#: 1977): R_US = Σ FOURNIER_A · 10^(1.5 · log10(p_i² / P) − FOURNIER_B)
+#: 1977): R_US = Σ FOURNIER_A · 10^(1.5 · log10(p_i² / P) − FOURNIER_B). Not verified against
+#: the primary texts; the literature also prints 0.08188 with R read as SI (a factor 3.119
+#: lower): see fournier_monthly and docs/METHOD.md § 9.1.
 FOURNIER_A = 1.735
 FOURNIER_B = 0.8188
 #: annual precipitation (mm) where Renard & Freimund (1994) switch from the power law to the
@@ -58,6 +60,14 @@ def fournier_monthly(monthly: np.ndarray) -> np.ndarray:
     hundreds of ft·tonf·in acre⁻¹ h⁻¹ a⁻¹ and R in MJ mm ha⁻¹ h⁻¹ a⁻¹ (×17.02, Renard et al.
     1997). A dry month (p_i = 0) adds 0 (the limit of its term, ∝ p_i³); a dry year gives 0.
     Evaluated as 1.735 · 10^−0.8188 · (p_i²/P)^1.5, the same value.
+
+    Verification status (see docs/METHOD.md § 9.1): NOT verified against the FAO (1979) or
+    Arnoldus (1977) text, which were not found in the sources searched. The relation circulates
+    in two forms: offset −0.8188 with R in US units (then × 17.02, the form used here) and
+    offset −0.08188 with R read directly as SI. The two readings differ by a constant factor
+    17.02 · 10^−0.8188 / 10^−0.08188 = 3.119 (the −0.8188 reading is the larger). No station
+    with published monthly precipitation and published R under this relation was found to
+    decide between them, so the choice stays open; the −0.8188 / US-units reading is kept.
 
     Parameters
     ----------

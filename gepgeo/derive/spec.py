@@ -118,7 +118,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            _R_UNIT,
            "R = 17.02 * sum_i 1.735 * 10^(1.5 log10(p_i^2 / P) - 0.8188), P = sum_i p_i (mm)",
            "FAO (1979) after Arnoldus (1977), FAO Soils Bulletin 34; x 17.02 US to SI "
-           "(Renard et al. 1997, AH 703)"),
+           "(Renard et al. 1997, AH 703); offset and units not verified against the FAO text "
+           "(docs/METHOD.md 9.1)"),
     Method("renard_freimund_annual", R_KEY, (("precipitation", "precipitation_annual"),), 1, (),
            _R_UNIT,
            "R = 0.0483 P^1.610 (P <= 850 mm); 587.8 - 1.219 P + 0.004105 P^2 (P > 850 mm)",
