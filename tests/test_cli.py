@@ -304,11 +304,11 @@ def test_a_failed_scheduler_leaves_the_session_as_it_was(sample, capsys, address
     assert code == 2 and "cannot connect" in err
     assert dask.config.get("scheduler", None) == before
     t0 = time.perf_counter()
-    gc.collect()
+    gc.collect()            # the half-made Client's 20 s hang was here (timed alone: a whole
+    assert time.perf_counter() - t0 < 10    # run under a loaded machine's timing is no test)
     res = run_pipeline(load_pipeline(sample / "pipelines" / "jinsha_after.yaml"), sample / "p",
                        quiet=True)
     assert res.manifest["engine"] == "threads"
-    assert time.perf_counter() - t0 < 15
 
 
 def test_an_output_key_with_escape_sequences_is_printed_escaped(sample, capsys):
