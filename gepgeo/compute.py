@@ -84,8 +84,7 @@ def check_map(name: str, pl: Plan, where: str = "maps") -> None:
     from .parameters import PARAM_INDEX
 
     if name in PARAM_INDEX:
-        used = name in pl.used
-        why = ("is not a raster in this run (a constant or a table by land type)" if used
+        why = ("is a price, not a factor layer" if name in pl.used
                else "is not used by the enabled services")
         raise ConfigError(f"{where}: {name!r} {why}, so it has no map; {choose}")
     parts = [n for n, fm in have.items() if fm.part is not None]
@@ -320,7 +319,8 @@ class PassPlan(NamedTuple):
     #: the services the plan was built for (a worker with other plugins must refuse it)
     services: tuple[str, ...] = ()
     #: maps of factor layers after the kernel's maps (gepgeo.layer_maps): per map, the index
-    #: of the layer it decodes, or -1 for a part given as a further block of the task
+    #: of the layer it decodes, -1 for a part given as a further block of the task, or
+    #: -2 - p for parameter p given as a constant or a table (its row in the kernel's table)
     fac_layer: tuple[int, ...] = ()
 
 
@@ -557,14 +557,22 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None, npart=0):
 def _factor_maps(plan: PassPlan, lu_codes: np.ndarray, layers: list[np.ndarray],
                  parts: Sequence[np.ndarray], out: np.ndarray) -> None:
     """Fill ``out`` with the block's factor-layer maps (:mod:`gepgeo.layer_maps`): each layer
-    decoded as the kernel decodes it, each part as it is; NaN where the land use is nodata."""
+    decoded as the kernel decodes it, each part as it is, a constant or table by land type at
+    each pixel's land type; NaN where the land use is nodata."""
     from .layer_maps import decode_layer
 
     kp = plan.kernel
     given = iter(parts)
+    lt = None
     for band, li in enumerate(plan.fac_layer):
-        if li < 0:
+        if li == -1:
             out[band] = next(given)
+        elif li < -1:
+            if lt is None:
+                lt = land_type_index(lu_codes.astype(np.int64, copy=False), kp.lut,
+                                     int(kp.lut_offset))
+            row = np.append(kp.table[-2 - li], np.nan)    # index -1 (no land type): NaN
+            out[band] = row[lt]
         else:
             decode_layer(layers[li], float(kp.lay_scale[li]), float(kp.lay_offset[li]),
                          float(kp.lay_low[li]), float(kp.lay_high[li]),
@@ -815,7 +823,9 @@ def build_dataset(
         fmaps = factor_maps(pl)
     writer_of = {m: i for i, m in enumerate(map_names)}
     map_names = [m for m in map_names if m in _MAP_TO_MEASURE] + fac_names
-    fac_layer = tuple(-1 if fmaps[m].part is not None else fmaps[m].layer for m in fac_names)
+    fac_layer = tuple(-1 if fmaps[m].part is not None
+                      else fmaps[m].layer if fmaps[m].layer >= 0 else -2 - fmaps[m].param
+                      for m in fac_names)
     part_arrays = [_as_dask(xr.DataArray(fmaps[m].part, dims=("y", "x")), blocks, m)
                    for m in fac_names if fmaps[m].part is not None]
     map_idx = np.array([measure_for_map(m) for m in map_names[:len(map_names) - len(fac_names)]],

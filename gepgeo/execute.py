@@ -88,7 +88,7 @@ def map_header(prep: Prepared, name: str) -> tuple[str, str, dict[str, str]]:
     from .layer_maps import factor_map_tags, factor_maps
 
     fm = factor_maps(prep.plan)[name]
-    key = prep.plan.rasters[fm.layer].key
+    key = fm.name if fm.layer < 0 else prep.plan.rasters[fm.layer].key
     what = fm.description if fm.part is None else f"{fm.description} (computed with {key})"
     return f"input: {what}", fm.unit, factor_map_tags(fm, key)
 

@@ -40,11 +40,15 @@ class FactorMap:
     description : str
         What the map shows.
     layer : int
-        Index of the layer among the plan's rasters (``Plan.rasters``).
+        Index of the layer among the plan's rasters (``Plan.rasters``), or -1 for a parameter
+        given as a constant or a table by land type.
     part : dask.array.Array or None
         A part's pixels (written as they are), or None for the layer itself (decoded).
     origin : str
-        How the layer was obtained: ``file``, ``from_dem <method>`` or ``derive <method>``.
+        How the layer was obtained: ``file``, ``from_dem <method>``, ``derive <method>``,
+        ``constant`` or ``table`` (by land type).
+    param : int
+        For a constant or table: the parameter's row in the plan's table (``Plan.table``).
     """
 
     name: str
@@ -53,6 +57,7 @@ class FactorMap:
     layer: int
     part: Any = None
     origin: str = "file"
+    param: int = -1
 
 
 def _origin(derived: Any) -> str:
@@ -92,6 +97,21 @@ def factor_maps(pl: Plan) -> dict[str, FactorMap]:
                                                   part.data, origin))
     for name, fm in parts.items():
         out.setdefault(name, fm)
+    # the factors given as a constant or a table by land type: their value on each pixel's
+    # land type, as the kernel looks it up (prices aside: a price is not a factor layer)
+    from .parameters import PARAM_INDEX
+
+    for key, pv in pl.used.items():
+        p = PARAM_INDEX.get(key)
+        if key in out or p is None or pl.src[p] >= 0:
+            continue
+        spec = spec_for(key, where="layers")
+        if spec.price:
+            continue
+        kind = pv.kind
+        derived = _origin(getattr(pv, "derived", None))
+        out[key] = FactorMap(key, spec.unit, spec.description, -1, None,
+                             kind if derived == "file" else f"{derived} ({kind})", p)
     return out
 
 

@@ -183,6 +183,27 @@ def test_file_layer_map_equals_the_decoded_input(tmp_path, capsys):
                                   read_band(tmp_path / "o1" / "maps" / "soil_retention.tif"))
 
 
+def test_constant_and_table_maps_are_the_value_of_each_land_type(tmp_path, capsys):
+    """A factor given as a constant or a table by land type maps to its value on each pixel's
+    land type (in the canonical unit), NaN where the table has none and where the land use
+    is nodata."""
+    codes = _land_use(tmp_path)
+    k = "soil_erodibility_k"
+    p = _pipeline(tmp_path, {LS: 2.0, C: 0.2,
+                             k: {"by_land_type": {"forest": 0.02, "cropland": 0.04}}},
+                  maps=("soil_retention", LS, k))
+    code, err = _run(p, tmp_path / "o", capsys)
+    assert code == 0, err
+    ls = read_band(tmp_path / "o" / "maps" / f"{LS}.tif")
+    kk = read_band(tmp_path / "o" / "maps" / f"{k}.tif")
+    np.testing.assert_array_equal(ls, np.where(codes == 0, np.nan, 2.0).astype(np.float32))
+    want = np.select([codes == 1, codes == 2], [0.02, 0.04], np.nan).astype(np.float32)
+    np.testing.assert_array_equal(kk, want)
+    man = read_manifest(tmp_path / "o")
+    assert man["factor_maps"][LS]["origin"] == "constant"
+    assert man["factor_maps"][k]["origin"] == "table"
+
+
 def test_estimate_counts_factor_maps(tmp_path):
     from gepgeo.execute import run_estimate
     from gepgeo.pipeline import load_pipeline
@@ -200,7 +221,8 @@ def test_estimate_counts_factor_maps(tmp_path):
     (["soil_retension"], 2.0, ["unknown map 'soil_retension'", "soil_retention",
                                "cover_management_c"]),
     (["slope_deg"], 2.0, ["'slope_deg'", "from_dem", "gepgeo terrain"]),
-    ([LS], 2.0, [f"'{LS}'", "not a raster", "cover_management_c"]),
+    (["n_fertilizer_price"], 2.0, ["'n_fertilizer_price'", "price", "cover_management_c"]),
+    (["water_price"], 2.0, ["'water_price'", "not used by the enabled services"]),
     (["contributing_area_m2"], {"from_dem": {"path": "dem.tif"}},
      ["'contributing_area_m2'", "not made by the method", "slope_length_m"]),
 ])
