@@ -647,7 +647,9 @@ def compute_services(
     zone_counts : mapping of str to int, optional
         Number of zones of each zone layer (default: not known lazily, so required with zones).
     maps : "all", "default", iterable of str or None
-        Which per-pixel variables to include (map names, e.g. ``soil_retention``, ``gep``).
+        Which per-pixel variables to include (map names, e.g. ``soil_retention``, ``gep``;
+        also the key of a factor of the run, e.g. ``cover_management_c``, as the kernel
+        decodes it: :mod:`gepgeo.layer_maps`).
     water_deficit : {"clamp", "signed"}
         Negative P − R − ET: clamp to 0 (counted) or keep signed.
     area : {"planar", "ellipsoidal"}
