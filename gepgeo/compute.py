@@ -762,9 +762,13 @@ def build_dataset(
     big = float(np.finfo(np.float64).max)
     from .parameters import spec_for
     sources: list[Any] = []
+    asked = set() if maps is None or isinstance(maps, str) else set(maps)
     for pv, factor in zip(pl.rasters, pl.layer_factor):
         layer = Layer.of(pv.value, key=pv.key)
         lay = layer.data
+        if layer.joint is not None and any(part.name in asked for part in layer.parts):
+            # a part of the layer is written too: the layer's blocks from the same tasks
+            lay = lay.copy(data=layer.joint)
         if lay.shape[-2:] != (ny, nx):
             raise GridMismatchError(
                 f"layer {pv.key!r}: shape {lay.shape[-2:]} differs from the land-use grid "

@@ -69,6 +69,9 @@ class Layer:
     parts : tuple of LayerPart
         Further maps computed with the layer (the slope of an LS from a DEM), written only
         when a run asks for them.
+    joint : dask.array.Array or None
+        The same pixels as ``data``, from the tasks that compute the parts: a run writing a
+        part reads the layer from these instead (one computation of each block for both).
     """
 
     data: xr.DataArray
@@ -79,6 +82,7 @@ class Layer:
     path: str | None = None
     source: Any = None
     parts: tuple[LayerPart, ...] = ()
+    joint: Any = None
 
     @classmethod
     def of(cls, value: Any, *, key: str = "layer") -> Layer:

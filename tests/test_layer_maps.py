@@ -69,14 +69,17 @@ def test_dem_maps_equal_terrain_output_in_one_pass(tmp_path, capsys, monkeypatch
     ls = {"from_dem": {"path": "dem.tif", "method": method}}
     plain = _pipeline(tmp_path, {LS: ls}, name="plain.yaml")
     more = _pipeline(tmp_path, {LS: ls}, name="more.yaml", maps=("soil_retention", LS, *parts))
+    fp = method == "flowpath"
+    parts_calls = _counting(monkeypatch, tl, "_parts_block" if fp else "_parts_of_core")
+    ls_calls = _counting(monkeypatch, tl, "_ls_block" if fp else "_ls_of_core")
     with pytest.warns(Warning, match="bilinear"):
         assert _run(plain, tmp_path / "plain", capsys)[0] == 0
-    per_block = "_parts_block" if method == "flowpath" else "_parts_of_core"
-    calls = _counting(monkeypatch, tl, per_block)
+    assert (len(ls_calls), len(parts_calls)) == (3 * 4, 0), "without maps: LS alone"
     with pytest.warns(Warning, match="bilinear"):
         code, err = _run(more, tmp_path / "more", capsys)
     assert code == 0, err
-    assert len(calls) == 3 * 4, "one computation of each block's DEM window"
+    # one computation of each block's DEM window gives the kernel's LS and the three maps
+    assert (len(ls_calls), len(parts_calls)) == (3 * 4, 3 * 4)
     lu_nodata = codes == 0
     assert lu_nodata.any()
     for name in (LS, *parts):

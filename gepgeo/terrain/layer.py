@@ -10,7 +10,8 @@ as ``gepgeo terrain`` computes the core of its own blocks: the halo makes every 
 the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit for bit, the LS
 map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. The same task gives
 the block's slope and slope length, the layer's :class:`~gepgeo.layer.LayerPart` s: a run writes
-them (and LS) only when its ``maps:`` name them, from that one read of the DEM window.
+them only when its ``maps:`` name them, and then takes its LS from the same task
+(``Layer.joint``), so that each DEM window is still read and computed once.
 
 With ``method: contributing_area`` the contributing area is not local (no halo makes a block
 exact): the layer is the tiled accumulation of :mod:`gepgeo.terrain.tiled_accumulation` on the
@@ -69,6 +70,15 @@ class DemLayer:
     record: dict[str, Any]
 
 
+def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int, dx: float,
+              dy: float, opts: FlowpathOptions, block_info: Any = None) -> np.ndarray:
+    """One block of LS: the block's window plus the halo, read once, computed by the flow-path
+    kernel; float32, NaN at nodata."""
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    return _compute_core(read, shape, (r0, c0, r1 - r0, c1 - c0), halo, dx, dy, opts,
+                         np.float32)[2]
+
+
 def _parts_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int,
                  dx: float, dy: float, opts: FlowpathOptions,
                  block_info: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,6 +93,16 @@ def _parts_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo
 def _part(parts: tuple[np.ndarray, ...], k: int) -> np.ndarray:
     """Part ``k`` of a block's (slope, slope length or contributing area, LS)."""
     return parts[k]
+
+
+def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
+                shape: tuple[int, int], core: tuple[int, int, int, int], dx: float, dy: float,
+                opts: FlowpathOptions, method: str) -> np.ndarray:
+    """LS of one block by the contributing-area (or invest) method, from the solve over the
+    blocks' perimeter cells; float32, NaN at nodata."""
+    from .tiled_accumulation import area_ls_of_core
+
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)[2]
 
 
 def _parts_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
@@ -104,10 +124,11 @@ def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
                           opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...],
-                          method: str) -> list[da.Array]:
-    """Slope, contributing area and LS by the contributing-area method as dask arrays with
-    ``blocks``: a task per block for its perimeter links, one solve, a task per block for its
-    three parts, each part taken from it by a task of its own (:mod:`.tiled_accumulation`)."""
+                          method: str) -> tuple[da.Array, list[da.Array]]:
+    """LS by the contributing-area method as a dask array with ``blocks``: a task per block
+    for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`);
+    and (slope, contributing area, LS) from one task per block, each part taken from it by a
+    task of its own (for a run that writes the parts as maps; the same links and solve)."""
     from dask import delayed
     from dask.base import tokenize
 
@@ -123,10 +144,15 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
              for i, row in enumerate(cores) for j, core in enumerate(row)]
     solved = delayed(_solve, pure=True)(dx * dy, *links, dask_key_name=f"ls-ca-solve-{tok}")
     meta = np.empty((0, 0), dtype=np.float32)
+    ls = da.block([[da.from_delayed(
+        delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
+                                        dask_key_name=f"ls-ca-block-{tok}-{i}-{j}"),
+        core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
+        for i, row in enumerate(cores)])
     parts = [[delayed(_parts_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
-                                                 dask_key_name=f"ls-ca-block-{tok}-{i}-{j}")
+                                                 dask_key_name=f"ls-ca-parts-{tok}-{i}-{j}")
               for j, core in enumerate(row)] for i, row in enumerate(cores)]
-    return [da.block([[da.from_delayed(
+    return ls, [da.block([[da.from_delayed(
         delayed(_part, pure=True)(parts[i][j], k, dask_key_name=f"ls-ca-part{k}-{tok}-{i}-{j}"),
         core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
         for i, row in enumerate(cores)]) for k in range(3)]
@@ -199,7 +225,8 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
         if method == "invest":
             check_square(dx, dy, f"{what}: method invest")
         halo = None
-        slope, length, data = _contributing_area_ls(read, shape, dx, dy, opts, blocks, method)
+        data, (slope, length, joint) = _contributing_area_ls(read, shape, dx, dy, opts, blocks,
+                                                             method)
         options = options_dict(opts, method)
         maps = INVEST_MAPS if method == "invest" else CA_MAPS
     else:
@@ -209,14 +236,17 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
             raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
                                                               "max_slope_length:", 1)) from None
         tok = tokenize(read, shape, halo, dx, dy, opts, blocks)
-        # one task per block computes the three parts from one read of the DEM window; the LS
-        # the kernel reads and the maps of slope and slope length asked for are taken from it
+        data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
+                             dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
+                             name=f"ls-from-dem-{tok}")
+        # for a run that writes slope or slope length: one task per block computes the three
+        # from one read of the DEM window, and the LS the kernel reads is taken from it too
         raw = da.map_blocks(_parts_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
                             dtype=object, meta=np.empty((0, 0), dtype=object),
                             name=f"ls-from-dem-parts-{tok}")
-        slope, length, data = (
+        slope, length, joint = (
             raw.map_blocks(_part, k, dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
-                           name=f"ls-from-dem-{k}-{tok}") for k in range(3))
+                           name=f"ls-from-dem-part{k}-{tok}") for k in range(3))
         options = opts.as_dict()
         maps = MAPS
     wkt = ref.crs.to_wkt()
@@ -224,11 +254,12 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
                        coords=_grid_coords(shape, wkt, tuple(ref.transform)[:6]).copy())
     arr.encoding["grid_mapping"] = "spatial_ref"
     # the slope and the slope length (or contributing area) of the same blocks, as maps a run
-    # may write (`maps: [slope_deg, ...]`; computed only then), named as `gepgeo terrain` does
+    # may write (`maps: [slope_deg, ...]`; computed only then), named as `gepgeo terrain` does;
+    # with them the run reads LS from the same tasks (``joint``): each DEM block computed once
     names = [n for n in maps if n != "slope_length_steepness_ls"]
     parts = tuple(LayerPart(name, part, maps[name][1], maps[name][0])
                   for name, part in zip(names, (slope, length)))
-    layer = Layer(data=arr, unit="1", path=str(path), parts=parts)
+    layer = Layer(data=arr, unit="1", path=str(path), parts=parts, joint=joint)
     record = {"path": str(path), "method": method, "options": options,
               "z_factor": z_factor, "elevation_to_m": z_to_m, "resampling": resampling,
               "aligned": note is not None, "alignment": note, "halo_cells": halo,
