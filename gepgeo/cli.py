@@ -183,6 +183,11 @@ def run(
     lang: _Lang = None,
     report: _Report = None,
     draws: _Draws = None,
+    maps: Annotated[list[str] | None, typer.Option(
+        "--map", help="Also write this map (repeatable), as if listed in the pipeline's maps: "
+                      "a measure, or a factor layer of the run (its parameter key, e.g. "
+                      "slope_length_steepness_ls; slope_deg, slope_length_m of an LS from a "
+                      "DEM).")] = None,
 ) -> None:
     """Run a pipeline: write maps/, tables/ and manifest.json into the output folder."""
     from .pipeline import load_pipeline
@@ -190,9 +195,10 @@ def run(
 
     _check_money_unit(money_unit)
     _check_lang(lang)
-    pipe = _with_draws(_with_report(_with_options(load_pipeline(pipeline),
-                                                  strict_grid=strict_grid, cog=cog,
-                                                  report_lang=lang), report), draws)
+    pipe = _with_maps(_with_draws(_with_report(_with_options(load_pipeline(pipeline),
+                                                             strict_grid=strict_grid, cog=cog,
+                                                             report_lang=lang), report), draws),
+                      maps)
     res = run_pipeline(pipe, out, overwrite=overwrite, quiet=quiet, scheduler_address=scheduler,
                        workers=workers, **_size_args(yes, quiet))
     if not quiet:
@@ -200,6 +206,13 @@ def run(
         _print_run(res, money_unit, f"{res.manifest['name']}: {what} by service")
         _print_interval(res.manifest, money_unit)
     err_console.print(f"wrote {_user(res.out)}")
+
+
+def _with_maps(pipe: Pipeline, maps: list[str] | None) -> Pipeline:
+    """``pipe`` with the maps of ``--map`` added to its ``maps:`` (checked with them)."""
+    if not maps:
+        return pipe
+    return pipe.model_copy(update={"maps": list(dict.fromkeys([*pipe.maps, *maps]))})
 
 
 def _with_draws(pipe: Pipeline, draws: int | None) -> Pipeline:

@@ -41,7 +41,7 @@ from .resolve import ParamValue, Plan, as_param_value, merge_levels, plan
 from .services import MEASURES, SERVICES, map_name
 
 __all__ = ["compute_services", "DEFAULT_MAPS", "ALL_MAPS", "build_lut", "land_type_index",
-           "land_use_codes", "measure_for_map"]
+           "land_use_codes", "measure_for_map", "check_map"]
 
 #: Maps written by default (OUTPUTS.md): GEP and one value map per service.
 DEFAULT_MAPS: tuple[str, ...] = ("gep",) + tuple(
@@ -52,24 +52,52 @@ _MAP_TO_MEASURE = {map_name(m): i for i, m in enumerate(MEASURES)}
 
 
 def measure_for_map(name: str) -> int:
-    """Index in :data:`gepgeo.services.MEASURES` of the measure a map name stands for."""
+    """Index in :data:`gepgeo.services.MEASURES` of the measure a map name stands for (the
+    maps of factor layers are checked against a run's plan by :func:`check_map`)."""
     try:
         return _MAP_TO_MEASURE[name]
     except KeyError:
-        from .terrain.write import MAPS as TERRAIN_MAPS
-
-        if name in TERRAIN_MAPS:
-            raise ConfigError(f"maps: {name!r} is a terrain map, which a run does not write (yet); "
-                              "write it with `gepgeo terrain DEM.tif --grid LANDUSE.tif --out "
-                              "DIR` (the LS a run computes from that DEM, bit for bit)") from None
-        from .derive.spec import DERIVABLE
-
-        if name in DERIVABLE:
-            raise ConfigError(f"maps: {name!r} is a factor layer (an input), which a run does "
-                              "not write (yet), derived or not; choose from "
-                              f"{', '.join(ALL_MAPS)}") from None
         raise ConfigError(f"maps: unknown map {name!r}; choose from "
-                          f"{', '.join(ALL_MAPS)}") from None
+                          f"{', '.join(ALL_MAPS)}, or a factor layer of the run") from None
+
+
+def check_map(name: str, pl: Plan, where: str = "maps") -> None:
+    """Refuse a map name that is neither a measure nor a factor layer (or a part of one) of
+    the run planned as ``pl`` (:func:`gepgeo.layer_maps.factor_maps`).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the map and every map this run can write.
+    """
+    if name in _MAP_TO_MEASURE:
+        return
+    from .layer_maps import factor_maps
+
+    have = factor_maps(pl)
+    if name in have:
+        return
+    from .terrain.write import CA_MAPS, MAPS as TERRAIN_MAPS
+
+    layers = f"; or a factor layer of this run: {', '.join(have)}" if have else ""
+    choose = f"choose from {', '.join(ALL_MAPS)}{layers}"
+    from .parameters import PARAM_INDEX
+
+    if name in PARAM_INDEX:
+        why = ("is a price, not a factor layer" if name in pl.used
+               else "is not used by the enabled services")
+        raise ConfigError(f"{where}: {name!r} {why}, so it has no map; {choose}")
+    parts = [n for n, fm in have.items() if fm.part is not None]
+    if parts and (name in TERRAIN_MAPS or name in CA_MAPS):
+        raise ConfigError(f"{where}: {name!r} is not made by the method of this run's LS from "
+                          f"a DEM (its maps: {', '.join(parts)}); {choose}")
+    if name in TERRAIN_MAPS or name in CA_MAPS:
+        raise ConfigError(
+            f"{where}: {name!r} is computed with LS from a DEM, which this run does not have "
+            "(give slope_length_steepness_ls as {from_dem: {path: DEM}} with the method that "
+            f"makes it, or write it with `gepgeo terrain DEM.tif --grid LANDUSE.tif --out DIR`); "
+            f"{choose}")
+    raise ConfigError(f"{where}: unknown map {name!r}; {choose}")
 
 
 def build_lut(land_types: Mapping[int, str], order: list[str]) -> tuple[np.ndarray, int]:
@@ -290,6 +318,10 @@ class PassPlan(NamedTuple):
     lay_extra: tuple[tuple[float, ...], ...]
     #: the services the plan was built for (a worker with other plugins must refuse it)
     services: tuple[str, ...] = ()
+    #: maps of factor layers after the kernel's maps (gepgeo.layer_maps): per map, the index
+    #: of the layer it decodes, -1 for a part given as a further block of the task, or
+    #: -2 - p for parameter p given as a constant or a table (its row in the kernel's table)
+    fac_layer: tuple[int, ...] = ()
 
 
 def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers32: np.ndarray,
@@ -406,21 +438,26 @@ class _BlockTasks:
 block_tasks = _BlockTasks()
 
 
-def _run_block(lu, *rest, nl, nzl, plan, sink=None):
+def _run_block(lu, *rest, nl, nzl, plan, sink=None, npart=0):
     """A block task (:func:`_compute_block`), counted in :data:`block_tasks`."""
     with block_tasks:
-        return _compute_block(lu, *rest, nl=nl, nzl=nzl, plan=plan, sink=sink)
+        return _compute_block(lu, *rest, nl=nl, nzl=nzl, plan=plan, sink=sink, npart=npart)
 
 
-def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
+def _compute_block(lu, *rest, nl, nzl, plan, sink=None, npart=0):
     """Per-block wrapper: prepare NumPy arrays, call the kernel, return (maps, acc, stats).
 
     ``rest`` holds the blocks of the ``nl`` layers given as dask arrays, of the ``nzl`` zone
     layers, the area block and (with ``sink`` or direct layers) the block's origin. Layers
     with a source in ``plan.direct`` are read here, straight into the layer stack.
     With ``sink`` (a writer per map) the maps are written here, at the block's window, from
-    per-thread buffers, and ``None`` is returned in their place.
+    per-thread buffers, and ``None`` is returned in their place. The last ``npart`` of
+    ``rest`` are the blocks of the layer parts written as maps (``plan.fac_layer``).
     """
+    if npart:
+        parts_raw, rest = rest[len(rest) - npart:], rest[:len(rest) - npart]
+    else:
+        parts_raw = ()
     layers_raw = rest[:nl]
     zones_raw = rest[nl:nl + nzl]
     area_blk = rest[nl + nzl]
@@ -473,12 +510,16 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
     area = np.ascontiguousarray(area_blk, dtype=np.float64)
     if area.ndim == 1:
         area = area.reshape(ny, 1)
-    out = (np.empty((map_idx.shape[0], ny, nx), dtype=out_dtype) if sink is None
-           else _buffer("out", (map_idx.shape[0], ny, nx), out_dtype))
+    nk = map_idx.shape[0]
+    nmap = nk + len(plan.fac_layer)
+    out = (np.empty((nmap, ny, nx), dtype=out_dtype) if sink is None
+           else _buffer("out", (nmap, ny, nx), out_dtype))
     acc = np.zeros((nslot, nclass, K.N_ACC), dtype=np.float64)
     dacc = np.zeros((nslot, nclass, K.N_SERVICES), dtype=np.float64)
     stats = np.zeros(2 + len(direct), dtype=np.int64)
-    K.gep_block(*_kernel_args(plan, lu_codes, *stacks, zones, area, out, acc, dacc, stats))
+    K.gep_block(*_kernel_args(plan, lu_codes, *stacks, zones, area, out[:nk], acc, dacc, stats))
+    if plan.fac_layer:
+        _factor_maps(plan, lu_codes, layers, parts_raw, out[nk:])
     K.finish_block(acc, dacc, kp.dclass, kp.lin, kp.coef, kp.on, kp.dyn, kp.mstart, kp.mstop,
                    kp.value_idx)
     # the kernel's columns, then Σ driver × area of the linear services (gepgeo.uncertainty)
@@ -511,6 +552,33 @@ def _compute_block(lu, *rest, nl, nzl, plan, sink=None):
                 sink[band][key] = out[band]
         return None, acc, stats
     return out, acc, stats
+
+
+def _factor_maps(plan: PassPlan, lu_codes: np.ndarray, layers: list[np.ndarray],
+                 parts: Sequence[np.ndarray], out: np.ndarray) -> None:
+    """Fill ``out`` with the block's factor-layer maps (:mod:`gepgeo.layer_maps`): each layer
+    decoded as the kernel decodes it, each part as it is, a constant or table by land type at
+    each pixel's land type; NaN where the land use is nodata."""
+    from .layer_maps import decode_layer
+
+    kp = plan.kernel
+    given = iter(parts)
+    lt = None
+    for band, li in enumerate(plan.fac_layer):
+        if li == -1:
+            out[band] = next(given)
+        elif li < -1:
+            if lt is None:
+                lt = land_type_index(lu_codes.astype(np.int64, copy=False), kp.lut,
+                                     int(kp.lut_offset))
+            row = np.append(kp.table[-2 - li], np.nan)    # index -1 (no land type): NaN
+            out[band] = row[lt]
+        else:
+            decode_layer(layers[li], float(kp.lay_scale[li]), float(kp.lay_offset[li]),
+                         float(kp.lay_low[li]), float(kp.lay_high[li]),
+                         bool(kp.lay_has_nodata[li]), float(kp.lay_nodata[li]), out[band])
+    if kp.lu_has_nodata:
+        out[:, lu_codes == kp.lu_nodata] = np.nan
 
 
 #: codes listed by name in an unmapped-codes message (the rest are counted)
@@ -579,7 +647,9 @@ def compute_services(
     zone_counts : mapping of str to int, optional
         Number of zones of each zone layer (default: not known lazily, so required with zones).
     maps : "all", "default", iterable of str or None
-        Which per-pixel variables to include (map names, e.g. ``soil_retention``, ``gep``).
+        Which per-pixel variables to include (map names, e.g. ``soil_retention``, ``gep``;
+        also the key of a factor of the run, e.g. ``cover_management_c``, as the kernel
+        decodes it: :mod:`gepgeo.layer_maps`).
     water_deficit : {"clamp", "signed"}
         Negative P − R − ET: clamp to 0 (counted) or keep signed.
     area : {"planar", "ellipsoidal"}
@@ -692,9 +762,13 @@ def build_dataset(
     big = float(np.finfo(np.float64).max)
     from .parameters import spec_for
     sources: list[Any] = []
+    asked = set() if maps is None or isinstance(maps, str) else set(maps)
     for pv, factor in zip(pl.rasters, pl.layer_factor):
         layer = Layer.of(pv.value, key=pv.key)
         lay = layer.data
+        if layer.joint is not None and any(part.name in asked for part in layer.parts):
+            # a part of the layer is written too: the layer's blocks from the same tasks
+            lay = lay.copy(data=layer.joint)
         if lay.shape[-2:] != (ny, nx):
             raise GridMismatchError(
                 f"layer {pv.key!r}: shape {lay.shape[-2:]} differs from the land-use grid "
@@ -744,7 +818,24 @@ def build_dataset(
         map_names = list(DEFAULT_MAPS)
     else:
         map_names = list(dict.fromkeys(maps))
-    map_idx = np.array([measure_for_map(m) for m in map_names], dtype=np.int64)
+    # the measures' maps (the kernel's), then the factor layers' (gepgeo.layer_maps)
+    fac_names = [m for m in map_names if m not in _MAP_TO_MEASURE]
+    fmaps: dict[str, Any] = {}
+    if fac_names:
+        from .layer_maps import factor_maps
+
+        for m in fac_names:
+            check_map(m, pl)
+        fmaps = factor_maps(pl)
+    writer_of = {m: i for i, m in enumerate(map_names)}
+    map_names = [m for m in map_names if m in _MAP_TO_MEASURE] + fac_names
+    fac_layer = tuple(-1 if fmaps[m].part is not None
+                      else fmaps[m].layer if fmaps[m].layer >= 0 else -2 - fmaps[m].param
+                      for m in fac_names)
+    part_arrays = [_as_dask(xr.DataArray(fmaps[m].part, dims=("y", "x")), blocks, m)
+                   for m in fac_names if fmaps[m].part is not None]
+    map_idx = np.array([measure_for_map(m) for m in map_names[:len(map_names) - len(fac_names)]],
+                       dtype=np.int64)
     if not map_names:    # no map buffer is written: the type the command line's runs use,
         dtype = np.float32   # so that tables-only passes need no kernel variant of their own
     # layers are stacked per block in float32 when that holds their raw values exactly, else
@@ -773,7 +864,8 @@ def build_dataset(
     plan = PassPlan(kernel=kplan, out_dtype=np.dtype(dtype), nslot=nslot, nclass=nclass,
                     domain_policy=domain, layer_names=tuple(names),
                     direct=direct, lu_extra=lu_extra, lu_where=lu_where,
-                    lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES))
+                    lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES),
+                    fac_layer=fac_layer)
     compile_kernel(plan, len(zone_arrays), why=variant_reason(dtype))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
@@ -786,29 +878,37 @@ def build_dataset(
     if writers is not None:
         if len(writers) != len(map_names):
             raise ValueError("writers: one writer per map is needed")
-        sink = tuple(writers)
+        sink = tuple(writers[writer_of[m]] for m in map_names)   # in the order of the bands
     if sink is not None or any(direct):
         args += [_block_origins(blocks), "yx"]
+    for arr in part_arrays:
+        args += [arr, "yx"]
     block_tasks.reset()   # a pass that failed earlier in this process no longer stops tasks
     from dask.base import tokenize
     token = tokenize(lu_d.name, [a.name for a in layer_arrays], [a.name for a in zone_arrays],
                      area_d.name, tuple(plan.kernel), tuple(plan)[1:],
-                     [id(w) for w in sink or ()])
+                     [id(w) for w in sink or ()], [a.name for a in part_arrays])
     raw = da.blockwise(_run_block, "yx", *args, nl=len(dask_layers), nzl=len(zone_arrays),
-                       plan=plan, sink=sink, dtype=object, meta=np.empty((0, 0), dtype=object),
+                       plan=plan, sink=sink, npart=len(part_arrays), dtype=object,
+                       meta=np.empty((0, 0), dtype=object),
                        name=f"gepgeo-kernel-{token}", concatenate=True, align_arrays=False)
     coords = {c: land_use.coords[c] for c in land_use.coords
               if set(land_use.coords[c].dims) <= {"y", "x"}}
     ydim, xdim = land_use.dims[-2:]
     data_vars: dict[str, Any] = {}
     for band, name in enumerate(map_names if sink is None else []):
-        m = MEASURES[map_idx[band]]
         arr = raw.map_blocks(_take_map, band, dtype=np.dtype(dtype),
                              meta=np.empty((0, 0), dtype=dtype),
                              name=f"gepgeo-map-{name}-{token}")
-        data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={
-            "units": m.density_unit, "long_name": m.description, "service": m.service,
-            "measure": m.name, "_FillValue": np.nan})
+        if name in fmaps:
+            fm = fmaps[name]
+            attrs = {"units": fm.unit, "long_name": fm.description, "service": "input",
+                     "measure": name}
+        else:
+            m = MEASURES[map_idx[band]]
+            attrs = {"units": m.density_unit, "long_name": m.description,
+                     "service": m.service, "measure": m.name}
+        data_vars[name] = xr.Variable((ydim, xdim), arr, attrs={**attrs, "_FillValue": np.nan})
     acc, stats = _ordered_sums(raw, token, (nslot, nclass, K.N_ACC + K.N_SERVICES), (2 + nl,))
     lt_coord = pl.land_types if pl.land_types else ["(none)"]
     data_vars["totals"] = xr.Variable(("land_type", "column"), acc[0, :, :K.N_COLUMNS])

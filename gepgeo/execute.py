@@ -25,7 +25,8 @@ from rasterio.errors import RasterioError
 
 from . import __version__
 from . import accounts
-from .compute import DEFAULT_MAPS, block_tasks, build_dataset, measure_for_map
+from .compute import (ALL_MAPS, DEFAULT_MAPS, block_tasks, build_dataset, check_map,
+                      measure_for_map)
 from .errors import GepgeoError, GepgeoWarning
 from .io import GeoTiffBlockWriter, copy_to_cog
 from .outputs import (CapturedStderr, Estimate, disk_full_error, estimate_output, folder_bytes,
@@ -68,10 +69,28 @@ def _map_names(prep: Prepared, extra_maps: list[str] | None = None) -> list[str]
         names = [m for m in DEFAULT_MAPS
                  if m == "gep" or (pipe.options.value_maps and m[: -len("_value")] in enabled)]
     for m in list(pipe.maps) + list(extra_maps or []):
-        if m not in names and (prep.plan.valuation
+        check_map(m, prep.plan)   # a measure, or a factor layer of the run (layer_maps)
+        if m not in names and (prep.plan.valuation or m not in ALL_MAPS
                                or not MEASURES[measure_for_map(m)].is_value):
             names.append(m)
     return names
+
+
+def map_header(prep: Prepared, name: str) -> tuple[str, str, dict[str, str]]:
+    """Description, unit and tags (besides the version) of the map ``name`` of a run: a
+    measure's, or a factor layer's (:mod:`gepgeo.layer_maps`)."""
+    if name in ALL_MAPS:
+        m = MEASURES[measure_for_map(name)]
+        desc = (f"{m.service}: {m.description}" if m.service != "gep"
+                else "GEP: gross ecosystem product")
+        return desc, m.density_unit, {"service": m.service, "measure": m.name,
+                                      "water_deficit": prep.pipeline.options.water_deficit}
+    from .layer_maps import factor_map_tags, factor_maps
+
+    fm = factor_maps(prep.plan)[name]
+    key = fm.name if fm.layer < 0 else prep.plan.rasters[fm.layer].key
+    what = fm.description if fm.part is None else f"{fm.description} (computed with {key})"
+    return f"input: {what}", fm.unit, factor_map_tags(fm, key)
 
 
 def run_estimate(prep: Prepared, extra_maps: list[str] | None = None) -> Estimate:
@@ -137,21 +156,19 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
     info = prep.land_use_info
     writers = []
     tmp_names = {}
+    headers = {}
     for name in map_names:
-        m = MEASURES[measure_for_map(name)]
+        desc, unit, tags = headers[name] = map_header(prep, name)
         target = maps_dir / (f"{name}.tmp.tif" if pipe.options.cog else f"{name}.tif")
         tmp_names[name] = target
-        desc = (f"{m.service}: {m.description}" if m.service != "gep"
-                else "GEP: gross ecosystem product")
         writers.append(GeoTiffBlockWriter(
             target, info.shape, info.transform, info.crs, description=desc,
-            unit=m.density_unit, codec=pipe.options.codec, shared=client is not None,
+            unit=unit, codec=pipe.options.codec, shared=client is not None,
             block=prep.chunk, reorder=not pipe.options.cog,   # a COG copy is ordered anyway
             # the report's decimated reads, sampled as the blocks go by (a COG's are read from
             # its overviews instead)
             preview=0 if pipe.options.cog else MAX_SIDE,
-            tags={"gepgeo_version": __version__, "service": m.service, "measure": m.name,
-                  "water_deficit": pipe.options.water_deficit}))
+            tags={"gepgeo_version": __version__, **tags}))
     captured = CapturedStderr()
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -214,6 +231,11 @@ def execute(prep: Prepared, out_dir: Path, *, quiet: bool = True,
             "stat_names": list(ds["pixel_stats"].coords["stat"].values),
             "previews": _previews(writers),
             "maps": map_names, "max_pending_blocks": max_pending,
+            # each map's unit; the factor layers' maps with the layer they show (layer_maps)
+            "map_units": {n: h[1] for n, h in headers.items()},
+            "factor_maps": {n: {"layer": h[2]["layer"], "origin": h[2]["origin"],
+                                "description": h[0], "unit": h[1]}
+                            for n, h in headers.items() if h[2].get("service") == "input"},
             "engine": "threads" if client is None else str(client.scheduler.address),
             "timings": {"prepare_graph_s": t1 - t0, "compute_write_s": t2 - t1,
                                            "cog_s": t3 - t2}}

@@ -21,7 +21,29 @@ import xarray as xr
 from .errors import ConfigError
 from .nodata import nodata_values
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "LayerPart"]
+
+
+@dataclass(frozen=True)
+class LayerPart:
+    """A by-product of computing a layer, on the same grid and blocks, that a run can write as
+    a map when asked (``maps:``), e.g. the slope of an LS computed from a DEM.
+
+    Attributes
+    ----------
+    name : str
+        The map's name (``slope_deg``).
+    data : dask.array.Array
+        The pixels (lazy, float32, NaN nodata), in the layer's blocks: computed only when
+        the map is written, from the same tasks as the layer.
+    unit, description : str
+        The map's unit and description.
+    """
+
+    name: str
+    data: Any
+    unit: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,12 @@ class Layer:
     source : object or None
         The block source (:class:`gepgeo.io.BlockSource`) whose raw windows ``data`` holds,
         unchanged, on the land-use grid: a block task may read it straight into its buffer.
+    parts : tuple of LayerPart
+        Further maps computed with the layer (the slope of an LS from a DEM), written only
+        when a run asks for them.
+    joint : dask.array.Array or None
+        The same pixels as ``data``, from the tasks that compute the parts: a run writing a
+        part reads the layer from these instead (one computation of each block for both).
     """
 
     data: xr.DataArray
@@ -53,6 +81,8 @@ class Layer:
     nodata: tuple[float, ...] = ()
     path: str | None = None
     source: Any = None
+    parts: tuple[LayerPart, ...] = ()
+    joint: Any = None
 
     @classmethod
     def of(cls, value: Any, *, key: str = "layer") -> Layer:

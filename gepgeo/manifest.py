@@ -121,6 +121,9 @@ def _manifest(prep: Prepared, res: Mapping[str, Any], target: Path, seconds: flo
         "water_deficit": {"policy": pipe.options.water_deficit, "clamped_pixels": clamped},
         "pixel_stats": stats,
         "maps": {m: f"maps/{m}.tif" for m in res["maps"]},
+        "map_units": res.get("map_units", {}),
+        # maps of factor layers (maps: [slope_length_steepness_ls, ...]): what each shows
+        **({"factor_maps": res["factor_maps"]} if res.get("factor_maps") else {}),
         **({"gep_map": _gep_map_record(totals, res["gep_map_value"])}
            if res.get("gep_map_value") is not None else {}),
         "tables": list(tables),

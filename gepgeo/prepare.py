@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .compute import measure_for_map
+from .compute import ALL_MAPS, check_map, measure_for_map
+from .parameters import PARAM_INDEX
 from .errors import (ConfigError, GepgeoError, GepgeoWarning, GridAlignmentWarning,
                      MissingParameterError, Problems, ProfileScopeWarning, RasterError,
                      UnmappedCodesError)
@@ -264,6 +265,15 @@ def prepare(pipe: Pipeline) -> Prepared:
             problems.add(err)
     for m in pipe.maps:
         with problems.check():
+            if m not in ALL_MAPS:   # a factor layer of the run (gepgeo.layer_maps)?
+                if pl is not None:
+                    check_map(m, pl)
+                else:   # the plan failed (said already): only a name nothing knows is refused
+                    from .terrain.write import CA_MAPS, MAPS as TERRAIN_MAPS
+
+                    if m not in PARAM_INDEX and m not in TERRAIN_MAPS and m not in CA_MAPS:
+                        measure_for_map(m)
+                continue
             if MEASURES[measure_for_map(m)].is_value and not pipe.valuation:
                 raise ConfigError(f"maps: {m!r} is a value map; a run with valuation: false "
                                   "writes quantities only")

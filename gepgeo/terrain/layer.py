@@ -8,7 +8,10 @@ the aligned DEM, the block plus :func:`gepgeo.terrain.tiled.halo_cells` cells on
 (clipped at the grid's edges), and returns the block's LS as float32 (NaN at nodata), exactly
 as ``gepgeo terrain`` computes the core of its own blocks: the halo makes every core equal to
 the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit for bit, the LS
-map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. Nothing is written.
+map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. The same task gives
+the block's slope and slope length, the layer's :class:`~gepgeo.layer.LayerPart` s: a run writes
+them only when its ``maps:`` name them, and then takes its LS from the same task
+(``Layer.joint``), so that each DEM window is still read and computed once.
 
 With ``method: contributing_area`` the contributing area is not local (no halo makes a block
 exact): the layer is the tiled accumulation of :mod:`gepgeo.terrain.tiled_accumulation` on the
@@ -35,11 +38,12 @@ import xarray as xr
 
 from ..errors import GridMismatchError, TerrainError
 from ..io import BlockSource, LayerInfo, _coverage, _grid_coords, _grid_differences, read_info
-from ..layer import Layer
+from ..layer import Layer, LayerPart
 from ..nodata import nodata_list
 from ..grid import as_pyproj
 from .dem import DemWindows, check_dem, check_scale, elevation_to_m, linear_unit_m, warp_args
 from .tiled import FlowpathOptions, _compute_core, halo_cells
+from .write import CA_MAPS, INVEST_MAPS, MAPS
 
 __all__ = ["DemLayer", "dem_layer"]
 
@@ -75,6 +79,22 @@ def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: i
                          np.float32)[2]
 
 
+def _parts_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int,
+                 dx: float, dy: float, opts: FlowpathOptions,
+                 block_info: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block of (slope °, slope length m, LS): the block's window plus the halo, read once,
+    computed by the flow-path kernel; float32, NaN at nodata. The block of a dask array of
+    objects: :func:`_part` takes one of the three."""
+    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    return _compute_core(read, shape, (r0, c0, r1 - r0, c1 - c0), halo, dx, dy, opts,
+                         np.float32)
+
+
+def _part(parts: tuple[np.ndarray, ...], k: int) -> np.ndarray:
+    """Part ``k`` of a block's (slope, slope length or contributing area, LS)."""
+    return parts[k]
+
+
 def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
                 shape: tuple[int, int], core: tuple[int, int, int, int], dx: float, dy: float,
                 opts: FlowpathOptions, method: str) -> np.ndarray:
@@ -85,6 +105,17 @@ def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
     return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)[2]
 
 
+def _parts_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
+                   shape: tuple[int, int], core: tuple[int, int, int, int], dx: float,
+                   dy: float, opts: FlowpathOptions,
+                   method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slope °, contributing area m², LS) of one block by the contributing-area (or invest)
+    method, from the solve over the blocks' perimeter cells; float32, NaN at nodata."""
+    from .tiled_accumulation import area_ls_of_core
+
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)
+
+
 def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
     from .tiled_accumulation import solve
 
@@ -93,9 +124,11 @@ def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
                           opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...],
-                          method: str) -> da.Array:
+                          method: str) -> tuple[da.Array, list[da.Array]]:
     """LS by the contributing-area method as a dask array with ``blocks``: a task per block
-    for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`)."""
+    for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`);
+    and (slope, contributing area, LS) from one task per block, each part taken from it by a
+    task of its own (for a run that writes the parts as maps; the same links and solve)."""
     from dask import delayed
     from dask.base import tokenize
 
@@ -111,11 +144,18 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
              for i, row in enumerate(cores) for j, core in enumerate(row)]
     solved = delayed(_solve, pure=True)(dx * dy, *links, dask_key_name=f"ls-ca-solve-{tok}")
     meta = np.empty((0, 0), dtype=np.float32)
-    return da.block([[da.from_delayed(
+    ls = da.block([[da.from_delayed(
         delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
                                         dask_key_name=f"ls-ca-block-{tok}-{i}-{j}"),
         core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
         for i, row in enumerate(cores)])
+    parts = [[delayed(_parts_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
+                                                 dask_key_name=f"ls-ca-parts-{tok}-{i}-{j}")
+              for j, core in enumerate(row)] for i, row in enumerate(cores)]
+    return ls, [da.block([[da.from_delayed(
+        delayed(_part, pure=True)(parts[i][j], k, dask_key_name=f"ls-ca-part{k}-{tok}-{i}-{j}"),
+        core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
+        for i, row in enumerate(cores)]) for k in range(3)]
 
 
 def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str = "flowpath",
@@ -185,24 +225,41 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
         if method == "invest":
             check_square(dx, dy, f"{what}: method invest")
         halo = None
-        data = _contributing_area_ls(read, shape, dx, dy, opts, blocks, method)
+        data, (slope, length, joint) = _contributing_area_ls(read, shape, dx, dy, opts, blocks,
+                                                             method)
         options = options_dict(opts, method)
+        maps = INVEST_MAPS if method == "invest" else CA_MAPS
     else:
         try:
             halo = halo_cells(opts, dx, dy)
         except TerrainError as exc:      # named as the pipeline names it, not as the flag
             raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
                                                               "max_slope_length:", 1)) from None
+        tok = tokenize(read, shape, halo, dx, dy, opts, blocks)
         data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
                              dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
-                             name=f"ls-from-dem-"
-                                  f"{tokenize(read, shape, halo, dx, dy, opts, blocks)}")
+                             name=f"ls-from-dem-{tok}")
+        # for a run that writes slope or slope length: one task per block computes the three
+        # from one read of the DEM window, and the LS the kernel reads is taken from it too
+        raw = da.map_blocks(_parts_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
+                            dtype=object, meta=np.empty((0, 0), dtype=object),
+                            name=f"ls-from-dem-parts-{tok}")
+        slope, length, joint = (
+            raw.map_blocks(_part, k, dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
+                           name=f"ls-from-dem-part{k}-{tok}") for k in range(3))
         options = opts.as_dict()
+        maps = MAPS
     wkt = ref.crs.to_wkt()
     arr = xr.DataArray(data, dims=("y", "x"),
                        coords=_grid_coords(shape, wkt, tuple(ref.transform)[:6]).copy())
     arr.encoding["grid_mapping"] = "spatial_ref"
-    layer = Layer(data=arr, unit="1", path=str(path))
+    # the slope and the slope length (or contributing area) of the same blocks, as maps a run
+    # may write (`maps: [slope_deg, ...]`; computed only then), named as `gepgeo terrain` does;
+    # with them the run reads LS from the same tasks (``joint``): each DEM block computed once
+    names = [n for n in maps if n != "slope_length_steepness_ls"]
+    parts = tuple(LayerPart(name, part, maps[name][1], maps[name][0])
+                  for name, part in zip(names, (slope, length)))
+    layer = Layer(data=arr, unit="1", path=str(path), parts=parts, joint=joint)
     record = {"path": str(path), "method": method, "options": options,
               "z_factor": z_factor, "elevation_to_m": z_to_m, "resampling": resampling,
               "aligned": note is not None, "alignment": note, "halo_cells": halo,
