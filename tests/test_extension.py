@@ -149,7 +149,9 @@ def test_a_service_declared_here_runs_to_maps_and_tables(tmp_path):
     }
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(pipe), encoding="utf-8")
     env = dict(os.environ, GEPGEO_SERVICES=f"{__name__}:SERVICE",
-               GEPGEO_CACHE_DIR=str(tmp_path / "cache"),
+               # the generated kernel's numba cache, kept between test runs as numba keeps the
+               # shipped kernel's (named by a hash of the generated code: never stale)
+               GEPGEO_CACHE_DIR=str(REPO / "tests" / ".gepgeo-cache"),
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-m", "gepgeo", "run", "p.yaml", "--out", "out"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
