@@ -38,10 +38,20 @@ def test_cluster_maps_are_byte_identical_to_threaded_maps(tmp_path):
     pipe = load_pipeline(p)
     plain = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": False})})
     cog = pipe.model_copy(update={"options": pipe.options.model_copy(update={"cog": True})})
-    for name, pl in (("plain", plain), ("cog", cog)):
-        a = run_pipeline(pl, tmp_path / f"{name}-threads", quiet=True, report=False)
-        b = run_pipeline(pl, tmp_path / f"{name}-cluster", quiet=True, workers=2, report=False)
-        assert b.manifest["engine"].startswith("tcp://")
+    from distributed import LocalCluster
+
+    # one cluster for both runs, reached by its address (as --scheduler does); its workers
+    # write the maps in the order their blocks finish, whatever the run made the cluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        runs = []
+        for name, pl in (("plain", plain), ("cog", cog)):
+            a = run_pipeline(pl, tmp_path / f"{name}-threads", quiet=True, report=False)
+            b = run_pipeline(pl, tmp_path / f"{name}-cluster", quiet=True, report=False,
+                             scheduler_address=cluster.scheduler_address)
+            runs.append((name, a, b))
+    for name, a, b in runs:
+        assert b.manifest["engine"] == cluster.scheduler_address
         ma, mb = (folder_files(r.out / "maps", "*.tif") for r in (a, b))
         assert len(ma) >= 2 and sorted(ma) == sorted(mb), name
         for k in ma:
