@@ -138,14 +138,20 @@ def copy_sample(dest: Path) -> Path:
     return dest
 
 
+# libyaml's safe loader and dumper: 10x faster on the hostile test documents (100 000 values)
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def read_yaml(path: Path) -> Any:
-    """The document of a YAML file."""
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    """The document of a YAML file (libyaml's safe loader when the wheel has it)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
 
 
 def write_yaml(path: Path, doc: Any, **dump_options: Any) -> Path:
-    """Write ``doc`` as YAML (``yaml.safe_dump`` with ``dump_options``); return the path."""
-    Path(path).write_text(yaml.safe_dump(doc, **dump_options), encoding="utf-8")
+    """Write ``doc`` as YAML (the safe dumper, libyaml's when the wheel has it, with
+    ``dump_options``); return the path."""
+    Path(path).write_text(yaml.dump(doc, Dumper=_SAFE_DUMPER, **dump_options), encoding="utf-8")
     return path
 
 

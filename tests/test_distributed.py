@@ -16,8 +16,8 @@ from .helpers import folder_files
 def test_two_process_cluster_matches_threads(tmp_path):
     pipe = load_pipeline(sample_root() / "pipelines" / "jinsha_after.yaml")
     pipe = pipe.model_copy(update={"options": pipe.options.model_copy(update={"chunk_size": 64})})
-    a = run_pipeline(pipe, tmp_path / "threads", quiet=True)
-    b = run_pipeline(pipe, tmp_path / "cluster", quiet=True, workers=2)
+    a = run_pipeline(pipe, tmp_path / "threads", quiet=True, report=False)
+    b = run_pipeline(pipe, tmp_path / "cluster", quiet=True, workers=2, report=False)
     assert b.manifest["engine"].startswith("tcp://")
     pd.testing.assert_frame_equal(a.tidy, b.tidy, check_exact=False, rtol=1e-12)
     for name in a.manifest["maps"]:
