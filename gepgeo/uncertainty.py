@@ -241,21 +241,21 @@ class Settings:
 def sample(names: Sequence[str], settings: Settings) -> np.ndarray:
     """Uniform numbers in [0, 1), ``[draws, len(names)]``: column ``j`` drives ``names[j]``.
 
-    ``sobol``: a scrambled Sobol' sequence (scipy.stats.qmc; any number of draws, the balance
-    being best at powers of two); ``lhs``: a Latin hypercube; ``random``: independent uniforms.
-    All seeded: the same settings and names give the same numbers.
+    ``sobol``: a scrambled Sobol' sequence (any number of draws, the balance being best at
+    powers of two); ``lhs``: a Latin hypercube; ``random``: independent uniforms. All seeded:
+    the same settings and names give the same numbers. The first two are
+    ``scipy.stats.qmc.Sobol(d, rng=seed)`` and ``qmc.LatinHypercube(d, rng=seed)``, computed
+    bit for bit by :mod:`gepgeo.sampling` without importing ``scipy.stats``.
     """
-    from scipy.stats import qmc
+    from . import sampling
 
     d, n = len(names), settings.draws
     if d == 0 or n == 0:
         return np.zeros((n, d))
     if settings.method == "sobol":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)   # n not a power of 2
-            return qmc.Sobol(d, scramble=True, rng=settings.seed).random(n)
+        return sampling.sobol(d, n, settings.seed)
     if settings.method == "lhs":
-        return qmc.LatinHypercube(d, rng=settings.seed).random(n)
+        return sampling.latin_hypercube(d, n, settings.seed)
     if settings.method == "random":
         return np.random.default_rng(settings.seed).random((n, d))
     raise UncertaintyError(f"options.uncertainty.method: expected one of {', '.join(METHODS)}, "
@@ -719,9 +719,11 @@ def parameter_table(model: TableModel) -> pd.DataFrame:
 def sobol_table(model: TableModel, settings: Settings, names: Sequence[str] | None = None
                 ) -> tuple[pd.DataFrame, int]:
     """First-order and total Sobol' indices of GEP and each service value over the sample
-    columns (Saltelli 2010 / Jansen estimators of ``scipy.stats.sobol_indices``, on the table
-    model). Returns the table and the base sample size n (the model runs n·(d + 2) times)."""
-    from scipy import stats
+    columns (the Saltelli 2010 first-order and Jansen total estimators of
+    ``scipy.stats.sobol_indices``, computed bit for bit by :func:`gepgeo.sampling.sobol_indices`,
+    on the table model). Returns the table and the base sample size n (the model runs
+    n·(d + 2) times)."""
+    from . import sampling
 
     names = list(names if names is not None else model.names)
     d = len(names)
@@ -738,12 +740,11 @@ def sobol_table(model: TableModel, settings: Settings, names: Sequence[str] | No
 
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.sobol_indices(func=func, n=n, dists=[stats.uniform()] * d,
-                                  rng=np.random.default_rng(settings.seed))
+        first, total = sampling.sobol_indices(func, d, n, settings.seed)
     labels = model.labels([model.values[i] for i in range(len(model.values))])
     rows = []
-    first = np.asarray(res.first_order).reshape(len(labels), d)
-    total = np.asarray(res.total_order).reshape(len(labels), d)
+    first = first.reshape(len(labels), d)
+    total = total.reshape(len(labels), d)
     for i, (svc, _) in enumerate(labels):
         name = "gep" if svc == "gep" else svc
         for j, p in enumerate(names):
