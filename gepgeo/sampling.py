@@ -21,7 +21,14 @@ Joe, S. & Kuo, F. Y. (2008) Constructing Sobol sequences with better two-dimensi
 projections. SIAM J. Sci. Comput. 30, 2635–2654 (direction numbers: new-joe-kuo-6.21201).
 Bratley, P. & Fox, B. L. (1988) Algorithm 659: implementing Sobol's quasirandom sequence
 generator. ACM TOMS 14, 88–100.
+Antonov, I. A. & Saleev, V. M. (1979) An economic method of computing LPτ-sequences. USSR
+Comput. Math. Math. Phys. 19, 252–256.
+Matoušek, J. (1998) On the L2-discrepancy for anchored boxes. J. Complexity 14, 527–556.
 Owen, A. B. (2003) Variance with alternative scramblings of digital nets. ACM TOMACS 13, 363–378.
+Saltelli, A. (2002) Making best use of model evaluations to compute sensitivity indices.
+Comput. Phys. Commun. 145, 280–297.
+Jansen, M. J. W. (1999) Analysis of variance designs for model output. Comput. Phys. Commun.
+117, 35–43.
 Saltelli, A. et al. (2010) Variance based sensitivity analysis of model output. Design and
 estimator for the total sensitivity index. Comput. Phys. Commun. 181, 259–270.
 """

@@ -95,3 +95,13 @@ def test_drawing_does_not_import_scipy_stats():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_without_scipys_table_file_sobol_falls_back_to_scipy(monkeypatch):
+    from scipy.stats import qmc
+
+    monkeypatch.setattr(S, "direction_numbers_path", lambda: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ref = qmc.Sobol(3, rng=2).random(100)
+    assert np.array_equal(S.sobol(3, 100, 2), ref)
