@@ -14,6 +14,9 @@ compares them):
   rng=np.random.default_rng(seed))``: first-order indices by Saltelli et al. (2010), Table 2
   (b), and total indices by Jansen (1999) (Saltelli et al. 2010, Table 2 (f)), on the
   A, B and A_B^(i) matrices of Saltelli (2002).
+* :func:`normal_cdf`, :func:`normal_ppf`, :func:`lognormal_cdf`, :func:`lognormal_ppf` —
+  ``scipy.stats.norm`` and ``lognorm``'s CDF and inverse CDF, with ``scipy.special`` (which a
+  run imports anyway).
 
 References
 ----------
@@ -42,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["sobol", "latin_hypercube", "sobol_indices", "direction_numbers_path"]
+__all__ = ["sobol", "latin_hypercube", "sobol_indices", "direction_numbers_path", "normal_cdf",
+           "normal_ppf", "lognormal_cdf", "lognormal_ppf"]
 
 #: the number of dimensions of the direction-number table
 MAXDIM = 21201
@@ -225,3 +229,46 @@ def sobol_indices(func: Callable[[np.ndarray], np.ndarray], d: int, n: int,
     first[~np.isfinite(first)] = 0
     total[~np.isfinite(total)] = 0
     return first, total
+
+
+# --------------------------------------------------------------------------------------------
+# the normal and lognormal distributions of ranges, with scipy.special (imported by a run
+# anyway) rather than scipy.stats
+
+
+def normal_cdf(x: np.ndarray | float, loc: float, scale: float) -> np.ndarray:
+    """``scipy.stats.norm(loc, scale).cdf(x)`` bit for bit (``scale > 0``): Φ((x − loc)/scale)."""
+    from scipy import special
+
+    return np.asarray(special.ndtr(np.asarray((np.asarray(x) - loc) / scale, dtype=np.float64)))
+
+
+def normal_ppf(q: np.ndarray | float, loc: float, scale: float) -> np.ndarray:
+    """``scipy.stats.norm(loc, scale).ppf(q)`` bit for bit (``scale > 0``, q in [0, 1]):
+    Φ⁻¹(q)·scale + loc, −∞ and +∞ at 0 and 1."""
+    from scipy import special
+
+    return np.asarray(special.ndtri(np.asarray(q, dtype=np.float64)) * scale + loc)
+
+
+def lognormal_cdf(x: np.ndarray | float, s: float, scale: float) -> np.ndarray:
+    """``scipy.stats.lognorm(s, scale=scale).cdf(x)`` bit for bit (``s, scale > 0``):
+    Φ(ln(x/scale)/s), 0 for x ≤ 0."""
+    from scipy import special
+
+    z = np.asarray(np.asarray(x) / scale, dtype=np.float64)
+    out = np.zeros(z.shape)
+    pos = z > 0
+    with np.errstate(divide="ignore"):
+        out[pos] = special.ndtr(np.log(z[pos]) / s)
+    return out
+
+
+def lognormal_ppf(q: np.ndarray | float, s: float, scale: float) -> np.ndarray:
+    """``scipy.stats.lognorm(s, scale=scale).ppf(q)`` bit for bit (``s, scale > 0``, q in
+    [0, 1]): exp(s·Φ⁻¹(q))·scale, 0 and +∞ at 0 and 1."""
+    from scipy import special
+
+    qa = np.asarray(q, dtype=np.float64)
+    out = np.exp(s * special.ndtri(qa)) * scale + 0.0
+    return np.where(qa == 0, 0.0, out)

@@ -216,16 +216,18 @@ class Dim:
             # inverse CDF of the triangular distribution
             return np.where(u < c, lo + np.sqrt(u * (hi - lo) * (mode - lo)),
                             hi - np.sqrt((1.0 - u) * (hi - lo) * (hi - mode)))
-        from scipy import stats
+        from . import sampling
 
         assert s.sd is not None
         if s.sd == 0.0:
             return np.full_like(u, centre)
-        frozen = (stats.norm(loc=centre, scale=s.sd) if s.dist == "normal"
-                  else stats.lognorm(s=s.sd, scale=centre))
+        # the truncated distribution by its inverse CDF (scipy.stats.norm / lognorm's numbers)
         a, b = self.bounds
-        fa, fb = frozen.cdf(a), frozen.cdf(b)
-        return np.asarray(frozen.ppf(fa + u * (fb - fa)), dtype=np.float64)
+        if s.dist == "normal":
+            fa, fb = sampling.normal_cdf(a, centre, s.sd), sampling.normal_cdf(b, centre, s.sd)
+            return sampling.normal_ppf(fa + u * (fb - fa), centre, s.sd)
+        fa, fb = sampling.lognormal_cdf(a, s.sd, centre), sampling.lognormal_cdf(b, s.sd, centre)
+        return sampling.lognormal_ppf(fa + u * (fb - fa), s.sd, centre)
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,20 @@ def test_without_scipys_table_file_sobol_falls_back_to_scipy(monkeypatch):
         warnings.simplefilter("ignore", UserWarning)
         ref = qmc.Sobol(3, rng=2).random(100)
     assert np.array_equal(S.sobol(3, 100, 2), ref)
+
+
+def test_normal_and_lognormal_equal_scipy_stats_bit_for_bit():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    q = np.concatenate([rng.random(500), [0.0, 1.0, 0.5]])
+    for loc, sc in [(0.0, 1.0), (3.5, 0.01), (1200.0, 300.0)]:
+        x = np.concatenate([rng.normal(loc, 3 * sc, 500), [-np.inf, np.inf, loc]])
+        ref = stats.norm(loc=loc, scale=sc)
+        assert np.array_equal(S.normal_cdf(x, loc, sc), ref.cdf(x))
+        assert np.array_equal(S.normal_ppf(q, loc, sc), ref.ppf(q))
+    for s, scale in [(0.3, 1.0), (1.2, 450.0)]:
+        x = np.concatenate([np.abs(rng.normal(scale, 2 * scale, 500)), [0.0, -1.0, np.inf]])
+        ref = stats.lognorm(s=s, scale=scale)
+        assert np.array_equal(S.lognormal_cdf(x, s, scale), ref.cdf(x))
+        assert np.array_equal(S.lognormal_ppf(q, s, scale), ref.ppf(q))
