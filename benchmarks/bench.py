@@ -10,6 +10,7 @@ then times every variant below in a fresh subprocess (this same script with the 
     windowed      the same NumPy code per 512² window in a rasterio loop, one thread
     xarray-dask   the same formulas as xarray expressions on dask, ``rio.to_raster`` per map
     gepgeo-draws  ``run_pipeline`` plus 10 000 draws of eight prices (gepgeo.uncertainty)
+    gepgeo-draws-nosens  the same without the Sobol indices
     tables-only   ``gepgeo.run.account``: totals only, no map
     read-floor    read every input block, nothing else (1 and 2 threads)
 
@@ -289,8 +290,10 @@ DRAWN_PRICES = ("water_price", "dredging_cost", "n_fertilizer_price", "p_fertili
                 "carbon_price", "oxygen_price", "so2_charge", "electricity_price")
 
 
-def run_gepgeo_draws(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
-    """``run_pipeline`` with 10 000 draws of eight prices (intervals and Sobol indices)."""
+def run_gepgeo_draws(folder: Path, out: Path, prm: Params,
+                     sensitivity: bool = True) -> dict[str, Any]:
+    """``run_pipeline`` with 10 000 draws of eight prices (intervals and, with
+    ``sensitivity``, Sobol indices)."""
     import yaml
 
     from gepgeo.pipeline import load_pipeline
@@ -301,8 +304,9 @@ def run_gepgeo_draws(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
         doc["parameters"][key] = {"uncertainty": {
             "dist": "uniform", "low": 0.8, "high": 1.2, "relative": True,
             "source": "benchmark: synthetic +-20 %"}}
-    doc.setdefault("options", {})["uncertainty"] = {"draws": 10000, "seed": 1}
-    path = folder / "pipeline_draws.yaml"
+    doc.setdefault("options", {})["uncertainty"] = {"draws": 10000, "seed": 1,
+                                                    "sensitivity": sensitivity}
+    path = folder / f"pipeline_draws{'' if sensitivity else '_nosens'}.yaml"
     path.write_text(yaml.safe_dump(doc))
     res = run_pipeline(load_pipeline(path), out, quiet=True)
     vals = res.tidy[(res.tidy.measure == "value") & (res.tidy.service != "gep")]
@@ -310,6 +314,11 @@ def run_gepgeo_draws(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
     for s, lt, amount in zip(vals.service, vals.land_type, vals.amount):
         totals[f"{s}_value"][lt] = float(amount)
     return {"totals": totals, "extra": {"timings": res.manifest["timings_s"]}}
+
+
+def run_gepgeo_draws_nosens(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
+    """``run_pipeline`` with 10 000 draws of eight prices, intervals only."""
+    return run_gepgeo_draws(folder, out, prm, sensitivity=False)
 
 
 def run_tables(folder: Path, out: Path, prm: Params) -> dict[str, Any]:
@@ -509,6 +518,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("gepgeo", run_gepgeo, "gepgeo end to end (9 maps + tables)"),
     Variant("gepgeo-draws", run_gepgeo_draws,
             "gepgeo end to end + 10 000 draws of 8 prices (intervals, Sobol indices)"),
+    Variant("gepgeo-draws-nosens", run_gepgeo_draws_nosens,
+            "gepgeo end to end + 10 000 draws of 8 prices (intervals only)"),
     Variant("io-floor-1", run_io_floor_1, "I/O floor, 1 thread (read 6, write 9)"),
     Variant("io-floor-2", run_io_floor_2, "I/O floor, 2 threads"),
     Variant("numpy-whole", run_numpy_whole, "naive NumPy, whole arrays", baseline=True),
@@ -836,6 +847,13 @@ def size_report(n: int, res: dict[str, Outcome]) -> tuple[list[list[str]], list[
                      f"{t['prepare_graph_s']:.3f} s, compute+write {t['compute_write_s']:.3f} s, "
                      f"rest of the run (prepare, tables, manifest with input hashes, rename) "
                      f"{rest:.3f} s")
+    for name, what in (("gepgeo-draws", "with Sobol indices"),
+                       ("gepgeo-draws-nosens", "intervals only")):
+        if np.isfinite(sec(name)):
+            u = res[name].extra.get("timings", {}).get("uncertainty_s")
+            lines.append(f"10 000 draws ({what}) add {100 * (sec(name) / ref_s - 1):+.1f} % to the "
+                         f"run (target ≤ 10 %: {check(sec(name) / ref_s, 1.10, False)})"
+                         + (f"; the manifest's uncertainty_s: {u:.3f} s" if u is not None else ""))
     checks = []
     for name, oc in res.items():
         if "totals_rel_diff" in oc.extra or "maps_rel_diff" in oc.extra:

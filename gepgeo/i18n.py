@@ -28,6 +28,7 @@ __all__ = [
     "html_lang",
     "label",
     "lang",
+    "parameter_label",
     "t",
     "unit_zh",
     "use_lang",
@@ -172,6 +173,46 @@ def unit_zh(unit: str) -> str:
 # --- fonts -----------------------------------------------------------------------------------
 
 #: Font families with Chinese glyphs, in order of preference.
+#: Chinese names of the method's parameters (the keys of profiles and pipelines), as the
+#: report's charts name them (:func:`parameter_label`); the usual terms of Chinese GEP
+#: accounts. A key not here is shown as in English.
+PARAMETERS_ZH: dict[str, str] = {
+    "agri_output_value_per_ha": "单位面积农业产值", "crop_yield": "作物单产",
+    "crop_price": "作物价格", "precipitation": "降水量", "runoff_coefficient": "径流系数",
+    "runoff": "地表径流量", "evapotranspiration": "蒸散发量",
+    "water_retention_depth": "水源涵养深度", "water_price": "水价",
+    "rainfall_erosivity_r": "降雨侵蚀力因子 R", "soil_erodibility_k": "土壤可蚀性因子 K",
+    "slope_length_steepness_ls": "坡长坡度因子 LS", "cover_management_c": "植被覆盖与管理因子 C",
+    "support_practice_p": "水土保持措施因子 P", "lambda_over_rho": "泥沙淤积系数与土壤容重之比",
+    "sediment_deposition_coefficient_lambda": "泥沙淤积系数", "soil_bulk_density_rho": "土壤容重",
+    "dredging_cost": "清淤成本", "soil_n_content": "土壤全氮含量",
+    "soil_p_content": "土壤全磷含量", "soil_k_content": "土壤全钾含量",
+    "n_to_fertilizer_factor": "氮折肥系数", "p_to_fertilizer_factor": "磷折肥系数",
+    "k_to_fertilizer_factor": "钾折肥系数", "n_fertilizer_price": "氮肥价格",
+    "p_fertilizer_price": "磷肥价格", "k_fertilizer_price": "钾肥价格",
+    "so2_uptake_rate": "单位面积二氧化硫吸收量", "nox_uptake_rate": "单位面积氮氧化物吸收量",
+    "dust_uptake_rate": "单位面积滞尘量", "air_rate_multiplier": "空气净化量调整系数",
+    "so2_charge": "二氧化硫治理成本", "nox_charge": "氮氧化物治理成本",
+    "dust_charge": "粉尘治理成本", "carbon_sequestration_rate": "单位面积固碳速率",
+    "forest_soil_carbon_beta": "森林土壤固碳系数", "co2_per_c": "二氧化碳与碳质量比",
+    "carbon_price": "碳价格", "o2_per_co2": "氧气与二氧化碳质量比",
+    "oxygen_price": "工业制氧价格", "heat_absorption": "单位面积吸热量",
+    "ac_days": "空调开放天数", "ac_energy_efficiency_ratio": "空调能效比",
+    "electricity_price": "电价", "landscape_equivalent_factor": "景观价值当量因子",
+    "equivalent_value_coefficient": "当量因子价值系数", "grain_price": "粮食价格",
+    "grain_yield": "粮食单产", "grain_output_value_per_ha": "单位面积粮食产值",
+}
+
+
+def parameter_label(key: object) -> str:
+    """A parameter key in the language in force: its Chinese name (:data:`PARAMETERS_ZH`),
+    or in English (and for a key without one) the key with spaces for ``_``."""
+    text = str(key)
+    if lang() == "zh" and text in PARAMETERS_ZH:
+        return PARAMETERS_ZH[text]
+    return text.replace("_", " ")
+
+
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans SC",
                 "Source Han Sans SC", "Source Han Sans CN", "Source Han Sans",
                 "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Serif CJK SC",
@@ -479,6 +520,9 @@ ZH.update({
     "Error bars: the 5–95 % interval of each service's value over the draws; the labels give "
     "the point value and [5 %–95 %] ({link}).":
         "误差线：各服务价值在抽样中的 5–95 % 区间；标注为点估计及 [5 %–95 %]（{link}）。",
+    "Error bars: the 5–95 % interval of each service's change over the draws, both scenarios "
+    "drawn from one sample ({link}).":
+        "误差线：各服务价值变化量在抽样中的 5–95 % 区间，两情景使用同一样本抽样（{link}）。",
     "Error bars: the 5–95 % interval of each land type's value over the draws, beside its "
     "segment and measured from the segment's base ({link}).":
         "误差线：各土地类型价值在抽样中的 5–95 % 区间，画在其色块旁，自色块底部起算（{link}）。",

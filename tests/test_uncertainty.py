@@ -366,3 +366,40 @@ def test_zone_intervals_of_tiling_zones_add_up_draw_by_draw(sample):
         assert rows["point"].sum() == pytest.approx(whole["point"], rel=1e-9)
         assert rows["mean"].sum() == pytest.approx(whole["mean"], rel=1e-9)   # mean is linear
     assert "tables/uncertainty_by_zone.csv" in res.manifest["tables"]
+
+
+def test_quantiles_equal_numpys_bit_for_bit():
+    rng = np.random.default_rng(11)
+    q = [qq for qq, _ in U.QUANTILES] + [0.0, 0.999, 1.0]
+    for n in (1, 2, 3, 10, 1000, 10001):
+        x = rng.normal(1e8, 3e7, size=(n, 5))
+        x[:, 1] = 42.0                                  # constant
+        x[:, 2] = np.round(x[:, 2], -7)                 # ties
+        if n > 2:
+            x[1, 3] = np.nan                            # a NaN column
+        got = U.quantiles(x, q)
+        ref = np.quantile(x, q, axis=0)
+        assert np.array_equal(got, ref, equal_nan=True), n
+
+
+def test_one_evaluation_of_every_service_equals_one_per_linear_service(model):
+    # units() evaluates the formulas once when no service reads another's driver parameters;
+    # the per-service evaluation (its fallback) must give the same numbers bit for bit
+    linear, static, one = model._driver_plan()
+    assert one and {si for si, _, _ in linear} == set(np.flatnonzero(model.lin).tolist())
+    cols = model.cols_of(U.sample(model.names, U.Settings(draws=300, seed=2)), model.names)
+    merged = model.units(cols, 300)
+    sub = model.units(cols, 300, measures=model.values[::-1])
+    try:
+        model._dplan = (linear, static, False)
+        separate = model.units(cols, 300)
+    finally:
+        model._dplan = (linear, static, one)
+    assert np.array_equal(merged, separate, equal_nan=True)
+    assert np.array_equal(sub, merged[:, :, model.values[::-1]], equal_nan=True)
+    # the values only (the Sobol' indices' evaluations) are the same columns as with parts
+    full = model.outputs(cols, 300, zones=False)
+    vals = model.outputs(cols, 300, zones=False, parts=False)
+    nv = len(model.values)
+    assert np.array_equal(vals["by_land_type"][..., :nv], full["by_land_type"][..., :nv])
+    assert np.array_equal(vals["by_land_type"][..., -1], full["by_land_type"][..., -1])

@@ -260,3 +260,44 @@ def test_the_report_modules_do_not_import_scipy():
 
     for path in Path(gepgeo.report.__file__).parent.glob("*.py"):
         assert not re.search(r"^\s*(from|import) scipy", path.read_text("utf-8"), re.M), path
+
+
+def test_tornado_names_parameters_in_chinese():
+    from gepgeo.i18n import use_lang
+    from gepgeo.report.figures import sensitivity_figure
+
+    sens = pd.DataFrame({"output": "gep",
+                         "parameter": ["carbon_price", "carbon_sequestration_rate[forest]",
+                                       "fertilizer", "no_such_key"],
+                         "first_order": [0.5, 0.3, 0.1, 0.0], "total_order": [0.6, 0.35, 0.1, 0.0]})
+    with use_lang("zh"):
+        ax = sensitivity_figure(sens).axes[0]
+    # a group's name and an unknown key stay as given (spaces for "_")
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "碳价格", "单位面积固碳速率 [林地]", "fertilizer", "no such key"]
+    ax = sensitivity_figure(sens).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == [
+        "carbon price", "carbon sequestration rate [forest]"]
+
+
+def test_change_chart_has_the_change_intervals_as_error_bars(compared):
+    from gepgeo.report.figures import change_by_service_figure
+    from gepgeo.report.intervals import _quantile_map
+    from gepgeo.report.tables import change_rows
+
+    change = change_rows(pd.read_csv(compared / "change" / "tables" / "change_by_service.csv"))
+    unc = pd.read_csv(compared / "change" / "tables" / "uncertainty_change.csv")
+    iv = _quantile_map(unc, ["service"])
+    ax = change_by_service_figure(change, (), iv).axes[1]
+    (eb,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    segs = np.asarray([s[:, 0] for s in eb.lines[2][0].get_segments()])
+    rows = unc[(unc.measure == "value") & (unc.service != "gep") & (unc.p95 > unc.p5)]
+    assert len(rows) >= 3
+    assert sorted(map(tuple, np.round(segs, 6))) == sorted(
+        (round(a / 1e4, 6), round(b / 1e4, 6)) for a, b in zip(rows.p5, rows.p95))
+    # no intervals: no error bar
+    plain = change_by_service_figure(change).axes[1]
+    assert not [c for c in plain.containers if isinstance(c, ErrorbarContainer)]
+    page = (compared / "change" / "report.html").read_text(encoding="utf-8")
+    assert "Error bars: the 5–95 % interval of each service&#39;s change" in page \
+        or "Error bars: the 5–95 % interval of each service's change" in page

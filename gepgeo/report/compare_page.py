@@ -24,7 +24,8 @@ from .figures import change_by_service_figure, chart, png_uri, read_land_use
 from .mapsvg import comparison_svg, land_use_svg
 from .files import read_manifest, read_table, write_text
 from .format import MONEY_UNIT, fmt_sig, isnan, money, name_label, price_year_text
-from .intervals import ChangeInterval, change_interval, interval_text, outside_text
+from .intervals import (ChangeInterval, _quantile_map, change_interval, interval_text,
+                        outside_text)
 from .render import (csv_block, escape, html_t, macros, render, report_context, report_lang,
                      table_html)
 from .run_page import write_run_report
@@ -115,9 +116,12 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
     land_use = _land_use(compare_dir, runs)
     maps = _change_maps(compare_dir, cm)
     change_src = None
+    # the change's 5–95 % interval per service (a comparison drawn with options.uncertainty)
+    change_iv = _quantile_map(read_table(change_dir, "uncertainty_change.csv"), ["service"])
     if change is not None:
         order = runs.get("before", {}).get("services", [])
-        change_src = png_uri(chart(lambda: change_by_service_figure(change, order)))
+        change_src = png_uri(chart(lambda: change_by_service_figure(change, order,
+                                                                    change_iv or None)))
     zones = _zone_change(change_dir, cm)
     nav = [("summary", t("Summary")), ("land-use", t("Land use")), ("maps", t("Maps")),
            ("change", t("Change"))]
@@ -136,6 +140,7 @@ def _build_compare_report(compare_dir: Path, cm: Mapping[str, Any],
         gep=_gep_change(change), unc=_change_uncertainty(change_dir, runs),
         years=yb if yb == ya else f"{yb} / {ya}", yb=yb, ya=ya,
         land_use=land_use, maps=maps, change_src=change_src,
+        change_bars=bool(change_iv),
         per_ha=_land_type_change(change_dir) if change is not None else None, zones=zones,
         tables=[csv_block(change_dir, rel, t(_TITLES.get(Path(rel).stem, Path(rel).stem)),
                           html_t(CHANGE_TABLE_NOTE) if Path(rel).stem.startswith("change_by_")

@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from ..i18n import charts, label, t
+from ..i18n import charts, label, parameter_label, t
 from ..styles import Overview, read_overview
 from .format import MONEY_UNIT, money_label
 from .tables import service_values
@@ -404,16 +404,21 @@ def sensitivity_figure(sens: pd.DataFrame, max_rows: int = 15) -> Figure:
 
 def _parameter_label(name: str) -> str:
     """A sample column as a chart names it: ``carbon_sequestration_rate[forest]`` →
-    ``carbon sequestration rate [forest]`` (the land type in the chart language)."""
+    ``carbon sequestration rate [forest]`` (in Chinese 单位面积固碳速率 [林地]: the parameter and
+    the land type in the chart language; a group's name stays as given)."""
     key, _, rest = str(name).partition("[")
-    text = key.replace("_", " ")
+    text = parameter_label(key)
     return f"{text} [{label(rest.rstrip(']'), land_type=True)}]" if rest else text
 
 
-def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) -> Figure:
+def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = (),
+                             intervals: Mapping[str, tuple[float, float]] | None = None
+                             ) -> Figure:
     """Before and after value of each service (grouped bars) and the change (by sign).
 
     ``order``: services in the order to draw them (the run's); others follow as they come.
+    ``intervals``: per service, the 5 % and 95 % quantiles of the change over the draws
+    (yuan a⁻¹, ``change/tables/uncertainty_change.csv``), drawn as error bars on the change.
     """
     rows = service_values(change)
     rank = {s: i for i, s in enumerate(order)}
@@ -434,7 +439,20 @@ def change_by_service_figure(change: pd.DataFrame, order: Sequence[str] = ()) ->
     ax1.set_title(t("Value before and after"), fontsize=10)
     ax1.legend(fontsize=8, frameon=False, loc="lower right")
     bars = ax2.barh(y, d, color=np.where(d >= 0, "#2166ac", "#b2182b"))
-    ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
+    lo = np.array([(intervals or {}).get(s, (np.nan, np.nan))[0] for s in services]) / MONEY_UNIT
+    hi = np.array([(intervals or {}).get(s, (np.nan, np.nan))[1] for s in services]) / MONEY_UNIT
+    has = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
+    if has.any():
+        ax2.errorbar((lo[has] + hi[has]) / 2, y[has], xerr=(hi[has] - lo[has]) / 2,
+                     fmt="none", ecolor="#222222", elinewidth=0.8, capsize=2, zorder=3)
+        # each label beyond its bar and its error bar, on the side of the change
+        for yy, v, a_, b_, h in zip(y, d, lo, hi, has):
+            end = (max(v, b_) if v >= 0 else min(v, a_)) if h else v
+            ax2.annotate(f"{v:+,.2f}", (end, yy), xytext=(3 if v >= 0 else -3, 0),
+                         textcoords="offset points", ha="left" if v >= 0 else "right",
+                         va="center", fontsize=8)
+    else:
+        ax2.bar_label(bars, labels=[f"{v:+,.2f}" for v in d], padding=3, fontsize=8)
     ax2.axvline(0, color="#444444", linewidth=0.6)
     ax2.margins(x=0.2)
     ax2.set_xlabel(t("change, after − before ({unit})", unit=money_label()), fontsize=9)
