@@ -845,10 +845,13 @@ def build_dataset(
                    for a, src, k in zip(layer_arrays, sources, lay_stack))
     dyn = (pl.need != 0).astype(np.uint8)
     mstart, mstop, value_idx = K.service_layout()
-    dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
-                                            K.N_MEASURES)
-    lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
-                                      pl.modes)
+    # the kernel is compiled first (for the plan's types, with placeholder densities): on a
+    # first run its compile notice comes before any compile, and class_densities' code may
+    # meanwhile be compiled into numba's cache by the background process (gepgeo.warmup)
+    dclass = np.zeros((nclass, K.N_MEASURES), dtype=np.float64)
+    clamp_class = np.zeros(nclass, dtype=np.uint8)
+    lin = np.zeros(K.N_SERVICES, dtype=np.uint8)
+    coef = np.zeros((nclass, K.N_MEASURES), dtype=np.float64)
     kplan = K.KernelPlan(
         lu_nodata=np.int64(lu_nodata_val), lu_has_nodata=bool(lu_has_nd), lut=lut,
         lut_offset=np.int64(lut_offset), lay_stack=lay_stack, lay_pos=lay_pos,
@@ -867,6 +870,12 @@ def build_dataset(
                     lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES),
                     fac_layer=fac_layer)
     compile_kernel(plan, len(zone_arrays), why=variant_reason(dtype))
+    dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
+                                            K.N_MEASURES)
+    lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
+                                      pl.modes)
+    plan = plan._replace(kernel=kplan._replace(dclass=dclass, clamp_class=clamp_class, lin=lin,
+                                               coef=coef))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
     for arr in dask_layers:

@@ -106,11 +106,17 @@ GEP_COLUMN = M_GEP
 S_W, S_S = SERVICE_INDEX["water"], SERVICE_INDEX["soil"]
 
 
+#: numba options of the kernel's stages, called only from compiled code: no wrappers for
+#: calls from Python or as C functions (each is code that LLVM would compile and throw away)
+_STAGE: dict[str, Any] = dict(cache=True, nogil=True, no_cpython_wrapper=True,
+                              no_cfunc_wrapper=True)
+
+
 #: rows after the layers in the kernel's row buffer ``vals``: table-supplied driver parameters
 N_SCRATCH = 3
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_start, run_cls):
     """Row of ``vals`` holding parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's
     decoded row when a raster supplies it, else row ``scratch``, filled here with the table
@@ -134,7 +140,7 @@ def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_s
     return scratch
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
                  long_runs, nruns, run_start, run_cls):
     """The per-pixel driver of each linear service (``lin[s]``) at pixels ``j0..j1-1`` of a
@@ -310,6 +316,26 @@ def class_densities(table, supplies, on, modes, nmeas):
     return dclass, clamp
 
 
+def class_densities_args() -> tuple[Any, ...]:
+    """Arguments of :func:`class_densities` of the types a pass calls it with (one land type,
+    nothing enabled): compiling for them compiles the generated ``services_row`` for the types
+    :func:`gep_block` calls it with too (:mod:`gepgeo.warmup`)."""
+    return (np.zeros((N_PARAMS, 1), dtype=np.float64), np.ones(1, dtype=np.uint8),
+            np.zeros(N_SERVICES, dtype=np.uint8), np.zeros(N_MODES, dtype=np.int64), N_MEASURES)
+
+
+def class_densities_cached() -> bool:
+    """Whether :func:`class_densities` is compiled in this process or in numba's on-disk cache
+    for the types a pass uses (it and the services' code are then compiled once already)."""
+    import numba
+
+    sig = tuple(numba.typeof(a) for a in class_densities_args())
+    if sig in class_densities.overloads:
+        return True
+    cache: Any = class_densities._cache  # type: ignore[attr-defined]
+    return cache.load_overload(sig, class_densities.targetctx) is not None
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _decode(raw, sc, of, lo, hi, hnd, nd):
     """Decoded value of a raw layer value and whether it is valid (not nodata, in its domain);
@@ -331,7 +357,7 @@ def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt
     return nodata_lt if (lu_has_nodata & (code == lu_nodata)) else c
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
     """Pixels ``j0..j1-1`` of land types that supply services (``sup != 0``) whose value is
     not nodata but decodes outside the domain ``[lo, hi]`` (±inf included: the bounds are
@@ -346,7 +372,7 @@ def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _sum_run(x):
     """Sum of a 1-D float64 run in eight interleaved partial sums, added in a fixed order."""
     n = x.shape[0]
@@ -367,7 +393,7 @@ def _sum_run(x):
     return t
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _count_run(x):
     """Sum of a 1-D uint8 run."""
     n = 0
@@ -376,7 +402,7 @@ def _count_run(x):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _dot_run(x, w):
     """Σ x·w over a 1-D run, in eight interleaved partial sums added in a fixed order."""
     n = x.shape[0]
@@ -397,7 +423,7 @@ def _dot_run(x, w):
     return t
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
              drv_s, drv_w, lin_soil, lin_water, gmap, gep_on):
     """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
@@ -427,12 +453,12 @@ def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, b
         else:
             acc[sl, c, COL_GEP_MAP_VALUE] += _dot_run(gmap[j0:j1], w)
     if lin_soil:
-        _add_linear_run(acc, dacc, sl, c, S_S, bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
+        _add_linear_run(acc, dacc, sl, c, np.int64(S_S), bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
     if lin_water:
-        _add_linear_run(acc, dacc, sl, c, S_W, bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
+        _add_linear_run(acc, dacc, sl, c, np.int64(S_W), bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
     """For linear service ``s`` over a run (see :func:`_add_run`): Σ driver × area, and the
     pixels and hectares left out (``bad``)."""
@@ -446,7 +472,7 @@ def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
         acc[sl, c, COL_EXCL_HA + s] += _dot_run(bad, w)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _class_runs(cls, jl, jh, chg, run_start, run_cls):
     """Runs of one land type in ``cls[jl:jh]``: run r is ``run_start[r]..run_start[r + 1]-1``
     of land type ``run_cls[r]``; returns the number of runs.
@@ -630,10 +656,12 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
         plan.lut, plan.lut_offset, plan.lu_has_nodata, plan.lu_nodata, plan.table,
         plan.supplies, plan.on, plan.dyn, plan.value_idx, plan.dclass, plan.clamp_class,
         plan.coef, plan.msvc.shape[0], water_const, small_codes)
-    gep_map = False
+    # a count, not a flag set in the loop: a flag would be typed Literal[bool](False) at first
+    # and compile every stage it is passed to twice (seconds of first-run compile)
+    n_gep_bands = 0
     for m in range(plan.map_idx.shape[0]):
-        if plan.msvc[plan.map_idx[m]] < 0:
-            gep_map = True
+        n_gep_bands += plan.msvc[plan.map_idx[m]] < 0
+    gep_map = n_gep_bands > 0
     # row buffers, reused for every row of the block
     (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls,
      bad, key, slot, run_start, run_cls, chg) = _row_buffers(
@@ -701,7 +729,7 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
                         run_cls)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _row_buffers(nx, nl, nserv, nmeas):
     """The row buffers of :func:`gep_block` for rows of ``nx`` pixels, ``nl`` layers,
     ``nserv`` services and ``nmeas`` measures (each reused for every row of a block)."""
@@ -729,7 +757,7 @@ def _row_buffers(nx, nl, nserv, nmeas):
             key, slot, run_start, run_cls, chg)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _service_switches(on, dyn, lin):
     """Per service: raster-reading (``dyn_on``), evaluated in full per pixel (``full_on``) or
     as driver × coefficient (``lin_on``), among the enabled ones."""
@@ -747,7 +775,7 @@ def _service_switches(on, dyn, lin):
     return dyn_on, full_on, lin_on
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _extended_tables(lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn,
                      value_idx, dclass, clamp_class, coef, nmeas, water_const, small_codes):
     """The per-land-type tables, extended with the pseudo land types of land-use nodata
@@ -798,7 +826,7 @@ def _extended_tables(lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies,
     return lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_nodata, sup_x,
                     nodata_lt, unmapped_lt, cls, sup):
     """Land type ``cls[j]`` and whether it supplies services ``sup[j]`` for every pixel of a
@@ -824,7 +852,7 @@ def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_n
     return n_nd, n_un
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _data_span(cls, n_nd, nodata_lt):
     """The row's span ``jl..jh-1`` from its first to its last pixel with land-use data: the
     nodata margins (outside a county's outline, say) are skipped by every later step."""
@@ -839,7 +867,7 @@ def _data_span(cls, n_nd, nodata_lt):
     return jl, jh
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _decode_row(layers32, layers64, lay_stack, lay_pos, i, lay_scale, lay_offset, lay_low,
                 lay_high, lay_has_nodata, lay_nodata, vals, bits, sup, ul, uh, stats):
     """Decode row ``i`` of every layer into ``vals`` (NaN where not valid) and set bit l of
@@ -889,7 +917,7 @@ def _decode_row(layers32, layers64, lay_stack, lay_pos, i, lay_scale, lay_offset
                                            lay_has_nodata[layer] != 0, lay_nodata[layer])
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _widen_row(src, dst, j0, j1):
     """``dst[j0:j1] = src[j0:j1]`` into a wider type (exact: uint8/uint16 codes into int64,
     float32 values into float64)."""
@@ -897,7 +925,7 @@ def _widen_row(src, dst, j0, j1):
         dst[j] = src[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
     """Per raster-reading service: ``ok`` where every layer it needs is valid (supplying land
     types only), ``bad`` where a supplying pixel is not; ``gnd`` where any service is bad (the
@@ -918,7 +946,7 @@ def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
         keep_g = np.uint8(1)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap, ul, uh):
     """GEP of each pixel (``gep``: class-constant services plus the raster-reading ones where
     valid) and the GEP map's pixels for the sums (``gmap``: 0 where the map is nodata)."""
@@ -942,7 +970,7 @@ def _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, 
         gmap[j] = v if (gnd[j] == 0) & np.isfinite(v) else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens,
               ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls):
     """Row ``i`` of every map band (NaN outside the span with land-use data)."""
@@ -984,7 +1012,7 @@ def _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef
                 o[j] = col[cls[j]]
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dacc, cls, sup, arow,
                     ok, dens, full_on, n_full, clamped, gnd, bad, drv, gmap, gep_map, lin_soil,
                     lin_water, slot, key, jl, jh, nruns, run_start, run_cls):
@@ -1037,7 +1065,7 @@ def _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dac
                                dens, ul, uh)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_full_services(acc, mstart, mstop, full_on, slot, cls, sup, arow, ok, dens, ul, uh):
     """Add density × area of the services evaluated in full per pixel, and their pixels and
     hectares left out, into each pixel's accumulator slot."""

@@ -1,0 +1,107 @@
+"""A first run's compile on both cores: part of it in a second process.
+
+On a fresh install numba compiles the kernel once (then loads it from its on-disk cache). The
+compile runs in one thread, so a command that computes (``run``, ``demo``, ``compare``,
+``series``) starts, when the cache lacks the kernel's functions, a second Python process that
+compiles :func:`gepgeo.kernel.class_densities` and the generated per-pixel evaluation of every
+service (``services_row``, about a fifth of the whole compile) into numba's cache, while this
+process imports, reads and checks its inputs and compiles the rest of
+:func:`gepgeo.kernel.gep_block`. When it reaches ``services_row``, numba finds it in the cache
+and loads it instead of compiling it. Both processes compile the same functions for the same
+argument types with the same options, so the machine code is the same either way: the
+results do not depend on which process compiled what.
+
+The second process writes nothing but numba's cache files (atomically, as numba always does),
+prints nothing, and is stopped when this process exits. Set ``GEPGEO_NO_BACKGROUND_COMPILE=1``
+to compile everything in the command's own process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["start", "wait", "ENV_OFF"]
+
+#: environment variable that turns the background compile off
+ENV_OFF = "GEPGEO_NO_BACKGROUND_COMPILE"
+
+_proc: subprocess.Popen[bytes] | None = None
+
+
+def start() -> bool:
+    """Start the background compile when numba's cache lacks the kernel's functions; return
+    whether it was started. Never raises: anything unexpected leaves the whole compile to this
+    process, as before."""
+    global _proc
+    if os.environ.get(ENV_OFF, "") not in ("", "0") or _proc is not None:
+        return False
+    try:
+        from . import kernel as K
+
+        if K.class_densities_cached():
+            return False
+        root = str(Path(K.__file__).resolve().parents[1])   # the gepgeo this process imports
+        code = f"import sys; sys.path.insert(0, {root!r}); from gepgeo.warmup import _main; _main()"
+        _proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except Exception:  # noqa: BLE001 - an optimisation only: never stop a command
+        _proc = None
+        return False
+    atexit.register(_stop)
+    _await_in_cache(K.class_densities, K._services_row)
+    return True
+
+
+class _AwaitedCache:
+    """A dispatcher's numba cache whose lookups first wait for the background process that
+    compiles into it: the kernel's compile here then loads what the other process compiled
+    rather than compiling it a second time."""
+
+    def __init__(self, disp: Any) -> None:
+        self._disp = disp
+        self._cache = disp._cache
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        wait()
+        self._disp._cache = self._cache      # once waited, the cache as numba made it
+        return self._cache.load_overload(sig, target_context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cache, name)
+
+
+def _await_in_cache(*dispatchers: Any) -> None:
+    for disp in dispatchers:
+        if hasattr(disp, "_cache"):
+            disp._cache = _AwaitedCache(disp)
+
+
+def wait(timeout: float | None = None) -> int | None:
+    """Wait for the background compile (if one was started); its exit code, or None."""
+    if _proc is None:
+        return None
+    try:
+        return _proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop() -> None:
+    if _proc is not None and _proc.poll() is None:
+        _proc.terminate()
+        try:
+            _proc.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            _proc.kill()
+
+
+def _main() -> None:
+    """The background process: compile into numba's cache, nothing else."""
+    from . import kernel as K
+
+    K.class_densities(*K.class_densities_args())
