@@ -49,7 +49,7 @@ _numba_cache_dir = getattr(_numba_config, "CACHE_DIR", "")
 if _method_dir is not None:
     setattr(_numba_config, "CACHE_DIR", str(_method_dir / "numba"))  # noqa: B010
 
-__all__ = ["gep_block", "KernelPlan", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
+__all__ = ["gep_block", "KernelPlan", "ExtendedTables", "extended_tables", "row_buffers", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
 N_MEASURES = len(MEASURES)
 N_SERVICES = len(SERVICES)
@@ -590,7 +590,8 @@ class KernelPlan(NamedTuple):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, dacc, stats):
+def gep_block(plan, ext, work, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, dacc,
+              stats):
     """Compute all services for one block, write density maps and accumulate totals.
 
     Services whose parameters are all constants or tables (``plan.dyn[s] == 0``) are evaluated
@@ -612,6 +613,10 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     ----------
     plan : KernelPlan
         What does not depend on the pixels.
+    ext : ExtendedTables
+        The pass's tables by extended land type, from :func:`extended_tables`.
+    work : tuple of arrays
+        Row buffers for rows of ``nx`` pixels, from :func:`row_buffers` (overwritten).
     lu8, lu16, luw : uint8, uint16, int64[ny, nx]
         Land-use codes, in the one of the three that is not empty (shape ``(0, 0)``): one
         compiled kernel serves every land-use data type (the others are widened to int64).
@@ -642,7 +647,6 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     small_codes = lu8.shape[0] > 0          # unsigned 8-bit codes: one table lookup each
     wide_codes = luw.shape[0] > 0
     nclass = plan.table.shape[1]
-    nserv = plan.on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
     dyn_on, full_on, lin_on = _service_switches(plan.on, plan.dyn, plan.lin)
@@ -652,10 +656,7 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     lin_water = lin_on[S_W] != 0
     water_dyn = dyn_on[S_W] != 0
     water_const = plan.on[S_W] != 0 and not water_dyn
-    lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
-        plan.lut, plan.lut_offset, plan.lu_has_nodata, plan.lu_nodata, plan.table,
-        plan.supplies, plan.on, plan.dyn, plan.value_idx, plan.dclass, plan.clamp_class,
-        plan.coef, plan.msvc.shape[0], water_const, small_codes)
+    lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = ext
     # a count, not a flag set in the loop: a flag would be typed Literal[bool](False) at first
     # and compile every stage it is passed to twice (seconds of first-run compile)
     n_gep_bands = 0
@@ -664,8 +665,7 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     gep_map = n_gep_bands > 0
     # row buffers, reused for every row of the block
     (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls,
-     bad, key, slot, run_start, run_cls, chg) = _row_buffers(
-        nx, nl, nserv, plan.msvc.shape[0])
+     bad, key, slot, run_start, run_cls, chg) = work
     for i in range(ny):
         # 1. land type of each pixel, its area, the span with data, runs of one land type
         # (8- and 16-bit codes widened into ``key``, free until step 5: one compiled version)
@@ -673,7 +673,7 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
             _widen_row(lu8[i], key, 0, nx)
         elif not wide_codes:
             _widen_row(lu16[i], key, 0, nx)
-        n_nd, n_un = _land_types_row(luw[i] if wide_codes else key, lut_all, lutx,
+        n_nd, n_un = _land_types_row(luw[i] if wide_codes else key, small_codes, lut_all, lutx,
                                      plan.lut.shape[0], plan.lut_offset, plan.lu_has_nodata,
                                      plan.lu_nodata, sup_x, nodata_lt, unmapped_lt, cls, sup)
         stats[0] += n_nd
@@ -729,10 +729,13 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
                         run_cls)
 
 
-@njit(**_STAGE)
-def _row_buffers(nx, nl, nserv, nmeas):
+def row_buffers(nx: int, nl: int, nserv: int = N_SERVICES, nmeas: int = N_MEASURES
+                ) -> tuple[np.ndarray, ...]:
     """The row buffers of :func:`gep_block` for rows of ``nx`` pixels, ``nl`` layers,
-    ``nserv`` services and ``nmeas`` measures (each reused for every row of a block)."""
+    ``nserv`` services and ``nmeas`` measures (each reused for every row of a block).
+
+    Allocated by the caller, in NumPy: allocating them in the kernel compiled a dozen variants
+    of numba's array constructors on a first run (seconds)."""
     cls = np.empty(nx, dtype=np.int64)
     sup = np.empty(nx, dtype=np.uint8)
     arow = np.empty(nx, dtype=np.float64)
@@ -775,66 +778,79 @@ def _service_switches(on, dyn, lin):
     return dyn_on, full_on, lin_on
 
 
-@njit(**_STAGE, error_model="numpy")
-def _extended_tables(lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn,
-                     value_idx, dclass, clamp_class, coef, nmeas, water_const, small_codes):
-    """The per-land-type tables, extended with the pseudo land types of land-use nodata
-    (``nclass``) and of codes the mapping does not declare (``nclass + 1``).
+class ExtendedTables(NamedTuple):
+    """The per-land-type tables of a pass, extended with the pseudo land types of land-use
+    nodata (``nclass``) and of codes the mapping does not declare (``nclass + 1``), see
+    :func:`extended_tables`."""
 
-    Returns ``lut_all`` (land type of each of the 256 codes of unsigned 8-bit land use, nodata
-    and unmapped included; empty otherwise), ``lutx`` (land type of code ``lut_offset + i``),
-    and by extended land type: supplies services, map value where a raster service is invalid,
-    GEP of the class-constant services, water clamped (class-constant water), each measure
-    (``[nmeasure, next]``), each linear coefficient and each parameter (``[nparam, next]``).
+    lut_all: np.ndarray
+    lutx: np.ndarray
+    sup_x: np.ndarray
+    fill_x: np.ndarray
+    gep_x: np.ndarray
+    clamp_x: np.ndarray
+    dclass_t: np.ndarray
+    coef_t: np.ndarray
+    pv_x: np.ndarray
+
+
+def extended_tables(plan: KernelPlan) -> ExtendedTables:
+    """The per-land-type tables of a pass for :func:`gep_block` (computed once per pass, in
+    NumPy).
+
+    ``lut_all``: land type of each of the 256 codes of unsigned 8-bit land use, nodata and
+    unmapped included; ``lutx``: land type of code ``lut_offset + i``; by extended land type:
+    supplies services, map value where a raster service is invalid, GEP of the class-constant
+    services, water clamped (class-constant water), each measure (``[nmeasure, next]``), each
+    linear coefficient and each parameter (``[nparam, next]``).
     """
+    table, supplies, on, dyn = plan.table, plan.supplies, plan.on, plan.dyn
     nparam, nclass = table.shape
-    nserv = on.shape[0]
-    nlut = lut.shape[0]
-    nan = np.nan
+    nmeas = plan.msvc.shape[0]
+    nlut = plan.lut.shape[0]
     nodata_lt = nclass
     unmapped_lt = nclass + 1
     next_ = nclass + 2
-    lutx = np.empty(max(nlut, 1), dtype=np.int64)
-    lutx[0] = unmapped_lt
-    for li in range(nlut):
-        lutx[li] = lut[li] if lut[li] >= 0 else unmapped_lt
+    water_const = bool(on[S_W] != 0 and dyn[S_W] == 0)
+    lutx = np.full(max(nlut, 1), unmapped_lt, dtype=np.int64)
+    lutx[:nlut] = np.where(plan.lut >= 0, plan.lut, unmapped_lt)
+    supplying = supplies != 0
     sup_x = np.zeros(next_, dtype=np.uint8)
-    fill_x = np.full(next_, nan)
-    gep_x = np.full(next_, nan)
-    clamp_x = np.zeros(next_, dtype=np.uint8)
-    dclass_t = np.full((nmeas, next_), nan)
-    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
-    pv_x = np.zeros((nparam, next_), dtype=np.float64)
+    sup_x[:nclass] = supplying
+    fill_x = np.full(next_, np.nan)
+    fill_x[:nclass] = np.where(supplying, np.nan, 0.0)
+    gep_x = np.full(next_, np.nan)
     for c in range(nclass):
-        supplying = supplies[c] != 0
-        sup_x[c] = 1 if supplying else 0
-        fill_x[c] = nan if supplying else 0.0
-        gep_x[c] = 0.0
-        for s in range(nserv):
-            if on[s] != 0 and dyn[s] == 0 and supplying:
-                gep_x[c] += dclass[c, value_idx[s]]
-        clamp_x[c] = clamp_class[c] if (water_const and supplying) else 0
-        for k in range(nmeas):
-            dclass_t[k, c] = dclass[c, k]
-            coef_t[k, c] = coef[c, k]
-        for p in range(nparam):
-            pv_x[p, c] = table[p, c]
-    lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
-    for code in range(lut_all.shape[0]):
-        lut_all[code] = _land_type(np.int64(code), lutx, lut_offset, nlut, lu_has_nodata,
-                                   lu_nodata, nodata_lt, unmapped_lt)
-    return lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x
+        g = 0.0       # added in service order, as the kernel always did
+        for s in range(on.shape[0]):
+            if on[s] != 0 and dyn[s] == 0 and supplying[c]:
+                g += float(plan.dclass[c, plan.value_idx[s]])
+        gep_x[c] = g
+    clamp_x = np.zeros(next_, dtype=np.uint8)
+    if water_const:
+        clamp_x[:nclass] = np.where(supplying, plan.clamp_class, 0)
+    dclass_t = np.full((nmeas, next_), np.nan)
+    dclass_t[:, :nclass] = plan.dclass.T
+    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
+    coef_t[:, :nclass] = plan.coef.T
+    pv_x = np.zeros((nparam, next_), dtype=np.float64)
+    pv_x[:, :nclass] = table
+    land_type = _land_type.py_func   # type: ignore[attr-defined]
+    lut_all = np.array([land_type(np.int64(code), lutx, plan.lut_offset, nlut,
+                                  plan.lu_has_nodata, plan.lu_nodata, nodata_lt, unmapped_lt)
+                        for code in range(256)], dtype=np.int64)
+    return ExtendedTables(lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x)
 
 
 @njit(**_STAGE)
-def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_nodata, sup_x,
-                    nodata_lt, unmapped_lt, cls, sup):
+def _land_types_row(lu_row, small_codes, lut_all, lutx, nlut, lut_offset, lu_has_nodata,
+                    lu_nodata, sup_x, nodata_lt, unmapped_lt, cls, sup):
     """Land type ``cls[j]`` and whether it supplies services ``sup[j]`` for every pixel of a
     row; returns the numbers of land-use nodata and unmapped-code pixels."""
     nx = lu_row.shape[0]
     n_nd = 0
     n_un = 0
-    if lut_all.shape[0] > 0:
+    if small_codes:
         for j in range(nx):
             c = lut_all[lu_row[j]]
             cls[j] = c
