@@ -324,6 +324,22 @@ def class_densities_args() -> tuple[Any, ...]:
             np.zeros(N_SERVICES, dtype=np.uint8), np.zeros(N_MODES, dtype=np.int64), N_MEASURES)
 
 
+def accumulate_row_signature() -> tuple[Any, ...]:
+    """The argument types :func:`gep_block` calls :func:`_accumulate_row` with (the same for
+    every pass: one compiled variant), for :mod:`gepgeo.warmup` to compile it beforehand."""
+    import numba
+
+    (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls, bad, key,
+     slot, run_start, run_cls, chg) = row_buffers(1, 1)
+    i64 = np.zeros(1, dtype=np.int64)
+    n = np.int64(0)
+    yes = True
+    args = (i64, i64, i64, n, n, np.zeros((0, 1, 1), dtype=np.int32), np.zeros((1, 1)),
+            np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), cls, sup, arow, ok, dens, sup, n, clamped,
+            gnd, bad, drv, gmap, yes, yes, yes, slot, key, n, n, n, run_start, run_cls)
+    return tuple(numba.typeof(a) for a in args)
+
+
 def class_densities_cached() -> bool:
     """Whether :func:`class_densities` is compiled in this process or in numba's on-disk cache
     for the types a pass uses (it and the services' code are then compiled once already)."""

@@ -3,17 +3,18 @@
 On a fresh install numba compiles the kernel once (then loads it from its on-disk cache). The
 compile runs in one thread, so a command that computes (``run``, ``demo``, ``compare``,
 ``series``) starts, when the cache lacks the kernel's functions, a second Python process that
-compiles :func:`gepgeo.kernel.class_densities` and the generated per-pixel evaluation of every
-service (``services_row``, about a fifth of the whole compile) into numba's cache, while this
-process imports, reads and checks its inputs and compiles the rest of
-:func:`gepgeo.kernel.gep_block`. When it reaches ``services_row``, numba finds it in the cache
-and loads it instead of compiling it. Both processes compile the same functions for the same
-argument types with the same options, so the machine code is the same either way: the
-results do not depend on which process compiled what.
+compiles into numba's cache :func:`gepgeo.kernel.class_densities` with the generated
+per-pixel evaluation of every service (``services_row``, about a fifth of the whole compile),
+then the stage that adds the totals (``_accumulate_row``), while this process imports, reads
+and checks its inputs and compiles the rest of :func:`gepgeo.kernel.gep_block`. When this
+process reaches one of those functions, it waits until the other one has compiled it and
+loads it from the cache instead of compiling it. Both processes compile the same functions
+for the same argument types with the same options, so the machine code is the same either
+way: the results do not depend on which process compiled what.
 
 The second process writes nothing but numba's cache files (atomically, as numba always does),
-prints nothing, and is stopped when this process exits. Set ``GEPGEO_NO_BACKGROUND_COMPILE=1``
-to compile everything in the command's own process.
+tells this one on a pipe what it has compiled, and is stopped when this process exits. Set
+``GEPGEO_NO_BACKGROUND_COMPILE=1`` to compile everything in the command's own process.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ __all__ = ["start", "wait", "ENV_OFF"]
 ENV_OFF = "GEPGEO_NO_BACKGROUND_COMPILE"
 
 _proc: subprocess.Popen[bytes] | None = None
+#: what the background process has reported compiled (one line each on its stdout)
+_done: set[str] = set()
 
 
 def start() -> bool:
@@ -48,26 +51,39 @@ def start() -> bool:
         root = str(Path(K.__file__).resolve().parents[1])   # the gepgeo this process imports
         code = f"import sys; sys.path.insert(0, {root!r}); from gepgeo.warmup import _main; _main()"
         _proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        _done.clear()
     except Exception:  # noqa: BLE001 - an optimisation only: never stop a command
         _proc = None
         return False
     atexit.register(_stop)
-    _await_in_cache(K.class_densities, K._services_row)
+    _await_in_cache({K.class_densities: "class_densities", K._services_row: "class_densities",
+                     K._accumulate_row: "accumulate_row"})
     return True
 
 
+def _wait_for(item: str) -> None:
+    """Wait until the background process has compiled ``item`` (or ended)."""
+    while _proc is not None and item not in _done and _proc.stdout is not None:
+        line = _proc.stdout.readline()
+        if not line:         # it ended (or failed): whatever it did not cache compiles here
+            _done.add(item)
+            break
+        _done.add(line.decode(errors="replace").strip())
+
+
 class _AwaitedCache:
-    """A dispatcher's numba cache whose lookups first wait for the background process that
-    compiles into it: the kernel's compile here then loads what the other process compiled
+    """A dispatcher's numba cache whose lookups first wait for the background process to
+    compile into it: the kernel's compile here then loads what the other process compiled
     rather than compiling it a second time."""
 
-    def __init__(self, disp: Any) -> None:
+    def __init__(self, disp: Any, item: str) -> None:
         self._disp = disp
         self._cache = disp._cache
+        self._item = item
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
-        wait()
+        _wait_for(self._item)
         self._disp._cache = self._cache      # once waited, the cache as numba made it
         return self._cache.load_overload(sig, target_context)
 
@@ -75,14 +91,14 @@ class _AwaitedCache:
         return getattr(self._cache, name)
 
 
-def _await_in_cache(*dispatchers: Any) -> None:
-    for disp in dispatchers:
+def _await_in_cache(items: dict[Any, str]) -> None:
+    for disp, item in items.items():
         if hasattr(disp, "_cache"):
-            disp._cache = _AwaitedCache(disp)
+            disp._cache = _AwaitedCache(disp, item)
 
 
 def wait(timeout: float | None = None) -> int | None:
-    """Wait for the background compile (if one was started); its exit code, or None."""
+    """Wait for the background compile (if one was started) to end; its exit code, or None."""
     if _proc is None:
         return None
     try:
@@ -105,3 +121,7 @@ def _main() -> None:
     from . import kernel as K
 
     K.class_densities(*K.class_densities_args())
+    print("class_densities", flush=True)
+    # then the totals' stage, which the kernel's compile there reaches last
+    K._accumulate_row.compile(K.accumulate_row_signature())
+    print("accumulate_row", flush=True)
