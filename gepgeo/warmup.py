@@ -48,8 +48,12 @@ def start() -> bool:
 
         if K.class_densities_cached():
             return False
-        root = str(Path(K.__file__).resolve().parents[1])   # the gepgeo this process imports
-        code = f"import sys; sys.path.insert(0, {root!r}); from gepgeo.warmup import _main; _main()"
+        # the gepgeo this process imports, as a bare package: its __init__ (dask, xarray: 1 s
+        # or more) is not needed for compiling
+        pkg = str(Path(K.__file__).resolve().parent)
+        code = ("import sys, types; p = types.ModuleType('gepgeo'); "
+                f"p.__path__ = [{pkg!r}]; sys.modules['gepgeo'] = p; "
+                "from gepgeo.warmup import _main; _main()")
         _proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         _done.clear()
