@@ -23,6 +23,7 @@ import atexit
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ ENV_OFF = "GEPGEO_NO_BACKGROUND_COMPILE"
 _proc: subprocess.Popen[bytes] | None = None
 #: what the background process has reported compiled (one line each on its stdout)
 _done: set[str] = set()
+_reported = threading.Condition()
+_ENDED = "<ended>"
+#: the longest this process waits for one item (the whole compile takes 10-30 s)
+_WAIT_S = 300.0
 
 
 def start() -> bool:
@@ -57,6 +62,8 @@ def start() -> bool:
         _proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         _done.clear()
+        threading.Thread(target=_read_reports, args=(_proc,), daemon=True,
+                         name="gepgeo-warmup").start()
     except Exception:  # noqa: BLE001 - an optimisation only: never stop a command
         _proc = None
         return False
@@ -66,14 +73,23 @@ def start() -> bool:
     return True
 
 
-def _wait_for(item: str) -> None:
-    """Wait until the background process has compiled ``item`` (or ended)."""
-    while _proc is not None and item not in _done and _proc.stdout is not None:
-        line = _proc.stdout.readline()
-        if not line:         # it ended (or failed): whatever it did not cache compiles here
-            _done.add(item)
-            break
-        _done.add(line.decode(errors="replace").strip())
+def _read_reports(proc: subprocess.Popen[bytes]) -> None:
+    """Note each item the background process reports compiled; all of them once it ends."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        with _reported:
+            _done.add(line.decode(errors="replace").strip())
+            _reported.notify_all()
+    with _reported:
+        _done.add(_ENDED)
+        _reported.notify_all()
+
+
+def _wait_for(item: str, timeout: float = _WAIT_S) -> None:
+    """Wait until the background process has compiled ``item``, ended, or ``timeout`` s have
+    passed (then whatever it has not cached compiles here, as without it)."""
+    with _reported:
+        _reported.wait_for(lambda: item in _done or _ENDED in _done, timeout)
 
 
 class _AwaitedCache:
