@@ -775,6 +775,10 @@ def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> s
     return f"gepgeo: warning: {shorten(one_line(str(message)))}\n"
 
 
+#: the commands that run the kernel (gepgeo.warmup)
+_COMPUTING = frozenset({"run", "demo", "compare", "series"})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gepgeo`` command."""
     _listen_to_ctrl_c()
@@ -787,6 +791,10 @@ def main(argv: list[str] | None = None) -> None:
 
     set_compile_notice(lambda msg: _error_line(f"gepgeo: {msg}"))
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in _COMPUTING and not {"--help", "-h"} & set(args):
+        from . import warmup
+
+        warmup.start()   # a first run: part of the kernel's compile in a second process
     if not args:
         _error_line("gepgeo: error: no command given; try 'gepgeo --help' (commands: run, "
                     "validate, compare, demo, codes, terrain, report, profiles)")

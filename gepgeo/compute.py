@@ -322,6 +322,8 @@ class PassPlan(NamedTuple):
     #: of the layer it decodes, -1 for a part given as a further block of the task, or
     #: -2 - p for parameter p given as a constant or a table (its row in the kernel's table)
     fac_layer: tuple[int, ...] = ()
+    #: the kernel's tables by extended land type (:func:`gepgeo.kernel.extended_tables`)
+    ext: Any = None
 
 
 def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers32: np.ndarray,
@@ -329,8 +331,9 @@ def _kernel_args(plan: PassPlan, lu_codes: np.ndarray, layers32: np.ndarray,
                  acc: np.ndarray, dacc: np.ndarray, stats: np.ndarray) -> tuple[Any, ...]:
     """The arguments of :func:`gepgeo.kernel.gep_block`: the kernel's plan and a block's
     arrays (one place, shared by the pass and :func:`compile_kernel`)."""
-    return (plan.kernel, *_code_arrays(lu_codes), layers32, layers64, zones, area, out, acc,
-            dacc, stats)
+    work = K.row_buffers(out.shape[2], plan.kernel.lay_stack.shape[0])
+    return (plan.kernel, plan.ext, work, *_code_arrays(lu_codes), layers32, layers64, zones,
+            area, out, acc, dacc, stats)
 
 
 def variant_reason(out_dtype: Any) -> str:
@@ -845,10 +848,13 @@ def build_dataset(
                    for a, src, k in zip(layer_arrays, sources, lay_stack))
     dyn = (pl.need != 0).astype(np.uint8)
     mstart, mstop, value_idx = K.service_layout()
-    dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
-                                            K.N_MEASURES)
-    lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
-                                      pl.modes)
+    # the kernel is compiled first (for the plan's types, with placeholder densities): on a
+    # first run its compile notice comes before any compile, and class_densities' code may
+    # meanwhile be compiled into numba's cache by the background process (gepgeo.warmup)
+    dclass = np.zeros((nclass, K.N_MEASURES), dtype=np.float64)
+    clamp_class = np.zeros(nclass, dtype=np.uint8)
+    lin = np.zeros(K.N_SERVICES, dtype=np.uint8)
+    coef = np.zeros((nclass, K.N_MEASURES), dtype=np.float64)
     kplan = K.KernelPlan(
         lu_nodata=np.int64(lu_nodata_val), lu_has_nodata=bool(lu_has_nd), lut=lut,
         lut_offset=np.int64(lut_offset), lay_stack=lay_stack, lay_pos=lay_pos,
@@ -865,8 +871,14 @@ def build_dataset(
                     domain_policy=domain, layer_names=tuple(names),
                     direct=direct, lu_extra=lu_extra, lu_where=lu_where,
                     lay_extra=tuple(lay_extra), services=tuple(s.name for s in SERVICES),
-                    fac_layer=fac_layer)
+                    fac_layer=fac_layer, ext=K.extended_tables(kplan))
     compile_kernel(plan, len(zone_arrays), why=variant_reason(dtype))
+    dclass, clamp_class = K.class_densities(pl.table, pl.supplies, pl.services_on, pl.modes,
+                                            K.N_MEASURES)
+    lin, coef = K.linear_coefficients(pl.table, pl.supplies, pl.services_on, pl.need, pl.src,
+                                      pl.modes)
+    kplan = kplan._replace(dclass=dclass, clamp_class=clamp_class, lin=lin, coef=coef)
+    plan = plan._replace(kernel=kplan, ext=K.extended_tables(kplan))
     dask_layers = [a for a, s in zip(layer_arrays, direct) if s is None]
     args: list[Any] = [lu_d, "yx"]
     for arr in dask_layers:

@@ -49,7 +49,7 @@ _numba_cache_dir = getattr(_numba_config, "CACHE_DIR", "")
 if _method_dir is not None:
     setattr(_numba_config, "CACHE_DIR", str(_method_dir / "numba"))  # noqa: B010
 
-__all__ = ["gep_block", "KernelPlan", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
+__all__ = ["gep_block", "KernelPlan", "ExtendedTables", "extended_tables", "row_buffers", "class_densities", "linear_coefficients", "finish_block", "service_layout", "COLUMNS", "GEP_COLUMN", "N_MEASURES", "N_SERVICES", "MODE", "measure_services"]
 
 N_MEASURES = len(MEASURES)
 N_SERVICES = len(SERVICES)
@@ -106,11 +106,17 @@ GEP_COLUMN = M_GEP
 S_W, S_S = SERVICE_INDEX["water"], SERVICE_INDEX["soil"]
 
 
+#: numba options of the kernel's stages, called only from compiled code: no wrappers for
+#: calls from Python or as C functions (each is code that LLVM would compile and throw away)
+_STAGE: dict[str, Any] = dict(cache=True, nogil=True, no_cpython_wrapper=True,
+                              no_cfunc_wrapper=True)
+
+
 #: rows after the layers in the kernel's row buffer ``vals``: table-supplied driver parameters
 N_SCRATCH = 3
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_start, run_cls):
     """Row of ``vals`` holding parameter ``p`` at pixels ``j0..j1-1`` of a row: the layer's
     decoded row when a raster supplies it, else row ``scratch``, filled here with the table
@@ -134,7 +140,7 @@ def _param_index(p, pv, cls, vals, src, scratch, j0, j1, long_runs, nruns, run_s
     return scratch
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _drivers_row(pv, cls, j0, j1, vals, nl, src, modes, lin, ok, drv, clamp_out,
                  long_runs, nruns, run_start, run_cls):
     """The per-pixel driver of each linear service (``lin[s]``) at pixels ``j0..j1-1`` of a
@@ -310,6 +316,42 @@ def class_densities(table, supplies, on, modes, nmeas):
     return dclass, clamp
 
 
+def class_densities_args() -> tuple[Any, ...]:
+    """Arguments of :func:`class_densities` of the types a pass calls it with (one land type,
+    nothing enabled): compiling for them compiles the generated ``services_row`` for the types
+    :func:`gep_block` calls it with too (:mod:`gepgeo.warmup`)."""
+    return (np.zeros((N_PARAMS, 1), dtype=np.float64), np.ones(1, dtype=np.uint8),
+            np.zeros(N_SERVICES, dtype=np.uint8), np.zeros(N_MODES, dtype=np.int64), N_MEASURES)
+
+
+def accumulate_row_signature() -> tuple[Any, ...]:
+    """The argument types :func:`gep_block` calls :func:`_accumulate_row` with (the same for
+    every pass: one compiled variant), for :mod:`gepgeo.warmup` to compile it beforehand."""
+    import numba
+
+    (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls, bad, key,
+     slot, run_start, run_cls, chg) = row_buffers(1, 1)
+    i64 = np.zeros(1, dtype=np.int64)
+    n = np.int64(0)
+    yes = True
+    args = (i64, i64, i64, n, n, np.zeros((0, 1, 1), dtype=np.int32), np.zeros((1, 1)),
+            np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), cls, sup, arow, ok, dens, sup, n, clamped,
+            gnd, bad, drv, gmap, yes, yes, yes, slot, key, n, n, n, run_start, run_cls)
+    return tuple(numba.typeof(a) for a in args)
+
+
+def class_densities_cached() -> bool:
+    """Whether :func:`class_densities` is compiled in this process or in numba's on-disk cache
+    for the types a pass uses (it and the services' code are then compiled once already)."""
+    import numba
+
+    sig = tuple(numba.typeof(a) for a in class_densities_args())
+    if sig in class_densities.overloads:
+        return True
+    cache: Any = class_densities._cache  # type: ignore[attr-defined]
+    return cache.load_overload(sig, class_densities.targetctx) is not None
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _decode(raw, sc, of, lo, hi, hnd, nd):
     """Decoded value of a raw layer value and whether it is valid (not nodata, in its domain);
@@ -331,7 +373,7 @@ def _land_type(code, lutx, lut_offset, nlut, lu_has_nodata, lu_nodata, nodata_lt
     return nodata_lt if (lu_has_nodata & (code == lu_nodata)) else c
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
     """Pixels ``j0..j1-1`` of land types that supply services (``sup != 0``) whose value is
     not nodata but decodes outside the domain ``[lo, hi]`` (±inf included: the bounds are
@@ -346,7 +388,7 @@ def _count_out(raw_row, sup, j0, j1, sc, of, lo, hi, hnd, nd):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _sum_run(x):
     """Sum of a 1-D float64 run in eight interleaved partial sums, added in a fixed order."""
     n = x.shape[0]
@@ -367,7 +409,7 @@ def _sum_run(x):
     return t
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _count_run(x):
     """Sum of a 1-D uint8 run."""
     n = 0
@@ -376,7 +418,7 @@ def _count_run(x):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _dot_run(x, w):
     """Σ x·w over a 1-D run, in eight interleaved partial sums added in a fixed order."""
     n = x.shape[0]
@@ -397,7 +439,7 @@ def _dot_run(x, w):
     return t
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, bad_w,
              drv_s, drv_w, lin_soil, lin_water, gmap, gep_on):
     """Add the pixels ``j0..j1-1`` of a row, all of land type ``c`` in accumulator slot ``sl``,
@@ -427,12 +469,12 @@ def _add_run(acc, dacc, sl, c, j0, j1, row_area, a, arow, clamped, gnd, bad_s, b
         else:
             acc[sl, c, COL_GEP_MAP_VALUE] += _dot_run(gmap[j0:j1], w)
     if lin_soil:
-        _add_linear_run(acc, dacc, sl, c, S_S, bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
+        _add_linear_run(acc, dacc, sl, c, np.int64(S_S), bad_s[j0:j1], drv_s[j0:j1], row_area, a, w)
     if lin_water:
-        _add_linear_run(acc, dacc, sl, c, S_W, bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
+        _add_linear_run(acc, dacc, sl, c, np.int64(S_W), bad_w[j0:j1], drv_w[j0:j1], row_area, a, w)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
     """For linear service ``s`` over a run (see :func:`_add_run`): Σ driver × area, and the
     pixels and hectares left out (``bad``)."""
@@ -446,7 +488,7 @@ def _add_linear_run(acc, dacc, sl, c, s, bad, drv, row_area, a, w):
         acc[sl, c, COL_EXCL_HA + s] += _dot_run(bad, w)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _class_runs(cls, jl, jh, chg, run_start, run_cls):
     """Runs of one land type in ``cls[jl:jh]``: run r is ``run_start[r]..run_start[r + 1]-1``
     of land type ``run_cls[r]``; returns the number of runs.
@@ -564,7 +606,8 @@ class KernelPlan(NamedTuple):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, dacc, stats):
+def gep_block(plan, ext, work, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, dacc,
+              stats):
     """Compute all services for one block, write density maps and accumulate totals.
 
     Services whose parameters are all constants or tables (``plan.dyn[s] == 0``) are evaluated
@@ -586,6 +629,10 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     ----------
     plan : KernelPlan
         What does not depend on the pixels.
+    ext : ExtendedTables
+        The pass's tables by extended land type, from :func:`extended_tables`.
+    work : tuple of arrays
+        Row buffers for rows of ``nx`` pixels, from :func:`row_buffers` (overwritten).
     lu8, lu16, luw : uint8, uint16, int64[ny, nx]
         Land-use codes, in the one of the three that is not empty (shape ``(0, 0)``): one
         compiled kernel serves every land-use data type (the others are widened to int64).
@@ -616,7 +663,6 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     small_codes = lu8.shape[0] > 0          # unsigned 8-bit codes: one table lookup each
     wide_codes = luw.shape[0] > 0
     nclass = plan.table.shape[1]
-    nserv = plan.on.shape[0]
     nodata_lt = nclass          # pseudo land types, see the docstring
     unmapped_lt = nclass + 1
     dyn_on, full_on, lin_on = _service_switches(plan.on, plan.dyn, plan.lin)
@@ -626,18 +672,16 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
     lin_water = lin_on[S_W] != 0
     water_dyn = dyn_on[S_W] != 0
     water_const = plan.on[S_W] != 0 and not water_dyn
-    lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = _extended_tables(
-        plan.lut, plan.lut_offset, plan.lu_has_nodata, plan.lu_nodata, plan.table,
-        plan.supplies, plan.on, plan.dyn, plan.value_idx, plan.dclass, plan.clamp_class,
-        plan.coef, plan.msvc.shape[0], water_const, small_codes)
-    gep_map = False
+    lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x = ext
+    # a count, not a flag set in the loop: a flag would be typed Literal[bool](False) at first
+    # and compile every stage it is passed to twice (seconds of first-run compile)
+    n_gep_bands = 0
     for m in range(plan.map_idx.shape[0]):
-        if plan.msvc[plan.map_idx[m]] < 0:
-            gep_map = True
+        n_gep_bands += plan.msvc[plan.map_idx[m]] < 0
+    gep_map = n_gep_bands > 0
     # row buffers, reused for every row of the block
     (cls, sup, arow, vals, bits, ok, dens, drv, gmap, gep, gnd, clamped, dclamp, dcls,
-     bad, key, slot, run_start, run_cls, chg) = _row_buffers(
-        nx, nl, nserv, plan.msvc.shape[0])
+     bad, key, slot, run_start, run_cls, chg) = work
     for i in range(ny):
         # 1. land type of each pixel, its area, the span with data, runs of one land type
         # (8- and 16-bit codes widened into ``key``, free until step 5: one compiled version)
@@ -645,7 +689,7 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
             _widen_row(lu8[i], key, 0, nx)
         elif not wide_codes:
             _widen_row(lu16[i], key, 0, nx)
-        n_nd, n_un = _land_types_row(luw[i] if wide_codes else key, lut_all, lutx,
+        n_nd, n_un = _land_types_row(luw[i] if wide_codes else key, small_codes, lut_all, lutx,
                                      plan.lut.shape[0], plan.lut_offset, plan.lu_has_nodata,
                                      plan.lu_nodata, sup_x, nodata_lt, unmapped_lt, cls, sup)
         stats[0] += n_nd
@@ -701,10 +745,13 @@ def gep_block(plan, lu8, lu16, luw, layers32, layers64, zones, area, out, acc, d
                         run_cls)
 
 
-@njit(cache=True, nogil=True)
-def _row_buffers(nx, nl, nserv, nmeas):
+def row_buffers(nx: int, nl: int, nserv: int = N_SERVICES, nmeas: int = N_MEASURES
+                ) -> tuple[np.ndarray, ...]:
     """The row buffers of :func:`gep_block` for rows of ``nx`` pixels, ``nl`` layers,
-    ``nserv`` services and ``nmeas`` measures (each reused for every row of a block)."""
+    ``nserv`` services and ``nmeas`` measures (each reused for every row of a block).
+
+    Allocated by the caller, in NumPy: allocating them in the kernel compiled a dozen variants
+    of numba's array constructors on a first run (seconds)."""
     cls = np.empty(nx, dtype=np.int64)
     sup = np.empty(nx, dtype=np.uint8)
     arow = np.empty(nx, dtype=np.float64)
@@ -729,7 +776,7 @@ def _row_buffers(nx, nl, nserv, nmeas):
             key, slot, run_start, run_cls, chg)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _service_switches(on, dyn, lin):
     """Per service: raster-reading (``dyn_on``), evaluated in full per pixel (``full_on``) or
     as driver × coefficient (``lin_on``), among the enabled ones."""
@@ -747,66 +794,79 @@ def _service_switches(on, dyn, lin):
     return dyn_on, full_on, lin_on
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _extended_tables(lut, lut_offset, lu_has_nodata, lu_nodata, table, supplies, on, dyn,
-                     value_idx, dclass, clamp_class, coef, nmeas, water_const, small_codes):
-    """The per-land-type tables, extended with the pseudo land types of land-use nodata
-    (``nclass``) and of codes the mapping does not declare (``nclass + 1``).
+class ExtendedTables(NamedTuple):
+    """The per-land-type tables of a pass, extended with the pseudo land types of land-use
+    nodata (``nclass``) and of codes the mapping does not declare (``nclass + 1``), see
+    :func:`extended_tables`."""
 
-    Returns ``lut_all`` (land type of each of the 256 codes of unsigned 8-bit land use, nodata
-    and unmapped included; empty otherwise), ``lutx`` (land type of code ``lut_offset + i``),
-    and by extended land type: supplies services, map value where a raster service is invalid,
-    GEP of the class-constant services, water clamped (class-constant water), each measure
-    (``[nmeasure, next]``), each linear coefficient and each parameter (``[nparam, next]``).
+    lut_all: np.ndarray
+    lutx: np.ndarray
+    sup_x: np.ndarray
+    fill_x: np.ndarray
+    gep_x: np.ndarray
+    clamp_x: np.ndarray
+    dclass_t: np.ndarray
+    coef_t: np.ndarray
+    pv_x: np.ndarray
+
+
+def extended_tables(plan: KernelPlan) -> ExtendedTables:
+    """The per-land-type tables of a pass for :func:`gep_block` (computed once per pass, in
+    NumPy).
+
+    ``lut_all``: land type of each of the 256 codes of unsigned 8-bit land use, nodata and
+    unmapped included; ``lutx``: land type of code ``lut_offset + i``; by extended land type:
+    supplies services, map value where a raster service is invalid, GEP of the class-constant
+    services, water clamped (class-constant water), each measure (``[nmeasure, next]``), each
+    linear coefficient and each parameter (``[nparam, next]``).
     """
+    table, supplies, on, dyn = plan.table, plan.supplies, plan.on, plan.dyn
     nparam, nclass = table.shape
-    nserv = on.shape[0]
-    nlut = lut.shape[0]
-    nan = np.nan
+    nmeas = plan.msvc.shape[0]
+    nlut = plan.lut.shape[0]
     nodata_lt = nclass
     unmapped_lt = nclass + 1
     next_ = nclass + 2
-    lutx = np.empty(max(nlut, 1), dtype=np.int64)
-    lutx[0] = unmapped_lt
-    for li in range(nlut):
-        lutx[li] = lut[li] if lut[li] >= 0 else unmapped_lt
+    water_const = bool(on[S_W] != 0 and dyn[S_W] == 0)
+    lutx = np.full(max(nlut, 1), unmapped_lt, dtype=np.int64)
+    lutx[:nlut] = np.where(plan.lut >= 0, plan.lut, unmapped_lt)
+    supplying = supplies != 0
     sup_x = np.zeros(next_, dtype=np.uint8)
-    fill_x = np.full(next_, nan)
-    gep_x = np.full(next_, nan)
-    clamp_x = np.zeros(next_, dtype=np.uint8)
-    dclass_t = np.full((nmeas, next_), nan)
-    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
-    pv_x = np.zeros((nparam, next_), dtype=np.float64)
+    sup_x[:nclass] = supplying
+    fill_x = np.full(next_, np.nan)
+    fill_x[:nclass] = np.where(supplying, np.nan, 0.0)
+    gep_x = np.full(next_, np.nan)
     for c in range(nclass):
-        supplying = supplies[c] != 0
-        sup_x[c] = 1 if supplying else 0
-        fill_x[c] = nan if supplying else 0.0
-        gep_x[c] = 0.0
-        for s in range(nserv):
-            if on[s] != 0 and dyn[s] == 0 and supplying:
-                gep_x[c] += dclass[c, value_idx[s]]
-        clamp_x[c] = clamp_class[c] if (water_const and supplying) else 0
-        for k in range(nmeas):
-            dclass_t[k, c] = dclass[c, k]
-            coef_t[k, c] = coef[c, k]
-        for p in range(nparam):
-            pv_x[p, c] = table[p, c]
-    lut_all = np.empty(256 if small_codes else 0, dtype=np.int64)
-    for code in range(lut_all.shape[0]):
-        lut_all[code] = _land_type(np.int64(code), lutx, lut_offset, nlut, lu_has_nodata,
-                                   lu_nodata, nodata_lt, unmapped_lt)
-    return lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x
+        g = 0.0       # added in service order, as the kernel always did
+        for s in range(on.shape[0]):
+            if on[s] != 0 and dyn[s] == 0 and supplying[c]:
+                g += float(plan.dclass[c, plan.value_idx[s]])
+        gep_x[c] = g
+    clamp_x = np.zeros(next_, dtype=np.uint8)
+    if water_const:
+        clamp_x[:nclass] = np.where(supplying, plan.clamp_class, 0)
+    dclass_t = np.full((nmeas, next_), np.nan)
+    dclass_t[:, :nclass] = plan.dclass.T
+    coef_t = np.zeros((nmeas, next_), dtype=np.float64)
+    coef_t[:, :nclass] = plan.coef.T
+    pv_x = np.zeros((nparam, next_), dtype=np.float64)
+    pv_x[:, :nclass] = table
+    land_type = _land_type.py_func   # type: ignore[attr-defined]
+    lut_all = np.array([land_type(np.int64(code), lutx, plan.lut_offset, nlut,
+                                  plan.lu_has_nodata, plan.lu_nodata, nodata_lt, unmapped_lt)
+                        for code in range(256)], dtype=np.int64)
+    return ExtendedTables(lut_all, lutx, sup_x, fill_x, gep_x, clamp_x, dclass_t, coef_t, pv_x)
 
 
-@njit(cache=True, nogil=True)
-def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_nodata, sup_x,
-                    nodata_lt, unmapped_lt, cls, sup):
+@njit(**_STAGE)
+def _land_types_row(lu_row, small_codes, lut_all, lutx, nlut, lut_offset, lu_has_nodata,
+                    lu_nodata, sup_x, nodata_lt, unmapped_lt, cls, sup):
     """Land type ``cls[j]`` and whether it supplies services ``sup[j]`` for every pixel of a
     row; returns the numbers of land-use nodata and unmapped-code pixels."""
     nx = lu_row.shape[0]
     n_nd = 0
     n_un = 0
-    if lut_all.shape[0] > 0:
+    if small_codes:
         for j in range(nx):
             c = lut_all[lu_row[j]]
             cls[j] = c
@@ -824,7 +884,7 @@ def _land_types_row(lu_row, lut_all, lutx, nlut, lut_offset, lu_has_nodata, lu_n
     return n_nd, n_un
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _data_span(cls, n_nd, nodata_lt):
     """The row's span ``jl..jh-1`` from its first to its last pixel with land-use data: the
     nodata margins (outside a county's outline, say) are skipped by every later step."""
@@ -839,7 +899,7 @@ def _data_span(cls, n_nd, nodata_lt):
     return jl, jh
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_STAGE, error_model="numpy")
 def _decode_row(layers32, layers64, lay_stack, lay_pos, i, lay_scale, lay_offset, lay_low,
                 lay_high, lay_has_nodata, lay_nodata, vals, bits, sup, ul, uh, stats):
     """Decode row ``i`` of every layer into ``vals`` (NaN where not valid) and set bit l of
@@ -889,7 +949,7 @@ def _decode_row(layers32, layers64, lay_stack, lay_pos, i, lay_scale, lay_offset
                                            lay_has_nodata[layer] != 0, lay_nodata[layer])
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _widen_row(src, dst, j0, j1):
     """``dst[j0:j1] = src[j0:j1]`` into a wider type (exact: uint8/uint16 codes into int64,
     float32 values into float64)."""
@@ -897,7 +957,7 @@ def _widen_row(src, dst, j0, j1):
         dst[j] = src[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
     """Per raster-reading service: ``ok`` where every layer it needs is valid (supplying land
     types only), ``bad`` where a supplying pixel is not; ``gnd`` where any service is bad (the
@@ -918,7 +978,7 @@ def _validity_row(dyn_on, need, bits, sup, ok, bad, gnd, ul, uh):
         keep_g = np.uint8(1)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, gep, gmap, ul, uh):
     """GEP of each pixel (``gep``: class-constant services plus the raster-reading ones where
     valid) and the GEP map's pixels for the sums (``gmap``: 0 where the map is nodata)."""
@@ -942,7 +1002,7 @@ def _gep_row(value_idx, dyn_on, lin_on, cls, gep_x, coef_t, drv, dens, ok, gnd, 
         gmap[j] = v if (gnd[j] == 0) & np.isfinite(v) else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef_t, drv, dens,
               ok, gnd, gep, jl, jh, long_runs, nruns, run_start, run_cls):
     """Row ``i`` of every map band (NaN outside the span with land-use data)."""
@@ -984,7 +1044,7 @@ def _maps_row(map_idx, msvc, i, out, dyn_on, lin_on, cls, fill_x, dclass_t, coef
                 o[j] = col[cls[j]]
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dacc, cls, sup, arow,
                     ok, dens, full_on, n_full, clamped, gnd, bad, drv, gmap, gep_map, lin_soil,
                     lin_water, slot, key, jl, jh, nruns, run_start, run_cls):
@@ -1037,7 +1097,7 @@ def _accumulate_row(zone_offset, mstart, mstop, nclass, i, zones, area, acc, dac
                                dens, ul, uh)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_STAGE)
 def _add_full_services(acc, mstart, mstop, full_on, slot, cls, sup, arow, ok, dens, ul, uh):
     """Add density × area of the services evaluated in full per pixel, and their pixels and
     hectares left out, into each pixel's accumulator slot."""
