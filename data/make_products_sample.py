@@ -8,7 +8,7 @@ account (``data/prepare_landscape.py``, then ``pipelines/products_sample.yaml``)
 tested without downloads. **Every value is synthetic**; only the formats follow the products:
 
 ===========================  ===================================================================
-file                         format (as the product ships it)
+file                         format written (the product's CRS, pixel size and units)
 ===========================  ===================================================================
 ``worldcover_2021.tif``      ESA WorldCover 2021 v200: uint8 class codes (10 tree cover ... 90
                              herbaceous wetland), 0 = no data, EPSG:4326, 1/12 000 degree
@@ -22,10 +22,11 @@ file                         format (as the product ships it)
                              sinusoidal, 231.656 m (the MODIS tile lattice)
 ===========================  ===================================================================
 
-None of the files carries a unit or scale tag (the products' GeoTIFFs do not either): the
-pipeline states them. The land cover is the CLCD valley recoded to WorldCover classes (CLCD
-1 cropland → 40, 2 forest → 10, 3 shrub → 20, 4 grassland → 30, 5 water → 80, 7 barren → 60,
-8 impervious → 50, 9 wetland → 90).
+None of the files carries a unit or scale tag: the pipeline states them, as it must for
+downloads that carry none. The data types and nodata values are this script's choice where a
+product's own were not checked. The land cover is the CLCD valley recoded to WorldCover
+classes (CLCD 1 cropland → 40, 2 forest → 10, 3 shrub → 20, 4 grassland → 30, 5 water → 80,
+7 barren → 60, 8 impervious → 50, 9 wetland → 90).
 
 Usage::
 

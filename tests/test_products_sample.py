@@ -180,3 +180,16 @@ def test_products_pipeline_derives_from_the_downloads_and_values_by_ecosystem(ru
     derive = m["parameters"]["soil_erodibility_k"]["derive"]
     assert derive["method"] == "epic_zhang2007"
     assert m["profiles"][0]["name"] == "china-national"
+
+
+def test_readme_walks_through_the_product_downloads():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## From product downloads")[1].split("\n## ")[0]
+    for word in ("make_products_sample.py", "prepare_landscape.py", "products_sample.yaml",
+                 "esa_worldcover_2021", 'unit: "g kg-1"', "scale: 0.1", "scale: 0.0001",
+                 "synthetic", "Why no real data ships"):
+        assert word in section, word
+    # the walkthrough's box is the valley's (the pipeline's comment says the same)
+    mps, _ = _scripts()
+    box = " ".join(f"{v:.5f}" for v in mps.valley_lonlat_bounds())
+    assert f"--bbox {box}" in section and box in PIPELINE.read_text(encoding="utf-8")
