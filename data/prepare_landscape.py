@@ -128,7 +128,9 @@ def prepare(land_cover: Path, dem: Path, out: Path, *,
         "dem": {"source": str(dem), "bytes": dem.stat().st_size, "sha256": _sha256(dem),
                 "resampling": "bilinear", "nodata": DEM_NODATA},
     }
-    (out / "prepared.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    tmp = out / "prepared.json.part"
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out / "prepared.json")
     return record
 
 

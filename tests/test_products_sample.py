@@ -193,3 +193,43 @@ def test_readme_walks_through_the_product_downloads():
     mps, _ = _scripts()
     box = " ".join(f"{v:.5f}" for v in mps.valley_lonlat_bounds())
     assert f"--bbox {box}" in section and box in PIPELINE.read_text(encoding="utf-8")
+
+
+#: the Albers equal-area CRS CLCD's provincial files use (a projected, non-UTM grid)
+CHINA_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
+                "+datum=WGS84 +units=m +no_defs")
+
+
+def test_prepare_on_a_non_utm_grid_from_the_land_covers_extent(run, tmp_path):
+    _, prep = _scripts()
+    files = run["files"]
+    rec = prep.prepare(files["land_cover"], files["dem"], tmp_path, crs=CHINA_ALBERS, res=45.0)
+    with rasterio.open(tmp_path / "land_cover.tif") as lc_src, \
+            rasterio.open(files["land_cover"]) as src:
+        t = lc_src.transform
+        assert not lc_src.crs.is_geographic and lc_src.crs.to_epsg() is None
+        assert (t.a, t.e) == (45.0, -45.0) and t.c % 45 == 0 and t.f % 45 == 0
+        # the default box is the whole source: its margin's codes are there too
+        w, s, e, n = rasterio.warp.transform_bounds(src.crs, lc_src.crs, *src.bounds)
+        b = lc_src.bounds
+        assert b.left <= w and b.right >= e and b.bottom <= s and b.top >= n
+        assert set(np.unique(lc_src.read(1))) <= {0, 10, 20, 30, 40, 50, 60, 70, 80, 90}
+    assert rec["grid"]["res_m"] == 45.0 and rec["grid"]["width"] == lc_src.width
+
+
+def test_prepare_refuses_bad_boxes_and_geographic_grids(run, tmp_path, capsys):
+    _, prep = _scripts()
+    files = run["files"]
+    base = ["--land-cover", str(files["land_cover"]), "--dem", str(files["dem"]),
+            "--out", str(tmp_path / "p")]
+    for extra, words in ((["--crs", "EPSG:4326"], "not a projected CRS"),
+                         (["--bbox", "105.44", "27.28", "105.40", "27.31"], "west south east"),
+                         (["--res", "0"], "--res must be > 0")):
+        with pytest.raises(SystemExit) as exc:
+            prep.main(base + extra)
+        assert exc.value.code == 2
+        assert words in capsys.readouterr().err, extra
+    assert not (tmp_path / "p" / "land_cover.tif").exists()
+    assert prep.utm_epsg(-70.0, -45.0) == 32719 and prep.utm_epsg(180.0, 0.0) == 32660
+    with pytest.raises(ValueError, match="outside the UTM zones"):
+        prep.utm_epsg(10.0, 85.0)
