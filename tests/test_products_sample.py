@@ -195,7 +195,7 @@ def test_readme_walks_through_the_product_downloads():
     assert f"--bbox {box}" in section and box in PIPELINE.read_text(encoding="utf-8")
 
 
-#: the Albers equal-area CRS CLCD's provincial files use (a projected, non-UTM grid)
+#: an Albers equal-area CRS for China, as national products often use (projected, not UTM)
 CHINA_ALBERS = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 "
                 "+datum=WGS84 +units=m +no_defs")
 
