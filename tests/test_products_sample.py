@@ -30,8 +30,12 @@ from rasterio.warp import transform as warp_transform
 
 from gepgeo.derive.cover import cai2000
 from gepgeo.derive.erodibility import epic_zhang2007
+from gepgeo.errors import GridAlignmentWarning
 
 from .helpers import run_cli
+
+# every download is on another grid: the run warns once per file (checked below on stderr)
+pytestmark = pytest.mark.filterwarnings("ignore::gepgeo.errors.GridAlignmentWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "products_sample.yaml"
@@ -125,8 +129,12 @@ def _fournier_numpy(p: np.ndarray) -> np.ndarray:
 
 def test_products_pipeline_derives_from_the_downloads_and_values_by_ecosystem(run, capsys):
     out = run["out"]
-    code, _, err = run_cli(["run", run["pipeline"], "--out", out, "--quiet"], capsys)
+    with pytest.warns(GridAlignmentWarning) as warned:
+        code, _, err = run_cli(["run", run["pipeline"], "--out", out, "--quiet"], capsys)
     assert code == 0, err
+    # each of the 17 downloads aligned to the land-cover grid, and said so
+    said = [str(w.message) for w in warned if issubclass(w.category, GridAlignmentWarning)]
+    assert len(said) == 17 and all("with bilinear resampling" in m for m in said), said
     lc_path = run["prepared"] / "land_cover.tif"
     with rasterio.open(lc_path) as src:
         lc = src.read(1)
