@@ -66,9 +66,17 @@ def grid_transform() -> Affine:
     return Affine(PIXEL, 0.0, X0, 0.0, -PIXEL, Y0)
 
 
-def _xy() -> tuple[np.ndarray, np.ndarray]:
+XY = tuple[np.ndarray, np.ndarray]
+
+
+def _xy(xy: XY | None = None) -> XY:
+    """Metres east and north of the centre of the grid's SW pixel: of the grid's pixels, or the
+    points ``xy`` given (every formula below is defined everywhere, so other grids can sample
+    the same landscape: data/make_products_sample.py)."""
+    if xy is not None:
+        return xy
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float64)
-    return cols * PIXEL, (HEIGHT - 1 - rows) * PIXEL   # metres east and north of the SW pixel
+    return cols * PIXEL, (HEIGHT - 1 - rows) * PIXEL
 
 
 def valley_line(y: np.ndarray) -> np.ndarray:
@@ -76,9 +84,9 @@ def valley_line(y: np.ndarray) -> np.ndarray:
     return 1100.0 + 250.0 * np.sin(y / 900.0)
 
 
-def dem() -> np.ndarray:
+def dem(xy: XY | None = None) -> np.ndarray:
     """Elevation, m: a valley running north-south between two ranges, decimetre steps."""
-    x, y = _xy()
+    x, y = _xy(xy)
     d = x - valley_line(y)
     z = (900.0 + 0.03 * y + 0.16 * np.abs(d) * np.where(d > 0, 1.0, 0.8)
          + 40.0 * np.exp(-((x - 2700.0) ** 2 + (y - 2000.0) ** 2) / 3.0e5)
@@ -86,9 +94,9 @@ def dem() -> np.ndarray:
     return np.round(z, 1).astype(np.float32)
 
 
-def land_cover(z: np.ndarray) -> np.ndarray:
+def land_cover(z: np.ndarray, xy: XY | None = None) -> np.ndarray:
     """CLCD codes from elevation and position."""
-    x, y = _xy()
+    x, y = _xy(xy)
     d = x - valley_line(y)
     above = z - z.min()
     lc = np.full(z.shape, FOREST, dtype=np.uint8)
@@ -101,21 +109,24 @@ def land_cover(z: np.ndarray) -> np.ndarray:
     lc[np.abs(d) < 40.0] = WATER                                         # the river
     lc[(np.abs(x - valley_line(y) - 150.0) < 110.0) & (np.abs(y - 1900.0) < 140.0)] = IMPERVIOUS
     lc[(np.abs(x - 2500.0) < 100.0) & (np.abs(y - 400.0) < 80.0)] = BARREN   # a quarry
-    rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
-    lc[rows + cols < 12] = 0                                            # outside the clip
+    rows, cols = HEIGHT - 1 - y / PIXEL, x / PIXEL
+    lc[rows + cols < 11.5] = 0                                            # outside the clip
     return lc
 
 
-def precipitation(z: np.ndarray) -> np.ndarray:
-    """Monthly totals, mm (12 bands, int16): 4 % more per 100 m above the mean elevation."""
-    x, _ = _xy()
-    factor = (1.0 + 0.0004 * (z - z.mean())) * (1.0 + 0.03 * np.sin(x / 700.0))
+def precipitation(z: np.ndarray, xy: XY | None = None, z_mean: float | None = None
+                  ) -> np.ndarray:
+    """Monthly totals, mm (12 bands, int16): 4 % more per 100 m above the mean elevation
+    (``z_mean``, default the mean of ``z``)."""
+    x, _ = _xy(xy)
+    zm = z.mean() if z_mean is None else z_mean
+    factor = (1.0 + 0.0004 * (z - zm)) * (1.0 + 0.03 * np.sin(x / 700.0))
     return np.round(MONTHS[:, None, None] * factor[None]).astype(np.int16)
 
 
-def texture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def texture(xy: XY | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sand, silt and clay, % by mass (uint8, summing to 100)."""
-    x, y = _xy()
+    x, y = _xy(xy)
     sand = np.round(35.0 + 12.0 * np.sin(x / 800.0) + 6.0 * np.cos(y / 500.0)).astype(np.uint8)
     silt = np.round(38.0 + 8.0 * np.cos(x / 600.0 + y / 900.0)).astype(np.uint8)
     clay = (100 - sand.astype(np.int16) - silt).astype(np.uint8)
@@ -130,16 +141,16 @@ def by_code(lc: np.ndarray, table: dict[int, float], fill: float) -> np.ndarray:
     return out
 
 
-def organic_carbon(lc: np.ndarray) -> np.ndarray:
+def organic_carbon(lc: np.ndarray, xy: XY | None = None) -> np.ndarray:
     """Soil organic carbon in units of 0.1 % (uint8)."""
-    x, y = _xy()
+    x, y = _xy(xy)
     soc = by_code(lc, SOC_BY_CODE, 1.0) * (1.0 + 0.1 * np.sin(x / 300.0) * np.sin(y / 350.0))
     return np.round(soc * 10.0).astype(np.uint8)
 
 
-def ndvi(lc: np.ndarray) -> np.ndarray:
+def ndvi(lc: np.ndarray, xy: XY | None = None) -> np.ndarray:
     """NDVI x 10 000 (int16) with a cloud of nodata."""
-    x, y = _xy()
+    x, y = _xy(xy)
     v = by_code(lc, NDVI_BY_CODE, 0.0) + 0.05 * np.sin(x / 210.0) * np.cos(y / 260.0)
     out = np.round(np.clip(v, -1.0, 1.0) * 10_000.0).astype(np.int16)
     out[(x - 2300.0) ** 2 + (y - 2200.0) ** 2 < 120.0 ** 2] = NDVI_NODATA   # a cloud
