@@ -88,7 +88,8 @@ def _with_ranges(given: dict[str, ParamValue], ranges: Mapping[str, tuple[Any, s
 
 
 def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | None, chunk: int,
-                    infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
+                    infos: dict[str, LayerInfo], origin: str, notes: list[str],
+                    lu_arr: Any = None) -> ParamValue:
     if isinstance(spec, float):
         return ParamValue(key, spec, source="pipeline", origin=origin)
     if isinstance(spec, ConstantParam):
@@ -102,7 +103,7 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
                           uncertainty=_range_of(key, spec, "table", origin))
     if isinstance(spec, DemParam):
         assert lu_info is not None
-        return _dem_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
+        return _dem_param(key, spec, pipe, lu_info, chunk, infos, origin, notes, lu_arr)
     if isinstance(spec, DeriveParam):
         assert lu_info is not None
         return _derive_param(key, spec, pipe, lu_info, chunk, infos, origin, notes)
@@ -134,9 +135,11 @@ def _pipeline_param(key: str, spec: Any, pipe: Pipeline, lu_info: LayerInfo | No
 
 
 def _dem_param(key: str, spec: DemParam, pipe: Pipeline, lu_info: LayerInfo, chunk: int,
-               infos: dict[str, LayerInfo], origin: str, notes: list[str]) -> ParamValue:
+               infos: dict[str, LayerInfo], origin: str, notes: list[str],
+               lu_arr: Any = None) -> ParamValue:
     """LS computed from a DEM in the pass (:mod:`gepgeo.terrain.layer`): a lazy layer on the
-    land-use grid, the DEM among the run's inputs, the derivation in the parameter's record."""
+    land-use grid, the DEM among the run's inputs, the derivation in the parameter's record.
+    With the land use (``lu_arr``), LS is computed only where the land use has data."""
     from .terrain.layer import dem_layer
 
     fd = spec.from_dem
@@ -144,7 +147,7 @@ def _dem_param(key: str, spec: DemParam, pipe: Pipeline, lu_info: LayerInfo, chu
     where = f"{'parameters' if origin == 'pipeline' else origin}.{key}.from_dem"
     got = dem_layer(path, lu_info, what=where, chunks=chunk, method=fd.method,
                     opts=fd.flowpath_options(), z_factor=fd.z_factor, resampling=fd.resampling,
-                    strict=pipe.options.strict_grid)
+                    strict=pipe.options.strict_grid, land_use=lu_arr)
     if got.note is not None:
         notes.append(got.note)
         warnings.warn(got.note, GridAlignmentWarning, stacklevel=5)
@@ -238,7 +241,7 @@ def prepare(pipe: Pipeline) -> Prepared:
             before = len(problems)
             with problems.check():
                 out[key] = _pipeline_param(key, spec, pipe, lu_info, chunk, infos, origin,
-                                           notes)
+                                           notes, lu_arr)
             if len(problems) > before:
                 failed.add(key)
         return out

@@ -6,6 +6,7 @@
   caps of a few cells the halo is shown exact and tight (one cell less breaks some cores);
 * closed forms on a uniform inclined plane (λ = (i + ½)·cell down each column, the cap);
 * L and S against hand-computed values at and around the slope breaks;
+* the fused window kernel equals its three readable step kernels bit for bit;
 * ``gepgeo terrain`` writes the three maps on the DEM's grid; bad DEMs exit 2 with one line.
 """
 
@@ -20,8 +21,10 @@ import rasterio
 from affine import Affine
 
 from gepgeo.terrain import FlowpathOptions, flowpath_array, halo_cells
-from gepgeo.terrain.factors import (S_BREAKS, gradient_deg, l_factor, s_factor,
+from gepgeo.terrain.factors import (M_TABLES, S_BREAKS, gradient_deg, l_factor, s_factor,
                                     slope_length_exponent)
+from gepgeo.terrain.flowpath import (cumulative_length, d8_slope, fill_single_pits,
+                                     flowpath_window)
 
 from .helpers import run_cli, write_tif
 from .terrain_oracle import flowpath_reference
@@ -146,6 +149,61 @@ def test_fast_path_equals_reference_for_every_block_size(case: int) -> None:
     assert (capped > 0) == (opts.max_slope_length_m < 100)
     # the tie order decides many cells' direction and the cutoff rule cuts many inflows
     assert tied > 50 and cut > 50, (tied, cut)
+
+
+def stepwise(z: np.ndarray, valid: np.ndarray, opts: FlowpathOptions, dx: float, dy: float,
+             r0: int, c0: int, hh: int, ww: int) -> list[np.ndarray]:
+    """The window's core computed by the three step kernels one after the other (the readable
+    form the fused ``flowpath_window`` must equal bit for bit)."""
+    b1, b2 = S_BREAKS[opts.s_breaks]
+    zf = fill_single_pits(z, valid)
+    direction, slope = d8_slope(zf, valid, dx, dy, opts.min_slope_deg)
+    lam = cumulative_length(direction, slope, valid, dx, dy, opts.cutoff_gentle,
+                            opts.cutoff_steep, gradient_deg(5.0))
+    theta = slope[r0:r0 + hh, c0:c0 + ww]
+    length = np.minimum(lam[r0:r0 + hh, c0:c0 + ww], opts.max_slope_length_m)
+    ls = np.full((hh, ww), np.nan)
+    for r, c in zip(*np.nonzero(valid[r0:r0 + hh, c0:c0 + ww])):
+        t = float(theta[r, c])
+        m = slope_length_exponent(t, M_TABLES[opts.m_table])
+        ls[r, c] = l_factor(float(length[r, c]), m) * s_factor(t, b1, b2)
+    return [theta, length, ls]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_fused_kernel_equals_the_step_kernels_bit_for_bit(case: int) -> None:
+    opts, dx, dy = CASES[case]
+    b1, b2 = S_BREAKS[opts.s_breaks]
+    for name, z, valid in DEMS:
+        h, w = z.shape
+        for r0, c0, hh, ww in ((0, 0, h, w), (3, 2, h - 7, w - 4), (1, 5, 9, 1)):
+            got = [np.empty((hh, ww)) for _ in range(3)]
+            flowpath_window(z, valid, dx, dy, opts.min_slope_deg, opts.cutoff_gentle,
+                            opts.cutoff_steep, gradient_deg(5.0), opts.max_slope_length_m,
+                            M_TABLES[opts.m_table], b1, b2, r0, c0, *got,
+                            np.ones((0, 0), dtype=bool), False)
+            want = stepwise(z, valid, opts, dx, dy, r0, c0, hh, ww)
+            for key, g, ref in zip(("slope", "length", "ls"), got, want):
+                assert np.array_equal(g, ref, equal_nan=True), f"{name} {r0, c0}: {key}"
+
+
+def test_cells_not_needed_are_nan_and_the_others_exact() -> None:
+    """With ``need`` (a run: where the land use has data) the cells wanted equal the
+    whole-array maps bit for bit, whatever the block size, and the others are NaN; blocks
+    without any wanted cell and windows cut around the wanted cells included."""
+    opts, dx, dy = CASES[1]
+    rng = np.random.default_rng(5)
+    for name, z, valid in DEMS[:4]:
+        whole = flowpath_array(z, dx, dy, valid=valid, opts=opts)
+        need = rng.random(z.shape) > 0.3
+        need[:20, :25] = False                     # whole blocks of 7 and 16 without data
+        need[30:, 40:] = False
+        for block in (7, 16, 100):
+            got = flowpath_array(z, dx, dy, valid=valid, opts=opts, block=block, need=need)
+            for key in whole:
+                assert np.array_equal(got[key][need], whole[key][need], equal_nan=True), \
+                    f"{name}, block {block}: {key}"
+                assert np.isnan(got[key][~need]).all(), f"{name}, block {block}: {key}"
 
 
 def test_blocks_far_smaller_than_the_flow_paths() -> None:

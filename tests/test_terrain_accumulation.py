@@ -107,6 +107,39 @@ def test_tiled_equals_whole_array(block: int) -> None:
     assert crossings >= 3 or block == 40   # flow paths over several blocks
 
 
+@pytest.mark.parametrize("method", ["contributing_area", "invest"])
+def test_ls_step_only_where_needed(method: str) -> None:
+    """Step 3 with ``need`` (a run: where the land use has data) equals step 3 without it, bit
+    for bit, at the cells needed, and is NaN elsewhere; a block needing nothing reads nothing."""
+    from gepgeo.terrain.tiled import FlowpathOptions, core_blocks
+    from gepgeo.terrain.tiled_accumulation import area_ls_of_core, links_of_core, solve
+
+    name, z, valid = DEMS[5]
+    shape = z.shape
+    reads: list[tuple[int, int]] = []
+
+    def read(r: int, c: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        reads.append((r, c))
+        return z[r:r + h, c:c + w], valid[r:r + h, c:c + w]
+
+    opts = FlowpathOptions(l_max=1000.0)
+    cores = list(core_blocks(shape, 16))
+    solved = solve([links_of_core(read, shape, core, 10.0, 10.0, opts) for core in cores], 100.0)
+    need = np.random.default_rng(3).random(shape) > 0.4
+    need[:16, :16] = False
+    for core in cores:
+        r, c, bh, bw = core
+        sub = need[r:r + bh, c:c + bw]
+        want = area_ls_of_core(read, shape, core, 10.0, 10.0, opts, solved, np.float64, method)
+        del reads[:]
+        got = area_ls_of_core(read, shape, core, 10.0, 10.0, opts, solved, np.float64, method,
+                              sub)
+        assert bool(reads) == bool(sub.any())
+        for g, w in zip(got, want):
+            assert np.array_equal(g[sub], w[sub], equal_nan=True), (name, core)
+            assert np.isnan(g[~sub]).all(), (name, core)
+
+
 def test_tiled_long_paths_across_many_blocks() -> None:
     """A tilted fractal whose flow crosses dozens of blocks, with a nodata band and flats; the
     tiled result also equals the plain reference."""

@@ -143,17 +143,22 @@ def test_from_dem_equals_the_terrain_ls_raster(tmp_path, capsys, grid):
 
 def test_from_dem_on_the_land_use_grid_any_block_size(tmp_path, capsys):
     """A DEM on the land-use grid is read as it is; LS in the pass equals the terrain map for
-    block sizes that cut the flow paths anywhere (64, 80), and the options reach the method."""
+    block sizes that cut the flow paths anywhere (64, 80) wherever the land use has data, and
+    is NaN (not computed) where it has none: scattered pixels, and whole blocks of nodata
+    (whose DEM windows are not read); the options reach the method."""
     from gepgeo.pipeline import load_pipeline
     from gepgeo.prepare import prepare
 
-    _land_use(tmp_path)
+    codes = _codes()
+    codes[:70, :80] = 0                   # a whole 64-px block and parts of others: no data
+    write_tif(tmp_path / "lu.tif", codes, T, crs=ALBERS, nodata=0)
     _dem(tmp_path / "dem.tif", T, (NY, NX), ALBERS)
     code, _, err = run_cli(["terrain", tmp_path / "dem.tif", "--out", tmp_path / "terrain",
                             "--max-slope-length", "150", "--m-table", "van_remortel", "--quiet"],
                            capsys)
     assert code == 0, err
     want = read_band(tmp_path / "terrain" / "slope_length_steepness_ls.tif")
+    has_data = codes != 0
     for chunk in (64, 80):
         p = _pipeline(tmp_path, {"from_dem": {"path": "dem.tif", "max_slope_length": 150,
                                               "m_table": "van_remortel"}},
@@ -163,7 +168,8 @@ def test_from_dem_on_the_land_use_grid_any_block_size(tmp_path, capsys):
         assert layer.data.data.chunks[0][0] == chunk and layer.source is None
         got = layer.data.values
         assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got[has_data], want[has_data])
+        assert np.isnan(got[~has_data]).all() and np.isfinite(want[~has_data]).sum() > 4000
         assert not prep.warnings      # nothing resampled
 
 
@@ -265,16 +271,17 @@ def test_dem_layer_reads_windows_only(tmp_path, monkeypatch):
 
 def test_nodata_of_a_dem_on_the_grid(tmp_path):
     """A DEM on the land-use grid with a nodata value: LS is NaN exactly there (and where a
-    neighbour's nodata leaves no slope: never), as in the terrain map."""
+    neighbour's nodata leaves no slope: never), as in the terrain map, and where the land use
+    has no data (not computed)."""
     from gepgeo.pipeline import load_pipeline
     from gepgeo.prepare import prepare
 
-    _land_use(tmp_path)
+    codes = _land_use(tmp_path)
     _dem(tmp_path / "dem.tif", T, (NY, NX), ALBERS)
     z = read_band(tmp_path / "dem.tif")
     prep = prepare(load_pipeline(_pipeline(tmp_path, {"from_dem": {"path": "dem.tif"}})))
     ls = prep.plan.used[LS].value.data.values
-    np.testing.assert_array_equal(np.isnan(ls), z == -9999.0)
+    np.testing.assert_array_equal(np.isnan(ls), (z == -9999.0) | (codes == 0))
     with rasterio.open(tmp_path / "dem.tif") as src:
         assert src.nodata == -9999.0
 

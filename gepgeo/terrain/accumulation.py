@@ -50,7 +50,7 @@ from .flowpath import DC, DR, d8_slope
 
 __all__ = ["MAX_IN_MEMORY_PIXELS", "REFUSED_OPTIONS", "INVEST_REFUSED", "REFUSAL",
            "refused_by", "check_size", "refused_options",
-           "options_dict", "gradient_slope_width", "inflow_sum", "inflow_sum_seeded",
+           "options_dict", "gradient_at", "gradient_slope_width", "inflow_sum", "inflow_sum_seeded",
            "ls_of_cell", "contributing_area_window", "contributing_area_array", "tiled_array"]
 
 #: the largest grid the method computes, pixels (8192²): the whole grid is held in memory,
@@ -116,48 +116,56 @@ def check_size(shape: tuple[int, int], what: str = "contributing_area_array") ->
 
 
 @njit(cache=True, nogil=True)
+def gradient_at(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slope_deg: float,
+                r: int, c: int) -> tuple[float, float, float]:
+    """Slope θ (degrees), sin θ and contour width W (m) of the valid cell (``r``, ``c``) from
+    the finite-difference gradient (module docstring, step 3)."""
+    h, w = z.shape
+    zc = z[r, c]
+    e = c + 1 < w and valid[r, c + 1]
+    wv = c > 0 and valid[r, c - 1]
+    if e and wv:
+        gx = (z[r, c + 1] - z[r, c - 1]) / (2.0 * dx)
+    elif e:
+        gx = (z[r, c + 1] - zc) / dx
+    elif wv:
+        gx = (zc - z[r, c - 1]) / dx
+    else:
+        gx = 0.0
+    n = r > 0 and valid[r - 1, c]
+    s = r + 1 < h and valid[r + 1, c]
+    if n and s:
+        gy = (z[r - 1, c] - z[r + 1, c]) / (2.0 * dy)
+    elif n:
+        gy = (z[r - 1, c] - zc) / dy
+    elif s:
+        gy = (zc - z[r + 1, c]) / dy
+    else:
+        gy = 0.0
+    g = math.sqrt(gx * gx + gy * gy)
+    theta = math.atan(g) * RAD2DEG
+    if theta > 0.0:
+        width = (dx * abs(gy) + dy * abs(gx)) / g
+    else:
+        theta = min_slope_deg
+        width = dx
+    return theta, math.sin(theta * DEG2RAD), width
+
+
+@njit(cache=True, nogil=True)
 def gradient_slope_width(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
                          min_slope_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slope θ (degrees, NaN at nodata), sin θ, and the contour width W (m) of every cell, from
-    the finite-difference gradient (module docstring, step 3)."""
+    the finite-difference gradient (module docstring, step 3; :func:`gradient_at`)."""
     h, w = z.shape
     slope = np.full((h, w), np.nan)
     sin_t = np.zeros((h, w))
     width = np.zeros((h, w))
     for r in range(h):
         for c in range(w):
-            if not valid[r, c]:
-                continue
-            zc = z[r, c]
-            e = c + 1 < w and valid[r, c + 1]
-            wv = c > 0 and valid[r, c - 1]
-            if e and wv:
-                gx = (z[r, c + 1] - z[r, c - 1]) / (2.0 * dx)
-            elif e:
-                gx = (z[r, c + 1] - zc) / dx
-            elif wv:
-                gx = (zc - z[r, c - 1]) / dx
-            else:
-                gx = 0.0
-            n = r > 0 and valid[r - 1, c]
-            s = r + 1 < h and valid[r + 1, c]
-            if n and s:
-                gy = (z[r - 1, c] - z[r + 1, c]) / (2.0 * dy)
-            elif n:
-                gy = (z[r - 1, c] - zc) / dy
-            elif s:
-                gy = (zc - z[r + 1, c]) / dy
-            else:
-                gy = 0.0
-            g = math.sqrt(gx * gx + gy * gy)
-            theta = math.atan(g) * RAD2DEG
-            if theta > 0.0:
-                width[r, c] = (dx * abs(gy) + dy * abs(gx)) / g
-            else:
-                theta = min_slope_deg
-                width[r, c] = dx
-            slope[r, c] = theta
-            sin_t[r, c] = math.sin(theta * DEG2RAD)
+            if valid[r, c]:
+                slope[r, c], sin_t[r, c], width[r, c] = gradient_at(z, valid, dx, dy,
+                                                                    min_slope_deg, r, c)
     return slope, sin_t, width
 
 

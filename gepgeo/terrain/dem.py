@@ -221,9 +221,13 @@ class DemWindows:
 
 def _elevations(raw: np.ndarray, nodata: list[float], warped: bool,
                 z_to_m: float) -> tuple[np.ndarray, np.ndarray]:
-    bad = ~np.isfinite(raw) if warped else nodata_mask(raw, nodata)
-    z = raw.astype(np.float64) * z_to_m
-    valid = ~bad & np.isfinite(z)
+    valid = np.isfinite(raw) if warped else ~nodata_mask(raw, nodata)
+    z = raw.astype(np.float64, copy=False)     # a warped window is float64 already, and ours
+    if z_to_m != 1.0:                          # × 1 changes no value: skipped
+        z *= z_to_m
+        valid &= np.isfinite(z)
+    elif not warped:
+        valid &= np.isfinite(raw)              # ±inf in the file
     return z, valid
 
 

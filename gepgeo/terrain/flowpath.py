@@ -240,15 +240,34 @@ def flowpath_window(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
                     min_slope_deg: float, cutoff_gentle: float, cutoff_steep: float,
                     cutoff_break_deg: float, max_length_m: float, m_table: int,
                     b1_deg: float, b2_deg: float, r0: int, c0: int,
-                    out_slope: np.ndarray, out_length: np.ndarray, out_ls: np.ndarray) -> None:
+                    out_slope: np.ndarray, out_length: np.ndarray, out_ls: np.ndarray,
+                    need: np.ndarray, use_need: bool) -> None:
     """Slope, capped slope length and LS of the cells of a window's core.
+
+    The steps of :func:`fill_single_pits`, :func:`d8_slope` and :func:`cumulative_length`
+    fused into one kernel, with the same arithmetic in the same order, so that the maps are
+    the same bit for bit (``tests/test_terrain.py`` checks it), in fewer passes and less memory:
+
+    * the elevations are copied once into a grid with a one-cell border, NaN on the border and
+      at nodata: a NaN neighbour is neither higher nor lower than anything, exactly as an absent
+      one, so the neighbour loops need no bounds or validity tests (and the D8 drops of a row
+      are computed by vector instructions);
+    * single-cell pits are filled in place: no neighbour of a pit is a pit (it would have to be
+      both higher and lower than the pit), and a filled pit is no lower than any of its
+      neighbours, so no cell's pit test or lowest neighbour changes;
+    * the in-degrees are counted in the D8 pass, and the cumulative slope length walks down each
+      flow path from a cell nothing flows into, going on while the next cell has received all
+      its inflows (a topological order without a stack; the start value of a walk's first cell
+      is ℓ/2, of every later cell the cell size, as in :func:`cumulative_length`);
+    * work arrays: filled elevations, slope and λ (float64), direction and in-degree (int8):
+      26 bytes a window cell.
 
     Parameters
     ----------
     z : 2-D float64 array
         The window's elevations, m (vertical and horizontal units made metres by the caller).
     valid : 2-D bool array
-        False at nodata.
+        False at nodata (``z`` finite where True).
     dx, dy : float
         Cell width and height, m.
     min_slope_deg, cutoff_gentle, cutoff_steep, cutoff_break_deg, max_length_m : float
@@ -261,21 +280,158 @@ def flowpath_window(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
         Row and column of the core's first cell in the window.
     out_slope, out_length, out_ls : 2-D float arrays of the core's shape
         Filled with θ (degrees), min(λ, λ_max) (m) and LS; NaN at nodata.
+    need : 2-D bool array of the core's shape
+        With ``use_need``, the core cells whose maps are wanted (in a run: where the land use
+        has data); the others are set to NaN without computing m, L or S.
+    use_need : bool
+        Whether ``need`` applies (else every cell is computed and ``need`` is not read).
     """
-    zf = fill_single_pits(z, valid)
-    direction, slope = d8_slope(zf, valid, dx, dy, min_slope_deg)
-    lam = cumulative_length(direction, slope, valid, dx, dy, cutoff_gentle, cutoff_steep,
-                            cutoff_break_deg)
-    hh, ww = out_ls.shape
-    for r in range(hh):
-        for c in range(ww):
-            if not valid[r0 + r, c0 + c]:
-                out_slope[r, c] = np.nan
-                out_length[r, c] = np.nan
-                out_ls[r, c] = np.nan
+    h, w = z.shape
+    ww = w + 2                       # row stride of the bordered grid
+    n = (h + 2) * ww
+    nan = np.nan
+    diag = math.sqrt(dx * dx + dy * dy)
+    cell = max(dx, dy)
+    off = np.empty(8, dtype=np.int64)          # flat offset of each direction
+    ell = np.empty(8)                          # its cell length ℓ
+    for k in range(8):
+        off[k] = DR[k] * ww + DC[k]
+        ell[k] = diag if k % 2 == 1 else (dx if DR[k] == 0 else dy)
+    # 1. elevations with a NaN border, NaN at nodata
+    zf = np.full(n, nan)
+    for r in range(h):
+        base = (r + 1) * ww + 1
+        for c in range(w):
+            if valid[r, c]:
+                zf[base + c] = z[r, c]
+    # 2. single-cell pits raised to their lowest neighbour, in place (see above)
+    for r in range(1, h + 1):
+        for i in range(r * ww + 1, r * ww + w + 1):
+            zc = zf[i]
+            a0 = zf[i + 1]
+            a1 = zf[i + ww + 1]
+            a2 = zf[i + ww]
+            a3 = zf[i + ww - 1]
+            a4 = zf[i - 1]
+            a5 = zf[i - ww - 1]
+            a6 = zf[i - ww]
+            a7 = zf[i - ww + 1]
+            if ((a0 > zc) & (a1 > zc) & (a2 > zc) & (a3 > zc) & (a4 > zc) & (a5 > zc)
+                    & (a6 > zc) & (a7 > zc)):
+                low = a0                     # the first lowest, as fill_single_pits
+                if a1 < low:
+                    low = a1
+                if a2 < low:
+                    low = a2
+                if a3 < low:
+                    low = a3
+                if a4 < low:
+                    low = a4
+                if a5 < low:
+                    low = a5
+                if a6 < low:
+                    low = a6
+                if a7 < low:
+                    low = a7
+                zf[i] = low
+    # 3. D8 (the first largest positive drop in the order of DR, DC), slope, in-degrees
+    direction = np.full(n, -1, dtype=np.int8)
+    slope = np.full(n, nan)
+    indeg = np.zeros(n, dtype=np.int8)
+    best_row = np.empty(ww)
+    k_row = np.empty(ww, dtype=np.int8)
+    for r in range(1, h + 1):
+        rb = r * ww
+        for c in range(1, w + 1):            # no calls, no stores but two: vectorised
+            i = rb + c
+            zc = zf[i]
+            best = 0.0
+            kb = -1
+            q = (zc - zf[i + 1]) / dx
+            if q > best:
+                best = q
+                kb = 0
+            q = (zc - zf[i + ww + 1]) / diag
+            if q > best:
+                best = q
+                kb = 1
+            q = (zc - zf[i + ww]) / dy
+            if q > best:
+                best = q
+                kb = 2
+            q = (zc - zf[i + ww - 1]) / diag
+            if q > best:
+                best = q
+                kb = 3
+            q = (zc - zf[i - 1]) / dx
+            if q > best:
+                best = q
+                kb = 4
+            q = (zc - zf[i - ww - 1]) / diag
+            if q > best:
+                best = q
+                kb = 5
+            q = (zc - zf[i - ww]) / dy
+            if q > best:
+                best = q
+                kb = 6
+            q = (zc - zf[i - ww + 1]) / diag
+            if q > best:
+                best = q
+                kb = 7
+            best_row[c] = best
+            k_row[c] = kb
+        for c in range(1, w + 1):
+            if not valid[r - 1, c - 1]:
                 continue
-            theta = slope[r0 + r, c0 + c]
-            length = min(lam[r0 + r, c0 + c], max_length_m)
+            i = rb + c
+            kb = k_row[c]
+            direction[i] = kb
+            theta = math.atan(best_row[c]) * RAD2DEG if kb >= 0 else 0.0
+            slope[i] = theta if theta > 0.0 else min_slope_deg
+            if kb >= 0:
+                indeg[i + off[kb]] += 1
+    # 4. cumulative slope length λ: a walk down from each cell nothing flows into, going on
+    #    while the next cell has all its inflows; a cell done is marked with in-degree −1
+    lam = np.zeros(n)
+    for r in range(1, h + 1):
+        for c in range(1, w + 1):
+            i = r * ww + c
+            if indeg[i] != 0 or not valid[r - 1, c - 1]:
+                continue
+            k = direction[i]
+            value = 0.5 * (cell if k < 0 else ell[k])        # beg of a high point
+            j = i
+            while True:
+                lam[j] = value
+                indeg[j] = -1
+                if k < 0:
+                    break
+                t = j + off[k]
+                theta_d = slope[t]
+                f = cutoff_gentle if theta_d < cutoff_break_deg else cutoff_steep
+                if not theta_d < slope[j] * f:
+                    carried = value + ell[k]
+                    if carried > lam[t]:
+                        lam[t] = carried
+                indeg[t] -= 1
+                if indeg[t] != 0:
+                    break
+                j = t
+                k = direction[j]
+                value = max(cell, lam[j])                    # beg of a cell with inflow
+    # 5. L, S and LS of the core
+    hh, wc = out_ls.shape
+    for r in range(hh):
+        for c in range(wc):
+            if not valid[r0 + r, c0 + c] or (use_need and not need[r, c]):
+                out_slope[r, c] = nan
+                out_length[r, c] = nan
+                out_ls[r, c] = nan
+                continue
+            i = (r0 + r + 1) * ww + c0 + c + 1
+            theta = slope[i]
+            length = min(lam[i], max_length_m)
             sin_t = math.sin(theta * DEG2RAD)      # once for m and S
             m = exponent_of_sine(sin_t, theta, m_table)
             out_slope[r, c] = theta

@@ -8,7 +8,10 @@ the aligned DEM, the block plus :func:`gepgeo.terrain.tiled.halo_cells` cells on
 (clipped at the grid's edges), and returns the block's LS as float32 (NaN at nodata), exactly
 as ``gepgeo terrain`` computes the core of its own blocks: the halo makes every core equal to
 the whole-grid result (:mod:`gepgeo.terrain.tiled`), so the layer equals, bit for bit, the LS
-map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size. The same task gives
+map ``gepgeo terrain DEM --grid LANDUSE`` writes, whatever the block size, wherever the land
+use has data; elsewhere it is NaN, not computed (no service uses it there, and every map of a
+run is NaN there): each block's task takes the land-use block, cuts its DEM window around the
+pixels with data and skips a block without any. The same task gives
 the block's slope and slope length, the layer's :class:`~gepgeo.layer.LayerPart` s: a run writes
 them only when its ``maps:`` name them, and then takes its LS from the same task
 (``Layer.joint``), so that each DEM window is still read and computed once.
@@ -19,7 +22,8 @@ pass's blocks, a task per block for its perimeter links, one task solving the fl
 blocks, and a task per block for its LS, all in the run's single ``dask.compute`` (each block's
 window, with a one-cell halo, is read twice). It equals the LS map of ``gepgeo terrain DEM
 --grid LANDUSE --method contributing_area --block N`` with N the run's chunk size bit for bit
-(the same functions, float32 out), and the whole-array result to within rounding.
+(the same functions, float32 out) where the land use has data (its LS tasks skip the rest, as
+the flow-path ones do), and the whole-array result to within rounding.
 
 Cell sizes are the land-use grid's (the DEM is on it once aligned), in metres from its
 projected CRS; a geographic land-use grid is refused, as a geographic DEM is.
@@ -39,7 +43,7 @@ import xarray as xr
 from ..errors import GridMismatchError, TerrainError
 from ..io import BlockSource, LayerInfo, _coverage, _grid_coords, _grid_differences, read_info
 from ..layer import Layer, LayerPart
-from ..nodata import nodata_list
+from ..nodata import nodata_list, nodata_mask, nodata_values
 from ..grid import as_pyproj
 from .dem import DemWindows, check_dem, check_scale, elevation_to_m, linear_unit_m, warp_args
 from .tiled import FlowpathOptions, _compute_core, halo_cells
@@ -70,24 +74,30 @@ class DemLayer:
     record: dict[str, Any]
 
 
-def _ls_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int, dx: float,
-              dy: float, opts: FlowpathOptions, block_info: Any = None) -> np.ndarray:
+def _need(lu: np.ndarray | None, lu_nodata: tuple[float, ...]) -> np.ndarray | None:
+    """Where a block of land-use codes has data (None: no land use given, every cell)."""
+    return None if lu is None else ~nodata_mask(lu, lu_nodata)
+
+
+def _ls_block(lu: np.ndarray | None, read: DemWindows, shape: tuple[int, int], halo: int,
+              dx: float, dy: float, opts: FlowpathOptions, lu_nodata: tuple[float, ...],
+              block_info: Any = None) -> np.ndarray:
     """One block of LS: the block's window plus the halo, read once, computed by the flow-path
-    kernel; float32, NaN at nodata."""
+    kernel where the land-use block ``lu`` has data; float32, NaN at nodata."""
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     return _compute_core(read, shape, (r0, c0, r1 - r0, c1 - c0), halo, dx, dy, opts,
-                         np.float32)[2]
+                         np.float32, _need(lu, lu_nodata))[2]
 
 
-def _parts_block(_no_array: None, read: DemWindows, shape: tuple[int, int], halo: int,
-                 dx: float, dy: float, opts: FlowpathOptions,
+def _parts_block(lu: np.ndarray | None, read: DemWindows, shape: tuple[int, int], halo: int,
+                 dx: float, dy: float, opts: FlowpathOptions, lu_nodata: tuple[float, ...],
                  block_info: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One block of (slope °, slope length m, LS): the block's window plus the halo, read once,
-    computed by the flow-path kernel; float32, NaN at nodata. The block of a dask array of
-    objects: :func:`_part` takes one of the three."""
+    computed by the flow-path kernel where the land-use block ``lu`` has data; float32, NaN at
+    nodata. The block of a dask array of objects: :func:`_part` takes one of the three."""
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     return _compute_core(read, shape, (r0, c0, r1 - r0, c1 - c0), halo, dx, dy, opts,
-                         np.float32)
+                         np.float32, _need(lu, lu_nodata))
 
 
 def _part(parts: tuple[np.ndarray, ...], k: int) -> np.ndarray:
@@ -97,23 +107,29 @@ def _part(parts: tuple[np.ndarray, ...], k: int) -> np.ndarray:
 
 def _ls_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
                 shape: tuple[int, int], core: tuple[int, int, int, int], dx: float, dy: float,
-                opts: FlowpathOptions, method: str) -> np.ndarray:
+                opts: FlowpathOptions, method: str, lu: np.ndarray | None = None,
+                lu_nodata: tuple[float, ...] = ()) -> np.ndarray:
     """LS of one block by the contributing-area (or invest) method, from the solve over the
-    blocks' perimeter cells; float32, NaN at nodata."""
+    blocks' perimeter cells, where the land-use block ``lu`` has data; float32, NaN at
+    nodata."""
     from .tiled_accumulation import area_ls_of_core
 
-    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)[2]
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method,
+                           _need(lu, lu_nodata))[2]
 
 
 def _parts_of_core(solved: tuple[np.ndarray, np.ndarray], read: DemWindows,
                    shape: tuple[int, int], core: tuple[int, int, int, int], dx: float,
-                   dy: float, opts: FlowpathOptions,
-                   method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   dy: float, opts: FlowpathOptions, method: str, lu: np.ndarray | None = None,
+                   lu_nodata: tuple[float, ...] = ()
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(slope °, contributing area m², LS) of one block by the contributing-area (or invest)
-    method, from the solve over the blocks' perimeter cells; float32, NaN at nodata."""
+    method, from the solve over the blocks' perimeter cells, where the land-use block ``lu``
+    has data; float32, NaN at nodata."""
     from .tiled_accumulation import area_ls_of_core
 
-    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method)
+    return area_ls_of_core(read, shape, core, dx, dy, opts, solved, np.float32, method,
+                           _need(lu, lu_nodata))
 
 
 def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -124,17 +140,20 @@ def _solve(cell_area: float, *perimeters: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, dy: float,
                           opts: FlowpathOptions, blocks: tuple[tuple[int, ...], ...],
-                          method: str) -> tuple[da.Array, list[da.Array]]:
+                          method: str, lu: Any = None, lu_nodata: tuple[float, ...] = ()
+                          ) -> tuple[da.Array, list[da.Array]]:
     """LS by the contributing-area method as a dask array with ``blocks``: a task per block
     for its perimeter links, one solve, a task per block for its LS (:mod:`.tiled_accumulation`);
     and (slope, contributing area, LS) from one task per block, each part taken from it by a
-    task of its own (for a run that writes the parts as maps; the same links and solve)."""
+    task of its own (for a run that writes the parts as maps; the same links and solve). With
+    the land use ``lu`` (a dask array with ``blocks``), the LS tasks compute LS only where it
+    has data (the links need every cell)."""
     from dask import delayed
     from dask.base import tokenize
 
     from .tiled_accumulation import links_of_core
 
-    tok = tokenize(read, shape, dx, dy, opts, blocks, method)
+    tok = tokenize(read, shape, dx, dy, opts, blocks, method, lu, lu_nodata)
     rows = np.cumsum((0,) + blocks[0])
     cols = np.cumsum((0,) + blocks[1])
     cores = [[(int(rows[i]), int(cols[j]), blocks[0][i], blocks[1][j])
@@ -146,10 +165,13 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
     meta = np.empty((0, 0), dtype=np.float32)
     ls = da.block([[da.from_delayed(
         delayed(_ls_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
+                                        None if lu is None else lu.blocks[i, j], lu_nodata,
                                         dask_key_name=f"ls-ca-block-{tok}-{i}-{j}"),
         core[2:], dtype=np.float32, meta=meta) for j, core in enumerate(row)]
         for i, row in enumerate(cores)])
     parts = [[delayed(_parts_of_core, pure=True)(solved, read, shape, core, dx, dy, opts, method,
+                                                 None if lu is None else lu.blocks[i, j],
+                                                 lu_nodata,
                                                  dask_key_name=f"ls-ca-parts-{tok}-{i}-{j}")
               for j, core in enumerate(row)] for i, row in enumerate(cores)]
     return ls, [da.block([[da.from_delayed(
@@ -160,9 +182,18 @@ def _contributing_area_ls(read: DemWindows, shape: tuple[int, int], dx: float, d
 
 def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str = "flowpath",
               opts: FlowpathOptions | None = None, z_factor: float = 1.0,
-              resampling: str = "bilinear", strict: bool = False) -> DemLayer:
+              resampling: str = "bilinear", strict: bool = False,
+              land_use: Any = None) -> DemLayer:
     """The LS of the DEM ``path`` as a lazy layer on the grid of ``ref`` (the land use), in
     ``chunks`` × ``chunks`` blocks; reads metadata only.
+
+    ``land_use``: the run's land use (a lazy ``DataArray`` with the same blocks, its nodata
+    declared as :func:`gepgeo.nodata.nodata_values` reads it). With it, LS is computed only
+    where the land use has data, and is NaN elsewhere (no service uses it there, and every map
+    of a run is NaN there): each block's LS task takes the land-use block the pass reads
+    anyway; for ``flowpath`` it cuts its DEM window around the pixels with data, and a block
+    without any is not read (for ``contributing_area`` and ``invest`` the links still read
+    every block: the flow crosses blocks without data too).
 
     Raises
     ------
@@ -217,6 +248,10 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
     blocks = da.core.normalize_chunks((chunks, chunks), shape)
     from dask.base import tokenize
 
+    lu: Any = None
+    lu_nodata: tuple[float, ...] = ()
+    if land_use is not None and tuple(land_use.data.chunks) == tuple(blocks):
+        lu, lu_nodata = land_use.data, nodata_values(land_use)
     halo: int | None
     if method in ("contributing_area", "invest"):
         from .accumulation import options_dict
@@ -226,7 +261,7 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
             check_square(dx, dy, f"{what}: method invest")
         halo = None
         data, (slope, length, joint) = _contributing_area_ls(read, shape, dx, dy, opts, blocks,
-                                                             method)
+                                                             method, lu, lu_nodata)
         options = options_dict(opts, method)
         maps = INVEST_MAPS if method == "invest" else CA_MAPS
     else:
@@ -235,14 +270,14 @@ def dem_layer(path: Path, ref: LayerInfo, *, what: str, chunks: int, method: str
         except TerrainError as exc:      # named as the pipeline names it, not as the flag
             raise TerrainError(f"{what}: " + str(exc).replace("--max-slope-length:",
                                                               "max_slope_length:", 1)) from None
-        tok = tokenize(read, shape, halo, dx, dy, opts, blocks)
-        data = da.map_blocks(_ls_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
-                             dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),
-                             name=f"ls-from-dem-{tok}")
+        tok = tokenize(read, shape, halo, dx, dy, opts, blocks, lu, lu_nodata)
+        data = da.map_blocks(_ls_block, lu, read, shape, halo, dx, dy, opts, lu_nodata,
+                             chunks=blocks, dtype=np.float32,
+                             meta=np.empty((0, 0), dtype=np.float32), name=f"ls-from-dem-{tok}")
         # for a run that writes slope or slope length: one task per block computes the three
         # from one read of the DEM window, and the LS the kernel reads is taken from it too
-        raw = da.map_blocks(_parts_block, None, read, shape, halo, dx, dy, opts, chunks=blocks,
-                            dtype=object, meta=np.empty((0, 0), dtype=object),
+        raw = da.map_blocks(_parts_block, lu, read, shape, halo, dx, dy, opts, lu_nodata,
+                            chunks=blocks, dtype=object, meta=np.empty((0, 0), dtype=object),
                             name=f"ls-from-dem-parts-{tok}")
         slope, length, joint = (
             raw.map_blocks(_part, k, dtype=np.float32, meta=np.empty((0, 0), dtype=np.float32),

@@ -3,9 +3,9 @@
 A DEM is cut into ``block`` × ``block`` cores; each core is computed from one window, the core
 plus a halo of :func:`halo_cells` cells on every side (clipped at the DEM's edges), by
 :func:`gepgeo.terrain.flowpath.flowpath_window`. Memory is one window per thread, whatever the
-DEM's size: about 60 bytes a window cell while the kernels run (elevations and mask 9 B, their
-work arrays 50 B), about 75 B a window cell counting the reader's copies too (the raw window,
-its nodata mask and the float64 conversion).
+DEM's size: about 35 bytes a window cell while the kernel runs (elevations and mask 9 B, the
+fused kernel's work arrays 26 B), about 40 B a window cell counting the reader's copies too
+(the raw float32 window and its mask).
 
 Why the halo makes the result exact
 -----------------------------------
@@ -171,27 +171,62 @@ def core_blocks(shape: tuple[int, int], block: int) -> Iterator[tuple[int, int, 
             yield r, c, min(block, h - r), min(block, w - c)
 
 
+#: an empty ``need`` for the kernel when every core cell is wanted
+_ALL = np.ones((0, 0), dtype=bool)
+
+
 def _compute_core(read: Reader, shape: tuple[int, int], core: tuple[int, int, int, int],
-                  halo: int, dx: float, dy: float, opts: FlowpathOptions,
-                  dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  halo: int, dx: float, dy: float, opts: FlowpathOptions, dtype: type,
+                  need: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slope °, capped slope length m, LS) of one core, from one window (core + halo).
+
+    ``need`` (bool, the core's shape): the cells whose maps are wanted, NaN elsewhere (a run
+    passes where its land use has data). The window is then cut around the wanted cells only
+    (their bounding rectangle plus the halo; nothing is read when none is wanted), and m, L and
+    S are computed at them only. Every computed cell equals the whole-grid result all the same:
+    the halo makes any rectangle of cells exact (module docstring).
+    """
+    r, c, bh, bw = core
+    if need is None or need.all():
+        return _window(read, shape, core, halo, dx, dy, opts, dtype, None)
+    out: list[np.ndarray] = [np.full((bh, bw), np.nan, dtype=dtype) for _ in range(3)]
+    rows = np.flatnonzero(need.any(axis=1))
+    if rows.size == 0:
+        return out[0], out[1], out[2]
+    cols = np.flatnonzero(need.any(axis=0))
+    ra, rb, ca, cb = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    sub = _window(read, shape, (r + ra, c + ca, rb - ra, cb - ca), halo, dx, dy, opts, dtype,
+                  np.ascontiguousarray(need[ra:rb, ca:cb]))
+    for o, part in zip(out, sub):
+        o[ra:rb, ca:cb] = part
+    return out[0], out[1], out[2]
+
+
+def _window(read: Reader, shape: tuple[int, int], core: tuple[int, int, int, int], halo: int,
+            dx: float, dy: float, opts: FlowpathOptions, dtype: type,
+            need: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel on the window of ``core`` (``need``: the core's cells wanted, or None)."""
     r, c, bh, bw = core
     h, w = shape
     wr0, wc0 = max(0, r - halo), max(0, c - halo)
     wr1, wc1 = min(h, r + bh + halo), min(w, c + bw + halo)
     z, valid = read(wr0, wc0, wr1 - wr0, wc1 - wc0)
     b1, b2 = s_breaks(opts.s_breaks)
-    out: list[np.ndarray] = [np.empty((bh, bw), dtype=dtype) for _ in range(3)]
+    res: list[np.ndarray] = [np.empty((bh, bw), dtype=dtype) for _ in range(3)]
     flowpath_window(np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(valid),
                     float(dx), float(dy), float(opts.min_slope_deg), float(opts.cutoff_gentle),
                     float(opts.cutoff_steep), gradient_deg(CUTOFF_BREAK_PERCENT),
                     float(opts.max_slope_length_m), M_TABLES[opts.m_table], b1, b2,
-                    r - wr0, c - wc0, out[0], out[1], out[2])
-    return out[0], out[1], out[2]
+                    r - wr0, c - wc0, res[0], res[1], res[2],
+                    _ALL if need is None else need, need is not None)
+    return res[0], res[1], res[2]
 
 
 def flowpath_blocks(read: Reader, shape: tuple[int, int], dx: float, dy: float,
                     opts: FlowpathOptions, emit: Emit, *, block: int = DEFAULT_BLOCK,
-                    threads: int | None = None, dtype: type = np.float32) -> int:
+                    threads: int | None = None, dtype: type = np.float32,
+                    need: np.ndarray | None = None) -> int:
     """Compute every core of a DEM and hand it to ``emit``.
 
     Parameters
@@ -214,6 +249,8 @@ def flowpath_blocks(read: Reader, shape: tuple[int, int], dx: float, dy: float,
         two per thread ahead, so memory stays a few windows per thread.
     dtype : type
         The maps' data type (float32 for files, float64 to compare with a reference).
+    need : 2-D bool array of the DEM's shape, optional
+        The cells whose maps are wanted; the others are NaN (:func:`_compute_core`).
 
     Returns
     -------
@@ -228,7 +265,9 @@ def flowpath_blocks(read: Reader, shape: tuple[int, int], dx: float, dy: float,
     cores = list(core_blocks(shape, block))
 
     def task(core: tuple[int, int, int, int]) -> None:
-        s, length, ls = _compute_core(read, shape, core, halo, dx, dy, opts, dtype)
+        r, c, bh, bw = core
+        s, length, ls = _compute_core(read, shape, core, halo, dx, dy, opts, dtype,
+                                      None if need is None else need[r:r + bh, c:c + bw])
         emit(core[0], core[1], s, length, ls)
 
     if n == 1 or len(cores) == 1:
@@ -253,8 +292,8 @@ def flowpath_blocks(read: Reader, shape: tuple[int, int], dx: float, dy: float,
 
 def flowpath_array(z: np.ndarray, dx: float, dy: float | None = None, *,
                    valid: np.ndarray | None = None, opts: FlowpathOptions | None = None,
-                   block: int | None = None, threads: int | None = 1
-                   ) -> dict[str, np.ndarray]:
+                   block: int | None = None, threads: int | None = 1,
+                   need: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Slope, capped slope length and LS of an in-memory DEM (float64 maps).
 
     Parameters
@@ -270,6 +309,8 @@ def flowpath_array(z: np.ndarray, dx: float, dy: float | None = None, *,
         Core side for the block-by-block computation (default: the whole array in one window).
     threads : int, optional
         Worker threads (1 by default).
+    need : 2-D bool array, optional
+        The cells whose maps are wanted (default: all); NaN elsewhere.
 
     Returns
     -------
@@ -298,5 +339,5 @@ def flowpath_array(z: np.ndarray, dx: float, dy: float | None = None, *,
 
     side = block if block is not None else max(shape)
     flowpath_blocks(read, shape, float(dx), float(dy), opts, emit, block=side, threads=threads,
-                    dtype=np.float64)
+                    dtype=np.float64, need=None if need is None else np.asarray(need, dtype=bool))
     return out

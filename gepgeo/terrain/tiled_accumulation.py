@@ -46,9 +46,9 @@ import numpy as np
 from numba import njit
 
 from ..errors import TerrainError
-from .accumulation import gradient_slope_width, inflow_sum_seeded, ls_of_cell
+from .accumulation import gradient_at, inflow_sum_seeded, ls_of_cell
 from .factors import M_TABLES, RAD2DEG, s_breaks
-from .flowpath import DC, DR, d8_slope
+from .flowpath import DC, DR
 from .invest import horn_slope_percent, invest_ls_of_cell
 from .tiled import DEFAULT_BLOCK, Emit, FlowpathOptions, Reader, core_blocks
 
@@ -65,21 +65,41 @@ def _core_directions(z: np.ndarray, valid: np.ndarray, dx: float, dy: float,
                      min_slope_deg: float, r0: int, c0: int, bh: int, bw: int
                      ) -> tuple[np.ndarray, np.ndarray]:
     """D8 directions of the core ``[r0:r0+bh, c0:c0+bw]`` of a window: inside the core (−1
-    where none or outward) and outward (−1 where the flow stays in the core or stops)."""
-    direction, _ = d8_slope(z, valid, dx, dy, min_slope_deg)
+    where none or outward) and outward (−1 where the flow stays in the core or stops).
+
+    The directions of :func:`.flowpath.d8_slope` (the same drops, divisions and tie order),
+    computed at the core's cells only and without their slope (``min_slope_deg`` unused)."""
+    h, w = z.shape
+    diag = math.sqrt(dx * dx + dy * dy)
+    dist = np.empty(8)
+    for k in range(8):
+        dist[k] = diag if k % 2 == 1 else (dx if DR[k] == 0 else dy)
     inner = np.full((bh, bw), -1, dtype=np.int8)
     outward = np.full((bh, bw), -1, dtype=np.int8)
     for r in range(bh):
         for c in range(bw):
-            k = direction[r0 + r, c0 + c]
-            if k < 0:
+            wr = r0 + r
+            wc = c0 + c
+            if not valid[wr, wc]:
                 continue
-            rr = r + DR[k]
-            cc = c + DC[k]
-            if 0 <= rr < bh and 0 <= cc < bw:
-                inner[r, c] = k
+            zc = z[wr, wc]
+            best = 0.0
+            kbest = -1
+            for k in range(8):
+                rr = wr + DR[k]
+                cc = wc + DC[k]
+                if rr < 0 or rr >= h or cc < 0 or cc >= w or not valid[rr, cc]:
+                    continue
+                drop = (zc - z[rr, cc]) / dist[k]
+                if drop > best:
+                    best = drop
+                    kbest = k
+            if kbest < 0:
+                continue
+            if 0 <= r + DR[kbest] < bh and 0 <= c + DC[kbest] < bw:
+                inner[r, c] = kbest
             else:
-                outward[r, c] = k
+                outward[r, c] = kbest
     return inner, outward
 
 
@@ -224,38 +244,39 @@ def solve_inflows(area: np.ndarray, link: np.ndarray, target: np.ndarray,
 def tile_area_ls(z: np.ndarray, valid: np.ndarray, dx: float, dy: float, min_slope_deg: float,
                  m_table: int, b1_deg: float, b2_deg: float, r0: int, c0: int,
                  seed: np.ndarray, out_slope: np.ndarray, out_area: np.ndarray,
-                 out_ls: np.ndarray, formula: int = 0, l_max: float = np.inf) -> None:
+                 out_ls: np.ndarray, formula: int, l_max: float, need: np.ndarray,
+                 use_need: bool) -> None:
     """Step 3 of the module docstring: slope θ (degrees), contributing area A_in (m²) and LS of
     the core ``[r0:r0+bh, c0:c0+bw]`` (``seed``'s shape) of a window, ``seed`` holding X at
     the core's perimeter cells (0 elsewhere); NaN at nodata. ``formula`` 0: Desmet & Govers
-    (:func:`.accumulation.ls_of_cell`); 1: InVEST's (:mod:`.invest`, L capped at ``l_max``)."""
+    (:func:`.accumulation.ls_of_cell`); 1: InVEST's (:mod:`.invest`, L capped at ``l_max``).
+    With ``use_need``, only the core cells where ``need`` (the core's shape) is True are
+    computed past the accumulation; the others are NaN."""
     bh, bw = seed.shape
     inner, _ = _core_directions(z, valid, dx, dy, min_slope_deg, r0, c0, bh, bw)
     vcore = np.ascontiguousarray(valid[r0:r0 + bh, c0:c0 + bw])
     a = dx * dy
     acc = inflow_sum_seeded(inner, vcore, a, seed)
-    if formula == 1:                     # percent slope; the other two unused
-        first = horn_slope_percent(z, valid, dx, dy)
-        sin_t = first
-        width = first
-    else:                                # slope θ (degrees), sin θ, contour width
-        first, sin_t, width = gradient_slope_width(z, valid, dx, dy, min_slope_deg)
+    # percent slope (InVEST's stencil) of the whole window, else none
+    pct = horn_slope_percent(z, valid, dx, dy) if formula == 1 else np.empty((0, 0))
     for r in range(bh):
         for c in range(bw):
-            if not vcore[r, c]:
+            if not vcore[r, c] or (use_need and not need[r, c]):
                 out_slope[r, c] = np.nan
                 out_area[r, c] = np.nan
                 out_ls[r, c] = np.nan
                 continue
-            g = first[r0 + r, c0 + c]
             out_area[r, c] = acc[r, c]
             if formula == 1:
+                g = pct[r0 + r, c0 + c]
                 out_slope[r, c] = math.atan(g / 100.0) * RAD2DEG
                 out_ls[r, c] = invest_ls_of_cell(acc[r, c], a, dx, g, l_max)
-            else:
-                out_slope[r, c] = g
-                out_ls[r, c] = ls_of_cell(acc[r, c], a, g, sin_t[r0 + r, c0 + c],
-                                          width[r0 + r, c0 + c], m_table, b1_deg, b2_deg)
+            else:                        # slope θ (degrees), sin θ, contour width
+                theta, sin_t, width = gradient_at(z, valid, dx, dy, min_slope_deg, r0 + r,
+                                                  c0 + c)
+                out_slope[r, c] = theta
+                out_ls[r, c] = ls_of_cell(acc[r, c], a, theta, sin_t, width, m_table, b1_deg,
+                                          b2_deg)
 
 
 def core_window(shape: tuple[int, int], core: tuple[int, int, int, int]
@@ -323,18 +344,31 @@ FORMULAS = {"contributing_area": 0, "invest": 1}
 def area_ls_of_core(read: Reader, shape: tuple[int, int], core: tuple[int, int, int, int],
                     dx: float, dy: float, opts: FlowpathOptions,
                     solved: tuple[np.ndarray, np.ndarray], dtype: type = np.float32,
-                    method: str = "contributing_area"
+                    method: str = "contributing_area", need: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step 3 for one core: slope (°), contributing area (m²) and LS, as ``dtype``."""
+    """Step 3 for one core: slope (°), contributing area (m²) and LS, as ``dtype``; with
+    ``need`` (bool, the core's shape), computed only where it is True (NaN elsewhere; nothing
+    is read when it is nowhere True)."""
+    if need is not None and need.all():
+        need = None
+    out = [np.empty(core[2:], dtype=dtype) for _ in range(3)]
+    if need is not None and not need.any():
+        for o in out:
+            o.fill(np.nan)
+        return out[0], out[1], out[2]
     z, valid, r0, c0 = _read_window(read, shape, core)
     seed = seed_of_core(solved, shape, core)
     b1, b2 = s_breaks(opts.s_breaks)
-    out = [np.empty(core[2:], dtype=dtype) for _ in range(3)]
     l_max = np.inf if opts.l_max is None else float(opts.l_max)
     tile_area_ls(z, valid, float(dx), float(dy), float(opts.min_slope_deg),
                  M_TABLES[opts.m_table], b1, b2, r0, c0, seed, out[0], out[1], out[2],
-                 FORMULAS[method], l_max)
+                 FORMULAS[method], l_max,
+                 _NEED_ALL if need is None else np.ascontiguousarray(need), need is not None)
     return out[0], out[1], out[2]
+
+
+#: an empty ``need`` for :func:`tile_area_ls` when every core cell is wanted
+_NEED_ALL = np.ones((0, 0), dtype=bool)
 
 
 def _map(fn: Callable[[tuple[int, int, int, int]], object],
