@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from gepgeo import kernel as K
 from gepgeo import warmup
@@ -48,6 +49,7 @@ def _gepgeo(cache, *args, off=False):
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
+@pytest.mark.first_run     # a cold compile: run by the README's exhaustive command (CI)
 def test_a_first_run_compiles_in_two_processes_says_so_once_and_gives_the_same_results(
         sample, tmp_path):
     cache = tmp_path / "numba-cache"
