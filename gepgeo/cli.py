@@ -833,7 +833,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _exit_interrupted()
     except Exception as exc:  # noqa: BLE001 - a bug, not bad input
-        if _caused_by_interrupt(exc):
+        from . import _interrupt
+
+        # after a Ctrl-C, an error is its consequence: a KeyboardInterrupt swallowed inside a
+        # native callback (llvmlite's object cache) leaves numba's compile half done, and it
+        # fails with "no compiled object yet" instead
+        if _caused_by_interrupt(exc) or _interrupt.requested():
             _exit_interrupted()
         if os.environ.get("GEPGEO_DEBUG"):
             traceback.print_exc()
